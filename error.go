@@ -1,0 +1,75 @@
+package latchkey
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes. Only internal/http maps them to statuses and envelopes.
+const (
+	EINVALID      = "invalid"
+	EUNAUTHORIZED = "unauthorized"
+	EFORBIDDEN    = "forbidden"
+	ENOTFOUND     = "not_found"
+	ECONFLICT     = "conflict"
+	ERATELIMITED  = "rate_limited"
+	ETOOLARGE     = "too_large"
+	EUNSUPPORTED  = "unsupported_media_type"
+	EUNAVAILABLE  = "unavailable"
+	EINTERNAL     = "internal"
+)
+
+// Error is an application error whose Message is safe to show a caller.
+// Fields names the input fields at fault, each with its own message.
+type Error struct {
+	Code    string
+	Message string
+	Fields  map[string]string
+}
+
+// Error implements the error interface.
+func (e *Error) Error() string { return fmt.Sprintf("latchkey error: code=%s message=%s", e.Code, e.Message) }
+
+// Errorf returns an *Error with the code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// FieldError returns an invalid-input error naming one field.
+func FieldError(field, format string, args ...any) *Error {
+	msg := fmt.Sprintf(format, args...)
+	return &Error{Code: EINVALID, Message: field + ": " + msg, Fields: map[string]string{field: msg}}
+}
+
+// ErrorCode returns the code of an application error, "" for nil and
+// EINTERNAL for anything else.
+func ErrorCode(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the safe message of an application error, or
+// "internal error" for anything else.
+func ErrorMessage(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}
+
+// ErrorFields returns the per-field messages of an application error.
+func ErrorFields(err error) map[string]string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Fields
+	}
+	return nil
+}

@@ -1,0 +1,187 @@
+package latchkey
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// VerifyCode is the outcome of a verification.
+type VerifyCode string
+
+// Verification codes, in the order they are checked; the first failure wins.
+const (
+	CodeNotFound               VerifyCode = "NOT_FOUND" // includes a bad checksum
+	CodeRevoked                VerifyCode = "REVOKED"
+	CodeExpired                VerifyCode = "EXPIRED" // key expired, or old secret past its grace
+	CodeDisabled               VerifyCode = "DISABLED"
+	CodeInsufficientPermission VerifyCode = "INSUFFICIENT_PERMISSIONS"
+	CodeDeviceLimitExceeded    VerifyCode = "DEVICE_LIMIT_EXCEEDED"
+	CodeRateLimited            VerifyCode = "RATE_LIMITED"
+	CodeUsageExceeded          VerifyCode = "USAGE_EXCEEDED"
+	CodeValid                  VerifyCode = "VALID"
+)
+
+// VerifyCodes lists every code in check order.
+var VerifyCodes = []VerifyCode{CodeNotFound, CodeRevoked, CodeExpired, CodeDisabled,
+	CodeInsufficientPermission, CodeDeviceLimitExceeded, CodeRateLimited, CodeUsageExceeded, CodeValid}
+
+// VerifyRequest is the body of POST /v1/keys/verify.
+type VerifyRequest struct {
+	Key         string   `json:"key"`
+	Permissions []string `json:"permissions"`
+	DeviceID    string   `json:"device_id"`
+	Cost        *int64   `json:"cost"` // credits to spend; nil means 1, 0 peeks
+}
+
+// Validate names the bad field of a verification request.
+func (r *VerifyRequest) Validate() error {
+	if r.Key == "" {
+		return FieldError("key", "is required")
+	}
+	if len(r.Key) > 256 {
+		return FieldError("key", "must be at most 256 bytes")
+	}
+	if r.Cost != nil && *r.Cost < 0 {
+		return FieldError("cost", "must not be negative")
+	}
+	if len(r.DeviceID) > 200 {
+		return FieldError("device_id", "must be at most 200 bytes")
+	}
+	if len(r.Permissions) > 100 {
+		return FieldError("permissions", "must list at most 100 names")
+	}
+	return nil
+}
+
+// CostOrDefault returns the credits the request spends.
+func (r *VerifyRequest) CostOrDefault() int64 {
+	if r.Cost == nil {
+		return 1
+	}
+	return *r.Cost
+}
+
+// RateLimitState is a key's rate-limit window after a verification.
+type RateLimitState struct {
+	Limit     int64     `json:"limit"`
+	Remaining int64     `json:"remaining"`
+	ResetAt   time.Time `json:"reset_at"`
+}
+
+// VerifyResult answers a verification. Only Valid and Code are set for
+// NOT_FOUND; the key's fields are set for every other code.
+type VerifyResult struct {
+	Valid            bool            `json:"valid"`
+	Code             VerifyCode      `json:"code"`
+	KeyID            int64           `json:"key_id,omitempty"`
+	AccountID        int64           `json:"account_id,omitempty"`
+	Name             string          `json:"name,omitempty"`
+	OwnerEmail       *string         `json:"owner_email,omitempty"`
+	Permissions      []string        `json:"permissions,omitempty"`
+	ExpiresAt        *time.Time      `json:"expires_at,omitempty"`
+	Meta             json.RawMessage `json:"meta,omitempty"`
+	RateLimit        *RateLimitState `json:"rate_limit,omitempty"`
+	CreditsRemaining *int64          `json:"credits_remaining,omitempty"`
+}
+
+// VerifyKey is what verification needs to know of a key and one of its
+// secrets: the snapshot the verify cache holds, loaded by secret hash.
+type VerifyKey struct {
+	KeyID           int64
+	AccountID       int64
+	Kind            KeyKind
+	Name            string
+	OwnerEmail      *string
+	Enabled         bool
+	ExpiresAt       *time.Time
+	RevokedAt       *time.Time
+	SecretExpiresAt *time.Time // end of this secret's rotation grace
+	Permissions     []string
+	RateLimit       *RateLimit
+	MaxDevices      int64
+	Devices         []string
+	Credits         *Credits
+	Meta            json.RawMessage
+}
+
+// StatusAt derives the status of the key through this secret: an old
+// secret past its grace makes the key read as expired.
+func (k *VerifyKey) StatusAt(now time.Time) Status {
+	s := KeyStatus(k.Enabled, k.ExpiresAt, k.RevokedAt, now)
+	if s != StatusRevoked && k.SecretExpiresAt != nil && !k.SecretExpiresAt.After(now) {
+		return StatusExpired
+	}
+	return s
+}
+
+// KeyUsage is the write-behind state of one key: when it was last used
+// and the credits spent since the last flush (after RefilledAt, when set).
+type KeyUsage struct {
+	KeyID        int64
+	LastUsedAt   time.Time
+	CreditsSpent int64
+	RefilledAt   *time.Time
+}
+
+// UsageCount is a count of verifications of one key with one outcome in
+// one minute.
+type UsageCount struct {
+	KeyID  int64
+	Minute time.Time
+	Code   VerifyCode
+	Count  int64
+}
+
+// UsageBatch is what the verifier writes behind, about once a second.
+type UsageBatch struct {
+	Keys   []KeyUsage
+	Counts []UsageCount
+}
+
+// VerifyStore is the storage the verifier reads through its cache and
+// writes behind to.
+type VerifyStore interface {
+	// FindVerifyKey loads the key owning the secret with this hash.
+	// Errors: not_found.
+	FindVerifyKey(ctx context.Context, hash SecretHash) (*VerifyKey, error)
+	// AddDevice registers a device for a key unless the key already has max
+	// (0 = unlimited) devices; registering a known device is a no-op.
+	// Errors: conflict (limit reached), not_found (key gone).
+	AddDevice(ctx context.Context, keyID int64, deviceID string, max int64) error
+	// FlushUsage applies a write-behind batch: last_used_at (never moved
+	// back), credits spent (never below zero; a refill first when RefilledAt
+	// is later than the stored one) and usage counts (added).
+	FlushUsage(ctx context.Context, b *UsageBatch) error
+}
+
+// KeyChange says a key's verifiable state may have changed.
+type KeyChange struct {
+	AccountID int64
+	KeyID     int64
+}
+
+// ChangeFeed tells subscribers about committed key mutations: on this
+// instance at once, and, for stores that support it, on every instance.
+type ChangeFeed interface {
+	// Subscribe calls fn for every change until cancel is called.
+	Subscribe(fn func(KeyChange)) (cancel func())
+}
+
+// RateLimiter counts verifications against a key's rate limit.
+type RateLimiter interface {
+	// Take spends cost tokens of the key's window at now if they are
+	// available (cost 0 only peeks) and reports the window's state and
+	// whether the tokens were granted.
+	Take(ctx context.Context, keyID int64, rl RateLimit, cost int64, now time.Time) (RateLimitState, bool, error)
+}
+
+// Verifier is the hot path.
+type Verifier interface {
+	// Verify checks a key of the account as DESIGN §2 says. It returns an
+	// error only for a bad request (invalid) or a failing store.
+	Verify(ctx context.Context, accountID int64, req *VerifyRequest) (*VerifyResult, error)
+	// Authenticate finds the key behind a bearer secret of any kind and
+	// account, through the same cache. Errors: unauthorized (unknown secret).
+	Authenticate(ctx context.Context, secret string) (*VerifyKey, error)
+}
