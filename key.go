@@ -1,6 +1,7 @@
 package latchkey
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/mail"
@@ -336,14 +337,17 @@ func (n Nullable[T]) Ptr() *T {
 	return &n.Value
 }
 
-// UnmarshalJSON records that the field was present and whether it was null.
+// UnmarshalJSON records that the field was present and whether it was
+// null. Unknown fields inside the value are refused, as at the top level.
 func (n *Nullable[T]) UnmarshalJSON(b []byte) error {
 	n.Set = true
 	if string(b) == "null" {
 		n.Null = true
 		return nil
 	}
-	return json.Unmarshal(b, &n.Value)
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(&n.Value)
 }
 
 // KeyFilter selects keys of one account for FindKeys; nil fields match all.

@@ -1,0 +1,62 @@
+package http
+
+import (
+	"testing"
+
+	"github.com/latchkey/latchkey"
+)
+
+func TestDecodeKeyErrorsNameTheField(t *testing.T) {
+	for _, tt := range []struct {
+		name, body, field string
+	}{
+		{"wrong type", `{"name":1}`, "name"},
+		{"bad time", `{"expires_at":"tomorrow"}`, "expires_at"},
+		{"nested type", `{"rate_limit":{"limit":"ten","window_seconds":60}}`, "rate_limit.limit"},
+		{"nested unknown", `{"rate_limit":{"limit":1,"window":60}}`, "rate_limit.window"},
+		{"unknown field", `{"nmae":"x"}`, "nmae"},
+		{"read-only", `{"status":"active"}`, "status"},
+		{"null not allowed", `{"name":null}`, "name"},
+		{"array of wrong type", `{"permissions":[1]}`, "permissions"},
+		{"secret not settable", `{"secret":"lk_x"}`, "secret"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, decode := range []func([]byte) error{
+				func(b []byte) error { _, err := decodeKeyCreate(b); return err },
+				func(b []byte) error { _, err := decodeKeyUpdate(b); return err },
+			} {
+				err := decode([]byte(tt.body))
+				if got := latchkey.ErrorCode(err); got != latchkey.EINVALID {
+					t.Fatalf("code: got %q (%v), want invalid", got, err)
+				}
+				if _, ok := latchkey.ErrorFields(err)[tt.field]; !ok {
+					t.Fatalf("fields: got %v, want one named %q", latchkey.ErrorFields(err), tt.field)
+				}
+			}
+		})
+	}
+}
+
+func TestDecodeKeyUpdateNullVersusAbsent(t *testing.T) {
+	u, err := decodeKeyUpdate([]byte(`{"owner_email":null,"expires_at":"2027-01-01T00:00:00Z"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !u.OwnerEmail.Set || !u.OwnerEmail.Null {
+		t.Fatalf("owner_email: got %+v, want set and null", u.OwnerEmail)
+	}
+	if !u.ExpiresAt.Set || u.ExpiresAt.Null || u.ExpiresAt.Value.Year() != 2027 {
+		t.Fatalf("expires_at: got %+v, want 2027", u.ExpiresAt)
+	}
+	if u.OwnerName.Set || u.RateLimit.Set || u.Name != nil {
+		t.Fatalf("absent fields must stay unset: %+v", u)
+	}
+}
+
+func TestDecodeBodyShape(t *testing.T) {
+	for _, body := range []string{``, `[]`, `null`, `"x"`, `{`, `{"a":1}{}`} {
+		if _, err := decodeKeyCreate([]byte(body)); latchkey.ErrorCode(err) != latchkey.EINVALID {
+			t.Errorf("body %q: got %v, want invalid", body, err)
+		}
+	}
+}

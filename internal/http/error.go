@@ -1,0 +1,100 @@
+package http
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+
+	"github.com/latchkey/latchkey"
+)
+
+// codeStatus maps application error codes to HTTP statuses; it is the only
+// place that does so for the native API.
+var codeStatus = map[string]int{
+	latchkey.EINVALID:      http.StatusBadRequest,
+	latchkey.EUNAUTHORIZED: http.StatusUnauthorized,
+	latchkey.EFORBIDDEN:    http.StatusForbidden,
+	latchkey.ENOTFOUND:     http.StatusNotFound,
+	latchkey.ECONFLICT:     http.StatusConflict,
+	latchkey.ERATELIMITED:  http.StatusTooManyRequests,
+	latchkey.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	latchkey.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
+	latchkey.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	latchkey.EINTERNAL:     http.StatusInternalServerError,
+}
+
+// ErrorStatus returns the HTTP status of an error.
+func ErrorStatus(err error) int {
+	if s, ok := codeStatus[latchkey.ErrorCode(err)]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// Problem is an RFC 9457 problem document with a stable code and per-field
+// errors.
+type Problem struct {
+	Type   string            `json:"type"`
+	Title  string            `json:"title"`
+	Status int               `json:"status"`
+	Detail string            `json:"detail"`
+	Code   string            `json:"code"`
+	Errors map[string]string `json:"errors,omitempty"`
+}
+
+// handlerFunc is a handler that returns its error for one place to render.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// errorRenderer writes an error in a surface's envelope.
+type errorRenderer func(w http.ResponseWriter, r *http.Request, err error)
+
+// renderProblem writes err as application/problem+json.
+func renderProblem(w http.ResponseWriter, r *http.Request, err error) {
+	status := ErrorStatus(err)
+	code := latchkey.ErrorCode(err)
+	p := Problem{
+		Type:   "https://latchkey.dev/problems/" + code,
+		Title:  http.StatusText(status),
+		Status: status,
+		Detail: latchkey.ErrorMessage(err),
+		Code:   code,
+		Errors: latchkey.ErrorFields(err),
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="latchkey"`)
+	}
+	writeJSONType(w, status, "application/problem+json", p)
+}
+
+// logError logs internal errors in full; client errors are not logged
+// above debug. Messages never carry secrets: errors are built without them.
+func (s *Server) logError(r *http.Request, err error) {
+	if latchkey.ErrorCode(err) == latchkey.EINTERNAL {
+		s.logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	} else {
+		s.logger.Debug("request refused", "method", r.Method, "path", r.URL.Path, "code", latchkey.ErrorCode(err), "msg", latchkey.ErrorMessage(err))
+	}
+}
+
+// adapt turns a handlerFunc into an http.Handler that renders its error
+// with render and turns a panic into an internal error.
+func (s *Server) adapt(h handlerFunc, render errorRenderer) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				err := fmt.Errorf("panic: %v\n%s", v, debug.Stack())
+				s.logger.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "err", err)
+				render(w, r, errors.New("internal error"))
+			}
+		}()
+		if err := h(w, r); err != nil {
+			s.logError(r, err)
+			render(w, r, err)
+		}
+	})
+}
+

@@ -1,0 +1,352 @@
+package http
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+// keyWithSecret is a key as returned by create and rotate: the only two
+// answers that ever carry a secret.
+type keyWithSecret struct {
+	*latchkey.Key
+	Secret string `json:"secret"`
+}
+
+// page is a list answer with the cursor of the next page (null at the end).
+type page[T any] struct {
+	Data       []T     `json:"data"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+func newPage[T any](data []T, cursor string) page[T] {
+	if data == nil {
+		data = []T{}
+	}
+	p := page[T]{Data: data}
+	if cursor != "" {
+		p.NextCursor = &cursor
+	}
+	return p
+}
+
+// readOnlyKeyFields are key fields a request may not set.
+var readOnlyKeyFields = []string{"id", "account_id", "status", "start", "created_at", "updated_at",
+	"created_ip", "user_agent", "last_used_at", "revoked_at", "revoked_reason", "secret"}
+
+// decodeKeyCreate decodes a create body field by field.
+func decodeKeyCreate(b []byte) (*latchkey.KeyCreate, error) {
+	c := &latchkey.KeyCreate{}
+	specs := map[string]fieldSpec{
+		"kind":        {target: &c.Kind},
+		"name":        {target: &c.Name},
+		"description": {target: &c.Description},
+		"owner_email": {target: &c.OwnerEmail, nullable: true},
+		"owner_name":  {target: &c.OwnerName, nullable: true},
+		"owner_phone": {target: &c.OwnerPhone, nullable: true},
+		"enabled":     {target: &c.Enabled},
+		"expires_at":  {target: &c.ExpiresAt, nullable: true},
+		"permissions": {target: &c.Permissions},
+		"rate_limit":  {target: &c.RateLimit, nullable: true},
+		"max_devices": {target: &c.MaxDevices},
+		"credits":     {target: &c.Credits, nullable: true},
+		"meta":        {target: &c.Meta},
+	}
+	for _, f := range readOnlyKeyFields {
+		specs[f] = fieldSpec{readOnly: true}
+	}
+	if _, err := decodeFields(b, specs); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// decodeKeyUpdate decodes a JSON merge patch of a key field by field.
+func decodeKeyUpdate(b []byte) (*latchkey.KeyUpdate, error) {
+	u := &latchkey.KeyUpdate{}
+	specs := map[string]fieldSpec{
+		"name":        {target: &u.Name},
+		"description": {target: &u.Description},
+		"owner_email": {target: &u.OwnerEmail, nullable: true},
+		"owner_name":  {target: &u.OwnerName, nullable: true},
+		"owner_phone": {target: &u.OwnerPhone, nullable: true},
+		"enabled":     {target: &u.Enabled},
+		"expires_at":  {target: &u.ExpiresAt, nullable: true},
+		"permissions": {target: &u.Permissions},
+		"rate_limit":  {target: &u.RateLimit, nullable: true},
+		"max_devices": {target: &u.MaxDevices},
+		"credits":     {target: &u.Credits, nullable: true},
+		"meta":        {target: &u.Meta, nullable: true},
+		"kind":        {readOnly: true},
+	}
+	for _, f := range readOnlyKeyFields {
+		specs[f] = fieldSpec{readOnly: true}
+	}
+	if _, err := decodeFields(b, specs); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// pathID parses a positive integer path value.
+func pathID(r *http.Request, name string) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue(name), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, latchkey.FieldError(name, "must be a positive integer")
+	}
+	return id, nil
+}
+
+func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request) error {
+	b, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	c, err := decodeKeyCreate(b)
+	if err != nil {
+		return err
+	}
+	p := principalFrom(r.Context())
+	k, secret, err := s.Keys.CreateKey(r.Context(), p.AccountID, c)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/keys/"+strconv.FormatInt(k.ID, 10))
+	writeJSON(w, http.StatusCreated, keyWithSecret{Key: k, Secret: secret})
+	return nil
+}
+
+func (s *Server) handleGetKey(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	k, err := s.Keys.FindKeyByID(r.Context(), principalFrom(r.Context()).AccountID, id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, k)
+	return nil
+}
+
+func (s *Server) handleListKeys(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	f := latchkey.KeyFilter{AccountID: principalFrom(r.Context()).AccountID, Cursor: q.Get("cursor")}
+	if v := q.Get("owner_email"); v != "" {
+		f.OwnerEmail = &v
+	}
+	if v := q.Get("status"); v != "" {
+		st := latchkey.Status(v)
+		if !st.Valid() {
+			return latchkey.FieldError("status", "must be one of active, disabled, expired, revoked")
+		}
+		f.Status = &st
+	}
+	if v := q.Get("kind"); v != "" {
+		k := latchkey.KeyKind(v)
+		if !k.Valid() {
+			return latchkey.FieldError("kind", "must be api or root")
+		}
+		f.Kind = &k
+	}
+	if v := q.Get("q"); v != "" {
+		f.Query = &v
+	}
+	limit, err := queryLimit(q)
+	if err != nil {
+		return err
+	}
+	f.Limit = limit
+	keys, next, err := s.Keys.FindKeys(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newPage(keys, next))
+	return nil
+}
+
+// queryLimit parses the limit query parameter (1..1000; absent is 0, the
+// store's default).
+func queryLimit(q url.Values) (int, error) {
+	v := q.Get("limit")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 1000 {
+		return 0, latchkey.FieldError("limit", "must be an integer from 1 to 1000")
+	}
+	return n, nil
+}
+
+func (s *Server) handleUpdateKey(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	b, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	u, err := decodeKeyUpdate(b)
+	if err != nil {
+		return err
+	}
+	accountID := principalFrom(r.Context()).AccountID
+	var k *latchkey.Key
+	if u.Empty() {
+		k, err = s.Keys.FindKeyByID(r.Context(), accountID, id)
+	} else {
+		k, err = s.Keys.UpdateKey(r.Context(), accountID, id, u)
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, k)
+	return nil
+}
+
+func (s *Server) handleDeleteKey(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	if err := s.Keys.DeleteKey(r.Context(), principalFrom(r.Context()).AccountID, id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) handleRevokeKey(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Reason string `json:"reason"`
+	}
+	if err := decodeJSON(w, r, &body, true); err != nil {
+		return err
+	}
+	if len(body.Reason) > 500 {
+		return latchkey.FieldError("reason", "must be at most 500 bytes")
+	}
+	k, err := s.Keys.RevokeKey(r.Context(), principalFrom(r.Context()).AccountID, id, body.Reason)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, k)
+	return nil
+}
+
+// maxGrace bounds a rotation's grace period.
+const maxGrace = 30 * 24 * time.Hour
+
+func (s *Server) handleRotateKey(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var body struct {
+		GraceSeconds int64 `json:"grace_seconds"`
+	}
+	if err := decodeJSON(w, r, &body, true); err != nil {
+		return err
+	}
+	if body.GraceSeconds < 0 || time.Duration(body.GraceSeconds)*time.Second > maxGrace {
+		return latchkey.FieldError("grace_seconds", "must be from 0 to %d (30 days)", int64(maxGrace/time.Second))
+	}
+	k, secret, err := s.Keys.RotateKey(r.Context(), principalFrom(r.Context()).AccountID, id, time.Duration(body.GraceSeconds)*time.Second)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, keyWithSecret{Key: k, Secret: secret})
+	return nil
+}
+
+func (s *Server) handleListDevices(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	devices, err := s.Keys.FindDevices(r.Context(), principalFrom(r.Context()).AccountID, id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newPage(devices, ""))
+	return nil
+}
+
+func (s *Server) handleDeleteDevice(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	device := r.PathValue("device_id")
+	if device == "" || len(device) > 200 {
+		return latchkey.FieldError("device_id", "must be 1 to 200 bytes")
+	}
+	if err := s.Keys.DeleteDevice(r.Context(), principalFrom(r.Context()).AccountID, id, device); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// maxUsageBuckets bounds one usage answer.
+const maxUsageBuckets = 10000
+
+func (s *Server) handleUsage(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	now := s.now()
+	f := latchkey.UsageFilter{Since: now.Add(-24 * time.Hour), Until: now, Bucket: time.Hour}
+	switch q.Get("bucket") {
+	case "", "hour":
+	case "minute":
+		f.Bucket = time.Minute
+	case "day":
+		f.Bucket = 24 * time.Hour
+	default:
+		return latchkey.FieldError("bucket", "must be minute, hour or day")
+	}
+	if f.Since, err = queryTime(q, "since", f.Since); err != nil {
+		return err
+	}
+	if f.Until, err = queryTime(q, "until", f.Until); err != nil {
+		return err
+	}
+	if !f.Since.Before(f.Until) {
+		return latchkey.FieldError("since", "must be before until")
+	}
+	if f.Until.Sub(f.Since)/f.Bucket > maxUsageBuckets {
+		return latchkey.FieldError("bucket", "asks for more than %d buckets; use a larger bucket or a shorter range", maxUsageBuckets)
+	}
+	buckets, err := s.Keys.FindUsage(r.Context(), principalFrom(r.Context()).AccountID, id, f)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newPage(buckets, ""))
+	return nil
+}
+
+// queryTime parses an RFC 3339 query parameter, or returns def.
+func queryTime(q url.Values, name string, def time.Time) (time.Time, error) {
+	v := q.Get(name)
+	if v == "" {
+		return def, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, latchkey.FieldError(name, "must be an RFC 3339 time like 2027-01-01T00:00:00Z")
+	}
+	return t.UTC(), nil
+}
+

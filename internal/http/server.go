@@ -1,0 +1,104 @@
+// Package http serves Latchkey's native JSON API: key management, the
+// verify hot path, permissions, audit, health, metrics and the OpenAPI
+// document, with operator and root-key authentication. It talks to the
+// domain only through the root package's interfaces.
+package http
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+// Server holds the services the API is served from. Set the fields, then
+// call Handler.
+type Server struct {
+	Keys        latchkey.KeyService
+	Permissions latchkey.PermissionService
+	Audit       latchkey.AuditService
+	Accounts    latchkey.AccountService
+	Verifier    latchkey.Verifier
+
+	// AdminSecret enables the operator's X-Admin-Secret header; empty
+	// refuses that header.
+	AdminSecret string
+	// Ready reports whether the server can serve (store reachable).
+	Ready  func(ctx context.Context) error
+	Logger *slog.Logger
+	Clock  latchkey.Clock
+
+	logger   *slog.Logger
+	clock    latchkey.Clock
+	metrics  *Metrics
+	accounts sync.Map // account name → id (accounts are never deleted)
+}
+
+// route is one entry of the API's single routing table.
+type route struct {
+	method  string
+	pattern string
+	perm    string // root-key permission required; "" means public
+	summary string
+	h       handlerFunc
+}
+
+// routes lists every native route in one place.
+func (s *Server) routes() []route {
+	return []route{
+		{"POST", "/v1/keys/verify", latchkey.PermKeysVerify, "Verify a key", s.handleVerify},
+		{"POST", "/v1/keys", latchkey.PermKeysWrite, "Create a key", s.handleCreateKey},
+		{"GET", "/v1/keys", latchkey.PermKeysRead, "List keys", s.handleListKeys},
+		{"GET", "/v1/keys/{id}", latchkey.PermKeysRead, "Read a key", s.handleGetKey},
+		{"PATCH", "/v1/keys/{id}", latchkey.PermKeysWrite, "Update a key (JSON merge patch)", s.handleUpdateKey},
+		{"DELETE", "/v1/keys/{id}", latchkey.PermKeysWrite, "Delete a key", s.handleDeleteKey},
+		{"POST", "/v1/keys/{id}/revoke", latchkey.PermKeysWrite, "Revoke a key", s.handleRevokeKey},
+		{"POST", "/v1/keys/{id}/rotate", latchkey.PermKeysWrite, "Rotate a key's secret", s.handleRotateKey},
+		{"GET", "/v1/keys/{id}/devices", latchkey.PermKeysRead, "List a key's devices", s.handleListDevices},
+		{"DELETE", "/v1/keys/{id}/devices/{device_id}", latchkey.PermKeysWrite, "Remove a device", s.handleDeleteDevice},
+		{"GET", "/v1/keys/{id}/usage", latchkey.PermKeysRead, "Verification counts over time", s.handleUsage},
+		{"GET", "/v1/permissions", latchkey.PermKeysRead, "List the permission catalogue", s.handleListPermissions},
+		{"POST", "/v1/permissions", latchkey.PermAccountAdmin, "Add a permission", s.handleCreatePermission},
+		{"DELETE", "/v1/permissions/{name}", latchkey.PermAccountAdmin, "Remove a permission", s.handleDeletePermission},
+		{"GET", "/v1/audit", latchkey.PermAuditRead, "Read the audit log", s.handleAudit},
+		{"GET", "/healthz", "", "Liveness", s.handleHealthz},
+		{"GET", "/readyz", "", "Readiness (store reachable)", s.handleReadyz},
+		{"GET", "/openapi.json", "", "This API's OpenAPI 3.1 document", s.handleOpenAPI},
+	}
+}
+
+// Handler returns the API's handler.
+func (s *Server) Handler() http.Handler {
+	s.logger = s.Logger
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	s.clock = s.Clock
+	if s.clock == nil {
+		s.clock = latchkey.SystemClock
+	}
+	s.metrics = newMetrics()
+
+	mux := http.NewServeMux()
+	for _, rt := range s.routes() {
+		h := rt.h
+		if rt.perm != "" {
+			h = s.authenticate(rt.perm, h)
+		}
+		mux.Handle(rt.method+" "+rt.pattern, s.metrics.instrument(rt.pattern, s.adapt(h, renderProblem)))
+	}
+	mux.Handle("GET /metrics", s.metrics.handler())
+	mux.Handle("/v1/", s.adapt(func(w http.ResponseWriter, r *http.Request) error {
+		return latchkey.Errorf(latchkey.ENOTFOUND, "no route %s %s", r.Method, r.URL.Path)
+	}, renderProblem))
+	mux.HandleFunc("GET /{$}", s.handleIndex)
+	return mux
+}
+
+// Metrics returns the server's Prometheus collectors (after Handler).
+func (s *Server) Metrics() *Metrics { return s.metrics }
+
+func (s *Server) now() time.Time { return s.clock() }
