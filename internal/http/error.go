@@ -97,4 +97,3 @@ func (s *Server) adapt(h handlerFunc, render errorRenderer) http.Handler {
 		}
 	})
 }
-

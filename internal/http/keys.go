@@ -349,4 +349,3 @@ func queryTime(q url.Values, name string, def time.Time) (time.Time, error) {
 	}
 	return t.UTC(), nil
 }
-
