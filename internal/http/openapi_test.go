@@ -1,0 +1,302 @@
+package http
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// extraOperations are served outside routes() and must still be described.
+var extraOperations = map[string]bool{"GET /metrics": true}
+
+// openAPIMethods are the operation keys of an OpenAPI path item.
+var openAPIMethods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+// loadOpenAPI parses the embedded document.
+func loadOpenAPI(t *testing.T) map[string]any {
+	t.Helper()
+	var doc map[string]any
+	if err := json.Unmarshal(openAPI, &doc); err != nil {
+		t.Fatalf("openapi.json: got %v, want valid JSON", err)
+	}
+	return doc
+}
+
+// openAPIOperations returns every operation of the document by
+// "METHOD /path".
+func openAPIOperations(t *testing.T, doc map[string]any) map[string]map[string]any {
+	t.Helper()
+	paths, ok := doc["paths"].(map[string]any)
+	if !ok {
+		t.Fatalf("paths: got %T, want an object", doc["paths"])
+	}
+	ops := map[string]map[string]any{}
+	for path, v := range paths {
+		item, ok := v.(map[string]any)
+		if !ok {
+			t.Fatalf("paths[%q]: got %T, want an object", path, v)
+		}
+		for _, m := range openAPIMethods {
+			if v, ok := item[m]; ok {
+				op, ok := v.(map[string]any)
+				if !ok {
+					t.Fatalf("paths[%q].%s: got %T, want an object", path, m, v)
+				}
+				ops[strings.ToUpper(m)+" "+path] = op
+			}
+		}
+	}
+	return ops
+}
+
+// wildcard matches a ServeMux wildcard such as {id} or {rest...}.
+var wildcard = regexp.MustCompile(`\{([A-Za-z_][A-Za-z0-9_]*)(\.\.\.)?\}`)
+
+// openAPIPath converts a ServeMux pattern to an OpenAPI path: wildcards are
+// kept as they are ("{id}"); a trailing "..." is dropped.
+func openAPIPath(pattern string) string {
+	return wildcard.ReplaceAllString(pattern, "{$1}")
+}
+
+// resolvePointer resolves a local reference ("#/a/b") in doc.
+func resolvePointer(doc map[string]any, ref string) (any, error) {
+	if !strings.HasPrefix(ref, "#/") {
+		return nil, fmt.Errorf("not a local reference")
+	}
+	var cur any = doc
+	for _, tok := range strings.Split(ref[2:], "/") {
+		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+		obj, ok := cur.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%q is not inside an object", tok)
+		}
+		if cur, ok = obj[tok]; !ok {
+			return nil, fmt.Errorf("no %q", tok)
+		}
+	}
+	return cur, nil
+}
+
+// deref follows $ref until it reaches an object without one.
+func deref(doc map[string]any, v any) map[string]any {
+	for i := 0; i < 10; i++ {
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		ref, ok := obj["$ref"].(string)
+		if !ok {
+			return obj
+		}
+		if v, _ = resolvePointer(doc, ref); v == nil {
+			return nil
+		}
+	}
+	return nil
+}
+
+func TestOpenAPIDocumentIsJSON31(t *testing.T) {
+	doc := loadOpenAPI(t)
+	v, _ := doc["openapi"].(string)
+	if !strings.HasPrefix(v, "3.1.") {
+		t.Errorf("openapi: got %q, want 3.1.x", v)
+	}
+	info, _ := doc["info"].(map[string]any)
+	if title, _ := info["title"].(string); title == "" {
+		t.Errorf("info.title: got %q, want a title", title)
+	}
+	if version, _ := info["version"].(string); version == "" {
+		t.Errorf("info.version: got %q, want a version", version)
+	}
+}
+
+func TestOpenAPIDescribesEveryRoute(t *testing.T) {
+	doc := loadOpenAPI(t)
+	ops := openAPIOperations(t, doc)
+	for _, rt := range (&Server{}).routes() {
+		name := rt.method + " " + rt.pattern
+		t.Run(name, func(t *testing.T) {
+			key := strings.ToUpper(rt.method) + " " + openAPIPath(rt.pattern)
+			op, ok := ops[key]
+			if !ok {
+				t.Fatalf("route %s: got no operation, want %s %q in openapi.json",
+					name, strings.ToLower(rt.method), openAPIPath(rt.pattern))
+			}
+			if got, _ := op["summary"].(string); got != rt.summary {
+				t.Errorf("summary: got %q, want %q (the route's)", got, rt.summary)
+			}
+			checkSecurity(t, op, rt.perm)
+			checkPathParameters(t, doc, op, rt.pattern)
+			checkResponses(t, doc, op)
+		})
+	}
+	for key := range extraOperations {
+		if _, ok := ops[key]; !ok {
+			t.Errorf("%s: got no operation, want one (served outside routes())", key)
+		}
+	}
+}
+
+// checkSecurity checks that a public route has security [] and a guarded
+// one takes the operator's secret or a root key holding perm.
+func checkSecurity(t *testing.T, op map[string]any, perm string) {
+	t.Helper()
+	sec, ok := op["security"].([]any)
+	if !ok {
+		t.Fatalf("security: got %v, want an array on every operation", op["security"])
+	}
+	if perm == "" {
+		if len(sec) != 0 {
+			t.Errorf("security: got %v, want [] on a public route", sec)
+		}
+		return
+	}
+	var admin, root bool
+	for _, req := range sec {
+		r, _ := req.(map[string]any)
+		if _, ok := r["adminSecret"]; ok {
+			admin = true
+		}
+		if scopes, ok := r["rootKey"].([]any); ok {
+			root = len(scopes) == 1 && scopes[0] == perm
+			if !root {
+				t.Errorf("security rootKey: got %v, want [%s]", scopes, perm)
+			}
+		}
+	}
+	if !admin || !root {
+		t.Errorf("security: got %v, want adminSecret and rootKey [%s]", sec, perm)
+	}
+	if desc, _ := op["description"].(string); !strings.Contains(desc, "Requires `"+perm+"`") {
+		t.Errorf("description: got %q, want it to say Requires `%s`", desc, perm)
+	}
+}
+
+// checkPathParameters checks that every wildcard of the pattern is a
+// required path parameter of the operation.
+func checkPathParameters(t *testing.T, doc map[string]any, op map[string]any, pattern string) {
+	t.Helper()
+	declared := map[string]bool{}
+	params, _ := op["parameters"].([]any)
+	for _, p := range params {
+		param := deref(doc, p)
+		if param == nil {
+			t.Errorf("parameter: got %v, want an object or a resolvable $ref", p)
+			continue
+		}
+		if param["in"] == "path" {
+			declared[param["name"].(string)] = param["required"] == true
+		}
+	}
+	want := map[string]bool{}
+	for _, m := range wildcard.FindAllStringSubmatch(pattern, -1) {
+		want[m[1]] = true
+		if required, ok := declared[m[1]]; !ok || !required {
+			t.Errorf("path parameter %q: got declared=%v required=%v, want a required path parameter", m[1], ok, required)
+		}
+	}
+	for name := range declared {
+		if !want[name] {
+			t.Errorf("path parameter %q: got declared, want it in the pattern %s", name, pattern)
+		}
+	}
+}
+
+// checkResponses checks that an operation answers at least one 2xx and that
+// its error responses are problem documents.
+func checkResponses(t *testing.T, doc map[string]any, op map[string]any) {
+	t.Helper()
+	responses, ok := op["responses"].(map[string]any)
+	if !ok || len(responses) == 0 {
+		t.Fatalf("responses: got %v, want some", op["responses"])
+	}
+	var success bool
+	for _, code := range keysOf(responses) {
+		switch code[0] {
+		case '2':
+			success = true
+		case '4', '5':
+			resp := deref(doc, responses[code])
+			content, _ := resp["content"].(map[string]any)
+			if _, ok := content["application/problem+json"]; !ok {
+				t.Errorf("response %s: got content %v, want application/problem+json", code, keysOf(content))
+			}
+		}
+	}
+	if !success {
+		t.Errorf("responses: got %v, want a 2xx", keysOf(responses))
+	}
+}
+
+func TestOpenAPIHasNoOperationWithoutRoute(t *testing.T) {
+	doc := loadOpenAPI(t)
+	served := map[string]bool{}
+	for _, rt := range (&Server{}).routes() {
+		served[strings.ToUpper(rt.method)+" "+openAPIPath(rt.pattern)] = true
+	}
+	for key := range openAPIOperations(t, doc) {
+		if !served[key] && !extraOperations[key] {
+			t.Errorf("operation %s: got it in openapi.json, want a route in routes() serving it", key)
+		}
+	}
+}
+
+func TestOpenAPIRefsResolve(t *testing.T) {
+	doc := loadOpenAPI(t)
+	var n int
+	var walk func(where string, v any)
+	walk = func(where string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if ref, ok := v["$ref"].(string); ok {
+				n++
+				if !strings.HasPrefix(ref, "#/components/") {
+					t.Errorf("%s: got $ref %q, want one into #/components/", where, ref)
+				} else if _, err := resolvePointer(doc, ref); err != nil {
+					t.Errorf("%s: $ref %q: got %v, want it to resolve", where, ref, err)
+				}
+			}
+			for _, k := range keysOf(v) {
+				walk(where+"/"+strings.ReplaceAll(strings.ReplaceAll(k, "~", "~0"), "/", "~1"), v[k])
+			}
+		case []any:
+			for i, e := range v {
+				walk(fmt.Sprintf("%s/%d", where, i), e)
+			}
+		}
+	}
+	walk("#", doc)
+	if n == 0 {
+		t.Errorf("$refs: got %d, want the document to reuse components", n)
+	}
+}
+
+func TestOpenAPIOperationIDsAreUnique(t *testing.T) {
+	doc := loadOpenAPI(t)
+	ops := openAPIOperations(t, doc)
+	seen := map[string]string{}
+	for _, key := range keysOf(ops) {
+		id, _ := ops[key]["operationId"].(string)
+		if id == "" {
+			t.Errorf("%s: got operationId %q, want one", key, id)
+			continue
+		}
+		if other, ok := seen[id]; ok {
+			t.Errorf("%s: got operationId %q, want it unique (also on %s)", key, id, other)
+		}
+		seen[id] = key
+	}
+}
+
+// keysOf returns the keys of m in order.
+func keysOf[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
