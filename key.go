@@ -114,6 +114,9 @@ type Credits struct {
 
 // Validate names the bad field of a credits setting.
 func (c *Credits) Validate() error {
+	if c.RefilledAt != nil {
+		return FieldError("credits.refilled_at", "is read-only")
+	}
 	if c.Remaining < 0 {
 		return FieldError("credits.remaining", "must not be negative")
 	}
@@ -225,10 +228,12 @@ func (c *KeyCreate) Validate(now time.Time) error {
 		return FieldError("max_devices", "must not be negative")
 	}
 	if c.Credits != nil {
-		c.Credits.RefilledAt = nil
 		if err := c.Credits.Validate(); err != nil {
 			return err
 		}
+	}
+	if string(c.Meta) == "null" {
+		c.Meta = nil
 	}
 	if err := validateMeta(c.Meta); err != nil {
 		return err
@@ -290,7 +295,6 @@ func (u *KeyUpdate) Validate() error {
 		return FieldError("max_devices", "must not be negative")
 	}
 	if u.Credits.Set && !u.Credits.Null {
-		u.Credits.Value.RefilledAt = nil
 		if err := u.Credits.Value.Validate(); err != nil {
 			return err
 		}

@@ -9,6 +9,9 @@ import (
 	"github.com/latchkey/latchkey"
 )
 
+// EMETHOD is the HTTP layer's own code for a method the path does not serve.
+const EMETHOD = "method_not_allowed"
+
 // codeStatus maps application error codes to HTTP statuses; it is the only
 // place that does so for the native API.
 var codeStatus = map[string]int{
@@ -22,6 +25,7 @@ var codeStatus = map[string]int{
 	latchkey.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
 	latchkey.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	latchkey.EINTERNAL:     http.StatusInternalServerError,
+	EMETHOD:                http.StatusMethodNotAllowed,
 }
 
 // ErrorStatus returns the HTTP status of an error.

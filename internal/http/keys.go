@@ -53,7 +53,7 @@ func decodeKeyCreate(b []byte) (*latchkey.KeyCreate, error) {
 		"rate_limit":  {target: &c.RateLimit, nullable: true},
 		"max_devices": {target: &c.MaxDevices},
 		"credits":     {target: &c.Credits, nullable: true},
-		"meta":        {target: &c.Meta},
+		"meta":        {target: &c.Meta, nullable: true},
 	}
 	for _, f := range readOnlyKeyFields {
 		specs[f] = fieldSpec{readOnly: true}
@@ -91,6 +91,27 @@ func decodeKeyUpdate(b []byte) (*latchkey.KeyUpdate, error) {
 	return u, nil
 }
 
+// errRootNeedsAdmin refuses a change to a root key by a principal without
+// account:admin: keys:write alone must not mint or widen root credentials.
+var errRootNeedsAdmin = latchkey.Errorf(latchkey.EFORBIDDEN, "creating or changing a root key needs the %s permission", latchkey.PermAccountAdmin)
+
+// guardRootKey loads the key a mutation targets and refuses it when it is a
+// root key and the principal lacks account:admin.
+func (s *Server) guardRootKey(r *http.Request, id int64) error {
+	p := principalFrom(r.Context())
+	if p.Can(latchkey.PermAccountAdmin) {
+		return nil
+	}
+	k, err := s.Keys.FindKeyByID(r.Context(), p.AccountID, id)
+	if err != nil {
+		return err
+	}
+	if k.Kind == latchkey.KindRoot {
+		return errRootNeedsAdmin
+	}
+	return nil
+}
+
 // pathID parses a positive integer path value.
 func pathID(r *http.Request, name string) (int64, error) {
 	id, err := strconv.ParseInt(r.PathValue(name), 10, 64)
@@ -110,6 +131,9 @@ func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p := principalFrom(r.Context())
+	if c.Kind == latchkey.KindRoot && !p.Can(latchkey.PermAccountAdmin) {
+		return errRootNeedsAdmin
+	}
 	k, secret, err := s.Keys.CreateKey(r.Context(), p.AccountID, c)
 	if err != nil {
 		return err
@@ -187,6 +211,9 @@ func (s *Server) handleUpdateKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.guardRootKey(r, id); err != nil {
+		return err
+	}
 	b, err := readBody(w, r)
 	if err != nil {
 		return err
@@ -214,6 +241,9 @@ func (s *Server) handleDeleteKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.guardRootKey(r, id); err != nil {
+		return err
+	}
 	if err := s.Keys.DeleteKey(r.Context(), principalFrom(r.Context()).AccountID, id); err != nil {
 		return err
 	}
@@ -224,6 +254,9 @@ func (s *Server) handleDeleteKey(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) handleRevokeKey(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "id")
 	if err != nil {
+		return err
+	}
+	if err := s.guardRootKey(r, id); err != nil {
 		return err
 	}
 	var body struct {
@@ -249,6 +282,9 @@ const maxGrace = 30 * 24 * time.Hour
 func (s *Server) handleRotateKey(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "id")
 	if err != nil {
+		return err
+	}
+	if err := s.guardRootKey(r, id); err != nil {
 		return err
 	}
 	var body struct {
@@ -284,6 +320,9 @@ func (s *Server) handleListDevices(w http.ResponseWriter, r *http.Request) error
 func (s *Server) handleDeleteDevice(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "id")
 	if err != nil {
+		return err
+	}
+	if err := s.guardRootKey(r, id); err != nil {
 		return err
 	}
 	device := r.PathValue("device_id")

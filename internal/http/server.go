@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -92,10 +93,28 @@ func (s *Server) Handler() http.Handler {
 	}
 	mux.Handle("GET /metrics", s.metrics.handler())
 	mux.Handle("/v1/", s.adapt(func(w http.ResponseWriter, r *http.Request) error {
-		return latchkey.Errorf(latchkey.ENOTFOUND, "no route %s %s", r.Method, r.URL.Path)
+		return noRoute(mux, w, r)
 	}, renderProblem))
 	mux.HandleFunc("GET /{$}", s.handleIndex)
 	return mux
+}
+
+// noRoute answers a /v1/ request no route matched: 405 with Allow when the
+// path exists under another method, else 404, both as problem+json.
+func noRoute(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) error {
+	var allow []string
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/v1/" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		return &latchkey.Error{Code: EMETHOD, Message: r.Method + " is not allowed here; use " + strings.Join(allow, ", ")}
+	}
+	return latchkey.Errorf(latchkey.ENOTFOUND, "no route %s %s", r.Method, r.URL.Path)
 }
 
 // Metrics returns the server's Prometheus collectors (after Handler).

@@ -376,3 +376,55 @@ func TestHealthAndMetrics(t *testing.T) {
 		}
 	}
 }
+
+func TestMethodNotAllowed(t *testing.T) {
+	f := MustFixture(t)
+	st, b, h := f.call(t, "PUT", "/v1/keys/1", `{}`, bearer(f.root)...)
+	if st != 405 || problem(t, b).Code != "method_not_allowed" || !strings.Contains(h.Get("Allow"), "PATCH") {
+		t.Fatalf("got %d %s Allow=%q, want 405 allowing PATCH", st, b, h.Get("Allow"))
+	}
+}
+
+func TestRootKeysNeedAccountAdmin(t *testing.T) {
+	f := MustFixture(t)
+	writer, _, _ := latchkey.NewSecret("lk")
+	prev := f.verifier.AuthenticateFn
+	f.verifier.AuthenticateFn = func(ctx context.Context, secret string) (*latchkey.VerifyKey, error) {
+		if secret == writer {
+			return &latchkey.VerifyKey{KeyID: 11, AccountID: 7, Kind: latchkey.KindRoot, Enabled: true,
+				Permissions: []string{latchkey.PermKeysRead, latchkey.PermKeysWrite}}, nil
+		}
+		return prev(ctx, secret)
+	}
+	f.keys.FindKeyByIDFn = func(ctx context.Context, accountID, id int64) (*latchkey.Key, error) {
+		kind := latchkey.KindAPI
+		if id == 1 {
+			kind = latchkey.KindRoot
+		}
+		return &latchkey.Key{ID: id, Kind: kind}, nil
+	}
+	f.keys.UpdateKeyFn = func(ctx context.Context, accountID, id int64, u *latchkey.KeyUpdate) (*latchkey.Key, error) {
+		return &latchkey.Key{ID: id}, nil
+	}
+	f.keys.CreateKeyFn = func(ctx context.Context, accountID int64, c *latchkey.KeyCreate) (*latchkey.Key, string, error) {
+		return &latchkey.Key{ID: 5}, "lk_x", nil
+	}
+	for _, tt := range []struct {
+		method, path, body string
+		want               int
+	}{
+		{"POST", "/v1/keys", `{"kind":"root","permissions":["account:admin"]}`, 403},
+		{"POST", "/v1/keys", `{"kind":"api"}`, 201},
+		{"PATCH", "/v1/keys/1", `{"permissions":["account:admin"]}`, 403},
+		{"POST", "/v1/keys/1/revoke", ``, 403},
+		{"PATCH", "/v1/keys/2", `{"name":"ok"}`, 200},
+	} {
+		if st, b, _ := f.call(t, tt.method, tt.path, tt.body, bearer(writer)...); st != tt.want {
+			t.Errorf("%s %s: got %d %s, want %d", tt.method, tt.path, st, b, tt.want)
+		}
+	}
+	// with account:admin the same root-key changes go through
+	if st, b, _ := f.call(t, "PATCH", "/v1/keys/1", `{"name":"x"}`, bearer(f.root)...); st != 200 {
+		t.Fatalf("admin: got %d %s, want 200", st, b)
+	}
+}

@@ -3,6 +3,7 @@ package http
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"sync"
 	"time"
@@ -24,7 +25,11 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxBodyBytes)); err != nil {
-		return latchkey.Errorf(latchkey.ETOOLARGE, "request body must be at most %d bytes", MaxBodyBytes)
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return latchkey.Errorf(latchkey.ETOOLARGE, "request body must be at most %d bytes", MaxBodyBytes)
+		}
+		return latchkey.Errorf(latchkey.EINVALID, "could not read request body")
 	}
 	var req latchkey.VerifyRequest
 	if err := unmarshalStrict(buf.Bytes(), &req); err != nil {
