@@ -1,0 +1,294 @@
+package inmem
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+const numCodes = 9
+
+// codeIndex numbers the verification codes in check order.
+func codeIndex(c latchkey.VerifyCode) int {
+	switch c {
+	case latchkey.CodeNotFound:
+		return 0
+	case latchkey.CodeRevoked:
+		return 1
+	case latchkey.CodeExpired:
+		return 2
+	case latchkey.CodeDisabled:
+		return 3
+	case latchkey.CodeInsufficientPermission:
+		return 4
+	case latchkey.CodeDeviceLimitExceeded:
+		return 5
+	case latchkey.CodeRateLimited:
+		return 6
+	case latchkey.CodeUsageExceeded:
+		return 7
+	}
+	return 8
+}
+
+var codeByIndex = [numCodes]latchkey.VerifyCode{
+	latchkey.CodeNotFound, latchkey.CodeRevoked, latchkey.CodeExpired, latchkey.CodeDisabled,
+	latchkey.CodeInsufficientPermission, latchkey.CodeDeviceLimitExceeded, latchkey.CodeRateLimited,
+	latchkey.CodeUsageExceeded, latchkey.CodeValid,
+}
+
+// pending is a key's usage not yet written to the store: last use, credits
+// spent (since refilledAt, when set), and verification counts by code of
+// the current minute and, in older, of earlier minutes.
+type pending struct {
+	lastUsed   time.Time
+	spent      int64
+	refilledAt *time.Time
+	minute     int64 // Unix minute of counts
+	counts     [numCodes]int64
+	older      []latchkey.UsageCount // KeyID unset
+}
+
+// count adds one verification with the code at now.
+func (p *pending) count(code latchkey.VerifyCode, now time.Time) {
+	m := now.Unix() / 60
+	if m != p.minute {
+		p.roll(m)
+	}
+	p.counts[codeIndex(code)]++
+}
+
+// roll moves the current minute's counts to older and starts minute m.
+func (p *pending) roll(m int64) {
+	for i, n := range p.counts {
+		if n != 0 {
+			p.older = append(p.older, latchkey.UsageCount{
+				Minute: time.Unix(p.minute*60, 0).UTC(), Code: codeByIndex[i], Count: n,
+			})
+		}
+	}
+	p.minute, p.counts = m, [numCodes]int64{}
+}
+
+// add adds n verifications with the code in minute m.
+func (p *pending) add(m int64, code latchkey.VerifyCode, n int64) {
+	if m == p.minute {
+		p.counts[codeIndex(code)] += n
+		return
+	}
+	for i := range p.older {
+		c := &p.older[i]
+		if c.Code == code && c.Minute.Unix()/60 == m {
+			c.Count += n
+			return
+		}
+	}
+	p.older = append(p.older, latchkey.UsageCount{Minute: time.Unix(m*60, 0).UTC(), Code: code, Count: n})
+}
+
+// merge adds old, usage taken out for a flush that failed, into p, which
+// holds what happened since.
+func (p *pending) merge(old *pending) {
+	if old.lastUsed.After(p.lastUsed) {
+		p.lastUsed = old.lastUsed
+	}
+	if p.refilledAt == nil {
+		p.spent += old.spent
+		p.refilledAt = old.refilledAt
+	} // else a refill since then makes the old spend moot
+	for i, n := range old.counts {
+		if n != 0 {
+			p.add(old.minute, codeByIndex[i], n)
+		}
+	}
+	for _, c := range old.older {
+		p.add(c.Minute.Unix()/60, c.Code, c.Count)
+	}
+}
+
+func (p *pending) reset() {
+	older := p.older[:0]
+	*p = pending{older: older}
+}
+
+// dirtyShard lists the keys with usage since the last flush, so a flush
+// visits only them.
+type dirtyShard struct {
+	mu    sync.Mutex
+	list  []*keyState
+	spare []*keyState
+	_     [16]byte
+}
+
+// markDirty lists ks for the next flush. The caller holds ks.mu.
+func (v *Verifier) markDirty(ks *keyState) {
+	d := &v.dirty[shardOfKey(ks.id, keyShards)]
+	d.mu.Lock()
+	d.list = append(d.list, ks)
+	d.mu.Unlock()
+}
+
+type flushItem struct {
+	ks *keyState
+	p  *pending
+}
+
+// Flush writes the usage buffered since the last flush with one
+// store.FlushUsage call. When that fails, the usage is kept, merged with
+// what comes next, and written by a later flush.
+func (v *Verifier) Flush(ctx context.Context) error {
+	v.flushMu.Lock()
+	defer v.flushMu.Unlock()
+	items := v.collect()
+	if len(items) == 0 {
+		return nil
+	}
+	b := batch(items)
+	if err := v.store.FlushUsage(ctx, b); err != nil {
+		for _, it := range items {
+			v.putBack(it)
+		}
+		return fmt.Errorf("flush usage of %d keys (%d counts): %w", len(items), len(b.Counts), err)
+	}
+	for _, it := range items {
+		v.finish(it)
+	}
+	return nil
+}
+
+// collect takes the buffered usage out of every dirty key.
+func (v *Verifier) collect() []flushItem {
+	var items []flushItem
+	for i := range v.dirty {
+		d := &v.dirty[i]
+		d.mu.Lock()
+		list := d.list
+		d.list, d.spare = d.spare, nil
+		d.mu.Unlock()
+		for j, ks := range list {
+			ks.mu.Lock()
+			p := ks.p
+			ks.p, ks.dirty = nil, false
+			if p != nil {
+				ks.inFlush = true
+			}
+			ks.mu.Unlock()
+			if p != nil {
+				items = append(items, flushItem{ks: ks, p: p})
+			}
+			list[j] = nil
+		}
+		d.mu.Lock()
+		d.spare = list[:0]
+		d.mu.Unlock()
+	}
+	return items
+}
+
+// batch turns collected usage into a store batch.
+func batch(items []flushItem) *latchkey.UsageBatch {
+	b := &latchkey.UsageBatch{Keys: make([]latchkey.KeyUsage, 0, len(items))}
+	for _, it := range items {
+		p, id := it.p, it.ks.id
+		if !p.lastUsed.IsZero() || p.spent != 0 || p.refilledAt != nil {
+			b.Keys = append(b.Keys, latchkey.KeyUsage{KeyID: id, LastUsedAt: p.lastUsed, CreditsSpent: p.spent, RefilledAt: p.refilledAt})
+		}
+		for i, n := range p.counts {
+			if n != 0 {
+				b.Counts = append(b.Counts, latchkey.UsageCount{KeyID: id, Minute: time.Unix(p.minute*60, 0).UTC(), Code: codeByIndex[i], Count: n})
+			}
+		}
+		for _, c := range p.older {
+			c.KeyID = id
+			b.Counts = append(b.Counts, c)
+		}
+	}
+	return b
+}
+
+// putBack returns the usage of a failed flush to its key.
+func (v *Verifier) putBack(it flushItem) {
+	ks := it.ks
+	ks.mu.Lock()
+	ks.inFlush = false
+	if ks.p == nil {
+		ks.p = it.p
+	} else {
+		ks.p.merge(it.p)
+		it.p.reset()
+		v.pool.Put(it.p)
+	}
+	if !ks.dirty {
+		ks.dirty = true
+		v.markDirty(ks)
+	}
+	ks.mu.Unlock()
+}
+
+// finish ends the flush of a key: it forgets the key if nothing refers to
+// it any more and recycles its buffer.
+func (v *Verifier) finish(it flushItem) {
+	ks := it.ks
+	ksh := v.keyShard(ks.id)
+	ksh.mu.Lock()
+	ks.mu.Lock()
+	ks.inFlush = false
+	ks.mu.Unlock()
+	if len(ks.hashes) == 0 {
+		v.dropIfIdle(ksh, ks)
+	}
+	ksh.mu.Unlock()
+	it.p.reset()
+	v.pool.Put(it.p)
+}
+
+// Run flushes the write-behind buffers every FlushInterval until ctx is
+// done, logging failed flushes (their usage is kept for the next one).
+// Call Close after Run returns for the final flush.
+func (v *Verifier) Run(ctx context.Context) {
+	interval := v.FlushInterval
+	if interval <= 0 {
+		interval = DefaultFlushInterval
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	failures := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		fctx, cancel := context.WithTimeout(ctx, v.flushTimeout())
+		err := v.Flush(fctx)
+		cancel()
+		switch {
+		case err != nil:
+			failures++
+			v.logger.Error("usage flush failed; keeping the usage for the next flush", "err", err, "failures", failures)
+		case failures > 0:
+			v.logger.Info("usage flush recovered", "after_failures", failures)
+			failures = 0
+		}
+	}
+}
+
+func (v *Verifier) flushTimeout() time.Duration {
+	if v.FlushTimeout <= 0 {
+		return DefaultFlushTimeout
+	}
+	return v.FlushTimeout
+}
+
+// Close writes the buffered usage a last time; call it once at shutdown,
+// after Run has returned. Verifications after Close are still answered
+// but their usage is not written.
+func (v *Verifier) Close(ctx context.Context) error {
+	if err := v.Flush(ctx); err != nil {
+		return fmt.Errorf("final %w", err)
+	}
+	return nil
+}

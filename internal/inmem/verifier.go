@@ -1,0 +1,286 @@
+package inmem
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+var _ latchkey.Verifier = (*Verifier)(nil)
+
+// Defaults of the Verifier's settings.
+const (
+	DefaultFlushInterval = time.Second
+	DefaultFlushTimeout  = 10 * time.Second
+	DefaultNegativeTTL   = 5 * time.Second
+	DefaultNegativeMax   = 100_000
+	DefaultMaxEntries    = 1 << 21
+)
+
+// Verifier is the single-node verify hot path (DESIGN §2): a cache of
+// VerifyKeys by secret hash in front of a VerifyStore, a negative cache of
+// unknown hashes, and write-behind buffers of last_used_at, usage counts
+// and credit spend that Run flushes about once a second and Close flushes
+// at shutdown. Subscribe Invalidate to the store's change feed so that a
+// mutation takes effect on the very next verification.
+//
+// It is safe for concurrent use.
+type Verifier struct {
+	// FlushInterval is how often Run flushes the write-behind buffers.
+	FlushInterval time.Duration
+	// FlushTimeout bounds one flush started by Run.
+	FlushTimeout time.Duration
+	// NegativeTTL is how long a well-formed but unknown secret answers
+	// NOT_FOUND without a store lookup (any invalidation also ends it).
+	NegativeTTL time.Duration
+	// NegativeMax bounds the negative cache.
+	NegativeMax int
+	// MaxEntries bounds the cache, in secrets; past it, arbitrary entries
+	// are evicted (and reloaded when next used).
+	MaxEntries int
+
+	store   latchkey.VerifyStore
+	limiter latchkey.RateLimiter
+	clock   latchkey.Clock
+	logger  *slog.Logger
+
+	entries [entryShards]entryShard
+	keys    [keyShards]keyShard
+	dirty   [keyShards]dirtyShard
+	neg     [negShards]negShard
+	inval   invalLog
+
+	loadsMu sync.Mutex
+	loads   map[latchkey.SecretHash]*load
+
+	// flushMu keeps loads from the store (RLock) apart from flushes
+	// (Lock), so a load never reads the store between the moment a flush
+	// takes credit spend out of memory and the moment the store has it.
+	flushMu sync.RWMutex
+	pool    sync.Pool // of *pending
+}
+
+// NewVerifier returns a verifier reading through to store and counting
+// rate limits with limiter. A nil clock is the system clock; a nil logger
+// discards.
+func NewVerifier(store latchkey.VerifyStore, limiter latchkey.RateLimiter, clock latchkey.Clock, logger *slog.Logger) *Verifier {
+	if clock == nil {
+		clock = latchkey.SystemClock
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	v := &Verifier{
+		FlushInterval: DefaultFlushInterval,
+		FlushTimeout:  DefaultFlushTimeout,
+		NegativeTTL:   DefaultNegativeTTL,
+		NegativeMax:   DefaultNegativeMax,
+		MaxEntries:    DefaultMaxEntries,
+		store:         store,
+		limiter:       limiter,
+		clock:         clock,
+		logger:        logger,
+		loads:         make(map[latchkey.SecretHash]*load),
+	}
+	v.pool.New = func() any { return new(pending) }
+	for i := range v.entries {
+		v.entries[i].m = make(map[latchkey.SecretHash]*entry)
+	}
+	for i := range v.keys {
+		v.keys[i].m = make(map[int64]*keyState)
+	}
+	for i := range v.neg {
+		v.neg[i].m = make(map[latchkey.SecretHash]negEntry)
+	}
+	return v
+}
+
+// resultBox holds a result and what its pointers point to, so that a
+// verification allocates once.
+type resultBox struct {
+	res     latchkey.VerifyResult
+	rl      latchkey.RateLimitState
+	credits int64
+}
+
+func notFound() *latchkey.VerifyResult {
+	return &latchkey.VerifyResult{Code: latchkey.CodeNotFound}
+}
+
+// Verify checks a key of the account as DESIGN §2 says: NOT_FOUND (bad
+// checksum, unknown, another account's or a root key), REVOKED, EXPIRED,
+// DISABLED, INSUFFICIENT_PERMISSIONS, DEVICE_LIMIT_EXCEEDED, RATE_LIMITED,
+// USAGE_EXCEEDED, VALID; the first failure wins and nothing is spent unless
+// every earlier check passed. The result may share the cached key's
+// permissions, meta, owner email and expiry: callers must not modify them.
+// Errors: invalid (a bad request, as req.Validate reports it), or the
+// store's or limiter's error.
+func (v *Verifier) Verify(ctx context.Context, accountID int64, req *latchkey.VerifyRequest) (*latchkey.VerifyResult, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	if !latchkey.CheckSecret(req.Key) {
+		return notFound(), nil
+	}
+	e, err := v.lookup(ctx, latchkey.HashSecret(req.Key))
+	if err == errNotFound {
+		return notFound(), nil
+	} else if err != nil {
+		return nil, err
+	}
+	vk := &e.vk
+	if vk.AccountID != accountID || vk.Kind == latchkey.KindRoot {
+		return notFound(), nil
+	}
+
+	now := v.clock()
+	cost := req.CostOrDefault()
+	b := &resultBox{res: latchkey.VerifyResult{
+		KeyID:       vk.KeyID,
+		AccountID:   vk.AccountID,
+		Name:        vk.Name,
+		OwnerEmail:  vk.OwnerEmail,
+		Permissions: vk.Permissions,
+		ExpiresAt:   vk.ExpiresAt,
+		Meta:        vk.Meta,
+	}}
+
+	code := latchkey.CodeValid
+	switch vk.StatusAt(now) {
+	case latchkey.StatusRevoked:
+		code = latchkey.CodeRevoked
+	case latchkey.StatusExpired:
+		code = latchkey.CodeExpired
+	case latchkey.StatusDisabled:
+		code = latchkey.CodeDisabled
+	}
+	if code == latchkey.CodeValid && !latchkey.HasPermissions(vk.Permissions, req.Permissions) {
+		code = latchkey.CodeInsufficientPermission
+	}
+	if code == latchkey.CodeValid && req.DeviceID != "" && vk.MaxDevices > 0 {
+		c, err := v.checkDevice(ctx, e, req.DeviceID)
+		if err != nil {
+			return nil, err
+		} else if c == latchkey.CodeNotFound {
+			return notFound(), nil
+		}
+		code = c
+	}
+	if vk.RateLimit != nil {
+		// One token per verification; a peek when the request costs
+		// nothing or an earlier check failed, to report the window.
+		var tokens int64
+		if code == latchkey.CodeValid && cost > 0 {
+			tokens = 1
+		}
+		st, ok, err := v.limiter.Take(ctx, vk.KeyID, *vk.RateLimit, tokens, now)
+		if err != nil {
+			return nil, fmt.Errorf("rate limit: %w", err)
+		}
+		b.rl = st
+		b.res.RateLimit = &b.rl
+		if code == latchkey.CodeValid && !ok {
+			code = latchkey.CodeRateLimited
+		}
+	}
+	code = v.settle(e.ks, code, cost, now, b)
+	b.res.Code = code
+	b.res.Valid = code == latchkey.CodeValid
+	return &b.res, nil
+}
+
+// settle does the last check, credits, and records the outcome in the
+// write-behind buffers, under the key's lock.
+func (v *Verifier) settle(ks *keyState, code latchkey.VerifyCode, cost int64, now time.Time, b *resultBox) latchkey.VerifyCode {
+	ks.mu.Lock()
+	p := ks.p
+	if p == nil {
+		p = v.pool.Get().(*pending)
+		ks.p = p
+	}
+	if ks.hasCredits {
+		rem, refilledAt := ks.credits.Refill(now)
+		if refilledAt != nil {
+			ks.credits.Remaining = rem
+			ks.credits.RefilledAt = refilledAt
+			p.refilledAt = refilledAt
+			p.spent = 0 // the store resets to the refill amount first
+		}
+		if code == latchkey.CodeValid {
+			if rem < cost {
+				code = latchkey.CodeUsageExceeded
+			} else if cost > 0 {
+				rem -= cost
+				ks.credits.Remaining = rem
+				p.spent += cost
+			}
+		}
+		b.credits = rem
+		b.res.CreditsRemaining = &b.credits
+	}
+	p.count(code, now)
+	if code == latchkey.CodeValid && now.After(p.lastUsed) {
+		p.lastUsed = now
+	}
+	if !ks.dirty {
+		ks.dirty = true
+		v.markDirty(ks)
+	}
+	ks.mu.Unlock()
+	return code
+}
+
+// checkDevice applies the device limit: a known device passes; a new one
+// fails without a store call when the key already has its maximum, else
+// the store registers it (the only synchronous write of a verification).
+func (v *Verifier) checkDevice(ctx context.Context, e *entry, dev string) (latchkey.VerifyCode, error) {
+	ks, max := e.ks, e.vk.MaxDevices
+	ks.mu.Lock()
+	known, n := ks.hasDevice(dev), len(ks.devices)
+	ks.mu.Unlock()
+	if known {
+		return latchkey.CodeValid, nil
+	} else if int64(n) >= max {
+		return latchkey.CodeDeviceLimitExceeded, nil
+	}
+	err := v.store.AddDevice(ctx, e.vk.KeyID, dev, max)
+	switch latchkey.ErrorCode(err) {
+	case "":
+		ks.mu.Lock()
+		ks.addDevice(dev)
+		ks.mu.Unlock()
+		return latchkey.CodeValid, nil
+	case latchkey.ECONFLICT:
+		return latchkey.CodeDeviceLimitExceeded, nil
+	case latchkey.ENOTFOUND: // the key is gone
+		v.Invalidate(latchkey.KeyChange{AccountID: e.vk.AccountID, KeyID: e.vk.KeyID})
+		return latchkey.CodeNotFound, nil
+	}
+	return "", fmt.Errorf("add device: %w", err)
+}
+
+// Authenticate returns the cached key behind a secret of any kind and
+// account; the caller checks its kind, status (StatusAt) and permissions.
+// The key is shared with the cache and must not be modified; its Devices
+// are not kept. Errors: unauthorized (bad checksum or unknown secret), or
+// the store's error.
+func (v *Verifier) Authenticate(ctx context.Context, secret string) (*latchkey.VerifyKey, error) {
+	if !latchkey.CheckSecret(secret) {
+		return nil, latchkey.Errorf(latchkey.EUNAUTHORIZED, "invalid credential")
+	}
+	e, err := v.lookup(ctx, latchkey.HashSecret(secret))
+	if err == errNotFound {
+		return nil, latchkey.Errorf(latchkey.EUNAUTHORIZED, "invalid credential")
+	} else if err != nil {
+		return nil, err
+	}
+	return &e.vk, nil
+}
+
+// errNotFound is lookup's answer for an unknown secret; it never leaves
+// the package.
+var errNotFound = latchkey.Errorf(latchkey.ENOTFOUND, "key not found")
