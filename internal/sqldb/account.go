@@ -1,0 +1,123 @@
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/latchkey/latchkey"
+)
+
+var _ latchkey.AccountService = (*Store)(nil)
+
+// FindAccountByID returns an account. Errors: not_found.
+func (s *Store) FindAccountByID(ctx context.Context, id int64) (*latchkey.Account, error) {
+	tx, err := s.beginRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	return findAccountByID(ctx, tx, id)
+}
+
+// FindAccountByName returns an account. Errors: not_found.
+func (s *Store) FindAccountByName(ctx context.Context, name string) (*latchkey.Account, error) {
+	tx, err := s.beginRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	a, err := scanAccount(tx.queryRow(ctx, `SELECT id, name, key_prefix, created_at FROM accounts WHERE name = ?`, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, latchkey.Errorf(latchkey.ENOTFOUND, "account %q not found", name)
+	} else if err != nil {
+		return nil, fmt.Errorf("find account: %w", err)
+	}
+	return a, nil
+}
+
+// FindAccounts lists every account by id.
+func (s *Store) FindAccounts(ctx context.Context) ([]*latchkey.Account, error) {
+	tx, err := s.beginRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.query(ctx, `SELECT id, name, key_prefix, created_at FROM accounts ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("find accounts: %w", err)
+	}
+	defer rows.Close()
+	list := []*latchkey.Account{}
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, fmt.Errorf("find accounts: %w", err)
+		}
+		list = append(list, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find accounts: %w", err)
+	}
+	return list, nil
+}
+
+// CreateAccount creates an account (key prefix "lk" unless set) and sets
+// its ID and CreatedAt. Errors: invalid, conflict (name taken).
+func (s *Store) CreateAccount(ctx context.Context, a *latchkey.Account) error {
+	tx, err := s.beginWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := createAccount(ctx, tx, a); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func createAccount(ctx context.Context, tx *Tx, a *latchkey.Account) error {
+	if err := a.Validate(); err != nil {
+		return err
+	}
+	a.CreatedAt = tx.now
+	err := tx.queryRow(ctx, `INSERT INTO accounts (name, key_prefix, created_at) VALUES (?, ?, ?) RETURNING id`,
+		a.Name, a.KeyPrefix, micros(a.CreatedAt)).Scan(&a.ID)
+	if isUniqueViolation(err) {
+		return latchkey.Errorf(latchkey.ECONFLICT, "account %q already exists", a.Name)
+	} else if err != nil {
+		return fmt.Errorf("insert account: %w", err)
+	}
+	return insertAuditEvent(ctx, tx, &latchkey.AuditEvent{
+		AccountID:  a.ID,
+		Action:     latchkey.ActionAccountCreate,
+		TargetType: "account",
+		TargetID:   strconv.FormatInt(a.ID, 10),
+		Changes: map[string]latchkey.Change{
+			"name":       created(a.Name),
+			"key_prefix": created(a.KeyPrefix),
+		},
+	}, 0)
+}
+
+func findAccountByID(ctx context.Context, tx *Tx, id int64) (*latchkey.Account, error) {
+	a, err := scanAccount(tx.queryRow(ctx, `SELECT id, name, key_prefix, created_at FROM accounts WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, latchkey.Errorf(latchkey.ENOTFOUND, "account %d not found", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("find account: %w", err)
+	}
+	return a, nil
+}
+
+func scanAccount(row interface{ Scan(...any) error }) (*latchkey.Account, error) {
+	var a latchkey.Account
+	var createdAt int64
+	if err := row.Scan(&a.ID, &a.Name, &a.KeyPrefix, &createdAt); err != nil {
+		return nil, err
+	}
+	a.CreatedAt = fromMicros(createdAt)
+	return &a, nil
+}

@@ -1,0 +1,157 @@
+package sqldb
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/latchkey/latchkey"
+)
+
+var _ latchkey.AuditService = (*Store)(nil)
+
+// FindAuditEvents returns a page of an account's events, newest first, and
+// the cursor of the next page ("" at the end). Since is inclusive, Until
+// exclusive. KeyID matches the events of a key and of its devices.
+// Errors: invalid (bad cursor or limit).
+func (s *Store) FindAuditEvents(ctx context.Context, f latchkey.AuditFilter) ([]*latchkey.AuditEvent, string, error) {
+	limit, err := pageLimit(f.Limit)
+	if err != nil {
+		return nil, "", err
+	}
+	after, err := decodeCursor(cursorAudit, f.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	where := []string{"account_id = ?"}
+	args := []any{f.AccountID}
+	if f.KeyID != nil {
+		where, args = append(where, "key_id = ?"), append(args, *f.KeyID)
+	}
+	if f.ActorKind != nil {
+		where, args = append(where, "actor_kind = ?"), append(args, string(*f.ActorKind))
+	}
+	if f.ActorID != nil {
+		where, args = append(where, "actor_id = ?"), append(args, *f.ActorID)
+	}
+	if f.Action != nil {
+		where, args = append(where, "action = ?"), append(args, *f.Action)
+	}
+	if f.Since != nil {
+		where, args = append(where, "time >= ?"), append(args, micros(*f.Since))
+	}
+	if f.Until != nil {
+		where, args = append(where, "time < ?"), append(args, micros(*f.Until))
+	}
+	if after > 0 {
+		where, args = append(where, "id < ?"), append(args, after)
+	}
+	args = append(args, limit+1)
+
+	tx, err := s.beginRead(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	defer tx.Rollback()
+	rows, err := tx.query(ctx, `
+		SELECT id, account_id, time, actor_kind, actor_id, action, target_type, target_id, changes, ip, user_agent
+		FROM audit_events
+		WHERE `+strings.Join(where, " AND ")+`
+		ORDER BY id DESC
+		LIMIT ?`, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("find audit events: %w", err)
+	}
+	defer rows.Close()
+	list := []*latchkey.AuditEvent{}
+	for rows.Next() {
+		var e latchkey.AuditEvent
+		var t int64
+		var kind, changes string
+		if err := rows.Scan(&e.ID, &e.AccountID, &t, &kind, &e.ActorID, &e.Action, &e.TargetType, &e.TargetID,
+			&changes, &e.IP, &e.UserAgent); err != nil {
+			return nil, "", fmt.Errorf("find audit events: %w", err)
+		}
+		e.Time, e.ActorKind = fromMicros(t), latchkey.ActorKind(kind)
+		if err := json.Unmarshal([]byte(changes), &e.Changes); err != nil {
+			return nil, "", fmt.Errorf("audit event %d: decode changes: %w", e.ID, err)
+		}
+		if e.Changes == nil {
+			e.Changes = map[string]latchkey.Change{}
+		}
+		list = append(list, &e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("find audit events: %w", err)
+	}
+	next := ""
+	if len(list) > limit {
+		list = list[:limit]
+		next = encodeCursor(cursorAudit, list[limit-1].ID)
+	}
+	return list, next, nil
+}
+
+// insertAuditEvent appends e, stamped with the transaction's now and the
+// context's actor. keyID (0 for none) links the event to a key for
+// AuditFilter.KeyID. The caller must keep secrets and hashes out of Changes.
+func insertAuditEvent(ctx context.Context, tx *Tx, e *latchkey.AuditEvent, keyID int64) error {
+	actor := latchkey.ActorFromContext(ctx)
+	e.Time, e.ActorKind, e.ActorID, e.IP, e.UserAgent = tx.now, actor.Kind, actor.ID, actor.IP, actor.UserAgent
+	if e.Changes == nil {
+		e.Changes = map[string]latchkey.Change{}
+	}
+	changes, err := json.Marshal(e.Changes)
+	if err != nil {
+		return fmt.Errorf("encode audit changes: %w", err)
+	}
+	var key any
+	if keyID != 0 {
+		key = keyID
+	}
+	err = tx.queryRow(ctx, `
+		INSERT INTO audit_events (account_id, time, actor_kind, actor_id, action, target_type, target_id, key_id, changes, ip, user_agent)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		RETURNING id`,
+		e.AccountID, micros(e.Time), string(e.ActorKind), e.ActorID, e.Action, e.TargetType, e.TargetID, key,
+		string(changes), e.IP, e.UserAgent).Scan(&e.ID)
+	if err != nil {
+		return fmt.Errorf("insert audit event: %w", err)
+	}
+	return nil
+}
+
+// diffFields returns the before → after change of every field whose JSON
+// differs. A nil map stands for "did not exist".
+func diffFields(before, after map[string]any) map[string]latchkey.Change {
+	changes := map[string]latchkey.Change{}
+	names := make(map[string]bool, len(before)+len(after))
+	for n := range before {
+		names[n] = true
+	}
+	for n := range after {
+		names[n] = true
+	}
+	for n := range names {
+		b, _ := json.Marshal(before[n])
+		a, _ := json.Marshal(after[n])
+		if !bytes.Equal(b, a) {
+			changes[n] = latchkey.Change{Before: b, After: a}
+		}
+	}
+	return changes
+}
+
+// created is the change of a field that did not exist before.
+func created(v any) latchkey.Change {
+	after, _ := json.Marshal(v)
+	return latchkey.Change{Before: json.RawMessage("null"), After: after}
+}
+
+// removed is the change of a field that no longer exists.
+func removed(v any) latchkey.Change {
+	before, _ := json.Marshal(v)
+	return latchkey.Change{Before: before, After: json.RawMessage("null")}
+}

@@ -1,0 +1,319 @@
+package sqldb
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/latchkey/latchkey"
+)
+
+// This file holds everything that differs between SQLite and PostgreSQL:
+// connection setup, placeholder style, row locks, advisory locks, the
+// change-feed notification and driver error codes. Every other file writes
+// its SQL once, with ? placeholders, in the subset both engines share.
+
+// dialect describes one SQL engine.
+type dialect struct {
+	name string // "sqlite" or "postgres"; also the migrations directory
+	// dollar rebinds ? placeholders to $1, $2, … (PostgreSQL).
+	dollar bool
+	// forUpdate is appended to a SELECT inside a write transaction to lock
+	// the rows it reads. SQLite needs none: its write transactions are
+	// immediate and so already hold the database's single write lock.
+	forUpdate string
+
+	rebound sync.Map // query → rebound query
+}
+
+var (
+	sqliteDialect   = &dialect{name: "sqlite"}
+	postgresDialect = &dialect{name: "postgres", dollar: true, forUpdate: " FOR UPDATE"}
+)
+
+// isPostgresDSN reports whether dsn names a PostgreSQL database.
+func isPostgresDSN(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// SQLite connection settings. WAL lets readers run beside the writer;
+// synchronous=FULL fsyncs the WAL on every commit, so an acknowledged write
+// survives kill -9 and power loss; immediate transactions take the write
+// lock at BEGIN, where busy_timeout can wait for it, instead of failing with
+// SQLITE_BUSY at the first write of a deferred transaction.
+const sqliteBusyTimeoutMS = 10000
+
+// openSQLite opens a file database as two pools: one connection for every
+// write transaction, so writers of this process queue in database/sql instead
+// of contending for SQLite's lock, and several query-only connections for
+// reads, which WAL serves beside the writer.
+func openSQLite(ctx context.Context, path string) (db, rdb *sql.DB, err error) {
+	if path == "" {
+		return nil, nil, fmt.Errorf("sqlite: empty database path")
+	}
+	if path == ":memory:" || strings.Contains(path, "mode=memory") {
+		return nil, nil, fmt.Errorf("sqlite: an in-memory database is not supported; use a file path")
+	}
+	common := url.Values{}
+	common.Set("_busy_timeout", strconv.Itoa(sqliteBusyTimeoutMS))
+	common.Set("_foreign_keys", "1")
+	common.Set("_journal_mode", "WAL")
+	common.Set("_synchronous", "FULL")
+
+	w := cloneValues(common)
+	w.Set("_txlock", "immediate")
+	db, err = sql.Open("sqlite", appendQuery(path, w))
+	if err != nil {
+		return nil, nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	// Connect the writer first: it switches the file to WAL, which needs
+	// the write lock, before any reader opens.
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+
+	r := cloneValues(common)
+	r.Set("_query_only", "1")
+	rdb, err = sql.Open("sqlite", appendQuery(path, r))
+	if err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	rdb.SetMaxOpenConns(n)
+	rdb.SetMaxIdleConns(n)
+	rdb.SetConnMaxLifetime(0)
+	rdb.SetConnMaxIdleTime(0)
+	if err := rdb.PingContext(ctx); err != nil {
+		db.Close()
+		rdb.Close()
+		return nil, nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	return db, rdb, nil
+}
+
+// openPostgres opens one pool for reads and writes.
+func openPostgres(ctx context.Context, dsn string) (*sql.DB, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(8)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	return db, nil
+}
+
+func cloneValues(v url.Values) url.Values {
+	c := make(url.Values, len(v))
+	for k, vs := range v {
+		c[k] = append([]string(nil), vs...)
+	}
+	return c
+}
+
+func appendQuery(path string, q url.Values) string {
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	return path + sep + q.Encode()
+}
+
+// rebind returns q with its ? placeholders in the dialect's style. A ?
+// inside a single-quoted literal is left alone.
+func (d *dialect) rebind(q string) string {
+	if !d.dollar || strings.IndexByte(q, '?') < 0 {
+		return q
+	}
+	if v, ok := d.rebound.Load(q); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 16)
+	n, quoted := 0, false
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case c == '\'':
+			quoted = !quoted
+		case c == '?' && !quoted:
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(c)
+	}
+	out := b.String()
+	d.rebound.Store(q, out)
+	return out
+}
+
+// Advisory lock ids, for PostgreSQL's transaction-scoped advisory locks.
+const (
+	lockMigrate   int64 = 0x6c6b0001 // "lk" 1
+	lockBootstrap int64 = 0x6c6b0002
+)
+
+// lock takes a transaction-scoped lock that serializes processes sharing
+// the database around one job (migrating, bootstrapping). SQLite needs none:
+// a write transaction there already holds the only write lock.
+func (d *dialect) lock(ctx context.Context, tx *Tx, id int64) error {
+	if d != postgresDialect {
+		return nil
+	}
+	if _, err := tx.exec(ctx, `SELECT pg_advisory_xact_lock(?)`, id); err != nil {
+		return fmt.Errorf("advisory lock: %w", err)
+	}
+	return nil
+}
+
+// isUniqueViolation reports whether err is a unique or primary-key
+// violation from either driver.
+func isUniqueViolation(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "23505" // unique_violation
+	}
+	return false
+}
+
+// isForeignKeyViolation reports whether err is a foreign-key violation from
+// either driver.
+func isForeignKeyViolation(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "23503" // foreign_key_violation
+	}
+	return false
+}
+
+// The change feed across instances (PostgreSQL only). A write transaction
+// queues one NOTIFY per key change; PostgreSQL delivers them when, and only
+// if, it commits. Every Store LISTENs on a dedicated connection and passes
+// other instances' changes to its subscribers. The channel is per schema, so
+// deployments sharing a database in different schemas do not hear each other.
+
+// notifyOthers queues a NOTIFY for c in tx.
+func (s *Store) notifyOthers(ctx context.Context, tx *Tx, c latchkey.KeyChange) error {
+	if s.dialect != postgresDialect {
+		return nil
+	}
+	payload := fmt.Sprintf("%s %d %d", s.instance, c.AccountID, c.KeyID)
+	if _, err := tx.exec(ctx, `SELECT pg_notify(?, ?)`, s.channel, payload); err != nil {
+		return fmt.Errorf("notify key change: %w", err)
+	}
+	return nil
+}
+
+// listen connects the LISTEN connection and keeps it connected until Close.
+// Notifications sent while it reconnects are lost; the verify cache's own
+// expiry bounds how long a missed change can go unseen.
+func (s *Store) listen(ctx context.Context, dsn string) error {
+	var schema string
+	if err := s.db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return fmt.Errorf("read current schema: %w", err)
+	}
+	var id [8]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return fmt.Errorf("instance id: %w", err)
+	}
+	s.instance = hex.EncodeToString(id[:])
+	s.channel = "latchkey_keys." + schema
+	if len(s.channel) > 63 {
+		s.channel = s.channel[:63]
+	}
+	conn, err := s.listenConn(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	lctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go s.listenLoop(lctx, dsn, conn, done)
+	s.closeFn = func() { cancel(); <-done }
+	return nil
+}
+
+func (s *Store) listenConn(ctx context.Context, dsn string) (*pgx.Conn, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("connect change feed: %w", err)
+	}
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{s.channel}.Sanitize()); err != nil {
+		conn.Close(context.Background())
+		return nil, fmt.Errorf("listen for key changes: %w", err)
+	}
+	return conn, nil
+}
+
+func (s *Store) listenLoop(ctx context.Context, dsn string, conn *pgx.Conn, done chan<- struct{}) {
+	defer close(done)
+	for {
+		for {
+			n, err := conn.WaitForNotification(ctx)
+			if err != nil {
+				break
+			}
+			s.receive(n.Payload)
+		}
+		conn.Close(context.Background())
+		for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			c, err := s.listenConn(ctx, dsn)
+			if err == nil {
+				conn = c
+				break
+			}
+		}
+	}
+}
+
+// receive publishes another instance's key change.
+func (s *Store) receive(payload string) {
+	f := strings.Fields(payload)
+	if len(f) != 3 || f[0] == s.instance {
+		return
+	}
+	accountID, err1 := strconv.ParseInt(f[1], 10, 64)
+	keyID, err2 := strconv.ParseInt(f[2], 10, 64)
+	if err1 != nil || err2 != nil {
+		return
+	}
+	s.feed.publish([]latchkey.KeyChange{{AccountID: accountID, KeyID: keyID}})
+}

@@ -1,0 +1,249 @@
+package sqldb_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/sqldb"
+)
+
+// backend is a database the conformance suite runs on. newDSN returns the
+// DSN of a fresh, empty database that lives until the test ends.
+type backend struct {
+	name   string
+	newDSN func(tb testing.TB) string
+	skip   string // why this backend is skipped, if it is
+}
+
+// backends returns SQLite always and PostgreSQL, skipped with a reason
+// unless LATCHKEY_TEST_POSTGRES_URL is set. Under CI=true a missing URL
+// fails the run instead.
+func backends(t *testing.T) []backend {
+	t.Helper()
+	list := []backend{{name: "sqlite", newDSN: func(tb testing.TB) string {
+		return filepath.Join(tb.TempDir(), "latchkey.db")
+	}}}
+	pgURL := os.Getenv("LATCHKEY_TEST_POSTGRES_URL")
+	if pgURL == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true but LATCHKEY_TEST_POSTGRES_URL is not set: the PostgreSQL conformance suite must run in CI")
+		}
+		return append(list, backend{name: "postgres",
+			skip: "LATCHKEY_TEST_POSTGRES_URL is not set; set it (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run the suite on PostgreSQL"})
+	}
+	return append(list, backend{name: "postgres", newDSN: func(tb testing.TB) string {
+		return newPostgresSchema(tb, pgURL)
+	}})
+}
+
+// newPostgresSchema creates a schema of its own for one test, dropped at
+// its end, and returns a DSN whose search_path selects it.
+func newPostgresSchema(tb testing.TB, base string) string {
+	tb.Helper()
+	db, err := sql.Open("pgx", base)
+	if err != nil {
+		tb.Fatalf("open postgres: %v", err)
+	}
+	defer db.Close()
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		tb.Fatal(err)
+	}
+	schema := "lk_test_" + hex.EncodeToString(b[:])
+	if _, err := db.Exec(`CREATE SCHEMA ` + schema); err != nil {
+		tb.Fatalf("create schema: %v", err)
+	}
+	tb.Cleanup(func() {
+		db, err := sql.Open("pgx", base)
+		if err != nil {
+			tb.Errorf("open postgres: %v", err)
+			return
+		}
+		defer db.Close()
+		if _, err := db.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
+			tb.Errorf("drop schema: %v", err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		tb.Fatalf("parse LATCHKEY_TEST_POSTGRES_URL: %v", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// testClock is a clock tests move by hand.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newTestClock() *testClock {
+	return &testClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// env is one test's store on a fresh database.
+type env struct {
+	store *sqldb.Store
+	clock *testClock
+	dsn   string
+}
+
+// MustOpen opens and migrates the store at dsn, closed when the test ends.
+func MustOpen(tb testing.TB, dsn string, clock latchkey.Clock) *sqldb.Store {
+	tb.Helper()
+	s, err := sqldb.Open(context.Background(), dsn, clock)
+	if err != nil {
+		tb.Fatalf("Open: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Errorf("Close: %v", err)
+		}
+	})
+	if err := s.Migrate(context.Background()); err != nil {
+		tb.Fatalf("Migrate: %v", err)
+	}
+	return s
+}
+
+// MustEnv returns a store on a fresh database of the backend, with a test
+// clock.
+func MustEnv(tb testing.TB, b backend) *env {
+	tb.Helper()
+	clock := newTestClock()
+	dsn := b.newDSN(tb)
+	return &env{store: MustOpen(tb, dsn, clock.Now), clock: clock, dsn: dsn}
+}
+
+// MustCreateAccount creates an account named name.
+func MustCreateAccount(tb testing.TB, s *sqldb.Store, name string) *latchkey.Account {
+	tb.Helper()
+	a := &latchkey.Account{Name: name}
+	if err := s.CreateAccount(context.Background(), a); err != nil {
+		tb.Fatalf("CreateAccount(%q): %v", name, err)
+	}
+	return a
+}
+
+// MustCreatePermission adds names to the account's catalogue.
+func MustCreatePermission(tb testing.TB, s *sqldb.Store, accountID int64, names ...string) {
+	tb.Helper()
+	for _, n := range names {
+		if err := s.CreatePermission(context.Background(), &latchkey.Permission{AccountID: accountID, Name: n}); err != nil {
+			tb.Fatalf("CreatePermission(%q): %v", n, err)
+		}
+	}
+}
+
+// MustCreateKey creates a key and returns it with its secret.
+func MustCreateKey(tb testing.TB, s *sqldb.Store, accountID int64, c *latchkey.KeyCreate) (*latchkey.Key, string) {
+	tb.Helper()
+	if c == nil {
+		c = &latchkey.KeyCreate{}
+	}
+	k, secret, err := s.CreateKey(context.Background(), accountID, c)
+	if err != nil {
+		tb.Fatalf("CreateKey: %v", err)
+	}
+	return k, secret
+}
+
+// MustFindKey returns a key of the account.
+func MustFindKey(tb testing.TB, s *sqldb.Store, accountID, id int64) *latchkey.Key {
+	tb.Helper()
+	k, err := s.FindKeyByID(context.Background(), accountID, id)
+	if err != nil {
+		tb.Fatalf("FindKeyByID(%d, %d): %v", accountID, id, err)
+	}
+	return k
+}
+
+// MustUpdateKey applies a patch.
+func MustUpdateKey(tb testing.TB, s *sqldb.Store, accountID, id int64, u *latchkey.KeyUpdate) *latchkey.Key {
+	tb.Helper()
+	k, err := s.UpdateKey(context.Background(), accountID, id, u)
+	if err != nil {
+		tb.Fatalf("UpdateKey(%d, %d): %v", accountID, id, err)
+	}
+	return k
+}
+
+// MustAuditEvents returns every audit event matching f, newest first.
+func MustAuditEvents(tb testing.TB, s *sqldb.Store, f latchkey.AuditFilter) []*latchkey.AuditEvent {
+	tb.Helper()
+	var all []*latchkey.AuditEvent
+	for {
+		page, next, err := s.FindAuditEvents(context.Background(), f)
+		if err != nil {
+			tb.Fatalf("FindAuditEvents: %v", err)
+		}
+		all = append(all, page...)
+		if next == "" {
+			return all
+		}
+		f.Cursor = next
+	}
+}
+
+// recorder is a change-feed subscriber that keeps what it hears.
+type recorder struct {
+	mu      sync.Mutex
+	changes []latchkey.KeyChange
+}
+
+// MustSubscribe subscribes a recorder for the rest of the test.
+func MustSubscribe(tb testing.TB, s *sqldb.Store) *recorder {
+	tb.Helper()
+	r := &recorder{}
+	cancel := s.Subscribe(func(c latchkey.KeyChange) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.changes = append(r.changes, c)
+	})
+	tb.Cleanup(cancel)
+	return r
+}
+
+func (r *recorder) take() []latchkey.KeyChange {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.changes
+	r.changes = nil
+	return c
+}
+
+// wantCode fails unless err carries the latchkey error code.
+func wantCode(tb testing.TB, err error, code string) {
+	tb.Helper()
+	if got := latchkey.ErrorCode(err); got != code {
+		tb.Fatalf("error code: got %q (%v), want %q", got, err, code)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+var ctx = context.Background()

@@ -1,0 +1,738 @@
+package sqldb
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+var _ latchkey.KeyService = (*Store)(nil)
+
+// CreateKey creates a key and returns it with its secret, shown this once;
+// only the secret's hash is stored. created_ip and user_agent come from the
+// context's actor. Errors: invalid (bad field, unknown permission),
+// not_found (account).
+func (s *Store) CreateKey(ctx context.Context, accountID int64, c *latchkey.KeyCreate) (*latchkey.Key, string, error) {
+	tx, err := s.beginWrite(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	defer tx.Rollback()
+	k, secret, err := createKey(ctx, tx, accountID, c)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, "", err
+	}
+	return k, secret, nil
+}
+
+// FindKeyByID returns a key of the account. Errors: not_found.
+func (s *Store) FindKeyByID(ctx context.Context, accountID, id int64) (*latchkey.Key, error) {
+	tx, err := s.beginRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	return findKey(ctx, tx, accountID, id, false)
+}
+
+// FindKeys returns a page of the account's keys, newest first, and the
+// cursor of the next page ("" at the end). Errors: invalid (bad cursor,
+// limit, status or kind).
+func (s *Store) FindKeys(ctx context.Context, f latchkey.KeyFilter) ([]*latchkey.Key, string, error) {
+	tx, err := s.beginRead(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	defer tx.Rollback()
+	return findKeys(ctx, tx, f)
+}
+
+// UpdateKey applies a merge patch (see latchkey.KeyUpdate) and records the
+// fields that changed in the audit log. A patch that changes nothing writes
+// nothing. Errors: invalid, not_found.
+func (s *Store) UpdateKey(ctx context.Context, accountID, id int64, u *latchkey.KeyUpdate) (*latchkey.Key, error) {
+	tx, err := s.beginWrite(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	k, err := updateKey(ctx, tx, accountID, id, u, latchkey.ActionKeyUpdate)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// RevokeKey stamps revoked_at (keeping an earlier stamp) and sets the reason
+// unless it is "". Errors: invalid (reason), not_found.
+func (s *Store) RevokeKey(ctx context.Context, accountID, id int64, reason string) (*latchkey.Key, error) {
+	tx, err := s.beginWrite(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	revoked := true
+	u := &latchkey.KeyUpdate{Revoked: &revoked}
+	if reason != "" {
+		u.RevokedReason = latchkey.Some(reason)
+	}
+	k, err := updateKey(ctx, tx, accountID, id, u, latchkey.ActionKeyRevoke)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// RotateKey issues a new secret for the key and returns it with the key.
+// Every other live secret of the key expires after grace (at once for 0)
+// and then verifies as EXPIRED. Errors: invalid (negative grace), not_found.
+func (s *Store) RotateKey(ctx context.Context, accountID, id int64, grace time.Duration) (*latchkey.Key, string, error) {
+	tx, err := s.beginWrite(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	defer tx.Rollback()
+	k, secret, err := rotateKey(ctx, tx, accountID, id, grace)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, "", err
+	}
+	return k, secret, nil
+}
+
+// DeleteKey deletes a key with its secrets, permissions, devices and usage.
+// Errors: not_found.
+func (s *Store) DeleteKey(ctx context.Context, accountID, id int64) error {
+	tx, err := s.beginWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := deleteKey(ctx, tx, accountID, id); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func createKey(ctx context.Context, tx *Tx, accountID int64, c *latchkey.KeyCreate) (*latchkey.Key, string, error) {
+	if c == nil {
+		return nil, "", latchkey.Errorf(latchkey.EINVALID, "key: missing input")
+	}
+	if err := c.Validate(tx.now); err != nil {
+		return nil, "", err
+	}
+	acct, err := findAccountByID(ctx, tx, accountID)
+	if err != nil {
+		return nil, "", err
+	}
+	perms, err := checkPermissions(ctx, tx, accountID, c.Kind, c.Permissions)
+	if err != nil {
+		return nil, "", err
+	}
+	secret, hash, start := latchkey.NewSecret(acct.KeyPrefix)
+	actor := latchkey.ActorFromContext(ctx)
+	k := &latchkey.Key{
+		AccountID:   accountID,
+		Kind:        c.Kind,
+		Name:        c.Name,
+		Description: c.Description,
+		OwnerEmail:  c.OwnerEmail,
+		OwnerName:   c.OwnerName,
+		OwnerPhone:  c.OwnerPhone,
+		Enabled:     c.Enabled == nil || *c.Enabled,
+		ExpiresAt:   truncTime(c.ExpiresAt),
+		Permissions: perms,
+		RateLimit:   c.RateLimit,
+		MaxDevices:  c.MaxDevices,
+		Credits:     startCredits(c.Credits, tx.now),
+		Meta:        compactMeta(c.Meta),
+		Start:       start,
+		CreatedAt:   tx.now,
+		UpdatedAt:   tx.now,
+		CreatedIP:   actor.IP,
+		UserAgent:   actor.UserAgent,
+	}
+	args := append([]any{k.AccountID, string(k.Kind)}, keyMutableArgs(k)...)
+	args = append(args, k.Start, micros(k.CreatedAt), micros(k.UpdatedAt), k.CreatedIP, k.UserAgent)
+	err = tx.queryRow(ctx, `INSERT INTO keys (account_id, kind, `+keyMutableColumns+`, start, created_at, updated_at, created_ip, user_agent)
+		VALUES (`+placeholders(len(args))+`) RETURNING id`, args...).Scan(&k.ID)
+	if err != nil {
+		return nil, "", fmt.Errorf("insert key: %w", err)
+	}
+	if err := insertSecret(ctx, tx, k.ID, hash, start, nil); err != nil {
+		return nil, "", err
+	}
+	if err := setKeyPermissions(ctx, tx, k, perms); err != nil {
+		return nil, "", err
+	}
+	fields := auditFields(k)
+	fields["kind"] = k.Kind
+	if err := insertAuditEvent(ctx, tx, &latchkey.AuditEvent{
+		AccountID:  accountID,
+		Action:     latchkey.ActionKeyCreate,
+		TargetType: "key",
+		TargetID:   strconv.FormatInt(k.ID, 10),
+		Changes:    diffFields(nil, fields),
+	}, k.ID); err != nil {
+		return nil, "", err
+	}
+	k, err = findKey(ctx, tx, accountID, k.ID, false)
+	if err != nil {
+		return nil, "", err
+	}
+	return k, secret, nil
+}
+
+func updateKey(ctx context.Context, tx *Tx, accountID, id int64, u *latchkey.KeyUpdate, action string) (*latchkey.Key, error) {
+	if u == nil {
+		return nil, latchkey.Errorf(latchkey.EINVALID, "key update: missing input")
+	}
+	if err := u.Validate(); err != nil {
+		return nil, err
+	}
+	before, err := findKey(ctx, tx, accountID, id, true)
+	if err != nil {
+		return nil, err
+	}
+	after := *before
+	now := tx.now
+	if u.Name != nil {
+		after.Name = *u.Name
+	}
+	if u.Description != nil {
+		after.Description = *u.Description
+	}
+	if u.OwnerEmail.Set {
+		after.OwnerEmail = u.OwnerEmail.Ptr()
+	}
+	if u.OwnerName.Set {
+		after.OwnerName = u.OwnerName.Ptr()
+	}
+	if u.OwnerPhone.Set {
+		after.OwnerPhone = u.OwnerPhone.Ptr()
+	}
+	if u.Enabled != nil {
+		after.Enabled = *u.Enabled
+	}
+	if u.ExpiresAt.Set {
+		after.ExpiresAt = truncTime(u.ExpiresAt.Ptr())
+	}
+	if u.RateLimit.Set {
+		after.RateLimit = u.RateLimit.Ptr()
+	}
+	if u.MaxDevices != nil {
+		after.MaxDevices = *u.MaxDevices
+	}
+	if u.Credits.Set {
+		after.Credits = startCredits(u.Credits.Ptr(), now)
+	}
+	if u.Meta.Set { // Validate turned null into {}
+		after.Meta = compactMeta(u.Meta.Value)
+	}
+	if u.Revoked != nil {
+		if *u.Revoked {
+			if after.RevokedAt == nil {
+				after.RevokedAt = &now
+			}
+		} else {
+			after.RevokedAt, after.RevokedReason = nil, nil
+		}
+	}
+	if u.RevokedReason.Set {
+		after.RevokedReason = u.RevokedReason.Ptr()
+		if after.RevokedReason != nil && *after.RevokedReason == "" {
+			after.RevokedReason = nil
+		}
+	}
+	if u.Permissions != nil {
+		if after.Permissions, err = checkPermissions(ctx, tx, accountID, before.Kind, *u.Permissions); err != nil {
+			return nil, err
+		}
+	}
+
+	changes := diffFields(auditFields(before), auditFields(&after))
+	if len(changes) == 0 {
+		return before, nil
+	}
+	after.UpdatedAt = now
+	args := append(keyMutableArgs(&after), micros(after.UpdatedAt), id, accountID)
+	if _, err := tx.exec(ctx, `UPDATE keys SET `+keyMutableSet+`, updated_at = ? WHERE id = ? AND account_id = ?`, args...); err != nil {
+		return nil, fmt.Errorf("update key: %w", err)
+	}
+	if _, ok := changes["permissions"]; ok {
+		if err := setKeyPermissions(ctx, tx, &after, after.Permissions); err != nil {
+			return nil, err
+		}
+	}
+	if err := insertAuditEvent(ctx, tx, &latchkey.AuditEvent{
+		AccountID:  accountID,
+		Action:     action,
+		TargetType: "key",
+		TargetID:   strconv.FormatInt(id, 10),
+		Changes:    changes,
+	}, id); err != nil {
+		return nil, err
+	}
+	if err := tx.keyChanged(ctx, accountID, id); err != nil {
+		return nil, err
+	}
+	return findKey(ctx, tx, accountID, id, false)
+}
+
+func rotateKey(ctx context.Context, tx *Tx, accountID, id int64, grace time.Duration) (*latchkey.Key, string, error) {
+	if grace < 0 {
+		return nil, "", latchkey.FieldError("grace_seconds", "must not be negative")
+	}
+	before, err := findKey(ctx, tx, accountID, id, true)
+	if err != nil {
+		return nil, "", err
+	}
+	acct, err := findAccountByID(ctx, tx, accountID)
+	if err != nil {
+		return nil, "", err
+	}
+	// Old secrets end at now+grace, or earlier if an earlier rotation
+	// already set them to; secrets already past their end stay, so they
+	// keep answering EXPIRED rather than NOT_FOUND.
+	end := micros(tx.now.Add(grace))
+	if _, err := tx.exec(ctx, `UPDATE key_secrets SET expires_at = ? WHERE key_id = ? AND (expires_at IS NULL OR expires_at > ?)`,
+		end, id, end); err != nil {
+		return nil, "", fmt.Errorf("expire old secrets: %w", err)
+	}
+	secret, hash, start := latchkey.NewSecret(acct.KeyPrefix)
+	if err := insertSecret(ctx, tx, id, hash, start, nil); err != nil {
+		return nil, "", err
+	}
+	if _, err := tx.exec(ctx, `UPDATE keys SET start = ?, updated_at = ? WHERE id = ?`, start, micros(tx.now), id); err != nil {
+		return nil, "", fmt.Errorf("update key start: %w", err)
+	}
+	if err := insertAuditEvent(ctx, tx, &latchkey.AuditEvent{
+		AccountID:  accountID,
+		Action:     latchkey.ActionKeyRotate,
+		TargetType: "key",
+		TargetID:   strconv.FormatInt(id, 10),
+		Changes:    map[string]latchkey.Change{"grace_seconds": created(int64(grace / time.Second))},
+	}, before.ID); err != nil {
+		return nil, "", err
+	}
+	if err := tx.keyChanged(ctx, accountID, id); err != nil {
+		return nil, "", err
+	}
+	k, err := findKey(ctx, tx, accountID, id, false)
+	if err != nil {
+		return nil, "", err
+	}
+	return k, secret, nil
+}
+
+func deleteKey(ctx context.Context, tx *Tx, accountID, id int64) error {
+	before, err := findKey(ctx, tx, accountID, id, true)
+	if err != nil {
+		return err
+	}
+	// Secrets, permission links, devices and usage go by ON DELETE CASCADE.
+	if _, err := tx.exec(ctx, `DELETE FROM keys WHERE id = ? AND account_id = ?`, id, accountID); err != nil {
+		return fmt.Errorf("delete key: %w", err)
+	}
+	fields := auditFields(before)
+	fields["kind"] = before.Kind
+	if err := insertAuditEvent(ctx, tx, &latchkey.AuditEvent{
+		AccountID:  accountID,
+		Action:     latchkey.ActionKeyDelete,
+		TargetType: "key",
+		TargetID:   strconv.FormatInt(id, 10),
+		Changes:    diffFields(fields, nil),
+	}, id); err != nil {
+		return err
+	}
+	return tx.keyChanged(ctx, accountID, id)
+}
+
+func insertSecret(ctx context.Context, tx *Tx, keyID int64, hash latchkey.SecretHash, start string, expiresAt *time.Time) error {
+	if _, err := tx.exec(ctx, `INSERT INTO key_secrets (key_id, hash, start, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
+		keyID, hash[:], start, micros(tx.now), nullMicros(expiresAt)); err != nil {
+		return fmt.Errorf("insert secret: %w", err)
+	}
+	return nil
+}
+
+// findKey returns a key of the account with its permissions and status.
+// lock (in a write transaction) locks its row until the transaction ends.
+func findKey(ctx context.Context, tx *Tx, accountID, id int64, lock bool) (*latchkey.Key, error) {
+	q := `SELECT ` + keyColumns + ` FROM keys k WHERE k.id = ? AND k.account_id = ?`
+	if lock {
+		q += tx.store.dialect.forUpdate
+	}
+	k, err := scanKey(tx.queryRow(ctx, q, id, accountID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, latchkey.Errorf(latchkey.ENOTFOUND, "key %d not found", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("find key: %w", err)
+	}
+	if err := loadPermissions(ctx, tx, []*latchkey.Key{k}); err != nil {
+		return nil, err
+	}
+	k.Status = k.StatusAt(tx.now)
+	return k, nil
+}
+
+func findKeys(ctx context.Context, tx *Tx, f latchkey.KeyFilter) ([]*latchkey.Key, string, error) {
+	limit, err := pageLimit(f.Limit)
+	if err != nil {
+		return nil, "", err
+	}
+	after, err := decodeCursor(cursorKeys, f.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	where := []string{"k.account_id = ?"}
+	args := []any{f.AccountID}
+	if f.OwnerEmail != nil {
+		where, args = append(where, "k.owner_email = ?"), append(args, *f.OwnerEmail)
+	}
+	if f.Kind != nil {
+		if !f.Kind.Valid() {
+			return nil, "", latchkey.FieldError("kind", "must be api or root")
+		}
+		where, args = append(where, "k.kind = ?"), append(args, string(*f.Kind))
+	}
+	if f.Status != nil {
+		pred, pargs, err := statusPredicate(*f.Status, micros(tx.now))
+		if err != nil {
+			return nil, "", err
+		}
+		where, args = append(where, pred), append(args, pargs...)
+	}
+	if f.Query != nil && *f.Query != "" {
+		p := "%" + escapeLike(strings.ToLower(*f.Query)) + "%"
+		where = append(where, `(lower(k.name) LIKE ? ESCAPE '\' OR lower(k.description) LIKE ? ESCAPE '\'`+
+			` OR lower(k.owner_email) LIKE ? ESCAPE '\' OR lower(k.owner_name) LIKE ? ESCAPE '\')`)
+		args = append(args, p, p, p, p)
+	}
+	if after > 0 {
+		where, args = append(where, "k.id < ?"), append(args, after)
+	}
+	args = append(args, limit+1)
+	rows, err := tx.query(ctx, `SELECT `+keyColumns+` FROM keys k WHERE `+strings.Join(where, " AND ")+
+		` ORDER BY k.id DESC LIMIT ?`, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("find keys: %w", err)
+	}
+	defer rows.Close()
+	keys := []*latchkey.Key{}
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("find keys: %w", err)
+		}
+		k.Status = k.StatusAt(tx.now)
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("find keys: %w", err)
+	}
+	rows.Close()
+	next := ""
+	if len(keys) > limit {
+		keys = keys[:limit]
+		next = encodeCursor(cursorKeys, keys[limit-1].ID)
+	}
+	if err := loadPermissions(ctx, tx, keys); err != nil {
+		return nil, "", err
+	}
+	return keys, next, nil
+}
+
+// statusPredicate returns the SQL condition for keys whose derived status
+// at now is st; it mirrors latchkey.KeyStatus.
+func statusPredicate(st latchkey.Status, now int64) (string, []any, error) {
+	const live = "k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ?)"
+	switch st {
+	case latchkey.StatusRevoked:
+		return "k.revoked_at IS NOT NULL", nil, nil
+	case latchkey.StatusExpired:
+		return "k.revoked_at IS NULL AND k.expires_at <= ?", []any{now}, nil
+	case latchkey.StatusDisabled:
+		return live + " AND k.enabled = ?", []any{now, false}, nil
+	case latchkey.StatusActive:
+		return live + " AND k.enabled = ?", []any{now, true}, nil
+	}
+	return "", nil, latchkey.FieldError("status", "must be one of active, disabled, expired, revoked")
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// checkPermissions returns the sorted, distinct names a key of kind may
+// hold: an api key's must be in the account's catalogue, a root key's must
+// be root permissions. The error names the first unknown one.
+func checkPermissions(ctx context.Context, tx *Tx, accountID int64, kind latchkey.KeyKind, names []string) ([]string, error) {
+	set := make(map[string]bool, len(names))
+	out := []string{}
+	for _, n := range names {
+		if !set[n] {
+			set[n] = true
+			out = append(out, n)
+		}
+	}
+	if kind == latchkey.KindRoot {
+		for _, n := range out {
+			if !latchkey.IsRootPermission(n) {
+				return nil, latchkey.FieldError("permissions", "unknown permission %q: a root key may hold only %s",
+					n, strings.Join(latchkey.RootPermissions, ", "))
+			}
+		}
+	} else if len(out) > 0 {
+		args := []any{accountID}
+		for _, n := range out {
+			args = append(args, n)
+		}
+		rows, err := tx.query(ctx, `SELECT name FROM permissions WHERE account_id = ? AND name IN (`+placeholders(len(out))+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("check permissions: %w", err)
+		}
+		defer rows.Close()
+		known := make(map[string]bool, len(out))
+		for rows.Next() {
+			var n string
+			if err := rows.Scan(&n); err != nil {
+				return nil, fmt.Errorf("check permissions: %w", err)
+			}
+			known[n] = true
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("check permissions: %w", err)
+		}
+		for _, n := range out {
+			if !known[n] {
+				return nil, latchkey.FieldError("permissions", "unknown permission %q", n)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// setKeyPermissions replaces the key's permissions with names, which
+// checkPermissions has approved.
+func setKeyPermissions(ctx context.Context, tx *Tx, k *latchkey.Key, names []string) error {
+	if _, err := tx.exec(ctx, `DELETE FROM key_permissions WHERE key_id = ?`, k.ID); err != nil {
+		return fmt.Errorf("clear key permissions: %w", err)
+	}
+	if _, err := tx.exec(ctx, `DELETE FROM key_root_permissions WHERE key_id = ?`, k.ID); err != nil {
+		return fmt.Errorf("clear key permissions: %w", err)
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	var args []any
+	var q string
+	if k.Kind == latchkey.KindRoot {
+		q = `INSERT INTO key_root_permissions (key_id, name) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, ?), ", len(names)), ", ")
+		for _, n := range names {
+			args = append(args, k.ID, n)
+		}
+	} else {
+		q = `INSERT INTO key_permissions (key_id, account_id, name) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", len(names)), ", ")
+		for _, n := range names {
+			args = append(args, k.ID, k.AccountID, n)
+		}
+	}
+	if _, err := tx.exec(ctx, q, args...); isForeignKeyViolation(err) {
+		// A permission deleted by a concurrent transaction (PostgreSQL).
+		return latchkey.FieldError("permissions", "unknown permission in %q", names)
+	} else if err != nil {
+		return fmt.Errorf("set key permissions: %w", err)
+	}
+	return nil
+}
+
+// loadPermissions sets the sorted permissions of each key.
+func loadPermissions(ctx context.Context, tx *Tx, keys []*latchkey.Key) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	byID := make(map[int64]*latchkey.Key, len(keys))
+	args := make([]any, 0, 2*len(keys))
+	for _, k := range keys {
+		k.Permissions = []string{}
+		byID[k.ID] = k
+		args = append(args, k.ID)
+	}
+	args = append(args, args...)
+	in := placeholders(len(keys))
+	rows, err := tx.query(ctx, `SELECT key_id, name FROM key_permissions WHERE key_id IN (`+in+`)
+		UNION ALL SELECT key_id, name FROM key_root_permissions WHERE key_id IN (`+in+`)`, args...)
+	if err != nil {
+		return fmt.Errorf("load key permissions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var name string
+		if err := rows.Scan(&id, &name); err != nil {
+			return fmt.Errorf("load key permissions: %w", err)
+		}
+		if k := byID[id]; k != nil {
+			k.Permissions = append(k.Permissions, name)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("load key permissions: %w", err)
+	}
+	for _, k := range keys {
+		sort.Strings(k.Permissions)
+	}
+	return nil
+}
+
+// keyColumns are the columns scanKey reads, of table alias k.
+const keyColumns = `k.id, k.account_id, k.kind, k.name, k.description, k.owner_email, k.owner_name, k.owner_phone,
+	k.enabled, k.expires_at, k.revoked_at, k.revoked_reason, k.rate_limit_limit, k.rate_limit_window, k.max_devices,
+	k.credits_remaining, k.credits_refill_amount, k.credits_refill_interval, k.credits_refilled_at, k.meta,
+	k.start, k.created_at, k.updated_at, k.created_ip, k.user_agent, k.last_used_at`
+
+// keyMutableColumns are the columns an update may change, in the order of
+// keyMutableArgs.
+const keyMutableColumns = `name, description, owner_email, owner_name, owner_phone, enabled, expires_at,
+	revoked_at, revoked_reason, rate_limit_limit, rate_limit_window, max_devices, credits_remaining,
+	credits_refill_amount, credits_refill_interval, credits_refilled_at, meta`
+
+// keyMutableSet is keyMutableColumns as "name = ?, …".
+var keyMutableSet = func() string {
+	cols := strings.Split(keyMutableColumns, ",")
+	for i, c := range cols {
+		cols[i] = strings.TrimSpace(c) + " = ?"
+	}
+	return strings.Join(cols, ", ")
+}()
+
+func keyMutableArgs(k *latchkey.Key) []any {
+	var rlLimit, rlWindow, credRemaining, credRefill, credInterval, credRefilledAt any
+	if k.RateLimit != nil {
+		rlLimit, rlWindow = k.RateLimit.Limit, k.RateLimit.WindowSeconds
+	}
+	if c := k.Credits; c != nil {
+		credRemaining, credRefill, credRefilledAt = c.Remaining, nullInt(c.RefillAmount), nullMicros(c.RefilledAt)
+		if c.RefillInterval != "" {
+			credInterval = string(c.RefillInterval)
+		}
+	}
+	return []any{k.Name, k.Description, nullString(k.OwnerEmail), nullString(k.OwnerName), nullString(k.OwnerPhone),
+		k.Enabled, nullMicros(k.ExpiresAt), nullMicros(k.RevokedAt), nullString(k.RevokedReason), rlLimit, rlWindow,
+		k.MaxDevices, credRemaining, credRefill, credInterval, credRefilledAt, string(k.Meta)}
+}
+
+func scanKey(row interface{ Scan(...any) error }) (*latchkey.Key, error) {
+	var (
+		k                                                         latchkey.Key
+		kind, meta                                                string
+		ownerEmail, ownerName, ownerPhone, reason, refillInterval sql.NullString
+		expiresAt, revokedAt, lastUsedAt, refilledAt              sql.NullInt64
+		rlLimit, rlWindow, remaining, refillAmount                sql.NullInt64
+		createdAt, updatedAt                                      int64
+	)
+	if err := row.Scan(&k.ID, &k.AccountID, &kind, &k.Name, &k.Description, &ownerEmail, &ownerName, &ownerPhone,
+		&k.Enabled, &expiresAt, &revokedAt, &reason, &rlLimit, &rlWindow, &k.MaxDevices,
+		&remaining, &refillAmount, &refillInterval, &refilledAt, &meta,
+		&k.Start, &createdAt, &updatedAt, &k.CreatedIP, &k.UserAgent, &lastUsedAt); err != nil {
+		return nil, err
+	}
+	k.Kind = latchkey.KeyKind(kind)
+	k.OwnerEmail, k.OwnerName, k.OwnerPhone = stringPtr(ownerEmail), stringPtr(ownerName), stringPtr(ownerPhone)
+	k.ExpiresAt, k.RevokedAt, k.RevokedReason = timePtr(expiresAt), timePtr(revokedAt), stringPtr(reason)
+	if rlLimit.Valid && rlWindow.Valid {
+		k.RateLimit = &latchkey.RateLimit{Limit: rlLimit.Int64, WindowSeconds: rlWindow.Int64}
+	}
+	if remaining.Valid {
+		k.Credits = &latchkey.Credits{
+			Remaining:      remaining.Int64,
+			RefillAmount:   intPtr(refillAmount),
+			RefillInterval: latchkey.RefillInterval(refillInterval.String),
+			RefilledAt:     timePtr(refilledAt),
+		}
+	}
+	k.Meta = json.RawMessage(meta)
+	k.CreatedAt, k.UpdatedAt, k.LastUsedAt = fromMicros(createdAt), fromMicros(updatedAt), timePtr(lastUsedAt)
+	k.Permissions = []string{}
+	return &k, nil
+}
+
+// auditFields returns the fields of a key the audit log records changes
+// of. The secret, its hash and its start are not among them.
+func auditFields(k *latchkey.Key) map[string]any {
+	return map[string]any{
+		"name":           k.Name,
+		"description":    k.Description,
+		"owner_email":    k.OwnerEmail,
+		"owner_name":     k.OwnerName,
+		"owner_phone":    k.OwnerPhone,
+		"enabled":        k.Enabled,
+		"expires_at":     k.ExpiresAt,
+		"revoked_at":     k.RevokedAt,
+		"revoked_reason": k.RevokedReason,
+		"permissions":    k.Permissions,
+		"rate_limit":     k.RateLimit,
+		"max_devices":    k.MaxDevices,
+		"credits":        k.Credits,
+		"meta":           k.Meta,
+	}
+}
+
+// startCredits returns a copy of c as set by a create or an update: the
+// refill period, if there is one, starts now.
+func startCredits(c *latchkey.Credits, now time.Time) *latchkey.Credits {
+	if c == nil {
+		return nil
+	}
+	out := *c
+	out.RefilledAt = nil
+	if out.RefillAmount != nil && out.RefillInterval != "" {
+		out.RefilledAt = &now
+	}
+	return &out
+}
+
+// compactMeta returns validated meta in compact form; empty means {}.
+func compactMeta(m json.RawMessage) json.RawMessage {
+	if len(m) == 0 {
+		return json.RawMessage("{}")
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, m); err != nil {
+		return m // unreachable: Validate checked it is an object
+	}
+	return b.Bytes()
+}
+
+// truncTime returns t in UTC at the precision times are stored with.
+func truncTime(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC().Truncate(time.Microsecond)
+	return &u
+}

@@ -1,0 +1,148 @@
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/latchkey/latchkey"
+)
+
+var _ latchkey.PermissionService = (*Store)(nil)
+
+// FindPermissions lists the account's catalogue by name.
+func (s *Store) FindPermissions(ctx context.Context, accountID int64) ([]*latchkey.Permission, error) {
+	tx, err := s.beginRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.query(ctx, `SELECT account_id, name, description, created_at FROM permissions
+		WHERE account_id = ? ORDER BY name`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("find permissions: %w", err)
+	}
+	defer rows.Close()
+	list := []*latchkey.Permission{}
+	for rows.Next() {
+		var p latchkey.Permission
+		var createdAt int64
+		if err := rows.Scan(&p.AccountID, &p.Name, &p.Description, &createdAt); err != nil {
+			return nil, fmt.Errorf("find permissions: %w", err)
+		}
+		p.CreatedAt = fromMicros(createdAt)
+		list = append(list, &p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find permissions: %w", err)
+	}
+	return list, nil
+}
+
+// CreatePermission adds a name to p.AccountID's catalogue and sets
+// p.CreatedAt. Errors: invalid, not_found (account), conflict (exists).
+func (s *Store) CreatePermission(ctx context.Context, p *latchkey.Permission) error {
+	tx, err := s.beginWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := createPermission(ctx, tx, p); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// DeletePermission removes a name from the catalogue and from every key
+// holding it; each such key is announced on the change feed.
+// Errors: not_found.
+func (s *Store) DeletePermission(ctx context.Context, accountID int64, name string) error {
+	tx, err := s.beginWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := deletePermission(ctx, tx, accountID, name); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func createPermission(ctx context.Context, tx *Tx, p *latchkey.Permission) error {
+	if p == nil {
+		return latchkey.Errorf(latchkey.EINVALID, "permission: missing input")
+	}
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if _, err := findAccountByID(ctx, tx, p.AccountID); err != nil {
+		return err
+	}
+	p.CreatedAt = tx.now
+	_, err := tx.exec(ctx, `INSERT INTO permissions (account_id, name, description, created_at) VALUES (?, ?, ?, ?)`,
+		p.AccountID, p.Name, p.Description, micros(p.CreatedAt))
+	if isUniqueViolation(err) {
+		return latchkey.Errorf(latchkey.ECONFLICT, "permission %q already exists", p.Name)
+	} else if err != nil {
+		return fmt.Errorf("insert permission: %w", err)
+	}
+	return insertAuditEvent(ctx, tx, &latchkey.AuditEvent{
+		AccountID:  p.AccountID,
+		Action:     latchkey.ActionPermissionCreate,
+		TargetType: "permission",
+		TargetID:   p.Name,
+		Changes:    map[string]latchkey.Change{"name": created(p.Name), "description": created(p.Description)},
+	}, 0)
+}
+
+func deletePermission(ctx context.Context, tx *Tx, accountID int64, name string) error {
+	var description string
+	err := tx.queryRow(ctx, `SELECT description FROM permissions WHERE account_id = ? AND name = ?`+tx.store.dialect.forUpdate,
+		accountID, name).Scan(&description)
+	if errors.Is(err, sql.ErrNoRows) {
+		return latchkey.Errorf(latchkey.ENOTFOUND, "permission %q not found", name)
+	} else if err != nil {
+		return fmt.Errorf("find permission: %w", err)
+	}
+	rows, err := tx.query(ctx, `SELECT key_id FROM key_permissions WHERE account_id = ? AND name = ? ORDER BY key_id`, accountID, name)
+	if err != nil {
+		return fmt.Errorf("find keys holding permission: %w", err)
+	}
+	keyIDs := []int64{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return fmt.Errorf("find keys holding permission: %w", err)
+		}
+		keyIDs = append(keyIDs, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("find keys holding permission: %w", err)
+	}
+	// The keys' links go by ON DELETE CASCADE.
+	if _, err := tx.exec(ctx, `DELETE FROM permissions WHERE account_id = ? AND name = ?`, accountID, name); err != nil {
+		return fmt.Errorf("delete permission: %w", err)
+	}
+	changes := map[string]latchkey.Change{"name": removed(name), "description": removed(description)}
+	if len(keyIDs) > 0 {
+		changes["key_ids"] = removed(keyIDs)
+	}
+	if err := insertAuditEvent(ctx, tx, &latchkey.AuditEvent{
+		AccountID:  accountID,
+		Action:     latchkey.ActionPermissionDelete,
+		TargetType: "permission",
+		TargetID:   name,
+		Changes:    changes,
+	}, 0); err != nil {
+		return err
+	}
+	for _, id := range keyIDs {
+		if err := tx.keyChanged(ctx, accountID, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
