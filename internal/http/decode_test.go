@@ -16,7 +16,6 @@ func TestDecodeKeyErrorsNameTheField(t *testing.T) {
 		{"nested unknown", `{"rate_limit":{"limit":1,"window":60}}`, "rate_limit.window"},
 		{"unknown field", `{"nmae":"x"}`, "nmae"},
 		{"read-only", `{"status":"active"}`, "status"},
-		{"null not allowed", `{"name":null}`, "name"},
 		{"array of wrong type", `{"permissions":[1]}`, "permissions"},
 		{"secret not settable", `{"secret":"lk_x"}`, "secret"},
 	} {
@@ -34,6 +33,20 @@ func TestDecodeKeyErrorsNameTheField(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestDecodeNullOnCreateIsDefaultOnPatchRefused(t *testing.T) {
+	c, err := decodeKeyCreate([]byte(`{"name":null,"enabled":null,"permissions":null,"meta":null}`))
+	if err != nil {
+		t.Fatalf("create: got %v, want null accepted as the default", err)
+	}
+	if c.Enabled != nil || c.Permissions != nil {
+		t.Fatalf("create: got %+v, want defaults", c)
+	}
+	_, err = decodeKeyUpdate([]byte(`{"name":null}`))
+	if _, ok := latchkey.ErrorFields(err)["name"]; !ok {
+		t.Fatalf("patch: got %v, want name cannot be null", err)
 	}
 }
 

@@ -40,18 +40,19 @@ var readOnlyKeyFields = []string{"id", "account_id", "status", "start", "created
 // decodeKeyCreate decodes a create body field by field.
 func decodeKeyCreate(b []byte) (*latchkey.KeyCreate, error) {
 	c := &latchkey.KeyCreate{}
+	// On create, null means the same as absent: the default.
 	specs := map[string]fieldSpec{
-		"kind":        {target: &c.Kind},
-		"name":        {target: &c.Name},
-		"description": {target: &c.Description},
+		"kind":        {target: &c.Kind, nullable: true},
+		"name":        {target: &c.Name, nullable: true},
+		"description": {target: &c.Description, nullable: true},
 		"owner_email": {target: &c.OwnerEmail, nullable: true},
 		"owner_name":  {target: &c.OwnerName, nullable: true},
 		"owner_phone": {target: &c.OwnerPhone, nullable: true},
-		"enabled":     {target: &c.Enabled},
+		"enabled":     {target: &c.Enabled, nullable: true},
 		"expires_at":  {target: &c.ExpiresAt, nullable: true},
-		"permissions": {target: &c.Permissions},
+		"permissions": {target: &c.Permissions, nullable: true},
 		"rate_limit":  {target: &c.RateLimit, nullable: true},
-		"max_devices": {target: &c.MaxDevices},
+		"max_devices": {target: &c.MaxDevices, nullable: true},
 		"credits":     {target: &c.Credits, nullable: true},
 		"meta":        {target: &c.Meta, nullable: true},
 	}

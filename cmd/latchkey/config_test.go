@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestConfigPrecedenceAndValidate(t *testing.T) {
+	env := map[string]string{"LATCHKEY_LISTEN": "127.0.0.1:9000", "LATCHKEY_DATABASE_URL": "env.db"}
+	cmd := newServeCmd(&bytes.Buffer{}, &bytes.Buffer{}, func(k string) string { return env[k] })
+	if err := cmd.ParseFlags([]string{"--database-url", "flag.db"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := cmd.Flags().Lookup("listen").Value.String(); got != "127.0.0.1:9000" {
+		t.Fatalf("listen: got %q, want the variable's 127.0.0.1:9000", got)
+	}
+	if got := cmd.Flags().Lookup("database-url").Value.String(); got != "flag.db" {
+		t.Fatalf("database-url: got %q, want the flag's flag.db", got)
+	}
+
+	for _, tt := range []struct {
+		name   string
+		mutate func(*Config)
+		want   string
+	}{
+		{"defaults", func(*Config) {}, ""},
+		{"listen", func(c *Config) { c.Listen = "8080" }, "LATCHKEY_LISTEN"},
+		{"database", func(c *Config) { c.DatabaseURL = " " }, "LATCHKEY_DATABASE_URL"},
+		{"redis scheme", func(c *Config) { c.RedisURL = "http://x" }, "LATCHKEY_REDIS_URL"},
+		{"short admin secret", func(c *Config) { c.AdminSecret = "short" }, "LATCHKEY_ADMIN_SECRET"},
+		{"log level", func(c *Config) { c.LogLevel = "loud" }, "LATCHKEY_LOG_LEVEL"},
+		{"log format", func(c *Config) { c.LogFormat = "xml" }, "LATCHKEY_LOG_FORMAT"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tt.mutate(&c)
+			err := c.Validate()
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("got %v, want nil", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want an error naming %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestCLIAgainstServer(t *testing.T) {
+	ts := MustStartServer(t, Config{})
+	run := func(args ...string) string {
+		t.Helper()
+		var out bytes.Buffer
+		cmd := newRootCmd(&out, &out, func(k string) string {
+			return map[string]string{"LATCHKEY_SERVER": ts.URL, "LATCHKEY_ROOT_KEY": ts.RootKey}[k]
+		})
+		cmd.SetArgs(args)
+		if err := cmd.Execute(); err != nil {
+			t.Fatalf("latchkey %v: %v\n%s", args, err, out.String())
+		}
+		return out.String()
+	}
+	out := run("keys", "create", "--name", "cli key", "--owner-email", "cli@acme.test", "--rate-limit", "10")
+	i := strings.Index(out, "secret (shown once): ")
+	if i < 0 {
+		t.Fatalf("create printed no secret:\n%s", out)
+	}
+	secret := strings.TrimSpace(out[i+len("secret (shown once): "):])
+	if got := run("keys", "verify", secret); !strings.HasPrefix(got, "VALID") {
+		t.Fatalf("verify: got %q", got)
+	}
+	if got := run("keys", "list", "-o", "json"); !strings.Contains(got, `"cli key"`) || strings.Contains(got, secret) {
+		t.Fatalf("list: got %q, want the key without its secret", got)
+	}
+}

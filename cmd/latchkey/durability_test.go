@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// MustBuildBinary builds cmd/latchkey into a temp dir and returns its path.
+func MustBuildBinary(tb testing.TB) string {
+	tb.Helper()
+	bin := filepath.Join(tb.TempDir(), "latchkey")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		tb.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// proc is a running latchkey binary.
+type proc struct {
+	cmd  *exec.Cmd
+	url  string
+	root string
+}
+
+// startBinary runs `latchkey serve` on port 0 and reads its welcome.
+func startBinary(tb testing.TB, bin, db string) *proc {
+	tb.Helper()
+	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--database-url", db, "--log-level", "warn")
+	cmd.Env = append(os.Environ(), "LATCHKEY_ADMIN_SECRET=")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	p := &proc{cmd: cmd}
+	done := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			line := sc.Text()
+			if i := strings.Index(line, "listening on "); i >= 0 {
+				p.url = strings.Fields(line[i+len("listening on "):])[0]
+			}
+			if f := strings.Fields(line); len(f) == 1 && strings.HasPrefix(f[0], "lk_") {
+				p.root = f[0]
+			}
+			if strings.HasPrefix(line, stopHint) {
+				close(done)
+				io.Copy(io.Discard, stdout)
+				return
+			}
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		tb.Fatal("binary did not start")
+	}
+	if p.url == "" {
+		cmd.Process.Kill()
+		tb.Fatal("binary printed no address")
+	}
+	return p
+}
+
+func (p *proc) kill() {
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	p.cmd.Wait()
+}
+
+// request sends one JSON request; ok is false when no answer came back
+// (the process was killed mid-request).
+func request(client *http.Client, method, url, root string, body any, out any) (status int, ok bool) {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, url, rd)
+	req.Header.Set("Authorization", "Bearer "+root)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, false
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, false
+	}
+	if out != nil {
+		json.Unmarshal(b, out)
+	}
+	return resp.StatusCode, true
+}
+
+// acked is what the server acknowledged for one key.
+type acked struct {
+	version int  // highest acknowledged "v<N>" name
+	revoked bool // revoke acknowledged
+}
+
+// TestDurabilityUnderSIGKILL makes acknowledged writes (create, patch,
+// revoke) while killing the real binary with SIGKILL several times, then
+// restarts it and finds every acknowledged write.
+func TestDurabilityUnderSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills the real binary; skipped with -short")
+	}
+	bin := MustBuildBinary(t)
+	db := filepath.Join(t.TempDir(), "durable.db")
+	client := &http.Client{Timeout: 10 * time.Second}
+
+	var mu sync.Mutex
+	state := map[int64]*acked{}
+	root := ""
+	for round := 0; round < 4; round++ {
+		p := startBinary(t, bin, db)
+		if root == "" {
+			root = p.root
+		}
+		if root == "" {
+			p.kill()
+			t.Fatal("first start printed no root key")
+		}
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		for w := 0; w < 4; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					var k struct{ ID int64 }
+					st, ok := request(client, "POST", p.url+"/v1/keys", root, map[string]any{"name": "v0"}, &k)
+					if !ok {
+						return
+					}
+					if st != http.StatusCreated {
+						t.Errorf("create: got %d, want 201", st)
+						return
+					}
+					mu.Lock()
+					state[k.ID] = &acked{}
+					mu.Unlock()
+					for v := 1; v <= 3; v++ {
+						st, ok := request(client, "PATCH", fmt.Sprintf("%s/v1/keys/%d", p.url, k.ID), root, map[string]any{"name": "v" + strconv.Itoa(v)}, nil)
+						if !ok {
+							return
+						}
+						if st != http.StatusOK {
+							t.Errorf("patch: got %d, want 200", st)
+							return
+						}
+						mu.Lock()
+						state[k.ID].version = v
+						mu.Unlock()
+					}
+					if i%2 == 0 {
+						st, ok := request(client, "POST", fmt.Sprintf("%s/v1/keys/%d/revoke", p.url, k.ID), root, map[string]any{"reason": "r"}, nil)
+						if !ok {
+							return
+						}
+						if st != http.StatusOK {
+							t.Errorf("revoke: got %d, want 200", st)
+							return
+						}
+						mu.Lock()
+						state[k.ID].revoked = true
+						mu.Unlock()
+					}
+				}
+			}(w)
+		}
+		time.Sleep(time.Duration(300+round*150) * time.Millisecond)
+		p.kill() // mid-write, no warning
+		close(stop)
+		wg.Wait()
+	}
+
+	p := startBinary(t, bin, db)
+	defer p.kill()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(state) < 8 {
+		t.Fatalf("only %d keys acknowledged; the test made too few writes to mean anything", len(state))
+	}
+	for id, want := range state {
+		var k struct {
+			Name   string `json:"name"`
+			Status string `json:"status"`
+		}
+		st, ok := request(client, "GET", fmt.Sprintf("%s/v1/keys/%d", p.url, id), root, nil, &k)
+		if !ok || st != http.StatusOK {
+			t.Errorf("key %d: got status %d after restart, want 200 (acknowledged create lost)", id, st)
+			continue
+		}
+		v, _ := strconv.Atoi(strings.TrimPrefix(k.Name, "v"))
+		if v < want.version {
+			t.Errorf("key %d: got name %q, want at least v%d (acknowledged patch lost)", id, k.Name, want.version)
+		}
+		if want.revoked && k.Status != "revoked" {
+			t.Errorf("key %d: got status %q, want revoked (acknowledged revoke lost)", id, k.Status)
+		}
+	}
+	t.Logf("%d acknowledged keys all present after 4 SIGKILLs", len(state))
+}

@@ -1,0 +1,320 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// testServer is a real latchkey server started in-process on port 0 on a
+// temp SQLite file, reached only through HTTP.
+type testServer struct {
+	URL     string
+	RootKey string
+	cancel  context.CancelFunc
+	done    chan error
+}
+
+// MustStartServer runs serve with cfg (Listen and DatabaseURL defaulted)
+// and waits for its welcome lines.
+func MustStartServer(tb testing.TB, cfg Config) *testServer {
+	tb.Helper()
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:0"
+	}
+	if cfg.DatabaseURL == "" {
+		cfg.DatabaseURL = filepath.Join(tb.TempDir(), "latchkey.db")
+	}
+	if cfg.LogLevel == "" {
+		cfg.LogLevel, cfg.LogFormat = "warn", "text"
+	}
+	if err := cfg.Validate(); err != nil {
+		tb.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	ts := &testServer{cancel: cancel, done: make(chan error, 1)}
+	go func() {
+		err := serve(ctx, cfg, pw, io.Discard)
+		pw.Close()
+		ts.done <- err
+	}()
+	ready := make(chan struct{})
+	go func() {
+		defer close(ready)
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			line := sc.Text()
+			if i := strings.Index(line, "listening on "); i >= 0 {
+				ts.URL = strings.Fields(line[i+len("listening on "):])[0]
+			}
+			if f := strings.Fields(line); len(f) == 1 && strings.HasPrefix(f[0], "lk_") {
+				ts.RootKey = f[0]
+			}
+			if strings.HasPrefix(line, stopHint) {
+				break
+			}
+		}
+		go io.Copy(io.Discard, pr)
+	}()
+	select {
+	case <-ready:
+	case err := <-ts.done:
+		tb.Fatalf("server exited: %v", err)
+	case <-time.After(30 * time.Second):
+		tb.Fatal("server did not print its welcome")
+	}
+	tb.Cleanup(ts.Stop)
+	return ts
+}
+
+// Stop shuts the server down as SIGTERM would.
+func (ts *testServer) Stop() {
+	if ts.cancel == nil {
+		return
+	}
+	ts.cancel()
+	ts.cancel = nil
+	<-ts.done
+}
+
+// do sends a JSON request with the root key and decodes a JSON answer.
+func (ts *testServer) do(tb testing.TB, method, path string, body any, out any) int {
+	tb.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, ts.URL+path, rd)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+ts.RootKey)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			tb.Fatalf("%s %s: decode %q: %v", method, path, b, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+type e2eKey struct {
+	ID          int64           `json:"id"`
+	Secret      string          `json:"secret"`
+	Status      string          `json:"status"`
+	Enabled     bool            `json:"enabled"`
+	Permissions []string        `json:"permissions"`
+	Meta        json.RawMessage `json:"meta"`
+}
+
+type e2eVerify struct {
+	Valid            bool   `json:"valid"`
+	Code             string `json:"code"`
+	KeyID            int64  `json:"key_id"`
+	CreditsRemaining *int64 `json:"credits_remaining"`
+	RateLimit        *struct {
+		Limit, Remaining int64
+	} `json:"rate_limit"`
+}
+
+func (ts *testServer) verify(tb testing.TB, body map[string]any) e2eVerify {
+	tb.Helper()
+	var v e2eVerify
+	if st := ts.do(tb, "POST", "/v1/keys/verify", body, &v); st != http.StatusOK {
+		tb.Fatalf("verify: got status %d, want 200", st)
+	}
+	return v
+}
+
+func (ts *testServer) mustCreate(tb testing.TB, body map[string]any) e2eKey {
+	tb.Helper()
+	var k e2eKey
+	if st := ts.do(tb, "POST", "/v1/keys", body, &k); st != http.StatusCreated {
+		tb.Fatalf("create: got status %d, want 201", st)
+	}
+	return k
+}
+
+func wantCode(tb testing.TB, v e2eVerify, code string) {
+	tb.Helper()
+	if v.Code != code || v.Valid != (code == "VALID") {
+		tb.Fatalf("verify: got %s (valid=%v), want %s", v.Code, v.Valid, code)
+	}
+}
+
+func TestEndToEnd(t *testing.T) {
+	ts := MustStartServer(t, Config{LogLevel: "warn", LogFormat: "text"})
+	if ts.RootKey == "" {
+		t.Fatal("first start printed no root key")
+	}
+
+	t.Run("create and verify", func(t *testing.T) {
+		ts.do(t, "POST", "/v1/permissions", map[string]any{"name": "readApplications"}, nil)
+		k := ts.mustCreate(t, map[string]any{"name": "acme prod", "owner_email": "ops@acme.test",
+			"permissions": []string{"readApplications"}, "meta": map[string]any{"plan": "pro"}})
+		if !strings.HasPrefix(k.Secret, "lk_") {
+			t.Fatalf("secret: got %q, want lk_…", k.Secret)
+		}
+		v := ts.verify(t, map[string]any{"key": k.Secret, "permissions": []string{"readApplications"}})
+		wantCode(t, v, "VALID")
+		if v.KeyID != k.ID {
+			t.Fatalf("key_id: got %d, want %d", v.KeyID, k.ID)
+		}
+		wantCode(t, ts.verify(t, map[string]any{"key": k.Secret, "permissions": []string{"writeApplications"}}), "INSUFFICIENT_PERMISSIONS")
+		// a typo fails the checksum: NOT_FOUND
+		typo := k.Secret[:10] + string(k.Secret[10]^1) + k.Secret[11:]
+		wantCode(t, ts.verify(t, map[string]any{"key": typo}), "NOT_FOUND")
+		// the secret is never in a list
+		var list struct{ Data []json.RawMessage }
+		ts.do(t, "GET", "/v1/keys", nil, &list)
+		all, _ := json.Marshal(list)
+		if strings.Contains(string(all), k.Secret) || strings.Contains(string(all), `"secret"`) {
+			t.Fatal("list answer contains a secret")
+		}
+	})
+
+	t.Run("rate limited, then disable, then revoke", func(t *testing.T) {
+		k := ts.mustCreate(t, map[string]any{"name": "limited", "rate_limit": map[string]any{"limit": 3, "window_seconds": 3600}})
+		for i := 0; i < 3; i++ {
+			wantCode(t, ts.verify(t, map[string]any{"key": k.Secret}), "VALID")
+		}
+		wantCode(t, ts.verify(t, map[string]any{"key": k.Secret}), "RATE_LIMITED")
+		ts.do(t, "PATCH", fmt.Sprintf("/v1/keys/%d", k.ID), map[string]any{"rate_limit": nil}, nil)
+		wantCode(t, ts.verify(t, map[string]any{"key": k.Secret}), "VALID")
+
+		var got e2eKey
+		if st := ts.do(t, "PATCH", fmt.Sprintf("/v1/keys/%d", k.ID), map[string]any{"enabled": false}, &got); st != 200 || got.Status != "disabled" {
+			t.Fatalf("disable: got %d %q, want 200 disabled", st, got.Status)
+		}
+		wantCode(t, ts.verify(t, map[string]any{"key": k.Secret}), "DISABLED")
+
+		if st := ts.do(t, "POST", fmt.Sprintf("/v1/keys/%d/revoke", k.ID), map[string]any{"reason": "test"}, &got); st != 200 || got.Status != "revoked" {
+			t.Fatalf("revoke: got %d %q, want 200 revoked", st, got.Status)
+		}
+		wantCode(t, ts.verify(t, map[string]any{"key": k.Secret}), "REVOKED")
+	})
+
+	t.Run("rotate without and with grace", func(t *testing.T) {
+		k := ts.mustCreate(t, map[string]any{"name": "rotating"})
+		var r1 e2eKey
+		if st := ts.do(t, "POST", fmt.Sprintf("/v1/keys/%d/rotate", k.ID), map[string]any{"grace_seconds": 0}, &r1); st != 200 {
+			t.Fatalf("rotate: got %d, want 200", st)
+		}
+		if r1.ID != k.ID || r1.Secret == "" || r1.Secret == k.Secret {
+			t.Fatalf("rotate: got id %d secret %t, want same id and a new secret", r1.ID, r1.Secret != "")
+		}
+		wantCode(t, ts.verify(t, map[string]any{"key": k.Secret}), "EXPIRED")
+		wantCode(t, ts.verify(t, map[string]any{"key": r1.Secret}), "VALID")
+
+		var r2 e2eKey
+		ts.do(t, "POST", fmt.Sprintf("/v1/keys/%d/rotate", k.ID), map[string]any{"grace_seconds": 1}, &r2)
+		wantCode(t, ts.verify(t, map[string]any{"key": r2.Secret}), "VALID")
+		// the old secret lives out its grace, then answers EXPIRED
+		old := ts.verify(t, map[string]any{"key": r1.Secret})
+		if old.Code != "VALID" && old.Code != "EXPIRED" {
+			t.Fatalf("old secret in grace: got %s", old.Code)
+		}
+		deadline := time.Now().Add(15 * time.Second)
+		for ts.verify(t, map[string]any{"key": r1.Secret}).Code != "EXPIRED" {
+			if time.Now().After(deadline) {
+				t.Fatal("old secret still verifies long after its grace")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		wantCode(t, ts.verify(t, map[string]any{"key": r2.Secret}), "VALID")
+	})
+
+	t.Run("devices", func(t *testing.T) {
+		k := ts.mustCreate(t, map[string]any{"name": "two devices", "max_devices": 2})
+		wantCode(t, ts.verify(t, map[string]any{"key": k.Secret, "device_id": "laptop"}), "VALID")
+		wantCode(t, ts.verify(t, map[string]any{"key": k.Secret, "device_id": "phone"}), "VALID")
+		wantCode(t, ts.verify(t, map[string]any{"key": k.Secret, "device_id": "tablet"}), "DEVICE_LIMIT_EXCEEDED")
+		wantCode(t, ts.verify(t, map[string]any{"key": k.Secret, "device_id": "laptop"}), "VALID")
+		var devs struct {
+			Data []struct {
+				DeviceID string `json:"device_id"`
+			}
+		}
+		ts.do(t, "GET", fmt.Sprintf("/v1/keys/%d/devices", k.ID), nil, &devs)
+		if len(devs.Data) != 2 {
+			t.Fatalf("devices: got %d, want 2", len(devs.Data))
+		}
+		// lowering the limit evicts nobody
+		ts.do(t, "PATCH", fmt.Sprintf("/v1/keys/%d", k.ID), map[string]any{"max_devices": 1}, nil)
+		wantCode(t, ts.verify(t, map[string]any{"key": k.Secret, "device_id": "phone"}), "VALID")
+		if st := ts.do(t, "DELETE", fmt.Sprintf("/v1/keys/%d/devices/phone", k.ID), nil, nil); st != http.StatusNoContent {
+			t.Fatalf("delete device: got %d, want 204", st)
+		}
+		ts.do(t, "DELETE", fmt.Sprintf("/v1/keys/%d/devices/laptop", k.ID), nil, nil)
+		wantCode(t, ts.verify(t, map[string]any{"key": k.Secret, "device_id": "tablet"}), "VALID")
+		wantCode(t, ts.verify(t, map[string]any{"key": k.Secret, "device_id": "phone"}), "DEVICE_LIMIT_EXCEEDED")
+	})
+
+	t.Run("credits", func(t *testing.T) {
+		k := ts.mustCreate(t, map[string]any{"name": "metered", "credits": map[string]any{"remaining": 3}})
+		v := ts.verify(t, map[string]any{"key": k.Secret, "cost": 2})
+		wantCode(t, v, "VALID")
+		if v.CreditsRemaining == nil || *v.CreditsRemaining != 1 {
+			t.Fatalf("credits_remaining: got %v, want 1", v.CreditsRemaining)
+		}
+		wantCode(t, ts.verify(t, map[string]any{"key": k.Secret, "cost": 2}), "USAGE_EXCEEDED")
+		peek := ts.verify(t, map[string]any{"key": k.Secret, "cost": 0})
+		wantCode(t, peek, "VALID")
+		if *peek.CreditsRemaining != 1 {
+			t.Fatalf("peek: got %d, want 1 (nothing spent)", *peek.CreditsRemaining)
+		}
+		wantCode(t, ts.verify(t, map[string]any{"key": k.Secret}), "VALID")
+		wantCode(t, ts.verify(t, map[string]any{"key": k.Secret}), "USAGE_EXCEEDED")
+		// the spend is written behind: the key reads 0 remaining within a few flushes
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			var got struct {
+				Credits struct{ Remaining int64 } `json:"credits"`
+			}
+			ts.do(t, "GET", fmt.Sprintf("/v1/keys/%d", k.ID), nil, &got)
+			if got.Credits.Remaining == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("credits never flushed: remaining %d", got.Credits.Remaining)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		// an admin top-up takes effect at once
+		ts.do(t, "PATCH", fmt.Sprintf("/v1/keys/%d", k.ID), map[string]any{"credits": map[string]any{"remaining": 10}}, nil)
+		wantCode(t, ts.verify(t, map[string]any{"key": k.Secret}), "VALID")
+	})
+
+	t.Run("audit names the root key", func(t *testing.T) {
+		var events struct {
+			Data []struct {
+				Action    string `json:"action"`
+				ActorKind string `json:"actor_kind"`
+			}
+		}
+		if st := ts.do(t, "GET", "/v1/audit?limit=100", nil, &events); st != 200 {
+			t.Fatalf("audit: got %d", st)
+		}
+		if len(events.Data) == 0 || events.Data[0].ActorKind != "root_key" {
+			t.Fatalf("audit: got %+v, want events by root_key", events.Data)
+		}
+	})
+}

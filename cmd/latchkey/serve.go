@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	lkhttp "github.com/latchkey/latchkey/internal/http"
+	"github.com/latchkey/latchkey/internal/inmem"
+	"github.com/latchkey/latchkey/internal/sqldb"
+	"github.com/spf13/cobra"
+)
+
+func newServeCmd(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
+	cfg := DefaultConfig()
+	cfg.LoadEnv(getenv)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the Latchkey server (applies migrations first)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			return serve(cmd.Context(), cfg, stdout, stderr)
+		},
+	}
+	cfg.BindFlags(cmd.Flags())
+	return cmd
+}
+
+func newMigrateCmd(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
+	cfg := DefaultConfig()
+	cfg.LoadEnv(getenv)
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply the store's schema migrations and exit",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			store, err := sqldb.Open(cmd.Context(), cfg.DatabaseURL, latchkey.SystemClock)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			if err := store.Migrate(cmd.Context()); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "migrations applied to %s\n", redactDSN(cfg.DatabaseURL))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "SQLite file path or postgres:// URL [LATCHKEY_DATABASE_URL]")
+	return cmd
+}
+
+// serve runs the server until ctx is done, then drains requests and
+// flushes the write-behind buffers.
+func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
+	logger := newLogger(stderr, cfg)
+	clock := latchkey.SystemClock
+
+	store, err := sqldb.Open(ctx, cfg.DatabaseURL, clock)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	boot, err := store.Bootstrap(ctx)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+
+	verifier := inmem.NewVerifier(store, inmem.NewRateLimiter(), clock, logger)
+	cancelFeed := store.Subscribe(verifier.Invalidate)
+	defer cancelFeed()
+	runCtx, stopRun := context.WithCancel(context.Background())
+	runDone := make(chan struct{})
+	go func() { defer close(runDone); verifier.Run(runCtx) }()
+
+	api := &lkhttp.Server{
+		Keys:        store,
+		Permissions: store,
+		Audit:       store,
+		Accounts:    store,
+		Verifier:    verifier,
+		AdminSecret: cfg.AdminSecret,
+		Ready:       store.Ping,
+		Logger:      logger,
+		Clock:       clock,
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		stopRun()
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	base := "http://" + ln.Addr().String()
+	srv := &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slogErrorLog(logger),
+	}
+	printWelcome(stdout, base, cfg, boot)
+	logger.Info("serving", "addr", ln.Addr().String(), "version", latchkey.Version)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		logger.Info("shutting down")
+		shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		err = srv.Shutdown(shutCtx)
+		cancel()
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	stopRun()
+	<-runDone
+	closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if cerr := verifier.Close(closeCtx); cerr != nil {
+		logger.Error("final usage flush failed", "err", cerr)
+		err = errors.Join(err, cerr)
+	}
+	logger.Info("stopped")
+	return err
+}
+
+// printWelcome tells a newcomer where to go next. On the first start it
+// prints the bootstrap root key, once, with two curl lines that work as
+// printed; the key is never printed again nor logged.
+func printWelcome(w io.Writer, base string, cfg Config, boot *sqldb.Bootstrap) {
+	fmt.Fprintf(w, "Latchkey %s listening on %s (store: %s)\n", latchkey.Version, base, redactDSN(cfg.DatabaseURL))
+	fmt.Fprintf(w, "  API description: %s/openapi.json   health: %s/healthz   metrics: %s/metrics\n", base, base, base)
+	defer fmt.Fprintln(w, stopHint)
+	if boot == nil {
+		return
+	}
+	root := boot.Secret
+	fmt.Fprintf(w, `
+First start: created account %q and a root key holding every permission.
+This root key is shown once, now. Store it somewhere safe:
+
+  %s
+
+Try it (bash):
+
+  KEY=$(curl -s %s/v1/keys -H "Authorization: Bearer %s" -H "Content-Type: application/json" -d '{"name":"my first key"}' | sed -n 's/.*"secret":"\([^"]*\)".*/\1/p')
+  curl -s %s/v1/keys/verify -H "Authorization: Bearer %s" -H "Content-Type: application/json" -d "{\"key\":\"$KEY\"}"
+
+`, boot.Account.Name, root, base, root, base, root)
+}
+
+// stopHint ends the welcome text.
+const stopHint = "Stop with Ctrl-C (SIGTERM also drains requests and flushes usage)."
+
+// redactDSN hides a password in a postgres:// URL.
+func redactDSN(dsn string) string {
+	if u, err := parseURL(dsn); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			return u.Redacted()
+		}
+	}
+	return dsn
+}
