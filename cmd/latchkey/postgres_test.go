@@ -1,0 +1,99 @@
+package main
+
+import (
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+)
+
+// MustPostgresDSN returns a DSN on a fresh schema of the PostgreSQL at
+// LATCHKEY_TEST_POSTGRES_URL, dropped when the test ends. Without the
+// variable the test is skipped, and under CI=true it fails.
+func MustPostgresDSN(tb testing.TB) string {
+	tb.Helper()
+	base := os.Getenv("LATCHKEY_TEST_POSTGRES_URL")
+	if base == "" {
+		if os.Getenv("CI") == "true" {
+			tb.Fatal("CI=true but LATCHKEY_TEST_POSTGRES_URL is not set")
+		}
+		tb.Skip("LATCHKEY_TEST_POSTGRES_URL is not set; set it (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run on PostgreSQL")
+	}
+	db, err := sql.Open("pgx", base)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	schema := "lk_e2e_" + hex.EncodeToString(b[:])
+	if _, err := db.Exec(`CREATE SCHEMA ` + schema); err != nil {
+		tb.Fatalf("create schema: %v", err)
+	}
+	tb.Cleanup(func() {
+		defer db.Close()
+		if _, err := db.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
+			tb.Errorf("drop schema: %v", err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// TestEndToEndPostgres runs the end-to-end walk on PostgreSQL.
+func TestEndToEndPostgres(t *testing.T) {
+	dsn := MustPostgresDSN(t)
+	ts := MustStartServer(t, Config{DatabaseURL: dsn})
+	if ts.RootKey == "" {
+		t.Fatal("first start printed no root key")
+	}
+	k := ts.mustCreate(t, map[string]any{"name": "pg", "credits": map[string]any{"remaining": 2}, "max_devices": 1})
+	wantCode(t, ts.verify(t, map[string]any{"key": k.Secret, "device_id": "a"}), "VALID")
+	wantCode(t, ts.verify(t, map[string]any{"key": k.Secret, "device_id": "b"}), "DEVICE_LIMIT_EXCEEDED")
+	wantCode(t, ts.verify(t, map[string]any{"key": k.Secret, "device_id": "a"}), "VALID")
+	wantCode(t, ts.verify(t, map[string]any{"key": k.Secret, "device_id": "a"}), "USAGE_EXCEEDED")
+	ts.do(t, "POST", fmt.Sprintf("/v1/keys/%d/revoke", k.ID), map[string]any{}, nil)
+	wantCode(t, ts.verify(t, map[string]any{"key": k.Secret}), "REVOKED")
+}
+
+// TestRevokeReachesOtherInstances runs three servers on one PostgreSQL: a
+// key verified (and so cached) on every one is revoked on the first, and
+// the others obey within a bounded time, which is logged.
+func TestRevokeReachesOtherInstances(t *testing.T) {
+	dsn := MustPostgresDSN(t)
+	a := MustStartServer(t, Config{DatabaseURL: dsn})
+	b := MustStartServer(t, Config{DatabaseURL: dsn})
+	c := MustStartServer(t, Config{DatabaseURL: dsn})
+	if b.RootKey != "" || c.RootKey != "" {
+		t.Fatal("a second instance on a bootstrapped store printed a root key")
+	}
+	b.RootKey, c.RootKey = a.RootKey, a.RootKey
+	k := a.mustCreate(t, map[string]any{"name": "shared"})
+	for _, s := range []*testServer{a, b, c} {
+		wantCode(t, s.verify(t, map[string]any{"key": k.Secret}), "VALID")
+	}
+	start := time.Now()
+	a.do(t, "POST", fmt.Sprintf("/v1/keys/%d/revoke", k.ID), map[string]any{"reason": "x"}, nil)
+	wantCode(t, a.verify(t, map[string]any{"key": k.Secret}), "REVOKED")
+	for i, s := range []*testServer{b, c} {
+		deadline := time.Now().Add(10 * time.Second)
+		for s.verify(t, map[string]any{"key": k.Secret}).Code != "REVOKED" {
+			if time.Now().After(deadline) {
+				t.Fatalf("instance %d still accepts the key 10 s after the revoke", i+2)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		t.Logf("instance %d obeyed the revoke %v after it was acknowledged", i+2, time.Since(start))
+	}
+}
