@@ -115,18 +115,19 @@ func (s *Store) Migrate(ctx context.Context) error {
 	)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
-	applied := make(map[int64]bool)
-	rows, err := tx.query(ctx, `SELECT version FROM schema_migrations`)
+	applied := make(map[int64]string) // version → name
+	rows, err := tx.query(ctx, `SELECT version, name FROM schema_migrations`)
 	if err != nil {
 		return fmt.Errorf("read schema_migrations: %w", err)
 	}
 	for rows.Next() {
 		var v int64
-		if err := rows.Scan(&v); err != nil {
+		var name string
+		if err := rows.Scan(&v, &name); err != nil {
 			rows.Close()
 			return fmt.Errorf("read schema_migrations: %w", err)
 		}
-		applied[v] = true
+		applied[v] = name
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -138,7 +139,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return err
 	}
 	for _, m := range list {
-		if applied[m.version] {
+		if name, ok := applied[m.version]; ok {
+			// Migrations are append-only: an applied one never changes.
+			if name != m.name {
+				return fmt.Errorf("migration %d was applied as %s but is now %s: migrations are append-only", m.version, name, m.name)
+			}
 			continue
 		}
 		body, err := migrations.ReadFile(m.path)

@@ -473,6 +473,9 @@ func testRevokeAndUnrevoke(t *testing.T, b backend) {
 	wantCode(t, err, latchkey.ENOTFOUND)
 	_, err = s.RevokeKey(ctx, a.ID, k.ID, strings.Repeat("x", 501))
 	wantCode(t, err, latchkey.EINVALID)
+	if _, ok := latchkey.ErrorFields(err)["reason"]; !ok {
+		t.Errorf("fields: got %v, want reason", latchkey.ErrorFields(err))
+	}
 
 	events := MustAuditEvents(t, s, latchkey.AuditFilter{AccountID: a.ID, Action: ptr(latchkey.ActionKeyRevoke)})
 	if len(events) != 1 || string(events[0].Changes["revoked_reason"].After) != `"left the plan"` ||

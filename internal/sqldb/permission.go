@@ -97,30 +97,29 @@ func createPermission(ctx context.Context, tx *Tx, p *latchkey.Permission) error
 }
 
 func deletePermission(ctx context.Context, tx *Tx, accountID int64, name string) error {
+	// Locks are taken keys first, in id order, then the permission: the
+	// order UpdateKey and CreateKey take them in (a key's row, then the
+	// permission's through the foreign key), so the two cannot deadlock on
+	// PostgreSQL. SQLite serializes writers and needs none of it.
+	lock := tx.store.dialect.forUpdate
+	if _, err := keysHolding(ctx, tx, accountID, name, `SELECT k.id FROM keys k JOIN key_permissions kp ON kp.key_id = k.id
+		WHERE kp.account_id = ? AND kp.name = ? ORDER BY k.id`+lock); err != nil {
+		return err
+	}
 	var description string
-	err := tx.queryRow(ctx, `SELECT description FROM permissions WHERE account_id = ? AND name = ?`+tx.store.dialect.forUpdate,
+	err := tx.queryRow(ctx, `SELECT description FROM permissions WHERE account_id = ? AND name = ?`+lock,
 		accountID, name).Scan(&description)
 	if errors.Is(err, sql.ErrNoRows) {
 		return latchkey.Errorf(latchkey.ENOTFOUND, "permission %q not found", name)
 	} else if err != nil {
 		return fmt.Errorf("find permission: %w", err)
 	}
-	rows, err := tx.query(ctx, `SELECT key_id FROM key_permissions WHERE account_id = ? AND name = ? ORDER BY key_id`, accountID, name)
+	// Read the holders again: a key may have been given the permission
+	// while this transaction waited for its lock.
+	keyIDs, err := keysHolding(ctx, tx, accountID, name, `SELECT key_id FROM key_permissions
+		WHERE account_id = ? AND name = ? ORDER BY key_id`)
 	if err != nil {
-		return fmt.Errorf("find keys holding permission: %w", err)
-	}
-	keyIDs := []int64{}
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return fmt.Errorf("find keys holding permission: %w", err)
-		}
-		keyIDs = append(keyIDs, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("find keys holding permission: %w", err)
+		return err
 	}
 	// The keys' links go by ON DELETE CASCADE.
 	if _, err := tx.exec(ctx, `DELETE FROM permissions WHERE account_id = ? AND name = ?`, accountID, name); err != nil {
@@ -145,4 +144,25 @@ func deletePermission(ctx context.Context, tx *Tx, accountID int64, name string)
 		}
 	}
 	return nil
+}
+
+// keysHolding returns the key ids query q selects for the permission.
+func keysHolding(ctx context.Context, tx *Tx, accountID int64, name, q string) ([]int64, error) {
+	rows, err := tx.query(ctx, q, accountID, name)
+	if err != nil {
+		return nil, fmt.Errorf("find keys holding permission: %w", err)
+	}
+	defer rows.Close()
+	ids := []int64{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("find keys holding permission: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find keys holding permission: %w", err)
+	}
+	return ids, nil
 }

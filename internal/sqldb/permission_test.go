@@ -1,7 +1,9 @@
 package sqldb_test
 
 import (
+	"fmt"
 	"reflect"
+	"sync"
 	"testing"
 
 	"github.com/latchkey/latchkey"
@@ -98,5 +100,55 @@ func testPermissions(t *testing.T, b backend) {
 	}
 	if n := len(MustAuditEvents(t, s, latchkey.AuditFilter{AccountID: a.ID, Action: ptr(latchkey.ActionPermissionCreate)})); n != 3 {
 		t.Errorf("create events: got %d, want 3", n)
+	}
+}
+
+// testPermissionDeleteConcurrent deletes catalogue names while other
+// writers assign them: every call ends in success or a clear refusal
+// (unknown permission), never a deadlock or an internal error.
+func testPermissionDeleteConcurrent(t *testing.T, b backend) {
+	e := MustEnv(t, b)
+	s := e.store
+	a := MustCreateAccount(t, s, "acme")
+	const names = 12
+	var all []string
+	for i := 0; i < names; i++ {
+		all = append(all, fmt.Sprintf("p%d", i))
+	}
+	MustCreatePermission(t, s, a.ID, all...)
+	var keys []int64
+	for i := 0; i < 8; i++ {
+		k, _ := MustCreateKey(t, s, a.ID, &latchkey.KeyCreate{Permissions: all})
+		keys = append(keys, k.ID)
+	}
+	var wg sync.WaitGroup
+	for _, id := range keys {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				perms := []string{all[(i+int(id))%names], all[(i+int(id)+5)%names]}
+				_, err := s.UpdateKey(ctx, a.ID, id, &latchkey.KeyUpdate{Permissions: &perms})
+				if code := latchkey.ErrorCode(err); code != "" && code != latchkey.EINVALID {
+					t.Errorf("UpdateKey: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	for _, n := range all {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.DeletePermission(ctx, a.ID, n); err != nil {
+				t.Errorf("DeletePermission(%q): %v", n, err)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, id := range keys {
+		if k := MustFindKey(t, s, a.ID, id); len(k.Permissions) != 0 {
+			t.Errorf("key %d: got %v, want no permissions left", id, k.Permissions)
+		}
 	}
 }

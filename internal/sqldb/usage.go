@@ -3,7 +3,6 @@ package sqldb
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -103,93 +102,154 @@ func (s *Store) FlushUsage(ctx context.Context, b *latchkey.UsageBatch) error {
 	if b == nil || len(b.Keys) == 0 && len(b.Counts) == 0 {
 		return nil
 	}
+	ids := make(map[int64]bool)
 	for _, u := range b.Keys {
 		if u.CreditsSpent < 0 {
 			return latchkey.Errorf(latchkey.EINVALID, "usage of key %d: negative credits spent", u.KeyID)
 		}
+		ids[u.KeyID] = true
 	}
-	type countKey struct {
-		keyID, minute int64
-		code          string
-	}
-	counts := make(map[countKey]int64)
+	counts := make(map[usageKey]int64)
 	for _, c := range b.Counts {
 		if c.Count < 0 {
 			return latchkey.Errorf(latchkey.EINVALID, "usage of key %d: negative count", c.KeyID)
 		}
 		if c.Count > 0 {
-			counts[countKey{c.KeyID, micros(c.Minute.UTC().Truncate(time.Minute)), string(c.Code)}] += c.Count
+			counts[usageKey{c.KeyID, micros(c.Minute.UTC().Truncate(time.Minute)), string(c.Code)}] += c.Count
+			ids[c.KeyID] = true
 		}
 	}
-	// A fixed order keeps concurrent flushes on PostgreSQL from deadlocking.
-	keys := append([]latchkey.KeyUsage(nil), b.Keys...)
-	sort.SliceStable(keys, func(i, j int) bool { return keys[i].KeyID < keys[j].KeyID })
-	ordered := make([]countKey, 0, len(counts))
-	for k := range counts {
-		ordered = append(ordered, k)
-	}
-	sort.Slice(ordered, func(i, j int) bool {
-		a, b := ordered[i], ordered[j]
-		if a.keyID != b.keyID {
-			return a.keyID < b.keyID
-		}
-		if a.minute != b.minute {
-			return a.minute < b.minute
-		}
-		return a.code < b.code
-	})
 
 	tx, err := s.beginWrite(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	for _, u := range keys {
-		if err := flushKeyUsage(ctx, tx, u); err != nil {
-			return err
+	keys, err := lockUsageKeys(ctx, tx, ids)
+	if err != nil {
+		return err
+	}
+	for _, u := range b.Keys {
+		if k := keys[u.KeyID]; k != nil {
+			k.apply(u)
 		}
 	}
-	for _, k := range ordered {
-		if _, err := tx.exec(ctx, `
-			INSERT INTO key_usage (key_id, minute, code, count)
-			SELECT CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS BIGINT)
-			WHERE EXISTS (SELECT 1 FROM keys WHERE id = ?)
+	for _, id := range sortedIDs(keys) {
+		k := keys[id]
+		if !k.dirty {
+			continue
+		}
+		if _, err := tx.exec(ctx, `UPDATE keys SET last_used_at = ?, credits_remaining = ?, credits_refilled_at = ? WHERE id = ?`,
+			nullInt(intPtr(k.lastUsed)), nullInt(intPtr(k.remaining)), nullInt(intPtr(k.refilledAt)), id); err != nil {
+			return fmt.Errorf("flush usage of key %d: %w", id, err)
+		}
+	}
+	ordered := make([]usageKey, 0, len(counts))
+	for c := range counts {
+		if keys[c.keyID] != nil { // skip keys deleted since
+			ordered = append(ordered, c)
+		}
+	}
+	sort.Slice(ordered, func(i, j int) bool { return ordered[i].less(ordered[j]) })
+	for _, c := range ordered {
+		if _, err := tx.exec(ctx, `INSERT INTO key_usage (key_id, minute, code, count) VALUES (?, ?, ?, ?)
 			ON CONFLICT (key_id, minute, code) DO UPDATE SET count = key_usage.count + excluded.count`,
-			k.keyID, k.minute, k.code, counts[k], k.keyID); err != nil {
+			c.keyID, c.minute, c.code, counts[c]); err != nil {
 			return fmt.Errorf("add usage counts: %w", err)
 		}
 	}
 	return tx.Commit()
 }
 
-func flushKeyUsage(ctx context.Context, tx *Tx, u latchkey.KeyUsage) error {
-	var lastUsed, remaining, refillAmount, refilledAt sql.NullInt64
-	err := tx.queryRow(ctx, `SELECT last_used_at, credits_remaining, credits_refill_amount, credits_refilled_at
-		FROM keys WHERE id = ?`+tx.store.dialect.forUpdate, u.KeyID).Scan(&lastUsed, &remaining, &refillAmount, &refilledAt)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil // deleted since it was used
-	} else if err != nil {
-		return fmt.Errorf("flush usage of key %d: %w", u.KeyID, err)
+// usageKey names one usage counter.
+type usageKey struct {
+	keyID, minute int64
+	code          string
+}
+
+func (a usageKey) less(b usageKey) bool {
+	if a.keyID != b.keyID {
+		return a.keyID < b.keyID
 	}
+	if a.minute != b.minute {
+		return a.minute < b.minute
+	}
+	return a.code < b.code
+}
+
+// usageState is the write-behind state of one key as stored.
+type usageState struct {
+	lastUsed, remaining, refillAmount, refilledAt sql.NullInt64
+	dirty                                         bool
+}
+
+// apply folds one KeyUsage into the state.
+func (k *usageState) apply(u latchkey.KeyUsage) {
 	if !u.LastUsedAt.IsZero() {
-		if t := micros(u.LastUsedAt); !lastUsed.Valid || t > lastUsed.Int64 {
-			lastUsed = sql.NullInt64{Int64: t, Valid: true}
+		if t := micros(u.LastUsedAt); !k.lastUsed.Valid || t > k.lastUsed.Int64 {
+			k.lastUsed, k.dirty = sql.NullInt64{Int64: t, Valid: true}, true
 		}
 	}
-	if remaining.Valid {
-		if u.RefilledAt != nil && refillAmount.Valid {
-			if t := micros(*u.RefilledAt); !refilledAt.Valid || t > refilledAt.Int64 {
-				remaining.Int64 = refillAmount.Int64
-				refilledAt = sql.NullInt64{Int64: t, Valid: true}
+	if !k.remaining.Valid { // no credits configured
+		return
+	}
+	if u.RefilledAt != nil && k.refillAmount.Valid {
+		if t := micros(*u.RefilledAt); !k.refilledAt.Valid || t > k.refilledAt.Int64 {
+			k.remaining.Int64, k.refilledAt, k.dirty = k.refillAmount.Int64, sql.NullInt64{Int64: t, Valid: true}, true
+		}
+	}
+	if u.CreditsSpent > 0 {
+		k.remaining.Int64, k.dirty = max(k.remaining.Int64-u.CreditsSpent, 0), true
+	}
+}
+
+// lockUsageKeys reads the usage state of the keys that still exist and,
+// on PostgreSQL, locks their rows, all in id order, so concurrent flushes
+// from several instances cannot deadlock.
+func lockUsageKeys(ctx context.Context, tx *Tx, ids map[int64]bool) (map[int64]*usageState, error) {
+	list := make([]int64, 0, len(ids))
+	for id := range ids {
+		list = append(list, id)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i] < list[j] })
+	keys := make(map[int64]*usageState, len(list))
+	const chunk = 500
+	for len(list) > 0 {
+		n := min(chunk, len(list))
+		args := make([]any, n)
+		for i, id := range list[:n] {
+			args[i] = id
+		}
+		list = list[n:]
+		rows, err := tx.query(ctx, `SELECT id, last_used_at, credits_remaining, credits_refill_amount, credits_refilled_at
+			FROM keys WHERE id IN (`+placeholders(n)+`) ORDER BY id`+tx.store.dialect.forUpdate, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read key usage: %w", err)
+		}
+		for rows.Next() {
+			var id int64
+			k := &usageState{}
+			if err := rows.Scan(&id, &k.lastUsed, &k.remaining, &k.refillAmount, &k.refilledAt); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read key usage: %w", err)
 			}
+			keys[id] = k
 		}
-		remaining.Int64 = max(remaining.Int64-u.CreditsSpent, 0)
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read key usage: %w", err)
+		}
 	}
-	if _, err := tx.exec(ctx, `UPDATE keys SET last_used_at = ?, credits_remaining = ?, credits_refilled_at = ? WHERE id = ?`,
-		nullInt(intPtr(lastUsed)), nullInt(intPtr(remaining)), nullInt(intPtr(refilledAt)), u.KeyID); err != nil {
-		return fmt.Errorf("flush usage of key %d: %w", u.KeyID, err)
+	return keys, nil
+}
+
+func sortedIDs[V any](m map[int64]V) []int64 {
+	ids := make([]int64, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
 	}
-	return nil
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids
 }
 
 // floorDiv divides rounding toward negative infinity.

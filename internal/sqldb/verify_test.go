@@ -344,3 +344,58 @@ func testFindUsage(t *testing.T, b backend) {
 	_, err := s.FindUsage(ctx, a.ID, 9999, latchkey.UsageFilter{Bucket: time.Hour})
 	wantCode(t, err, latchkey.ENOTFOUND)
 }
+
+// testFlushUsageConcurrent flushes from two instances at once, each batch
+// updating some keys and counting others, as verifiers on several machines
+// do: every flush succeeds and every count and spend is applied once.
+func testFlushUsageConcurrent(t *testing.T, b backend) {
+	e := MustEnv(t, b)
+	other := MustOpen(t, e.dsn, e.clock.Now)
+	a := MustCreateAccount(t, e.store, "acme")
+	const nkeys, workers, rounds = 6, 8, 15
+	var ids []int64
+	for i := 0; i < nkeys; i++ {
+		k, _ := MustCreateKey(t, e.store, a.ID, &latchkey.KeyCreate{Credits: &latchkey.Credits{Remaining: 1000}})
+		ids = append(ids, k.ID)
+	}
+	minute := e.clock.Now().Truncate(time.Minute)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		s := e.store
+		if w%2 == 1 {
+			s = other
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := 0; r < rounds; r++ {
+				spend, count := ids[(w+r)%nkeys], ids[(w+r+3)%nkeys] // crossing sets
+				if w%2 == 1 {
+					spend, count = count, spend
+				}
+				err := s.FlushUsage(ctx, &latchkey.UsageBatch{
+					Keys:   []latchkey.KeyUsage{{KeyID: spend, LastUsedAt: minute, CreditsSpent: 1}},
+					Counts: []latchkey.UsageCount{{KeyID: count, Minute: minute, Code: latchkey.CodeValid, Count: 1}},
+				})
+				if err != nil {
+					t.Errorf("FlushUsage: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var spent, counted int64
+	for _, id := range ids {
+		k := MustFindKey(t, e.store, a.ID, id)
+		spent += 1000 - k.Credits.Remaining
+		buckets, err := e.store.FindUsage(ctx, a.ID, id, latchkey.UsageFilter{Since: minute, Until: minute.Add(time.Minute), Bucket: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		counted += buckets[0].Total
+	}
+	if want := int64(workers * rounds); spent != want || counted != want {
+		t.Errorf("got %d credits spent and %d counted, want %d of each", spent, counted, want)
+	}
+}
