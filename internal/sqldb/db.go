@@ -273,7 +273,8 @@ type feed struct {
 
 // Subscribe calls fn, synchronously, for every key change after the
 // transaction making it has committed (never for one that rolled back),
-// including, on PostgreSQL, changes committed by other instances.
+// including, on PostgreSQL, changes committed by other instances. fn may be
+// called from several goroutines at once and must not block for long.
 func (s *Store) Subscribe(fn func(latchkey.KeyChange)) (cancel func()) {
 	s.feed.mu.Lock()
 	defer s.feed.mu.Unlock()

@@ -7,7 +7,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -69,6 +71,9 @@ func openSQLite(ctx context.Context, path string) (db, rdb *sql.DB, err error) {
 	if path == ":memory:" || strings.Contains(path, "mode=memory") {
 		return nil, nil, fmt.Errorf("sqlite: an in-memory database is not supported; use a file path")
 	}
+	if err := createPrivate(path); err != nil {
+		return nil, nil, err
+	}
 	common := url.Values{}
 	common.Set("_busy_timeout", strconv.Itoa(sqliteBusyTimeoutMS))
 	common.Set("_foreign_keys", "1")
@@ -125,6 +130,23 @@ func openPostgres(ctx context.Context, dsn string) (*sql.DB, error) {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
 	return db, nil
+}
+
+// createPrivate creates a missing database file readable by its owner
+// only: it holds the server's secret key. SQLite gives the -wal and -shm
+// files the database file's permissions.
+func createPrivate(path string) error {
+	if strings.HasPrefix(path, "file:") {
+		return nil // a URI: SQLite opens it as told
+	}
+	name, _, _ := strings.Cut(path, "?")
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("create sqlite database: %w", err)
+	}
+	return f.Close()
 }
 
 func cloneValues(v url.Values) url.Values {

@@ -57,6 +57,27 @@ func TestOpenRefuses(t *testing.T) {
 	}
 }
 
+func TestSQLiteFilesArePrivate(t *testing.T) {
+	dir := t.TempDir()
+	s := MustOpen(t, filepath.Join(dir, "lk.db"), nil)
+	if _, err := s.SecretKey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "lk.db*"))
+	if len(files) < 2 {
+		t.Fatalf("files: got %v, want the database and its WAL", files)
+	}
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			t.Errorf("%s: got mode %v, want no access for group and others", filepath.Base(f), perm)
+		}
+	}
+}
+
 // TestSQLiteStoresNoSecret checks that the database files hold a key's
 // hash and start, never its secret.
 func TestSQLiteStoresNoSecret(t *testing.T) {

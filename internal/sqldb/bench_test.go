@@ -1,0 +1,123 @@
+package sqldb_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/sqldb"
+)
+
+// Benchmarks of the SQLite store (go test -bench . ./internal/sqldb/).
+// Writes fsync the WAL on every commit (synchronous=FULL), so their numbers
+// depend on the disk the temp directory is on.
+
+func benchStore(b *testing.B) (*sqldb.Store, *latchkey.Account) {
+	b.Helper()
+	s := MustOpen(b, filepath.Join(b.TempDir(), "bench.db"), nil)
+	a := MustCreateAccount(b, s, "bench")
+	MustCreatePermission(b, s, a.ID, "read", "write")
+	return s, a
+}
+
+func BenchmarkCreateKey(b *testing.B) {
+	s, a := benchStore(b)
+	c := &latchkey.KeyCreate{Name: "bench", Permissions: []string{"read"}}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, _, err := s.CreateKey(ctx, a.ID, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkCreateKeyParallel(b *testing.B) {
+	s, a := benchStore(b)
+	b.SetParallelism(4)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, _, err := s.CreateKey(ctx, a.ID, &latchkey.KeyCreate{Name: "bench", Permissions: []string{"read"}}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkUpdateKeyParallel(b *testing.B) {
+	s, a := benchStore(b)
+	var ids []int64
+	for i := 0; i < 64; i++ {
+		k, _ := MustCreateKey(b, s, a.ID, nil)
+		ids = append(ids, k.ID)
+	}
+	var n atomic.Int64
+	b.SetParallelism(4)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			u := &latchkey.KeyUpdate{Name: ptr(fmt.Sprint(i))}
+			if _, err := s.UpdateKey(ctx, a.ID, ids[int(i)%len(ids)], u); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkFindVerifyKeyParallel(b *testing.B) {
+	s, a := benchStore(b)
+	var hashes []latchkey.SecretHash
+	for i := 0; i < 64; i++ {
+		k, secret := MustCreateKey(b, s, a.ID, &latchkey.KeyCreate{Permissions: []string{"read", "write"}})
+		if err := s.AddDevice(ctx, k.ID, "d", 0); err != nil {
+			b.Fatal(err)
+		}
+		hashes = append(hashes, latchkey.HashSecret(secret))
+	}
+	var n atomic.Int64
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.FindVerifyKey(ctx, hashes[int(n.Add(1))%len(hashes)]); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkFindKeysPage(b *testing.B) {
+	s, a := benchStore(b)
+	for i := 0; i < 200; i++ {
+		MustCreateKey(b, s, a.ID, &latchkey.KeyCreate{Name: fmt.Sprint("key ", i), Permissions: []string{"read"}})
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if keys, _, err := s.FindKeys(ctx, latchkey.KeyFilter{AccountID: a.ID}); err != nil || len(keys) != 50 {
+			b.Fatal(len(keys), err)
+		}
+	}
+}
+
+func BenchmarkFlushUsage100Keys(b *testing.B) {
+	s, a := benchStore(b)
+	batch := &latchkey.UsageBatch{}
+	now := time.Now()
+	for i := 0; i < 100; i++ {
+		k, _ := MustCreateKey(b, s, a.ID, &latchkey.KeyCreate{Credits: &latchkey.Credits{Remaining: 1 << 40}})
+		batch.Keys = append(batch.Keys, latchkey.KeyUsage{KeyID: k.ID, LastUsedAt: now, CreditsSpent: 1})
+		batch.Counts = append(batch.Counts, latchkey.UsageCount{KeyID: k.ID, Minute: now, Code: latchkey.CodeValid, Count: 3})
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := s.FlushUsage(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
