@@ -61,3 +61,12 @@ type AuditService interface {
 	// cursor of the next page. Errors: invalid (bad cursor or limit).
 	FindAuditEvents(ctx context.Context, f AuditFilter) ([]*AuditEvent, string, error)
 }
+
+// Audit actions of people and sessions.
+const (
+	ActionUserCreate    = "user.create"
+	ActionMemberSet     = "member.set"
+	ActionSessionLogin  = "session.login"
+	ActionSessionLogout = "session.logout"
+	ActionSessionReuse  = "session.reuse_detected"
+)

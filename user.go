@@ -1,0 +1,116 @@
+package latchkey
+
+import (
+	"context"
+	"time"
+)
+
+// Role is what a user may do in one account.
+type Role string
+
+// Roles.
+const (
+	RoleAdmin  Role = "admin"  // reads and writes everything of the account
+	RoleMember Role = "member" // reads only
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r == RoleAdmin || r == RoleMember }
+
+// User is a person who signs in to the admin UI and APIs. The password
+// hash is never part of it.
+type User struct {
+	ID        int64     `json:"id"`
+	Email     string    `json:"email"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Validate names the bad field of a user.
+func (u *User) Validate() error {
+	if err := ValidateEmail("email", u.Email); err != nil {
+		return err
+	}
+	return validateText("name", u.Name, 200)
+}
+
+// ValidatePassword checks a new password's length: 12 to 256 bytes.
+func ValidatePassword(pw string) error {
+	if len(pw) < 12 {
+		return FieldError("password", "must be at least 12 characters")
+	}
+	if len(pw) > 256 {
+		return FieldError("password", "must be at most 256 bytes")
+	}
+	return nil
+}
+
+// Membership gives a user a role in an account.
+type Membership struct {
+	AccountID int64     `json:"account_id"`
+	UserID    int64     `json:"user_id"`
+	Role      Role      `json:"role"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Member is a user with their role in one account.
+type Member struct {
+	User
+	Role Role `json:"role"`
+}
+
+// PasswordHasher hashes and checks passwords (argon2id in production).
+type PasswordHasher interface {
+	// Hash returns an encoded hash of the password with its parameters.
+	Hash(password string) (string, error)
+	// Verify reports whether the password matches the encoded hash.
+	Verify(encoded, password string) (bool, error)
+}
+
+// UserService manages users and their memberships.
+type UserService interface {
+	// CreateUser stores a user with an already hashed password.
+	// Errors: invalid, conflict (email taken).
+	CreateUser(ctx context.Context, u *User, passwordHash string) error
+	// FindUserByID returns a user. Errors: not_found.
+	FindUserByID(ctx context.Context, id int64) (*User, error)
+	// FindUserByEmail returns a user and their password hash. Errors: not_found.
+	FindUserByEmail(ctx context.Context, email string) (*User, string, error)
+	// FindMembers lists an account's users with their roles.
+	FindMembers(ctx context.Context, accountID int64) ([]*Member, error)
+	// FindMemberships lists a user's accounts, oldest membership first.
+	FindMemberships(ctx context.Context, userID int64) ([]*Membership, error)
+	// SetMembership gives the user the role in the account, adding or
+	// changing the membership. Errors: invalid, not_found (user or account).
+	SetMembership(ctx context.Context, accountID, userID int64, role Role) error
+	// CountUsers reports how many users exist (the setup link works only at 0).
+	CountUsers(ctx context.Context) (int64, error)
+}
+
+// SessionFamily is one sign-in: the refresh tokens rotated from it share it,
+// and revoking it ends every token of the family.
+type SessionFamily struct {
+	ID        string     `json:"id"` // random, URL-safe
+	UserID    int64      `json:"user_id"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt time.Time  `json:"expires_at"`
+	RevokedAt *time.Time `json:"revoked_at"`
+	IP        string     `json:"ip"`
+	UserAgent string     `json:"user_agent"`
+}
+
+// SessionService keeps session families and their rotating refresh tokens.
+// Only SHA-256 hashes of refresh tokens are stored.
+type SessionService interface {
+	// CreateSession opens a family for the user and returns it with its
+	// first refresh token.
+	CreateSession(ctx context.Context, userID int64, ttl time.Duration, ip, userAgent string) (*SessionFamily, string, error)
+	// RefreshSession exchanges the family's current refresh token for a new
+	// one. Presenting a token that was already rotated revokes the whole
+	// family. Errors: unauthorized (unknown, rotated, expired or revoked).
+	RefreshSession(ctx context.Context, refreshToken string) (*SessionFamily, string, error)
+	// FindSessionFamily returns a family. Errors: not_found.
+	FindSessionFamily(ctx context.Context, id string) (*SessionFamily, error)
+	// RevokeSessionFamily ends a family at once. Errors: not_found.
+	RevokeSessionFamily(ctx context.Context, id string) error
+}
