@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -39,8 +38,6 @@ type dialect struct {
 	// the rows it reads. SQLite needs none: its write transactions are
 	// immediate and so already hold the database's single write lock.
 	forUpdate string
-
-	rebound sync.Map // query → rebound query
 }
 
 var (
@@ -171,9 +168,6 @@ func (d *dialect) rebind(q string) string {
 	if !d.dollar || strings.IndexByte(q, '?') < 0 {
 		return q
 	}
-	if v, ok := d.rebound.Load(q); ok {
-		return v.(string)
-	}
 	var b strings.Builder
 	b.Grow(len(q) + 16)
 	n, quoted := 0, false
@@ -190,9 +184,7 @@ func (d *dialect) rebind(q string) string {
 		}
 		b.WriteByte(c)
 	}
-	out := b.String()
-	d.rebound.Store(q, out)
-	return out
+	return b.String()
 }
 
 // Advisory lock ids, for PostgreSQL's transaction-scoped advisory locks.

@@ -37,3 +37,8 @@ func UpdateKeyRolledBack(ctx context.Context, s *Store, accountID, id int64, u *
 	}
 	return tx.Rollback()
 }
+
+// Rebind rebinds q for PostgreSQL and for SQLite.
+func Rebind(q string) (postgres, sqlite string) {
+	return postgresDialect.rebind(q), sqliteDialect.rebind(q)
+}
