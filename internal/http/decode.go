@@ -37,6 +37,17 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
+// ReadBody reads a request body of at most MaxBodyBytes for other
+// surfaces: too_large past the limit, unsupported_media_type for a
+// Content-Type that is set and not JSON; an empty body yields nil.
+func ReadBody(w http.ResponseWriter, r *http.Request) ([]byte, error) { return readBody(w, r) }
+
+// WriteJSON writes v as application/json with the status.
+func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }
+
+// ClientIP is the peer's address as recorded in audit events.
+func ClientIP(r *http.Request) string { return clientIP(r) }
+
 // checkContentType refuses a body whose Content-Type is set and not JSON.
 func checkContentType(r *http.Request) error {
 	ct := r.Header.Get("Content-Type")

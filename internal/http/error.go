@@ -81,6 +81,23 @@ func (s *Server) logError(r *http.Request, err error) {
 	}
 }
 
+// recoverer turns a panic in another surface's handler into a bare 500
+// that reveals nothing, and logs it.
+func (s *Server) recoverer(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.logger.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "err", fmt.Errorf("panic: %v\n%s", v, debug.Stack()))
+				WriteJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal error"})
+			}
+		}()
+		h.ServeHTTP(w, r)
+	})
+}
+
 // adapt turns a handlerFunc into an http.Handler that renders its error
 // with render and turns a panic into an internal error.
 func (s *Server) adapt(h handlerFunc, render errorRenderer) http.Handler {

@@ -23,6 +23,14 @@ type Server struct {
 	Audit       latchkey.AuditService
 	Accounts    latchkey.AccountService
 	Verifier    latchkey.Verifier
+	Users       latchkey.UserService
+	Sessions    latchkey.SessionService
+	Passwords   latchkey.PasswordHasher
+	// LoginLimiter throttles login attempts per client IP and per email.
+	LoginLimiter latchkey.RateLimiter
+	// SecretKey signs access tokens and derives CSRF tokens; every
+	// instance on one store shares it.
+	SecretKey []byte
 
 	// AdminSecret enables the operator's X-Admin-Secret header; empty
 	// refuses that header.
@@ -32,10 +40,29 @@ type Server struct {
 	Logger *slog.Logger
 	Clock  latchkey.Clock
 
+	// Surfaces are extra route sets served beside the native API (the seed
+	// surfaces of internal/http/compat), each rendering its own envelope.
+	Surfaces []Surface
+
 	logger   *slog.Logger
 	clock    latchkey.Clock
 	metrics  *Metrics
 	accounts sync.Map // account name → id (accounts are never deleted)
+
+	dummyOnce sync.Once // dummyHash is verified for unknown emails
+	dummyHash string
+}
+
+// Route is one route another package serves on this server.
+type Route struct {
+	Method  string
+	Pattern string
+	Handler http.Handler
+}
+
+// Surface is a set of routes with their own auth and error envelope.
+type Surface interface {
+	Routes() []Route
 }
 
 // route is one entry of the API's single routing table.
@@ -65,6 +92,15 @@ func (s *Server) routes() []route {
 		{"POST", "/v1/permissions", latchkey.PermAccountAdmin, "Add a permission", s.handleCreatePermission},
 		{"DELETE", "/v1/permissions/{name}", latchkey.PermAccountAdmin, "Remove a permission", s.handleDeletePermission},
 		{"GET", "/v1/audit", latchkey.PermAuditRead, "Read the audit log", s.handleAudit},
+		{"GET", "/v1/accounts", permAuthenticated, "List the accounts the caller can reach", s.handleListAccounts},
+		{"POST", "/v1/accounts", permOperator, "Create an account (operator only)", s.handleCreateAccount},
+		{"GET", "/v1/users", latchkey.PermAccountAdmin, "List the account's users and roles", s.handleListUsers},
+		{"POST", "/v1/users", latchkey.PermAccountAdmin, "Create a user in the account", s.handleCreateUser},
+		{"PUT", "/v1/accounts/{id}/members/{user_id}", latchkey.PermAccountAdmin, "Give a user a role in the account", s.handleSetMember},
+		{"POST", "/v1/auth/login", "", "Sign in with email and password", s.handleLogin},
+		{"POST", "/v1/auth/refresh", "", "Rotate the refresh token for a new access token", s.handleRefresh},
+		{"POST", "/v1/auth/logout", permAuthenticated, "End the session family", s.handleLogout},
+		{"GET", "/v1/auth/csrf", permAuthenticated, "The session's CSRF token", s.handleCSRF},
 		{"GET", "/healthz", "", "Liveness", s.handleHealthz},
 		{"GET", "/readyz", "", "Readiness (store reachable)", s.handleReadyz},
 		{"GET", "/openapi.json", "", "This API's OpenAPI 3.1 document", s.handleOpenAPI},
@@ -90,6 +126,11 @@ func (s *Server) Handler() http.Handler {
 			h = s.authenticate(rt.perm, h)
 		}
 		mux.Handle(rt.method+" "+rt.pattern, s.metrics.instrument(rt.pattern, s.adapt(h, renderProblem)))
+	}
+	for _, sf := range s.Surfaces {
+		for _, rt := range sf.Routes() {
+			mux.Handle(rt.Method+" "+rt.Pattern, s.metrics.instrument(rt.Pattern, s.recoverer(rt.Handler)))
+		}
 	}
 	mux.Handle("GET /metrics", s.metrics.handler())
 	mux.Handle("/v1/", s.adapt(func(w http.ResponseWriter, r *http.Request) error {

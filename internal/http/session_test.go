@@ -1,0 +1,325 @@
+package http_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	lkhttp "github.com/latchkey/latchkey/internal/http"
+	"github.com/latchkey/latchkey/internal/inmem"
+	"github.com/latchkey/latchkey/internal/mock"
+)
+
+// fakeSessions is an in-memory SessionService with the store's rotation
+// and reuse semantics.
+type fakeSessions struct {
+	mu       sync.Mutex
+	n        int
+	families map[string]*latchkey.SessionFamily
+	tokens   map[string]string // token → family id
+	rotated  map[string]bool
+}
+
+func newFakeSessions() *fakeSessions {
+	return &fakeSessions{families: map[string]*latchkey.SessionFamily{}, tokens: map[string]string{}, rotated: map[string]bool{}}
+}
+
+func (f *fakeSessions) token() string { f.n++; return "rt-" + time.Now().Format("150405.000000") + "-" + string(rune('a'+f.n%26)) + strings.Repeat("x", f.n) }
+
+func (f *fakeSessions) mock() *mock.SessionService {
+	return &mock.SessionService{
+		CreateSessionFn: func(ctx context.Context, userID int64, ttl time.Duration, ip, ua string) (*latchkey.SessionFamily, string, error) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			fam := &latchkey.SessionFamily{ID: "fam" + string(rune('A'+len(f.families))), UserID: userID, ExpiresAt: time.Now().Add(ttl)}
+			f.families[fam.ID] = fam
+			t := f.token()
+			f.tokens[t] = fam.ID
+			return fam, t, nil
+		},
+		RefreshSessionFn: func(ctx context.Context, tok string) (*latchkey.SessionFamily, string, error) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			id, ok := f.tokens[tok]
+			fam := f.families[id]
+			if !ok || fam.RevokedAt != nil {
+				return nil, "", latchkey.Errorf(latchkey.EUNAUTHORIZED, "invalid refresh token")
+			}
+			if f.rotated[tok] {
+				now := time.Now()
+				fam.RevokedAt = &now
+				return nil, "", latchkey.Errorf(latchkey.EUNAUTHORIZED, "refresh token reuse detected; session revoked")
+			}
+			f.rotated[tok] = true
+			t := f.token()
+			f.tokens[t] = id
+			return fam, t, nil
+		},
+		FindSessionFamilyFn: func(ctx context.Context, id string) (*latchkey.SessionFamily, error) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			fam, ok := f.families[id]
+			if !ok {
+				return nil, latchkey.Errorf(latchkey.ENOTFOUND, "no session")
+			}
+			c := *fam
+			return &c, nil
+		},
+		RevokeSessionFamilyFn: func(ctx context.Context, id string) error {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			now := time.Now()
+			f.families[id].RevokedAt = &now
+			return nil
+		},
+	}
+}
+
+// sessionFixture is a Server with two users: admin@acme.test (admin of
+// account 7) and member@acme.test (member of account 7).
+type sessionFixture struct {
+	srv      *httptest.Server
+	clock    *time.Time
+	keys     *mock.KeyService
+	sessions *fakeSessions
+}
+
+const goodPassword = "correct horse battery"
+
+func MustSessionFixture(tb testing.TB) *sessionFixture {
+	tb.Helper()
+	now := time.Now()
+	f := &sessionFixture{clock: &now, keys: &mock.KeyService{}, sessions: newFakeSessions()}
+	users := map[string]*latchkey.User{"admin@acme.test": {ID: 1, Email: "admin@acme.test"}, "member@acme.test": {ID: 2, Email: "member@acme.test"}}
+	s := &lkhttp.Server{
+		Keys:      f.keys,
+		Verifier:  &mock.Verifier{},
+		Accounts:  &mock.AccountService{FindAccountByIDFn: func(ctx context.Context, id int64) (*latchkey.Account, error) { return &latchkey.Account{ID: id, Name: "acme"}, nil }},
+		Sessions:  f.sessions.mock(),
+		SecretKey: []byte("0123456789abcdef0123456789abcdef"),
+		Clock:     func() time.Time { return *f.clock },
+		Passwords: &mock.PasswordHasher{
+			HashFn:   func(pw string) (string, error) { return "h:" + pw, nil },
+			VerifyFn: func(enc, pw string) (bool, error) { return enc == "h:"+pw, nil },
+		},
+		LoginLimiter: inmem.NewRateLimiter(),
+		Users: &mock.UserService{
+			FindUserByEmailFn: func(ctx context.Context, email string) (*latchkey.User, string, error) {
+				if u, ok := users[email]; ok {
+					return u, "h:" + goodPassword, nil
+				}
+				return nil, "", latchkey.Errorf(latchkey.ENOTFOUND, "no user")
+			},
+			FindUserByIDFn: func(ctx context.Context, id int64) (*latchkey.User, error) {
+				for _, u := range users {
+					if u.ID == id {
+						return u, nil
+					}
+				}
+				return nil, latchkey.Errorf(latchkey.ENOTFOUND, "no user")
+			},
+			FindMembershipsFn: func(ctx context.Context, userID int64) ([]*latchkey.Membership, error) {
+				role := latchkey.RoleMember
+				if userID == 1 {
+					role = latchkey.RoleAdmin
+				}
+				return []*latchkey.Membership{{AccountID: 7, UserID: userID, Role: role}}, nil
+			},
+		},
+	}
+	f.keys.FindKeysFn = func(ctx context.Context, kf latchkey.KeyFilter) ([]*latchkey.Key, string, error) { return nil, "", nil }
+	f.keys.CreateKeyFn = func(ctx context.Context, accountID int64, c *latchkey.KeyCreate) (*latchkey.Key, string, error) {
+		if a := latchkey.ActorFromContext(ctx); a.Kind != latchkey.ActorUser {
+			tb.Errorf("actor: got %+v, want a user", a)
+		}
+		return &latchkey.Key{ID: 1}, "lk_x", nil
+	}
+	f.srv = httptest.NewServer(s.Handler())
+	tb.Cleanup(f.srv.Close)
+	return f
+}
+
+type login struct {
+	access, csrf, refresh string
+	status                int
+}
+
+func (f *sessionFixture) login(tb testing.TB, email, password string) login {
+	tb.Helper()
+	body, _ := json.Marshal(map[string]string{"email": email, "password": password})
+	resp, err := http.Post(f.srv.URL+"/v1/auth/login", "application/json", strings.NewReader(string(body)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	l := login{status: resp.StatusCode}
+	var a struct {
+		AccessToken string `json:"access_token"`
+		CSRFToken   string `json:"csrf_token"`
+	}
+	json.NewDecoder(resp.Body).Decode(&a)
+	l.access, l.csrf = a.AccessToken, a.CSRFToken
+	for _, c := range resp.Cookies() {
+		if c.Name == "__Host-refresh" {
+			l.refresh = c.Value
+		}
+		if c.Name == "__Host-access" && (c.Value != l.access || !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/") {
+			tb.Errorf("access cookie: got %+v, want Secure HttpOnly SameSite=Strict Path=/ with the token", c)
+		}
+	}
+	return l
+}
+
+func (f *sessionFixture) req(tb testing.TB, method, path, body string, headers ...string) int {
+	tb.Helper()
+	req, _ := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func (f *sessionFixture) refresh(tb testing.TB, token string) (int, string) {
+	tb.Helper()
+	req, _ := http.NewRequest("POST", f.srv.URL+"/v1/auth/refresh", nil)
+	req.AddCookie(&http.Cookie{Name: "__Host-refresh", Value: token})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	for _, c := range resp.Cookies() {
+		if c.Name == "__Host-refresh" {
+			return resp.StatusCode, c.Value
+		}
+	}
+	return resp.StatusCode, ""
+}
+
+func TestSessions(t *testing.T) {
+	t.Run("login: bearer and cookie with CSRF", func(t *testing.T) {
+		f := MustSessionFixture(t)
+		l := f.login(t, "admin@acme.test", goodPassword)
+		if l.status != 200 || !strings.HasPrefix(l.access, "lka_") || l.csrf == "" || l.refresh == "" {
+			t.Fatalf("login: got %+v", l)
+		}
+		if st := f.req(t, "GET", "/v1/keys", "", "Authorization", "Bearer "+l.access); st != 200 {
+			t.Fatalf("bearer: got %d, want 200", st)
+		}
+		cookie := "__Host-access=" + l.access
+		if st := f.req(t, "GET", "/v1/keys", "", "Cookie", cookie); st != 200 {
+			t.Fatalf("cookie GET: got %d, want 200 (no CSRF on safe methods)", st)
+		}
+		if st := f.req(t, "POST", "/v1/keys", `{"name":"x"}`, "Cookie", cookie); st != 403 {
+			t.Fatalf("cookie POST without CSRF: got %d, want 403", st)
+		}
+		if st := f.req(t, "POST", "/v1/keys", `{"name":"x"}`, "Cookie", cookie, "X-CSRF-Token", "wrong"); st != 403 {
+			t.Fatalf("cookie POST with wrong CSRF: got %d, want 403", st)
+		}
+		if st := f.req(t, "POST", "/v1/keys", `{"name":"x"}`, "Cookie", cookie, "X-CSRF-Token", l.csrf); st != 201 {
+			t.Fatalf("cookie POST with CSRF: got %d, want 201", st)
+		}
+		if st := f.req(t, "POST", "/v1/keys", `{"name":"x"}`, "Authorization", "Bearer "+l.access); st != 201 {
+			t.Fatalf("bearer POST needs no CSRF: got %d, want 201", st)
+		}
+	})
+	t.Run("wrong password and unknown email look alike", func(t *testing.T) {
+		f := MustSessionFixture(t)
+		if l := f.login(t, "admin@acme.test", "nope nope nope"); l.status != 401 || l.access != "" {
+			t.Fatalf("wrong password: got %+v", l)
+		}
+		if l := f.login(t, "ghost@acme.test", goodPassword); l.status != 401 {
+			t.Fatalf("unknown email: got %+v", l)
+		}
+	})
+	t.Run("member reads, admin writes", func(t *testing.T) {
+		f := MustSessionFixture(t)
+		l := f.login(t, "member@acme.test", goodPassword)
+		if st := f.req(t, "GET", "/v1/keys", "", "Authorization", "Bearer "+l.access); st != 200 {
+			t.Fatalf("member read: got %d", st)
+		}
+		if st := f.req(t, "POST", "/v1/keys", `{"name":"x"}`, "Authorization", "Bearer "+l.access); st != 403 {
+			t.Fatalf("member write: got %d, want 403", st)
+		}
+		if st := f.req(t, "GET", "/v1/keys", "", "Authorization", "Bearer "+l.access, "X-Account-ID", "99"); st != 403 {
+			t.Fatalf("another account: got %d, want 403", st)
+		}
+	})
+	t.Run("refresh rotates; reuse revokes the family", func(t *testing.T) {
+		f := MustSessionFixture(t)
+		l := f.login(t, "admin@acme.test", goodPassword)
+		st, r2 := f.refresh(t, l.refresh)
+		if st != 200 || r2 == "" || r2 == l.refresh {
+			t.Fatalf("refresh: got %d %q, want 200 and a new token", st, r2)
+		}
+		if st, _ := f.refresh(t, l.refresh); st != 401 {
+			t.Fatalf("reuse: got %d, want 401", st)
+		}
+		if st, _ := f.refresh(t, r2); st != 401 {
+			t.Fatalf("newest token after reuse: got %d, want 401 (family revoked)", st)
+		}
+		if st := f.req(t, "GET", "/v1/keys", "", "Authorization", "Bearer "+l.access); st != 401 {
+			t.Fatalf("access token after reuse: got %d, want 401", st)
+		}
+	})
+	t.Run("logout takes effect on the next request", func(t *testing.T) {
+		f := MustSessionFixture(t)
+		l := f.login(t, "admin@acme.test", goodPassword)
+		if st := f.req(t, "POST", "/v1/auth/logout", "", "Cookie", "__Host-access="+l.access); st != 403 {
+			t.Fatalf("logout by cookie without CSRF: got %d, want 403", st)
+		}
+		if st := f.req(t, "POST", "/v1/auth/logout", "", "Cookie", "__Host-access="+l.access, "X-CSRF-Token", l.csrf); st != 204 {
+			t.Fatalf("logout: got %d, want 204", st)
+		}
+		if st := f.req(t, "GET", "/v1/keys", "", "Authorization", "Bearer "+l.access); st != 401 {
+			t.Fatalf("after logout: got %d, want 401", st)
+		}
+		if st, _ := f.refresh(t, l.refresh); st != 401 {
+			t.Fatalf("refresh after logout: got %d, want 401", st)
+		}
+	})
+	t.Run("expired and forged access tokens", func(t *testing.T) {
+		f := MustSessionFixture(t)
+		l := f.login(t, "admin@acme.test", goodPassword)
+		forged := l.access[:len(l.access)-2] + "AA"
+		if st := f.req(t, "GET", "/v1/keys", "", "Authorization", "Bearer "+forged); st != 401 {
+			t.Fatalf("forged: got %d, want 401", st)
+		}
+		*f.clock = f.clock.Add(lkhttp.AccessTTL + time.Second)
+		if st := f.req(t, "GET", "/v1/keys", "", "Authorization", "Bearer "+l.access); st != 401 {
+			t.Fatalf("expired: got %d, want 401", st)
+		}
+		if st, _ := f.refresh(t, l.refresh); st != 200 {
+			t.Fatalf("refresh after access expiry: got %d, want 200", st)
+		}
+	})
+	t.Run("login is throttled per email", func(t *testing.T) {
+		f := MustSessionFixture(t)
+		var last int
+		for i := 0; i < 11; i++ {
+			last = f.login(t, "admin@acme.test", "wrong password!").status
+		}
+		if last != 429 {
+			t.Fatalf("11th attempt in a minute: got %d, want 429", last)
+		}
+		if l := f.login(t, "admin@acme.test", goodPassword); l.status != 429 {
+			t.Fatalf("right password while throttled: got %d, want 429", l.status)
+		}
+		*f.clock = f.clock.Add(61 * time.Second)
+		if l := f.login(t, "admin@acme.test", goodPassword); l.status != 200 {
+			t.Fatalf("after the window: got %d, want 200", l.status)
+		}
+	})
+}
