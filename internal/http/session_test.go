@@ -30,7 +30,10 @@ func newFakeSessions() *fakeSessions {
 	return &fakeSessions{families: map[string]*latchkey.SessionFamily{}, tokens: map[string]string{}, rotated: map[string]bool{}}
 }
 
-func (f *fakeSessions) token() string { f.n++; return "rt-" + time.Now().Format("150405.000000") + "-" + string(rune('a'+f.n%26)) + strings.Repeat("x", f.n) }
+func (f *fakeSessions) token() string {
+	f.n++
+	return "rt-" + time.Now().Format("150405.000000") + "-" + string(rune('a'+f.n%26)) + strings.Repeat("x", f.n)
+}
 
 func (f *fakeSessions) mock() *mock.SessionService {
 	return &mock.SessionService{
@@ -98,9 +101,11 @@ func MustSessionFixture(tb testing.TB) *sessionFixture {
 	f := &sessionFixture{clock: &now, keys: &mock.KeyService{}, sessions: newFakeSessions()}
 	users := map[string]*latchkey.User{"admin@acme.test": {ID: 1, Email: "admin@acme.test"}, "member@acme.test": {ID: 2, Email: "member@acme.test"}}
 	s := &lkhttp.Server{
-		Keys:      f.keys,
-		Verifier:  &mock.Verifier{},
-		Accounts:  &mock.AccountService{FindAccountByIDFn: func(ctx context.Context, id int64) (*latchkey.Account, error) { return &latchkey.Account{ID: id, Name: "acme"}, nil }},
+		Keys:     f.keys,
+		Verifier: &mock.Verifier{},
+		Accounts: &mock.AccountService{FindAccountByIDFn: func(ctx context.Context, id int64) (*latchkey.Account, error) {
+			return &latchkey.Account{ID: id, Name: "acme"}, nil
+		}},
 		Sessions:  f.sessions.mock(),
 		SecretKey: []byte("0123456789abcdef0123456789abcdef"),
 		Clock:     func() time.Time { return *f.clock },

@@ -16,7 +16,8 @@ import (
 // the real stores do and counts its calls.
 type fakeStore struct {
 	mu       sync.Mutex
-	keys     map[latchkey.SecretHash]*latchkey.VerifyKey // by secret; shared per key id
+	keys     map[latchkey.SecretHash]*latchkey.VerifyKey // by secret
+	byID     map[int64][]*latchkey.VerifyKey             // the same, by key id
 	devices  map[int64][]string
 	lastUsed map[int64]time.Time
 	counts   map[countKey]int64
@@ -38,28 +39,28 @@ type countKey struct {
 func newFakeStore() *fakeStore {
 	return &fakeStore{
 		keys:     make(map[latchkey.SecretHash]*latchkey.VerifyKey),
+		byID:     make(map[int64][]*latchkey.VerifyKey),
 		devices:  make(map[int64][]string),
 		lastUsed: make(map[int64]time.Time),
 		counts:   make(map[countKey]int64),
 	}
 }
 
-// put stores a key's snapshot under a secret hash; other secrets of the
-// key share it through update.
+// put stores a key's snapshot under a secret hash. Secrets of one key
+// should share its Credits.
 func (s *fakeStore) put(h latchkey.SecretHash, vk *latchkey.VerifyKey) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.keys[h] = vk
+	s.byID[vk.KeyID] = append(s.byID[vk.KeyID], vk)
 }
 
 // update changes every secret of a key.
 func (s *fakeStore) update(keyID int64, fn func(*latchkey.VerifyKey)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, vk := range s.keys {
-		if vk.KeyID == keyID {
-			fn(vk)
-		}
+	for _, vk := range s.byID[keyID] {
+		fn(vk)
 	}
 }
 
@@ -114,8 +115,8 @@ func (s *fakeStore) FlushUsage(ctx context.Context, b *latchkey.UsageBatch) erro
 		if u.LastUsedAt.After(s.lastUsed[u.KeyID]) {
 			s.lastUsed[u.KeyID] = u.LastUsedAt
 		}
-		for _, vk := range s.keys {
-			if vk.KeyID != u.KeyID || vk.Credits == nil {
+		for _, vk := range s.byID[u.KeyID] {
+			if vk.Credits == nil {
 				continue
 			}
 			c := vk.Credits
@@ -142,8 +143,8 @@ func (s *fakeStore) stats() (finds, addDevices, flushes int) {
 func (s *fakeStore) credits(keyID int64) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, vk := range s.keys {
-		if vk.KeyID == keyID && vk.Credits != nil {
+	for _, vk := range s.byID[keyID] {
+		if vk.Credits != nil {
 			return vk.Credits.Remaining
 		}
 	}
