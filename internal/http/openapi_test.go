@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/latchkey/latchkey"
 )
 
 // extraOperations are served outside routes() and must still be described.
@@ -140,38 +142,157 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	}
 }
 
-// checkSecurity checks that a public route has security [] and a guarded
-// one takes the operator's secret or a root key holding perm.
+// Security schemes of the document: the operator's secret, a root key, and
+// a signed-in user's access token as a bearer or in the session cookie.
+const (
+	schemeAdmin  = "adminSecret"
+	schemeRoot   = "rootKey"
+	schemeBearer = "userBearer"
+	schemeCookie = "sessionCookie"
+)
+
+// wantSecurity returns the alternatives a route's perm calls for, scheme to
+// scopes: none for a public route; the operator's secret alone for
+// "operator"; every principal with no scope for "authenticated"; else every
+// principal, a root key scoped to perm. Users' roles are not scopes: the
+// description states them.
+func wantSecurity(perm string) map[string][]string {
+	switch perm {
+	case "":
+		return map[string][]string{}
+	case permOperator:
+		return map[string][]string{schemeAdmin: {}}
+	case permAuthenticated:
+		return map[string][]string{schemeAdmin: {}, schemeRoot: {}, schemeBearer: {}, schemeCookie: {}}
+	}
+	return map[string][]string{schemeAdmin: {}, schemeRoot: {perm}, schemeBearer: {}, schemeCookie: {}}
+}
+
+// userRoles says which roles may use perm, as the descriptions put it,
+// asking Principal.Can so the document follows the code.
+func userRoles(perm string) string {
+	var roles []string
+	for _, r := range []latchkey.Role{latchkey.RoleAdmin, latchkey.RoleMember} {
+		p := &Principal{Actor: latchkey.Actor{Kind: latchkey.ActorUser}, Role: r}
+		if p.Can(perm) {
+			roles = append(roles, string(r))
+		}
+	}
+	return strings.Join(roles, " or ")
+}
+
+// checkSecurity checks that an operation's security alternatives are
+// exactly those its route's perm calls for, one scheme each, with the
+// same scopes, and that its description states the requirement.
 func checkSecurity(t *testing.T, op map[string]any, perm string) {
 	t.Helper()
 	sec, ok := op["security"].([]any)
 	if !ok {
 		t.Fatalf("security: got %v, want an array on every operation", op["security"])
 	}
-	if perm == "" {
-		if len(sec) != 0 {
-			t.Errorf("security: got %v, want [] on a public route", sec)
-		}
-		return
-	}
-	var admin, root bool
+	got := map[string][]string{}
 	for _, req := range sec {
 		r, _ := req.(map[string]any)
-		if _, ok := r["adminSecret"]; ok {
-			admin = true
+		if len(r) != 1 {
+			t.Errorf("security requirement: got %v, want one scheme (alternatives, not a combination)", req)
 		}
-		if scopes, ok := r["rootKey"].([]any); ok {
-			root = len(scopes) == 1 && scopes[0] == perm
-			if !root {
-				t.Errorf("security rootKey: got %v, want [%s]", scopes, perm)
+		for name, v := range r {
+			if _, dup := got[name]; dup {
+				t.Errorf("security: got %s twice in %v, want it once", name, sec)
+			}
+			raw, ok := v.([]any)
+			if !ok {
+				t.Errorf("security %s: got %v, want an array of scopes", name, v)
+			}
+			scopes := []string{}
+			for _, s := range raw {
+				str, _ := s.(string)
+				scopes = append(scopes, str)
+			}
+			got[name] = scopes
+		}
+	}
+	want := wantSecurity(perm)
+	for _, name := range keysOf(want) {
+		if scopes, ok := got[name]; !ok {
+			t.Errorf("security: got %v, want %s %v among the alternatives", sec, name, want[name])
+		} else if strings.Join(scopes, " ") != strings.Join(want[name], " ") {
+			t.Errorf("security %s: got scopes %v, want %v", name, scopes, want[name])
+		}
+	}
+	for _, name := range keysOf(got) {
+		if _, ok := want[name]; !ok {
+			t.Errorf("security: got %s %v, want no such alternative for perm %q", name, got[name], perm)
+		}
+	}
+
+	desc, _ := op["description"].(string)
+	var phrases []string
+	switch perm {
+	case "":
+		return
+	case permOperator:
+		phrases = []string{"Requires the operator's X-Admin-Secret"}
+	case permAuthenticated:
+		phrases = []string{"Requires any credential"}
+	default:
+		if !latchkey.IsRootPermission(perm) {
+			t.Errorf("perm %q: got an unknown permission, want a root-key permission or a pseudo one", perm)
+		}
+		phrases = []string{"Requires `" + perm + "`", "signed-in user whose role in the account is " + userRoles(perm) + "."}
+	}
+	for _, p := range phrases {
+		if !strings.Contains(desc, p) {
+			t.Errorf("description: got %q, want it to say %q", desc, p)
+		}
+	}
+	responses, _ := op["responses"].(map[string]any)
+	for _, code := range []string{"401", "403"} {
+		if _, ok := responses[code]; !ok {
+			t.Errorf("responses: got %v, want a %s on a guarded route", keysOf(responses), code)
+		}
+	}
+}
+
+func TestOpenAPISecuritySchemes(t *testing.T) {
+	doc := loadOpenAPI(t)
+	components, _ := doc["components"].(map[string]any)
+	schemes, _ := components["securitySchemes"].(map[string]any)
+	want := map[string]map[string]string{
+		schemeAdmin:  {"type": "apiKey", "in": "header", "name": "X-Admin-Secret"},
+		schemeRoot:   {"type": "http", "scheme": "bearer"},
+		schemeBearer: {"type": "http", "scheme": "bearer"},
+		schemeCookie: {"type": "apiKey", "in": "cookie", "name": accessCookie},
+	}
+	for _, name := range keysOf(want) {
+		s, ok := schemes[name].(map[string]any)
+		if !ok {
+			t.Errorf("securitySchemes.%s: got %v, want an object", name, schemes[name])
+			continue
+		}
+		for _, k := range keysOf(want[name]) {
+			if s[k] != want[name][k] {
+				t.Errorf("securitySchemes.%s.%s: got %v, want %q", name, k, s[k], want[name][k])
 			}
 		}
 	}
-	if !admin || !root {
-		t.Errorf("security: got %v, want adminSecret and rootKey [%s]", sec, perm)
+	if s, _ := schemes[schemeCookie].(map[string]any); !strings.Contains(fmt.Sprint(s["description"]), "X-CSRF-Token") {
+		t.Errorf("securitySchemes.%s.description: got %v, want it to tell of X-CSRF-Token on unsafe methods", schemeCookie, s["description"])
 	}
-	if desc, _ := op["description"].(string); !strings.Contains(desc, "Requires `"+perm+"`") {
-		t.Errorf("description: got %q, want it to say Requires `%s`", desc, perm)
+	if s, _ := schemes[schemeBearer].(map[string]any); !strings.Contains(fmt.Sprint(s["bearerFormat"]), accessPrefix) {
+		t.Errorf("securitySchemes.%s.bearerFormat: got %v, want it to name the %s prefix", schemeBearer, s["bearerFormat"], accessPrefix)
+	}
+	// Every scheme an operation names is declared.
+	for key, op := range openAPIOperations(t, doc) {
+		sec, _ := op["security"].([]any)
+		for _, req := range sec {
+			r, _ := req.(map[string]any)
+			for name := range r {
+				if _, ok := schemes[name]; !ok {
+					t.Errorf("%s: got security scheme %q, want one declared in components.securitySchemes", key, name)
+				}
+			}
+		}
 	}
 }
 
