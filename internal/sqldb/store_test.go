@@ -46,6 +46,12 @@ var conformance = []struct {
 	{"Audit", testAudit},
 	{"AuditFilters", testAuditFilters},
 	{"ChangeFeed", testChangeFeed},
+	{"Users", testUsers},
+	{"CreateUserInvalid", testCreateUserInvalid},
+	{"FindUserNotFound", testFindUserNotFound},
+	{"HomeAccount", testHomeAccount},
+	{"Memberships", testMemberships},
+	{"SetMembershipErrors", testSetMembershipErrors},
 }
 
 func TestStore(t *testing.T) {
