@@ -52,6 +52,15 @@ var conformance = []struct {
 	{"HomeAccount", testHomeAccount},
 	{"Memberships", testMemberships},
 	{"SetMembershipErrors", testSetMembershipErrors},
+	{"SessionCreate", testSessionCreate},
+	{"SessionCreateErrors", testSessionCreateErrors},
+	{"SessionClipsClientFields", testSessionClipsClientFields},
+	{"SessionRefresh", testSessionRefresh},
+	{"SessionReuse", testSessionReuse},
+	{"SessionExpiry", testSessionExpiry},
+	{"SessionRefreshConcurrent", testSessionRefreshConcurrent},
+	{"SessionRevoke", testSessionRevoke},
+	{"PruneSessions", testPruneSessions},
 }
 
 func TestStore(t *testing.T) {

@@ -1,0 +1,439 @@
+package sqldb_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/sqldb"
+)
+
+const (
+	sessionTTL   = 30 * 24 * time.Hour
+	reuseMessage = "refresh token reuse detected; session revoked"
+)
+
+// urlSafe matches unpadded base64url.
+var urlSafe = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// sessionEnv is a store with an account and a signed-up user.
+type sessionEnv struct {
+	*env
+	account *latchkey.Account
+	user    *latchkey.User
+}
+
+// MustSessionEnv returns a fresh store with the default account and one
+// user, ada@example.com.
+func MustSessionEnv(tb testing.TB, b backend) *sessionEnv {
+	tb.Helper()
+	e := MustEnv(tb, b)
+	a := MustCreateAccount(tb, e.store, latchkey.DefaultAccountName)
+	u := MustCreateUser(tb, e.store, "ada@example.com", "Ada")
+	return &sessionEnv{env: e, account: a, user: u}
+}
+
+// MustCreateSession opens a session of the user for sessionTTL.
+func MustCreateSession(tb testing.TB, s *sqldb.Store, userID int64) (*latchkey.SessionFamily, string) {
+	tb.Helper()
+	f, token, err := s.CreateSession(ctx, userID, sessionTTL, "203.0.113.9", "Firefox/140")
+	if err != nil {
+		tb.Fatalf("CreateSession(%d): %v", userID, err)
+	}
+	return f, token
+}
+
+// MustRefresh exchanges a refresh token for the next.
+func MustRefresh(tb testing.TB, s *sqldb.Store, token string) (*latchkey.SessionFamily, string) {
+	tb.Helper()
+	f, next, err := s.RefreshSession(ctx, token)
+	if err != nil {
+		tb.Fatalf("RefreshSession: %v", err)
+	}
+	return f, next
+}
+
+// MustFindFamily returns a session family.
+func MustFindFamily(tb testing.TB, s *sqldb.Store, id string) *latchkey.SessionFamily {
+	tb.Helper()
+	f, err := s.FindSessionFamily(ctx, id)
+	if err != nil {
+		tb.Fatalf("FindSessionFamily: %v", err)
+	}
+	return f
+}
+
+// wantRefreshFails fails unless refreshing with token is refused as
+// unauthorized with the message.
+func wantRefreshFails(tb testing.TB, s *sqldb.Store, token, message string) {
+	tb.Helper()
+	f, next, err := s.RefreshSession(ctx, token)
+	if latchkey.ErrorCode(err) != latchkey.EUNAUTHORIZED || f != nil || next != "" {
+		tb.Fatalf("RefreshSession: got %v, %q, %v, want unauthorized", f, next, err)
+	}
+	if message != "" && latchkey.ErrorMessage(err) != message {
+		tb.Errorf("message: got %q, want %q", latchkey.ErrorMessage(err), message)
+	}
+}
+
+func testSessionCreate(t *testing.T, b backend) {
+	e := MustSessionEnv(t, b)
+	s := e.store
+	f, token := MustCreateSession(t, s, e.user.ID)
+	now := e.clock.Now()
+	want := &latchkey.SessionFamily{ID: f.ID, UserID: e.user.ID, CreatedAt: now, ExpiresAt: now.Add(sessionTTL),
+		IP: "203.0.113.9", UserAgent: "Firefox/140"}
+	if dump(f) != dump(want) {
+		t.Errorf("family: got %s, want %s", dump(f), dump(want))
+	}
+	if got := MustFindFamily(t, s, f.ID); dump(got) != dump(want) {
+		t.Errorf("FindSessionFamily: got %s, want %s", dump(got), dump(want))
+	}
+	if !urlSafe.MatchString(f.ID) || len(f.ID) < 22 {
+		t.Errorf("family id %q: want at least 22 base64url characters (128 bits)", f.ID)
+	}
+	if raw, err := base64.RawURLEncoding.DecodeString(token); err != nil || len(raw) != 32 {
+		t.Errorf("token %q: want 32 bytes of base64url (%v)", token, err)
+	}
+	f2, token2 := MustCreateSession(t, s, e.user.ID)
+	if f2.ID == f.ID || token2 == token {
+		t.Error("two sessions share an id or a token")
+	}
+
+	// The login is audited in the home account with the user as actor
+	// when the context names none, and with the context's actor otherwise.
+	actx := latchkey.NewContextWithActor(ctx, latchkey.Actor{Kind: latchkey.ActorUser, ID: e.user.ID, IP: "198.51.100.1", UserAgent: "curl/8"})
+	f3, _, err := s.CreateSession(actx, e.user.ID, time.Hour, "198.51.100.1", "curl/8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := MustAuditEvents(t, s, latchkey.AuditFilter{AccountID: e.account.ID, Action: ptr(latchkey.ActionSessionLogin)})
+	if len(events) != 3 {
+		t.Fatalf("login events: got %d, want 3", len(events))
+	}
+	for i, tt := range []struct{ family, ip, agent string }{{f3.ID, "198.51.100.1", "curl/8"}, {f2.ID, "203.0.113.9", "Firefox/140"}, {f.ID, "203.0.113.9", "Firefox/140"}} {
+		ev := events[i]
+		if ev.TargetType != "session" || ev.TargetID != tt.family || ev.ActorKind != latchkey.ActorUser || ev.ActorID != e.user.ID ||
+			ev.IP != tt.ip || ev.UserAgent != tt.agent {
+			t.Errorf("login event %d: got %s, want session %s by user %d from %s", i, dump(ev), tt.family, e.user.ID, tt.ip)
+		}
+		if strings.Contains(dump(ev), token) || strings.Contains(dump(ev), token2) {
+			t.Errorf("login event %d contains a refresh token", i)
+		}
+	}
+	if got := string(events[2].Changes["user_id"].After); got != dump(e.user.ID) {
+		t.Errorf("login changes: got %s, want user_id %d", dump(events[2].Changes), e.user.ID)
+	}
+}
+
+func testSessionCreateErrors(t *testing.T, b backend) {
+	e := MustSessionEnv(t, b)
+	tests := []struct {
+		name   string
+		userID int64
+		ttl    time.Duration
+		code   string
+	}{
+		{"unknown user", 999, time.Hour, latchkey.ENOTFOUND},
+		{"zero ttl", e.user.ID, 0, latchkey.EINVALID},
+		{"negative ttl", e.user.ID, -time.Hour, latchkey.EINVALID},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, token, err := e.store.CreateSession(ctx, tt.userID, tt.ttl, "", "")
+			wantCode(t, err, tt.code)
+			if f != nil || token != "" {
+				t.Errorf("got %v, %q, want nothing", f, token)
+			}
+		})
+	}
+	_, err := e.store.FindSessionFamily(ctx, "no-such-family")
+	wantCode(t, err, latchkey.ENOTFOUND)
+}
+
+// testSessionClipsClientFields stores what a client sends as its address
+// and agent even when either engine would refuse it as TEXT.
+func testSessionClipsClientFields(t *testing.T, b backend) {
+	e := MustSessionEnv(t, b)
+	tests := []struct {
+		name, ip, agent   string
+		wantIP, wantAgent string
+	}{
+		{"plain", "192.0.2.1", "Firefox", "192.0.2.1", "Firefox"},
+		{"NUL", "192.0.2.1\x00", "Fire\x00fox", "192.0.2.1", "Firefox"},
+		{"invalid UTF-8", "192.0.2.1", "Fire\xfffox", "192.0.2.1", "Fire\uFFFDfox"},
+		{"long", strings.Repeat("1", 100), strings.Repeat("a", 1000), strings.Repeat("1", 64), strings.Repeat("a", 512)},
+		{"cut inside a rune", "", strings.Repeat("a", 511) + "é", "", strings.Repeat("a", 511)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, _, err := e.store.CreateSession(ctx, e.user.ID, time.Hour, tt.ip, tt.agent)
+			if err != nil {
+				t.Fatalf("CreateSession: %v", err)
+			}
+			got := MustFindFamily(t, e.store, f.ID)
+			if got.IP != tt.wantIP || got.UserAgent != tt.wantAgent {
+				t.Errorf("got %q, %q, want %q, %q", got.IP, got.UserAgent, tt.wantIP, tt.wantAgent)
+			}
+		})
+	}
+}
+
+func testSessionRefresh(t *testing.T, b backend) {
+	e := MustSessionEnv(t, b)
+	s := e.store
+	f, t1 := MustCreateSession(t, s, e.user.ID)
+	seen := map[string]bool{t1: true}
+	token := t1
+	for i := 0; i < 5; i++ {
+		e.clock.Advance(10 * time.Minute)
+		got, next := MustRefresh(t, s, token)
+		if got.ID != f.ID || !got.ExpiresAt.Equal(f.ExpiresAt) || got.UserID != e.user.ID || got.RevokedAt != nil {
+			t.Fatalf("refresh %d: got %s, want family %s unchanged", i, dump(got), dump(f))
+		}
+		if seen[next] || !urlSafe.MatchString(next) {
+			t.Fatalf("refresh %d: got token %q, want a fresh base64url one", i, next)
+		}
+		seen[next] = true
+		token = next
+	}
+	// The newest token keeps working; a refresh is no login.
+	MustRefresh(t, s, token)
+	if n := len(MustAuditEvents(t, s, latchkey.AuditFilter{AccountID: e.account.ID, Action: ptr(latchkey.ActionSessionLogin)})); n != 1 {
+		t.Errorf("login events: got %d, want 1", n)
+	}
+
+	for _, bad := range []string{"", "not-a-token", strings.Repeat("A", 43), strings.Repeat("x", 1<<16)} {
+		wantRefreshFails(t, s, bad, "invalid or expired refresh token")
+	}
+}
+
+func testSessionReuse(t *testing.T, b backend) {
+	e := MustSessionEnv(t, b)
+	s := e.store
+	f, t1 := MustCreateSession(t, s, e.user.ID)
+	other, otherToken := MustCreateSession(t, s, e.user.ID)
+	e.clock.Advance(time.Minute)
+	_, t2 := MustRefresh(t, s, t1)
+	_, t3 := MustRefresh(t, s, t2)
+
+	// t1 was rotated: presenting it again is reuse, and revokes the family.
+	e.clock.Advance(time.Minute)
+	reusedAt := e.clock.Now()
+	wantRefreshFails(t, s, t1, reuseMessage)
+	got := MustFindFamily(t, s, f.ID)
+	if got.RevokedAt == nil || !got.RevokedAt.Equal(reusedAt) {
+		t.Fatalf("family after reuse: got revoked_at %v, want %v", got.RevokedAt, reusedAt)
+	}
+	// Every token of the family is dead now, the newest too.
+	e.clock.Advance(time.Minute)
+	for name, tok := range map[string]string{"t3 (newest)": t3, "t2": t2, "t1": t1} {
+		t.Run(name, func(t *testing.T) { wantRefreshFails(t, s, tok, "invalid or expired refresh token") })
+	}
+	if got := MustFindFamily(t, s, f.ID); !got.RevokedAt.Equal(reusedAt) {
+		t.Errorf("revoked_at moved: got %v, want %v", got.RevokedAt, reusedAt)
+	}
+	// Other families of the user are untouched.
+	if got, _ := MustRefresh(t, s, otherToken); got.ID != other.ID {
+		t.Errorf("other family: got %s, want %s", got.ID, other.ID)
+	}
+
+	events := MustAuditEvents(t, s, latchkey.AuditFilter{AccountID: e.account.ID, Action: ptr(latchkey.ActionSessionReuse)})
+	if len(events) != 1 {
+		t.Fatalf("reuse events: got %d, want 1", len(events))
+	}
+	if ev := events[0]; ev.TargetType != "session" || ev.TargetID != f.ID || ev.ActorKind != latchkey.ActorUser || ev.ActorID != e.user.ID {
+		t.Errorf("reuse event: got %s, want session %s, actor user %d", dump(ev), f.ID, e.user.ID)
+	}
+}
+
+func testSessionExpiry(t *testing.T, b backend) {
+	e := MustSessionEnv(t, b)
+	s := e.store
+	f, t1, err := s.CreateSession(ctx, e.user.ID, time.Hour, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(59 * time.Minute)
+	got, t2 := MustRefresh(t, s, t1)
+	if !got.ExpiresAt.Equal(f.ExpiresAt) {
+		t.Errorf("refresh extended the family: got %v, want %v", got.ExpiresAt, f.ExpiresAt)
+	}
+	e.clock.Advance(time.Minute) // exactly at expiry
+	wantRefreshFails(t, s, t2, "invalid or expired refresh token")
+	// An expired family is not revoked, and a rotated token of it is no
+	// reuse either: it is just expired.
+	wantRefreshFails(t, s, t1, "invalid or expired refresh token")
+	if got := MustFindFamily(t, s, f.ID); got.RevokedAt != nil {
+		t.Errorf("expired family: got revoked_at %v, want nil", got.RevokedAt)
+	}
+}
+
+func testSessionRefreshConcurrent(t *testing.T, b backend) {
+	e := MustSessionEnv(t, b)
+	s := e.store
+	const rounds, racers = 4, 8
+	for round := 0; round < rounds; round++ {
+		f, token := MustCreateSession(t, s, e.user.ID)
+		var (
+			wg     sync.WaitGroup
+			start  = make(chan struct{})
+			mu     sync.Mutex
+			wins   []string
+			reuses int
+			errs   []error
+		)
+		for i := 0; i < racers; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				_, next, err := s.RefreshSession(ctx, token)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					wins = append(wins, next)
+				case latchkey.ErrorCode(err) == latchkey.EUNAUTHORIZED:
+					if latchkey.ErrorMessage(err) == reuseMessage {
+						reuses++
+					}
+				default:
+					errs = append(errs, err)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if len(errs) > 0 {
+			t.Fatalf("round %d: unexpected errors: %v", round, errs)
+		}
+		if len(wins) != 1 {
+			t.Fatalf("round %d: winners: got %d, want 1", round, len(wins))
+		}
+		// The first loser is reuse and revokes the family; later ones find
+		// it revoked.
+		if reuses != 1 {
+			t.Errorf("round %d: reuse answers: got %d, want 1", round, reuses)
+		}
+		if got := MustFindFamily(t, s, f.ID); got.RevokedAt == nil {
+			t.Errorf("round %d: family not revoked after a concurrent reuse", round)
+		}
+		wantRefreshFails(t, s, wins[0], "")
+	}
+	if n := len(MustAuditEvents(t, s, latchkey.AuditFilter{AccountID: e.account.ID, Action: ptr(latchkey.ActionSessionReuse)})); n != rounds {
+		t.Errorf("reuse events: got %d, want %d", n, rounds)
+	}
+}
+
+func testSessionRevoke(t *testing.T, b backend) {
+	e := MustSessionEnv(t, b)
+	s := e.store
+	f, t1 := MustCreateSession(t, s, e.user.ID)
+	_, t2 := MustRefresh(t, s, t1)
+
+	e.clock.Advance(time.Minute)
+	revokedAt := e.clock.Now()
+	if err := s.RevokeSessionFamily(ctx, f.ID); err != nil {
+		t.Fatalf("RevokeSessionFamily: %v", err)
+	}
+	if got := MustFindFamily(t, s, f.ID); got.RevokedAt == nil || !got.RevokedAt.Equal(revokedAt) {
+		t.Fatalf("revoked_at: got %v, want %v", got.RevokedAt, revokedAt)
+	}
+	wantRefreshFails(t, s, t2, "invalid or expired refresh token")
+
+	// Revoking again keeps the first stamp and audits nothing.
+	e.clock.Advance(time.Minute)
+	if err := s.RevokeSessionFamily(latchkey.NewContextWithActor(ctx, latchkey.Actor{Kind: latchkey.ActorOperator}), f.ID); err != nil {
+		t.Fatalf("RevokeSessionFamily again: %v", err)
+	}
+	if got := MustFindFamily(t, s, f.ID); !got.RevokedAt.Equal(revokedAt) {
+		t.Errorf("revoked_at after a second revoke: got %v, want %v", got.RevokedAt, revokedAt)
+	}
+	wantCode(t, s.RevokeSessionFamily(ctx, "no-such-family"), latchkey.ENOTFOUND)
+
+	// An operator ending someone's session is the actor of that logout.
+	g, _ := MustCreateSession(t, s, e.user.ID)
+	if err := s.RevokeSessionFamily(latchkey.NewContextWithActor(ctx, latchkey.Actor{Kind: latchkey.ActorOperator, IP: "192.0.2.7"}), g.ID); err != nil {
+		t.Fatal(err)
+	}
+	events := MustAuditEvents(t, s, latchkey.AuditFilter{AccountID: e.account.ID, Action: ptr(latchkey.ActionSessionLogout)})
+	if len(events) != 2 {
+		t.Fatalf("logout events: got %d, want 2", len(events))
+	}
+	if ev := events[0]; ev.TargetID != g.ID || ev.ActorKind != latchkey.ActorOperator || ev.IP != "192.0.2.7" {
+		t.Errorf("operator's logout event: got %s", dump(ev))
+	}
+	if ev := events[1]; ev.TargetID != f.ID || ev.ActorKind != latchkey.ActorUser || ev.ActorID != e.user.ID {
+		t.Errorf("user's logout event: got %s, want actor user %d", dump(ev), e.user.ID)
+	}
+}
+
+func testPruneSessions(t *testing.T, b backend) {
+	e := MustSessionEnv(t, b)
+	s := e.store
+	short, st, err := s.CreateSession(ctx, e.user.ID, time.Hour, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	MustRefresh(t, s, st)
+	long, lt := MustCreateSession(t, s, e.user.ID)
+
+	if _, err := s.PruneSessions(ctx, -time.Second); latchkey.ErrorCode(err) != latchkey.EINVALID {
+		t.Errorf("PruneSessions(negative): got %v, want invalid", err)
+	}
+	e.clock.Advance(2 * time.Hour)
+	for _, tt := range []struct {
+		keep time.Duration
+		want int64
+	}{{2 * time.Hour, 0}, {0, 1}, {0, 0}} {
+		n, err := s.PruneSessions(ctx, tt.keep)
+		if err != nil || n != tt.want {
+			t.Errorf("PruneSessions(%v): got %d, %v, want %d", tt.keep, n, err, tt.want)
+		}
+	}
+	_, err = s.FindSessionFamily(ctx, short.ID)
+	wantCode(t, err, latchkey.ENOTFOUND)
+	if got, _ := MustRefresh(t, s, lt); got.ID != long.ID {
+		t.Errorf("live family after prune: got %s, want %s", got.ID, long.ID)
+	}
+}
+
+// TestSQLiteStoresNoRefreshToken checks that the database files hold a
+// refresh token's SHA-256, never the token.
+func TestSQLiteStoresNoRefreshToken(t *testing.T) {
+	dir := t.TempDir()
+	s := MustOpen(t, filepath.Join(dir, "lk.db"), nil)
+	MustCreateAccount(t, s, "default")
+	u := MustCreateUser(t, s, "ada@example.com", "")
+	_, t1 := MustCreateSession(t, s, u.ID)
+	_, t2 := MustRefresh(t, s, t1)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "lk.db*"))
+	var all []byte
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, b...)
+	}
+	for _, tok := range []string{t1, t2} {
+		if bytes.Contains(all, []byte(tok)) {
+			t.Error("the database files contain a refresh token")
+		}
+		if h := sha256.Sum256([]byte(tok)); !bytes.Contains(all, h[:]) {
+			t.Error("the database files do not contain the refresh token's hash")
+		}
+	}
+}
