@@ -264,12 +264,24 @@ func FuzzDecode(f *testing.F) {
 }
 
 // BenchmarkHash measures one hash with the production parameters (the
-// cost of a login, and of each guess).
+// cost of a login, and of each guess) and with OWASP's other argon2id
+// configurations, for re-tuning New.
 func BenchmarkHash(b *testing.B) {
-	h := New()
-	for b.Loop() {
-		if _, err := h.Hash("correct horse battery staple"); err != nil {
-			b.Fatal(err)
-		}
+	for _, bb := range []struct {
+		name string
+		h    *Hasher
+	}{
+		{"New", New()},
+		{"m=47104,t=1,p=1", &Hasher{Time: 1, MemoryKiB: 47104, Threads: 1}},
+		{"m=65536,t=1,p=1", &Hasher{Time: 1, MemoryKiB: 65536, Threads: 1}},
+		{"m=65536,t=3,p=1", &Hasher{Time: 3, MemoryKiB: 65536, Threads: 1}},
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := bb.h.Hash("correct horse battery staple"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
