@@ -12,6 +12,7 @@ import (
 	"github.com/latchkey/latchkey"
 	lkhttp "github.com/latchkey/latchkey/internal/http"
 	"github.com/latchkey/latchkey/internal/inmem"
+	"github.com/latchkey/latchkey/internal/password"
 	"github.com/latchkey/latchkey/internal/sqldb"
 	"github.com/spf13/cobra"
 )
@@ -77,6 +78,11 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
 
+	secretKey, err := store.SecretKey(ctx)
+	if err != nil {
+		return fmt.Errorf("read secret key: %w", err)
+	}
+
 	verifier := inmem.NewVerifier(store, inmem.NewRateLimiter(), clock, logger)
 	cancelFeed := store.Subscribe(verifier.Invalidate)
 	defer cancelFeed()
@@ -85,15 +91,20 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	go func() { defer close(runDone); verifier.Run(runCtx) }()
 
 	api := &lkhttp.Server{
-		Keys:        store,
-		Permissions: store,
-		Audit:       store,
-		Accounts:    store,
-		Verifier:    verifier,
-		AdminSecret: cfg.AdminSecret,
-		Ready:       store.Ping,
-		Logger:      logger,
-		Clock:       clock,
+		Keys:         store,
+		Permissions:  store,
+		Audit:        store,
+		Accounts:     store,
+		Verifier:     verifier,
+		Users:        store,
+		Sessions:     store,
+		Passwords:    password.New(),
+		LoginLimiter: inmem.NewRateLimiter(),
+		SecretKey:    secretKey,
+		AdminSecret:  cfg.AdminSecret,
+		Ready:        store.Ping,
+		Logger:       logger,
+		Clock:        clock,
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

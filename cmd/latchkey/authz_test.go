@@ -1,0 +1,274 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/latchkey/latchkey"
+)
+
+// call sends a request with the given headers and returns status and body.
+func (ts *testServer) call(tb testing.TB, method, path, body string, headers map[string]string) (int, string) {
+	tb.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, ts.URL+path, rd)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// mustJSON sends a request as operator or root and decodes a 2xx answer.
+func (ts *testServer) mustJSON(tb testing.TB, method, path string, body any, headers map[string]string, out any) {
+	tb.Helper()
+	b, _ := json.Marshal(body)
+	st, ans := ts.call(tb, method, path, string(b), headers)
+	if st/100 != 2 {
+		tb.Fatalf("%s %s: got %d %s", method, path, st, ans)
+	}
+	if out != nil {
+		if err := json.Unmarshal([]byte(ans), out); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+func bearerHeader(tok string) map[string]string {
+	return map[string]string{"Authorization": "Bearer " + tok}
+}
+
+// mustLogin signs a user in and returns their access token.
+func (ts *testServer) mustLogin(tb testing.TB, email, password string) string {
+	tb.Helper()
+	var a struct {
+		AccessToken string `json:"access_token"`
+	}
+	ts.mustJSON(tb, "POST", "/v1/auth/login", map[string]string{"email": email, "password": password}, nil, &a)
+	return a.AccessToken
+}
+
+const matrixAdminSecret = "matrix-operator-secret-0123"
+
+// TestAuthorizationMatrix sends every protected route of every surface as
+// each kind of principal and checks that nothing gets through that should
+// not: no credential and a wrong one are 401, an api key and a root key
+// lacking the permission 403, a member may only read, an admin of another
+// account never reaches this account's resources, and the right principal
+// succeeds.
+func TestAuthorizationMatrix(t *testing.T) {
+	ts := MustStartServer(t, Config{AdminSecret: matrixAdminSecret})
+	op := map[string]string{"X-Admin-Secret": matrixAdminSecret}
+	root := bearerHeader(ts.RootKey)
+
+	// account A (default): an api key, users, root keys each lacking one permission
+	var apiKey struct {
+		Secret string `json:"secret"`
+	}
+	ts.mustJSON(t, "POST", "/v1/keys", map[string]any{"name": "matrix api key"}, root, &apiKey)
+	ts.mustJSON(t, "POST", "/v1/users", map[string]any{"email": "admin-a@acme.test", "password": "admin-a password", "role": "admin"}, root, nil)
+	ts.mustJSON(t, "POST", "/v1/users", map[string]any{"email": "member-a@acme.test", "password": "member-a password", "role": "member"}, root, nil)
+	lacking := map[string]string{}
+	for _, p := range latchkey.RootPermissions {
+		var others []string
+		for _, q := range latchkey.RootPermissions {
+			if q != p {
+				others = append(others, q)
+			}
+		}
+		var k struct {
+			Secret string `json:"secret"`
+		}
+		ts.mustJSON(t, "POST", "/v1/keys", map[string]any{"kind": "root", "name": "lacks " + p, "permissions": others}, root, &k)
+		lacking[p] = k.Secret
+	}
+	// account B with its own admin
+	var acctB struct{ ID int64 }
+	ts.mustJSON(t, "POST", "/v1/accounts", map[string]any{"name": "bravo"}, op, &acctB)
+	ts.mustJSON(t, "POST", "/v1/users", map[string]any{"email": "admin-b@bravo.test", "password": "admin-b password", "role": "admin"},
+		map[string]string{"X-Admin-Secret": matrixAdminSecret, "X-Account-ID": "bravo"}, nil)
+
+	principals := map[string]map[string]string{
+		"no credential":            {},
+		"wrong credential":         bearerHeader(mustNewSecret()),
+		"api key":                  bearerHeader(apiKey.Secret),
+		"member":                   bearerHeader(ts.mustLogin(t, "member-a@acme.test", "member-a password")),
+		"admin of another account": bearerHeader(ts.mustLogin(t, "admin-b@bravo.test", "admin-b password")),
+		"admin":                    bearerHeader(ts.mustLogin(t, "admin-a@acme.test", "admin-a password")),
+	}
+
+	// fresh resources of account A for each call
+	newKey := func() string {
+		var k struct{ ID int64 }
+		ts.mustJSON(t, "POST", "/v1/keys", map[string]any{"name": "target", "max_devices": 2}, root, &k)
+		return fmt.Sprint(k.ID)
+	}
+	newKeyWithDevice := func() string {
+		var k struct {
+			ID     int64
+			Secret string
+		}
+		ts.mustJSON(t, "POST", "/v1/keys", map[string]any{"name": "device target", "max_devices": 2}, root, &k)
+		ts.mustJSON(t, "POST", "/v1/keys/verify", map[string]any{"key": k.Secret, "device_id": "d1"}, root, nil)
+		return fmt.Sprint(k.ID)
+	}
+	permN := 0
+	newPerm := func() string {
+		permN++
+		name := fmt.Sprintf("perm%d", permN)
+		ts.mustJSON(t, "POST", "/v1/permissions", map[string]any{"name": name}, root, nil)
+		return name
+	}
+	var memberID struct{ ID int64 }
+	ts.mustJSON(t, "POST", "/v1/users", map[string]any{"email": "target@acme.test", "password": "target password", "role": "member"}, root, &memberID)
+
+	type route struct {
+		method, path, perm string
+		body               string
+		// crossAccount: the route names a resource of account A, so an
+		// admin of another account must get 403 or 404.
+		crossAccount bool
+	}
+	// userOnly routes serve signed-in users only: the right principal is one.
+	userOnly := map[string]bool{"/v1/auth/csrf": true}
+	routes := func() []route {
+		return []route{
+			{"POST", "/v1/keys", latchkey.PermKeysWrite, `{"name":"m"}`, false},
+			{"GET", "/v1/keys", latchkey.PermKeysRead, "", false},
+			{"GET", "/v1/keys/" + newKey(), latchkey.PermKeysRead, "", true},
+			{"PATCH", "/v1/keys/" + newKey(), latchkey.PermKeysWrite, `{"name":"m2"}`, true},
+			{"DELETE", "/v1/keys/" + newKey(), latchkey.PermKeysWrite, "", true},
+			{"POST", "/v1/keys/" + newKey() + "/revoke", latchkey.PermKeysWrite, `{"reason":"m"}`, true},
+			{"POST", "/v1/keys/" + newKey() + "/rotate", latchkey.PermKeysWrite, `{}`, true},
+			{"GET", "/v1/keys/" + newKey() + "/devices", latchkey.PermKeysRead, "", true},
+			{"DELETE", "/v1/keys/" + newKeyWithDevice() + "/devices/d1", latchkey.PermKeysWrite, "", true},
+			{"GET", "/v1/keys/" + newKey() + "/usage", latchkey.PermKeysRead, "", true},
+			{"POST", "/v1/keys/verify", latchkey.PermKeysVerify, `{"key":"` + mustNewSecret() + `"}`, false},
+			{"GET", "/v1/permissions", latchkey.PermKeysRead, "", false},
+			{"POST", "/v1/permissions", latchkey.PermAccountAdmin, fmt.Sprintf(`{"name":"new%d"}`, nextSeq()), false},
+			{"DELETE", "/v1/permissions/" + newPerm(), latchkey.PermAccountAdmin, "", true},
+			{"GET", "/v1/audit", latchkey.PermAuditRead, "", false},
+			{"GET", "/v1/users", latchkey.PermAccountAdmin, "", false},
+			{"POST", "/v1/users", latchkey.PermAccountAdmin, fmt.Sprintf(`{"email":"u%d@acme.test","password":"a long password"}`, nextSeq()), false},
+			{"PUT", fmt.Sprintf("/v1/accounts/1/members/%d", memberID.ID), latchkey.PermAccountAdmin, `{"role":"member"}`, true},
+			{"GET", "/v1/accounts", "authenticated", "", false},
+			{"POST", "/v1/accounts", "operator", fmt.Sprintf(`{"name":"acct%d"}`, nextSeq()), false},
+			{"GET", "/v1/auth/csrf", "authenticated", "", false},
+		}
+	}
+
+	names := []string{"no credential", "wrong credential", "api key", "member", "admin of another account", "root key lacking the permission", "admin", "right principal"}
+	for _, who := range names {
+		for _, rt := range routes() {
+			headers := principals[who]
+			switch who {
+			case "root key lacking the permission":
+				switch rt.perm {
+				case "authenticated":
+					continue // every principal qualifies
+				case "operator":
+					headers = root
+				default:
+					headers = bearerHeader(lacking[rt.perm])
+				}
+			case "right principal":
+				headers = root
+				if rt.perm == "operator" {
+					headers = op
+				} else if userOnly[rt.path] {
+					headers = principals["admin"]
+				}
+			}
+			if userOnly[rt.path] && who == "root key lacking the permission" {
+				continue
+			}
+			st, body := ts.call(t, rt.method, rt.path, rt.body, headers)
+			allowed := false
+			switch who {
+			case "member":
+				allowed = rt.perm == latchkey.PermKeysRead || rt.perm == latchkey.PermAuditRead || rt.perm == "authenticated"
+			case "admin":
+				allowed = rt.perm != "operator"
+			case "admin of another account":
+				allowed = !rt.crossAccount && rt.perm != "operator"
+			case "right principal":
+				allowed = true
+			}
+			var want string
+			switch {
+			case allowed:
+				want = "2xx"
+			case who == "no credential" || who == "wrong credential":
+				want = "401"
+			case who == "admin of another account" && rt.crossAccount:
+				want = "403 or 404"
+			default:
+				want = "403"
+			}
+			ok := false
+			switch want {
+			case "2xx":
+				ok = st/100 == 2
+			case "401":
+				ok = st == 401
+			case "403":
+				ok = st == 403
+			case "403 or 404":
+				ok = st == 403 || st == 404
+			}
+			if !ok {
+				t.Errorf("%s %s as %s: got %d %s, want %s", rt.method, rt.path, who, st, strings.TrimSpace(body), want)
+			}
+		}
+	}
+
+	// logout ends only a user's own session, so it is checked on its own
+	for who, want := range map[string]int{"no credential": 401, "wrong credential": 401, "api key": 403} {
+		if st, body := ts.call(t, "POST", "/v1/auth/logout", "", principals[who]); st != want {
+			t.Errorf("POST /v1/auth/logout as %s: got %d %s, want %d", who, st, body, want)
+		}
+	}
+	if st, _ := ts.call(t, "POST", "/v1/auth/logout", "", root); st != 400 {
+		t.Errorf("POST /v1/auth/logout as a root key: got %d, want 400 (no session)", st)
+	}
+	fresh := bearerHeader(ts.mustLogin(t, "member-a@acme.test", "member-a password"))
+	if st, _ := ts.call(t, "POST", "/v1/auth/logout", "", fresh); st != 204 {
+		t.Errorf("POST /v1/auth/logout as a member: got %d, want 204", st)
+	}
+	if st, _ := ts.call(t, "GET", "/v1/keys", "", fresh); st != 401 {
+		t.Errorf("after logout: got %d, want 401", st)
+	}
+
+	// an admin of another account lists only their own account's keys
+	st, body := ts.call(t, "GET", "/v1/keys?limit=1000", "", principals["admin of another account"])
+	if st != 200 || strings.Contains(body, "matrix api key") || strings.Contains(body, `"account_id":1`) {
+		t.Fatalf("another account's list: got %d %s, want none of account 1's keys", st, body)
+	}
+}
+
+var seq int64
+
+func nextSeq() int64 { seq++; return seq }
+
+func mustNewSecret() string {
+	s, _, _ := latchkey.NewSecret("lk")
+	return s
+}
