@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -19,6 +20,8 @@ import (
 type testServer struct {
 	URL     string
 	RootKey string
+	logs    *syncBuffer // the server's log output
+	issued  []string    // secrets the server returned, to look for in logs
 	cancel  context.CancelFunc
 	done    chan error
 }
@@ -41,9 +44,9 @@ func MustStartServer(tb testing.TB, cfg Config) *testServer {
 	}
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
-	ts := &testServer{cancel: cancel, done: make(chan error, 1)}
+	ts := &testServer{cancel: cancel, done: make(chan error, 1), logs: &syncBuffer{}}
 	go func() {
-		err := serve(ctx, cfg, pw, io.Discard)
+		err := serve(ctx, cfg, pw, ts.logs)
 		pw.Close()
 		ts.done <- err
 	}()
@@ -76,6 +79,24 @@ func MustStartServer(tb testing.TB, cfg Config) *testServer {
 	return ts
 }
 
+// syncBuffer is a bytes.Buffer safe for the server's concurrent log writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // Stop shuts the server down as SIGTERM would.
 func (ts *testServer) Stop() {
 	if ts.cancel == nil {
@@ -99,6 +120,7 @@ func (ts *testServer) do(tb testing.TB, method, path string, body any, out any) 
 		tb.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+ts.RootKey)
+	req.Header.Set("X-Request-Note", "e2e")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -150,6 +172,7 @@ func (ts *testServer) mustCreate(tb testing.TB, body map[string]any) e2eKey {
 	if st := ts.do(tb, "POST", "/v1/keys", body, &k); st != http.StatusCreated {
 		tb.Fatalf("create: got status %d, want 201", st)
 	}
+	ts.issued = append(ts.issued, k.Secret)
 	return k
 }
 
@@ -161,10 +184,22 @@ func wantCode(tb testing.TB, v e2eVerify, code string) {
 }
 
 func TestEndToEnd(t *testing.T) {
-	ts := MustStartServer(t, Config{LogLevel: "warn", LogFormat: "text"})
+	ts := MustStartServer(t, Config{LogLevel: "debug", LogFormat: "text"})
 	if ts.RootKey == "" {
 		t.Fatal("first start printed no root key")
 	}
+	defer func() {
+		ts.Stop()
+		logs := ts.logs.String()
+		if !strings.Contains(logs, "level=DEBUG") {
+			t.Errorf("the server logged nothing at debug level; the secret check below means nothing")
+		}
+		for _, s := range append(ts.issued, ts.RootKey) {
+			if strings.Contains(logs, s) {
+				t.Errorf("a secret appears in the server's logs")
+			}
+		}
+	}()
 
 	t.Run("create and verify", func(t *testing.T) {
 		ts.do(t, "POST", "/v1/permissions", map[string]any{"name": "readApplications"}, nil)
@@ -179,6 +214,11 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("key_id: got %d, want %d", v.KeyID, k.ID)
 		}
 		wantCode(t, ts.verify(t, map[string]any{"key": k.Secret, "permissions": []string{"writeApplications"}}), "INSUFFICIENT_PERMISSIONS")
+		// bad input naming a secret gets a 4xx that repeats no value
+		var p struct{ Detail string }
+		if st := ts.do(t, "POST", "/v1/keys", map[string]any{"nmae": k.Secret, "meta": k.Secret}, &p); st != 400 || strings.Contains(p.Detail, k.Secret) {
+			t.Fatalf("bad create: got %d %q", st, p.Detail)
+		}
 		// a typo fails the checksum: NOT_FOUND
 		typo := k.Secret[:10] + string(k.Secret[10]^1) + k.Secret[11:]
 		wantCode(t, ts.verify(t, map[string]any{"key": typo}), "NOT_FOUND")
@@ -226,6 +266,7 @@ func TestEndToEnd(t *testing.T) {
 
 		var r2 e2eKey
 		ts.do(t, "POST", fmt.Sprintf("/v1/keys/%d/rotate", k.ID), map[string]any{"grace_seconds": 1}, &r2)
+		ts.issued = append(ts.issued, r1.Secret, r2.Secret)
 		wantCode(t, ts.verify(t, map[string]any{"key": r2.Secret}), "VALID")
 		// the old secret lives out its grace, then answers EXPIRED
 		old := ts.verify(t, map[string]any{"key": r1.Secret})
