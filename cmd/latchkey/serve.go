@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -89,6 +90,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	runCtx, stopRun := context.WithCancel(context.Background())
 	runDone := make(chan struct{})
 	go func() { defer close(runDone); verifier.Run(runCtx) }()
+	go pruneSessions(runCtx, store, logger)
 
 	api := &lkhttp.Server{
 		Keys:         store,
@@ -147,6 +149,25 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	}
 	logger.Info("stopped")
 	return err
+}
+
+// pruneSessions deletes long-dead session families and their rotated
+// refresh tokens once an hour.
+func pruneSessions(ctx context.Context, store *sqldb.Store, logger *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := store.PruneSessions(ctx, 7*24*time.Hour); err != nil {
+				logger.Warn("pruning sessions failed", "err", err)
+			} else if n > 0 {
+				logger.Info("pruned expired sessions", "rows", n)
+			}
+		}
+	}
 }
 
 // printWelcome tells a newcomer where to go next. On the first start it

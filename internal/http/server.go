@@ -51,7 +51,11 @@ type Server struct {
 
 	dummyOnce sync.Once // dummyHash is verified for unknown emails
 	dummyHash string
+	hashSlots chan struct{} // bounds concurrent password hashing
 }
+
+// maxConcurrentHashes bounds argon2id runs at once (login, user creation).
+const maxConcurrentHashes = 8
 
 // Route is one route another package serves on this server.
 type Route struct {
@@ -118,6 +122,7 @@ func (s *Server) Handler() http.Handler {
 		s.clock = latchkey.SystemClock
 	}
 	s.metrics = newMetrics()
+	s.hashSlots = make(chan struct{}, maxConcurrentHashes)
 
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {

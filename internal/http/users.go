@@ -47,6 +47,17 @@ func (s *Server) throttleLogin(ctx context.Context, ip, email string) error {
 	return nil
 }
 
+// hashSlot waits for one of the few slots password hashing may use at once,
+// bounding the memory argon2id takes (about 19 MiB a hash) under a burst.
+func (s *Server) hashSlot(ctx context.Context) (release func(), err error) {
+	select {
+	case s.hashSlots <- struct{}{}:
+		return func() { <-s.hashSlots }, nil
+	case <-ctx.Done():
+		return nil, latchkey.Errorf(latchkey.EUNAVAILABLE, "request cancelled while waiting to check a password")
+	}
+}
+
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
 		Email    string `json:"email"`
@@ -71,6 +82,11 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if s.Users == nil || s.Sessions == nil || s.Passwords == nil {
 		return latchkey.Errorf(latchkey.EUNAVAILABLE, "sign-in is not configured on this server")
 	}
+	release, err := s.hashSlot(r.Context())
+	if err != nil {
+		return err
+	}
+	defer release()
 	bad := latchkey.Errorf(latchkey.EUNAUTHORIZED, "invalid email or password")
 	u, hash, err := s.Users.FindUserByEmail(r.Context(), email)
 	if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
@@ -236,7 +252,12 @@ func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) error 
 	if err := latchkey.ValidatePassword(body.Password); err != nil {
 		return err
 	}
+	release, err := s.hashSlot(r.Context())
+	if err != nil {
+		return err
+	}
 	hash, err := s.Passwords.Hash(body.Password)
+	release()
 	if err != nil {
 		return err
 	}
