@@ -75,4 +75,15 @@ func TestCLIAgainstServer(t *testing.T) {
 	if got := run("keys", "list", "-o", "json"); !strings.Contains(got, `"cli key"`) || strings.Contains(got, secret) {
 		t.Fatalf("list: got %q, want the key without its secret", got)
 	}
+	if got := run("keys", "--help"); strings.Contains(got, ts.RootKey) {
+		t.Fatalf("--help shows the root key from the environment:\n%s", got)
+	}
+	var vout bytes.Buffer
+	vcmd := newRootCmd(&vout, &vout, func(k string) string {
+		return map[string]string{"LATCHKEY_SERVER": ts.URL, "LATCHKEY_ROOT_KEY": ts.RootKey}[k]
+	})
+	vcmd.SetArgs([]string{"keys", "verify", mustNewSecret()})
+	if err := vcmd.Execute(); err == nil || !strings.Contains(vout.String(), "NOT_FOUND") {
+		t.Fatalf("verify of an unknown key: got err %v, output %q; want NOT_FOUND and a failing exit", err, vout.String())
+	}
 }

@@ -17,6 +17,7 @@ import (
 // apiFlags are the flags of the commands that talk to a server.
 type apiFlags struct {
 	server, rootKey, adminSecret, account, output string
+	getenv                                        func(string) string
 }
 
 func (f *apiFlags) bind(cmd *cobra.Command, getenv func(string) string) {
@@ -26,10 +27,13 @@ func (f *apiFlags) bind(cmd *cobra.Command, getenv func(string) string) {
 		}
 		return d
 	}
+	f.getenv = getenv
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&f.server, "server", def("LATCHKEY_SERVER", "http://127.0.0.1:8080"), "server address [LATCHKEY_SERVER]")
-	pf.StringVar(&f.rootKey, "root-key", def("LATCHKEY_ROOT_KEY", ""), "root key to authenticate with [LATCHKEY_ROOT_KEY]")
-	pf.StringVar(&f.adminSecret, "admin-secret", def("LATCHKEY_ADMIN_SECRET", ""), "operator secret, instead of a root key [LATCHKEY_ADMIN_SECRET]")
+	// Secrets are read from the environment when the flag is empty, never
+	// shown as a flag default (which --help would print).
+	pf.StringVar(&f.rootKey, "root-key", "", "root key to authenticate with (default: $LATCHKEY_ROOT_KEY)")
+	pf.StringVar(&f.adminSecret, "admin-secret", "", "operator secret, instead of a root key (default: $LATCHKEY_ADMIN_SECRET)")
 	pf.StringVar(&f.account, "account", "", "account id or name (operator only)")
 	pf.StringVarP(&f.output, "output", "o", "table", "table or json")
 }
@@ -37,6 +41,12 @@ func (f *apiFlags) bind(cmd *cobra.Command, getenv func(string) string) {
 func (f *apiFlags) client() (*client.Client, error) {
 	if f.output != "table" && f.output != "json" {
 		return nil, fmt.Errorf("--output: must be table or json")
+	}
+	if f.rootKey == "" {
+		f.rootKey = f.getenv("LATCHKEY_ROOT_KEY")
+	}
+	if f.adminSecret == "" {
+		f.adminSecret = f.getenv("LATCHKEY_ADMIN_SECRET")
 	}
 	if f.rootKey == "" && f.adminSecret == "" {
 		return nil, fmt.Errorf("no credential: set LATCHKEY_ROOT_KEY (or --root-key) to the root key printed at first start")
@@ -205,9 +215,15 @@ func newKeysCmd(stdout io.Writer, getenv func(string) string) *cobra.Command {
 				return err
 			}
 			if f.output == "json" {
-				return printJSON(stdout, res)
+				if err := printJSON(stdout, res); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(stdout, "%s (valid=%v, key %d)\n", res.Code, res.Valid, res.KeyID)
 			}
-			fmt.Fprintf(stdout, "%s (valid=%v, key %d)\n", res.Code, res.Valid, res.KeyID)
+			if !res.Valid {
+				return fmt.Errorf("key is not valid: %s", res.Code)
+			}
 			return nil
 		},
 	}

@@ -220,7 +220,7 @@ func (s *Server) UserSession(r *http.Request, token string) (*Principal, error) 
 	if h == "" {
 		return nil, latchkey.Errorf(latchkey.EFORBIDDEN, "you are not a member of any account")
 	}
-	return nil, latchkey.Errorf(latchkey.EFORBIDDEN, "you are not a member of account %q", h)
+	return nil, latchkey.Errorf(latchkey.EFORBIDDEN, "you are not a member of the account named by X-Account-ID")
 }
 
 // isOwnAccount reports whether an X-Account-ID value (id or name) names
@@ -259,7 +259,7 @@ func (s *Server) accountFromHeader(ctx context.Context, h string) (int64, error)
 		a, err = s.Accounts.FindAccountByName(ctx, h)
 	}
 	if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
-		return 0, latchkey.FieldError("X-Account-ID", "no account %q", h)
+		return 0, latchkey.FieldError("X-Account-ID", "names no account (give an account id or name)")
 	} else if err != nil {
 		return 0, err
 	}

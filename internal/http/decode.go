@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -129,14 +130,14 @@ func jsonError(field string, err error) error {
 	case errors.As(err, &te):
 		name := join(field, te.Field)
 		if name == "" {
-			return latchkey.Errorf(latchkey.EINVALID, "request body must be a JSON %s", jsonKind(te.Type))
+			return latchkey.Errorf(latchkey.EINVALID, "request body must be %s", jsonKind(te.Type))
 		}
 		return latchkey.FieldError(name, "must be %s", jsonKind(te.Type))
 	case errors.As(err, &pe):
 		return latchkey.FieldError(orBody(field), "must be an RFC 3339 time like 2027-01-01T00:00:00Z")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return latchkey.FieldError(join(field, name), "is not a known field")
+		return latchkey.FieldError(join(field, safeFieldName(name)), "is not a known field")
 	}
 	var le *latchkey.Error
 	if errors.As(err, &le) {
@@ -210,24 +211,57 @@ func decodeFields(b []byte, specs map[string]fieldSpec) (present map[string]bool
 	}
 	sort.Strings(names)
 	present = make(map[string]bool, len(raw))
+	var all *latchkey.Error // every bad field, the first one in Message
+	add := func(err error) {
+		le, ok := err.(*latchkey.Error)
+		if !ok || len(le.Fields) == 0 {
+			le = &latchkey.Error{Code: latchkey.EINVALID, Message: latchkey.ErrorMessage(err), Fields: map[string]string{"body": latchkey.ErrorMessage(err)}}
+		}
+		if all == nil {
+			all = &latchkey.Error{Code: latchkey.EINVALID, Message: le.Message, Fields: map[string]string{}}
+		}
+		for k, v := range le.Fields {
+			all.Fields[k] = v
+		}
+	}
 	for _, name := range names {
 		spec, ok := specs[name]
+		shown := safeFieldName(name)
 		switch {
 		case !ok:
-			return nil, latchkey.FieldError(name, "is not a known field")
+			add(latchkey.FieldError(shown, "is not a known field"))
+			continue
 		case spec.readOnly:
-			return nil, latchkey.FieldError(name, "is read-only")
+			add(latchkey.FieldError(shown, "is read-only"))
+			continue
 		}
 		v := raw[name]
 		if string(bytes.TrimSpace(v)) == "null" && !spec.nullable {
-			return nil, latchkey.FieldError(name, "cannot be null")
+			add(latchkey.FieldError(name, "cannot be null"))
+			continue
 		}
 		if err := decodeStrict(v, spec.target); err != nil {
-			return nil, jsonError(name, err)
+			add(jsonError(name, err))
+			continue
 		}
 		present[name] = true
 	}
+	if all != nil {
+		if n := len(all.Fields); n > 1 {
+			all.Message += fmt.Sprintf(" (and %d more: see errors)", n-1)
+		}
+		return nil, all
+	}
 	return present, nil
+}
+
+// safeFieldName shows an unknown field name in an error unless it is long
+// enough to be something pasted by mistake, such as a secret.
+func safeFieldName(name string) string {
+	if len(name) > 40 || latchkey.CheckSecret(name) {
+		return "(a " + fmt.Sprint(len(name)) + "-character field name)"
+	}
+	return name
 }
 
 // writeJSON writes v as JSON with the status.

@@ -75,9 +75,9 @@ func renderProblem(w http.ResponseWriter, r *http.Request, err error) {
 // above debug. Messages never carry secrets: errors are built without them.
 func (s *Server) logError(r *http.Request, err error) {
 	if latchkey.ErrorCode(err) == latchkey.EINTERNAL {
-		s.logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.logger.Error("request failed", "method", r.Method, "route", routeOf(r), "err", err)
 	} else {
-		s.logger.Debug("request refused", "method", r.Method, "path", r.URL.Path, "code", latchkey.ErrorCode(err), "msg", latchkey.ErrorMessage(err))
+		s.logger.Debug("request refused", "method", r.Method, "route", routeOf(r), "code", latchkey.ErrorCode(err), "msg", latchkey.ErrorMessage(err))
 	}
 }
 
@@ -90,12 +90,21 @@ func (s *Server) recoverer(h http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.logger.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "err", fmt.Errorf("panic: %v\n%s", v, debug.Stack()))
+				s.logger.Error("panic serving request", "method", r.Method, "route", routeOf(r), "err", fmt.Errorf("panic: %v\n%s", v, debug.Stack()))
 				WriteJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal error"})
 			}
 		}()
 		h.ServeHTTP(w, r)
 	})
+}
+
+// routeOf names the request's route pattern for logs: never the raw path,
+// where a caller may have pasted a secret (seed 003 even puts one there).
+func routeOf(r *http.Request) string {
+	if r.Pattern != "" {
+		return r.Pattern
+	}
+	return "(no route)"
 }
 
 // adapt turns a handlerFunc into an http.Handler that renders its error
@@ -108,7 +117,7 @@ func (s *Server) adapt(h handlerFunc, render errorRenderer) http.Handler {
 					panic(v)
 				}
 				err := fmt.Errorf("panic: %v\n%s", v, debug.Stack())
-				s.logger.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "err", err)
+				s.logger.Error("panic serving request", "method", r.Method, "route", routeOf(r), "err", err)
 				render(w, r, errors.New("internal error"))
 			}
 		}()

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey"
@@ -96,10 +97,19 @@ func decodeKeyUpdate(b []byte) (*latchkey.KeyUpdate, error) {
 // account:admin: keys:write alone must not mint or widen root credentials.
 var errRootNeedsAdmin = latchkey.Errorf(latchkey.EFORBIDDEN, "creating or changing a root key needs the %s permission", latchkey.PermAccountAdmin)
 
+// errSelfLockout refuses a root key's change to itself that could lock the
+// account out of its own API.
+var errSelfLockout = latchkey.Errorf(latchkey.ECONFLICT, "a root key cannot delete, revoke or change itself; use another root key or the operator")
+
 // guardRootKey loads the key a mutation targets and refuses it when it is a
-// root key and the principal lacks account:admin.
+// root key and the principal lacks account:admin, or when it is the calling
+// root key itself (rotating oneself stays allowed: the answer carries the
+// new secret).
 func (s *Server) guardRootKey(r *http.Request, id int64) error {
 	p := principalFrom(r.Context())
+	if p.Actor.Kind == latchkey.ActorRootKey && p.Actor.ID == id && !strings.HasSuffix(r.URL.Path, "/rotate") {
+		return errSelfLockout
+	}
 	if p.Can(latchkey.PermAccountAdmin) {
 		return nil
 	}
@@ -145,6 +155,10 @@ func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) handleGetKey(w http.ResponseWriter, r *http.Request) error {
+	if r.PathValue("id") == "verify" {
+		w.Header().Set("Allow", "POST")
+		return &latchkey.Error{Code: EMETHOD, Message: "verify takes POST"}
+	}
 	id, err := pathID(r, "id")
 	if err != nil {
 		return err
@@ -294,7 +308,7 @@ func (s *Server) handleRotateKey(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &body, true); err != nil {
 		return err
 	}
-	if body.GraceSeconds < 0 || time.Duration(body.GraceSeconds)*time.Second > maxGrace {
+	if body.GraceSeconds < 0 || body.GraceSeconds > int64(maxGrace/time.Second) {
 		return latchkey.FieldError("grace_seconds", "must be from 0 to %d (30 days)", int64(maxGrace/time.Second))
 	}
 	k, secret, err := s.Keys.RotateKey(r.Context(), principalFrom(r.Context()).AccountID, id, time.Duration(body.GraceSeconds)*time.Second)

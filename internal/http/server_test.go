@@ -290,7 +290,7 @@ func TestInternalErrorsAreNotLeaked(t *testing.T) {
 	if st != 500 || strings.Contains(b, "disk") || problem(t, b).Detail != "internal error" {
 		t.Fatalf("got %d %s, want 500 internal error without detail", st, b)
 	}
-	st, b, _ = f.call(t, "DELETE", "/v1/keys/1", "", bearer(f.root)...)
+	st, b, _ = f.call(t, "DELETE", "/v1/keys/2", "", bearer(f.root)...)
 	if st != 500 || strings.Contains(b, "boom") {
 		t.Fatalf("panic: got %d %s, want 500 without detail", st, b)
 	}
@@ -423,8 +423,57 @@ func TestRootKeysNeedAccountAdmin(t *testing.T) {
 			t.Errorf("%s %s: got %d %s, want %d", tt.method, tt.path, st, b, tt.want)
 		}
 	}
-	// with account:admin the same root-key changes go through
-	if st, b, _ := f.call(t, "PATCH", "/v1/keys/1", `{"name":"x"}`, bearer(f.root)...); st != 200 {
+	// with account:admin the same root-key changes go through (key 1 is
+	// f.root itself, so change another root key)
+	f.keys.FindKeyByIDFn = func(ctx context.Context, accountID, id int64) (*latchkey.Key, error) {
+		return &latchkey.Key{ID: id, Kind: latchkey.KindRoot}, nil
+	}
+	if st, b, _ := f.call(t, "PATCH", "/v1/keys/6", `{"name":"x"}`, bearer(f.root)...); st != 200 {
 		t.Fatalf("admin: got %d %s, want 200", st, b)
+	}
+}
+
+func TestRootKeyCannotLockItselfOut(t *testing.T) {
+	f := MustFixture(t)
+	f.keys.FindKeyByIDFn = func(ctx context.Context, accountID, id int64) (*latchkey.Key, error) {
+		return &latchkey.Key{ID: id, Kind: latchkey.KindRoot}, nil
+	}
+	f.keys.DeleteKeyFn = func(ctx context.Context, accountID, id int64) error { return nil }
+	f.keys.RotateKeyFn = func(ctx context.Context, accountID, id int64, grace time.Duration) (*latchkey.Key, string, error) {
+		return &latchkey.Key{ID: id}, "lk_new", nil
+	}
+	for _, tt := range []struct {
+		method, path, body string
+		want               int
+	}{
+		{"DELETE", "/v1/keys/1", "", 409},
+		{"POST", "/v1/keys/1/revoke", "", 409},
+		{"PATCH", "/v1/keys/1", `{"enabled":false}`, 409},
+		{"POST", "/v1/keys/1/rotate", "", 200},
+		{"DELETE", "/v1/keys/5", "", 204},
+	} {
+		if st, b, _ := f.call(t, tt.method, tt.path, tt.body, bearer(f.root)...); st != tt.want {
+			t.Errorf("%s %s: got %d %s, want %d", tt.method, tt.path, st, b, tt.want)
+		}
+	}
+}
+
+func TestEveryBadFieldIsNamed(t *testing.T) {
+	f := MustFixture(t)
+	st, b, _ := f.call(t, "PATCH", "/v1/keys/3", `{"name":null,"enabled":null,"max_devices":"x","zzz":1}`, bearer(f.root)...)
+	p := problem(t, b)
+	if st != 400 || len(p.Errors) != 4 {
+		t.Fatalf("got %d %+v, want 400 naming 4 fields", st, p.Errors)
+	}
+	secret, _, _ := latchkey.NewSecret("lk")
+	_, b, _ = f.call(t, "POST", "/v1/keys", `{"`+secret+`":1}`, bearer(f.root)...)
+	if strings.Contains(b, secret) {
+		t.Fatalf("an unknown field that is a secret was echoed: %s", b)
+	}
+	if st, b, _ := f.call(t, "POST", "/v1/keys/1/rotate", `{"grace_seconds":18446744074}`, bearer(f.root)...); st != 400 {
+		t.Fatalf("huge grace: got %d %s, want 400", st, b)
+	}
+	if st, _, h := f.call(t, "GET", "/v1/keys/verify", "", bearer(f.root)...); st != 405 || h.Get("Allow") != "POST" {
+		t.Fatalf("GET verify: got %d, want 405 Allow: POST", st)
 	}
 }
