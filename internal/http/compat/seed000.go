@@ -1,0 +1,333 @@
+package compat
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	lkhttp "github.com/latchkey/latchkey/internal/http"
+)
+
+// Seed 000 — PATCH /api/admin/api-tokens/{id}, the admin API of a mail
+// forwarding service. A signed-in account admin (the __Host-access cookie
+// plus X-CSRF-Token) patches a token's owner_email, status, expires_at,
+// revoked and revoked_reason. Checks, first failure wins:
+//
+//	401 invalid_or_expired_session  no cookie, or a dead session
+//	403 forbidden                   not an admin of the account
+//	403 csrf_required               no X-CSRF-Token
+//	403 invalid_csrf_token          X-CSRF-Token is not the family's
+//	400 invalid_params, field id    id is not a positive integer
+//	415 unsupported_media_type      a Content-Type that is not JSON
+//	413 payload_too_large           a body over 64 KiB
+//	400 invalid_params, field       the first bad field, in the order
+//	                                owner_email, status, expires_at, revoked,
+//	                                revoked_reason ("body" when not a JSON object)
+//	400 invalid_params, reason      status_revoked_conflict,
+//	                                status_expires_at_conflict, empty_patch
+//	404 api_token_not_found, id     no such token in the account
+//
+// and 200 {ok, updated, deleted:false, item}. Errors are {"error": code}.
+
+// accessCookie is the session cookie the document names.
+const accessCookie = "__Host-access"
+
+// tokenError is a seed 000 error: a status and {"error": code} with the
+// field, reason or id at fault.
+type tokenError struct {
+	Status int    `json:"-"`
+	Error  string `json:"error"`
+	Field  string `json:"field,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	ID     *int64 `json:"id,omitempty"`
+}
+
+func badTokenField(field string) *tokenError {
+	return &tokenError{Status: http.StatusBadRequest, Error: "invalid_params", Field: field}
+}
+
+func badTokenPatch(reason string) *tokenError {
+	return &tokenError{Status: http.StatusBadRequest, Error: "invalid_params", Reason: reason}
+}
+
+func renderToken(w http.ResponseWriter, e *tokenError) { lkhttp.WriteJSON(w, e.Status, e) }
+
+func renderTokenInternal(w http.ResponseWriter) {
+	renderToken(w, &tokenError{Status: http.StatusInternalServerError, Error: "internal_error"})
+}
+
+// tokenItem is a token as the product shows it. status is the token's
+// lifecycle label (active, revoked or expired); active says whether it
+// works now, so a disabled key reads status "active", active false.
+type tokenItem struct {
+	ID            int64      `json:"id"`
+	OwnerEmail    *string    `json:"owner_email"`
+	Status        string     `json:"status"`
+	CreatedAt     time.Time  `json:"created_at"`
+	ExpiresAt     *time.Time `json:"expires_at"`
+	RevokedAt     *time.Time `json:"revoked_at"`
+	RevokedReason *string    `json:"revoked_reason"`
+	CreatedIP     *string    `json:"created_ip"`
+	UserAgent     *string    `json:"user_agent"`
+	LastUsedAt    *time.Time `json:"last_used_at"`
+	Active        bool       `json:"active"`
+}
+
+// tokenUpdated is the 200 answer.
+type tokenUpdated struct {
+	OK      bool      `json:"ok"`
+	Updated bool      `json:"updated"`
+	Deleted bool      `json:"deleted"`
+	Item    tokenItem `json:"item"`
+}
+
+func newTokenItem(k *latchkey.Key, now time.Time) tokenItem {
+	st := k.StatusAt(now)
+	label := string(st)
+	if st == latchkey.StatusDisabled {
+		label = string(latchkey.StatusActive)
+	}
+	return tokenItem{
+		ID: k.ID, OwnerEmail: k.OwnerEmail, Status: label, CreatedAt: k.CreatedAt.UTC(),
+		ExpiresAt: utcPtr(k.ExpiresAt), RevokedAt: utcPtr(k.RevokedAt), RevokedReason: k.RevokedReason,
+		CreatedIP: nonEmpty(k.CreatedIP), UserAgent: nonEmpty(k.UserAgent), LastUsedAt: utcPtr(k.LastUsedAt),
+		Active: st == latchkey.StatusActive,
+	}
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func (s *Surfaces) handleTokenPatch(w http.ResponseWriter, r *http.Request) {
+	p, terr := s.tokenPrincipal(r)
+	if terr != nil {
+		renderToken(w, terr)
+		return
+	}
+	id, ok := parseID(r.PathValue("id"))
+	if !ok {
+		renderToken(w, badTokenField("id"))
+		return
+	}
+	if mt := mediaType(r); mt != "" && !isJSONMediaType(mt) {
+		renderToken(w, &tokenError{Status: http.StatusUnsupportedMediaType, Error: "unsupported_media_type"})
+		return
+	}
+	b, err := readBody(w, r)
+	if errors.Is(err, errTooLarge) {
+		renderToken(w, &tokenError{Status: http.StatusRequestEntityTooLarge, Error: "payload_too_large"})
+		return
+	} else if err != nil {
+		renderToken(w, badTokenField("body"))
+		return
+	}
+	now := s.now()
+	u, terr := decodeTokenPatch(b, now)
+	if terr != nil {
+		renderToken(w, terr)
+		return
+	}
+	k, err := s.Keys.UpdateKey(actorContext(r, p), p.AccountID, id, u)
+	switch latchkey.ErrorCode(err) {
+	case "":
+	case latchkey.ENOTFOUND:
+		renderToken(w, &tokenError{Status: http.StatusNotFound, Error: "api_token_not_found", ID: &id})
+		return
+	case latchkey.EINVALID:
+		renderToken(w, badTokenField(tokenField(firstField(err))))
+		return
+	default:
+		s.logInternal("seed000", err)
+		renderTokenInternal(w)
+		return
+	}
+	lkhttp.WriteJSON(w, http.StatusOK, tokenUpdated{OK: true, Updated: true, Item: newTokenItem(k, now)})
+}
+
+// tokenPrincipal authenticates the caller the way the product does: the
+// session cookie, then the admin role, then CSRF.
+func (s *Surfaces) tokenPrincipal(r *http.Request) (*lkhttp.Principal, *tokenError) {
+	unauthorized := &tokenError{Status: http.StatusUnauthorized, Error: "invalid_or_expired_session"}
+	forbidden := &tokenError{Status: http.StatusForbidden, Error: "forbidden"}
+	c, err := r.Cookie(accessCookie)
+	if err != nil || c.Value == "" {
+		return nil, unauthorized
+	}
+	p, err := s.Server.UserSession(r, c.Value)
+	switch latchkey.ErrorCode(err) {
+	case "":
+	case latchkey.EUNAUTHORIZED:
+		return nil, unauthorized
+	case latchkey.EFORBIDDEN:
+		return nil, forbidden
+	default:
+		s.logInternal("seed000", err)
+		return nil, &tokenError{Status: http.StatusInternalServerError, Error: "internal_error"}
+	}
+	if p.Role != latchkey.RoleAdmin {
+		return nil, forbidden
+	}
+	p.Cookie = true
+	switch err := s.Server.CheckCSRF(r, p); {
+	case err == nil:
+	case errors.Is(err, lkhttp.ErrCSRFRequired):
+		return nil, &tokenError{Status: http.StatusForbidden, Error: "csrf_required"}
+	default:
+		return nil, &tokenError{Status: http.StatusForbidden, Error: "invalid_csrf_token"}
+	}
+	return p, nil
+}
+
+// tokenField names a core field as the document does.
+func tokenField(core string) string {
+	switch core {
+	case "owner_email", "revoked_reason", "expires_at":
+		return core
+	}
+	return "body"
+}
+
+// tokenStatuses are the status values the document allows.
+var tokenStatuses = map[string]bool{"active": true, "revoked": true, "expired": true}
+
+// maxReasonLen is the product's limit on revoked_reason.
+const maxReasonLen = 255
+
+// decodeTokenPatch turns a seed 000 body into a key update, checking
+// fields in the product's order. Unknown fields are ignored; an empty or
+// absent body is an empty patch. now is the expiry status:"expired" sets.
+func decodeTokenPatch(b []byte, now time.Time) (*latchkey.KeyUpdate, *tokenError) {
+	m := map[string]json.RawMessage{}
+	if len(strings.TrimSpace(string(b))) > 0 {
+		var err error
+		if m, err = parseObject(b); err != nil {
+			return nil, badTokenField("body")
+		}
+	}
+	u := &latchkey.KeyUpdate{}
+
+	if raw, ok := m["owner_email"]; ok {
+		v, ok := asString(raw)
+		email := strings.ToLower(strings.TrimSpace(v))
+		if !ok || len(email) > 254 || latchkey.ValidateEmail("owner_email", email) != nil {
+			return nil, badTokenField("owner_email")
+		}
+		u.OwnerEmail = latchkey.Some(email)
+	}
+
+	status := ""
+	if raw, ok := m["status"]; ok {
+		v, ok := asString(raw)
+		status = strings.ToLower(strings.TrimSpace(v))
+		if !ok || !tokenStatuses[status] {
+			return nil, badTokenField("status")
+		}
+	}
+
+	var expiresAt *time.Time
+	if raw, ok := m["expires_at"]; ok {
+		// Tokens here always expire: null and "" are refused.
+		v, ok := asString(raw)
+		t, okt := asTime(strings.TrimSpace(v))
+		if !ok || !okt {
+			return nil, badTokenField("expires_at")
+		}
+		expiresAt = &t
+	}
+
+	var revoked *bool
+	if raw, ok := m["revoked"]; ok {
+		v, ok := tokenBool(raw)
+		if !ok {
+			return nil, badTokenField("revoked")
+		}
+		if status != "" && (v && status != "revoked" || !v && status == "revoked") {
+			return nil, badTokenPatch("status_revoked_conflict")
+		}
+		revoked = &v
+	}
+
+	if raw, ok := m["revoked_reason"]; ok {
+		switch v, ok := asString(raw); {
+		case isNull(raw):
+			u.RevokedReason = latchkey.Null[string]()
+		case !ok:
+			return nil, badTokenField("revoked_reason")
+		default:
+			v = strings.TrimSpace(v)
+			if len(v) > maxReasonLen || strings.ContainsRune(v, 0) {
+				return nil, badTokenField("revoked_reason")
+			}
+			if v == "" {
+				u.RevokedReason = latchkey.Null[string]()
+			} else {
+				u.RevokedReason = latchkey.Some(v)
+			}
+		}
+	}
+
+	switch status {
+	case "revoked":
+		u.Revoked = ptr(true)
+	case "active":
+		u.Revoked = ptr(false)
+	case "expired":
+		// A revoked token stays revoked: revocation outranks expiry.
+		if expiresAt != nil && expiresAt.After(now) {
+			return nil, badTokenPatch("status_expires_at_conflict")
+		}
+		if expiresAt == nil {
+			expiresAt = &now
+		}
+	}
+	if revoked != nil {
+		u.Revoked = revoked
+	}
+	if expiresAt != nil {
+		u.ExpiresAt = latchkey.Some(*expiresAt)
+	}
+	if u.Empty() {
+		return nil, badTokenPatch("empty_patch")
+	}
+	if err := u.Validate(); err != nil {
+		return nil, badTokenField(tokenField(firstField(err)))
+	}
+	return u, nil
+}
+
+// tokenBool reads revoked as the product does: a boolean, 0 or 1, or one of
+// the strings 1/true/yes/on and 0/false/no/off.
+func tokenBool(raw json.RawMessage) (bool, bool) {
+	if v, ok := asBool(raw); ok {
+		return v, true
+	}
+	if n, ok := asInt(raw); ok && (n == 0 || n == 1) {
+		return n == 1, true
+	}
+	if s, ok := asString(raw); ok {
+		switch strings.ToLower(strings.TrimSpace(s)) {
+		case "1", "true", "yes", "on":
+			return true, true
+		case "0", "false", "no", "off":
+			return false, true
+		}
+	}
+	return false, false
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,245 @@
+// Package compat serves the seed surfaces: the update endpoints of four
+// other products, each at its documented path, with its own order of
+// checks and its own error envelope, as thin adapters over
+// latchkey.KeyService. One file per surface:
+//
+//	seed000.go  PATCH /api/admin/api-tokens/{id}    (mail-forwarding admin API)
+//	seed001.go  PATCH /admin/api-keys/{id}          (WhatsApp multi-session admin API)
+//	seed002.go  PATCH /apikeys/{id}                 (PulseCRM public API)
+//	seed003.go  PUT   /api/admin/api-tokens/{token} (Unleash admin API)
+//
+// Every change goes through KeyService.UpdateKey with the caller as the
+// context's actor, so the audit log records who made it.
+package compat
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	lkhttp "github.com/latchkey/latchkey/internal/http"
+)
+
+// Surfaces serves the four seed surfaces on a Server. Set the fields, then
+// add it to Server.Surfaces before calling Server.Handler.
+type Surfaces struct {
+	// Server authenticates callers (operator, user sessions, root keys).
+	Server *lkhttp.Server
+	// Keys applies the updates.
+	Keys latchkey.KeyService
+	// Logger receives internal errors; nil discards them.
+	Logger *slog.Logger
+	// Clock is "now" for status:"expired" (seed 000); nil is the wall clock.
+	Clock latchkey.Clock
+}
+
+var _ lkhttp.Surface = (*Surfaces)(nil)
+
+// Routes lists the seed routes.
+func (s *Surfaces) Routes() []lkhttp.Route {
+	return []lkhttp.Route{
+		{Method: "PATCH", Pattern: "/api/admin/api-tokens/{id}", Handler: s.guard("seed000", s.handleTokenPatch, renderTokenInternal)},
+		{Method: "PATCH", Pattern: "/admin/api-keys/{id}", Handler: s.guard("seed001", s.handleAdminKeyPatch, renderAdminKeyInternal)},
+		{Method: "PATCH", Pattern: "/apikeys/{id}", Handler: s.guard("seed002", s.handleAPIKeyPatch, renderAPIKeyInternal)},
+		{Method: "PUT", Pattern: "/api/admin/api-tokens/{token}", Handler: s.guard("seed003", s.handleExpiryPut, renderUnleashInternal)},
+	}
+}
+
+func (s *Surfaces) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Logger
+}
+
+func (s *Surfaces) now() time.Time {
+	if s.Clock == nil {
+		return latchkey.SystemClock()
+	}
+	return s.Clock().UTC()
+}
+
+// guard recovers a panic in a surface's handler and answers 500 in that
+// surface's envelope. It logs the surface's name, never the request path:
+// seed 003 carries a secret in its path.
+func (s *Surfaces) guard(surface string, h http.HandlerFunc, internal func(http.ResponseWriter)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.logger().Error("panic serving seed surface", "surface", surface, "method", r.Method,
+					"err", fmt.Errorf("panic: %v\n%s", v, debug.Stack()))
+				internal(w)
+			}
+		}()
+		h(w, r)
+	})
+}
+
+// logInternal logs an unexpected error of a surface. Store and service
+// errors never carry secrets; the request path is left out (see guard).
+func (s *Surfaces) logInternal(surface string, err error) {
+	s.logger().Error("seed surface request failed", "surface", surface, "err", err)
+}
+
+// actorContext returns the request's context carrying the principal as the
+// audit actor.
+func actorContext(r *http.Request, p *lkhttp.Principal) context.Context {
+	return latchkey.NewContextWithActor(r.Context(), p.Actor)
+}
+
+// errTooLarge says a body went past lkhttp.MaxBodyBytes.
+var errTooLarge = errors.New("request body too large")
+
+// readBody reads a request body of at most lkhttp.MaxBodyBytes; past it,
+// errTooLarge. Content types are each surface's own business.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, lkhttp.MaxBodyBytes))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, errTooLarge
+	}
+	return b, err
+}
+
+// mediaType returns the request's media type, lowercased, "" when the
+// header is absent, and "invalid" when it cannot be parsed.
+func mediaType(r *http.Request) string {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return ""
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return "invalid"
+	}
+	return mt
+}
+
+// isJSONMediaType reports whether a media type is JSON (application/json
+// or a +json type).
+func isJSONMediaType(mt string) bool {
+	return mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")
+}
+
+// parseID parses a positive integer path id.
+func parseID(s string) (int64, bool) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	return id, err == nil && id > 0
+}
+
+// errNotObject says a body is valid JSON but not an object.
+var errNotObject = errors.New("not a JSON object")
+
+// parseObject decodes b as exactly one JSON object and returns its
+// members. A syntax error or trailing data is an error; a value of
+// another kind is errNotObject.
+func parseObject(b []byte) (map[string]json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var v json.RawMessage
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("trailing data after the JSON value")
+	}
+	if len(v) == 0 || v[0] != '{' {
+		return nil, errNotObject
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(v, &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// isNull reports whether a member's value is JSON null.
+func isNull(raw json.RawMessage) bool {
+	return string(bytes.TrimSpace(raw)) == "null"
+}
+
+// asString decodes a JSON string.
+func asString(raw json.RawMessage) (string, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '"' {
+		return "", false
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// asBool decodes a JSON boolean.
+func asBool(raw json.RawMessage) (bool, bool) {
+	switch string(bytes.TrimSpace(raw)) {
+	case "true":
+		return true, true
+	case "false":
+		return false, true
+	}
+	return false, false
+}
+
+// asInt decodes a JSON integer that fits int64 (no fraction, no exponent).
+func asInt(raw json.RawMessage) (int64, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || !(raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9') {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	return n, err == nil
+}
+
+// asStrings decodes a JSON array of strings (a null element reads as "").
+func asStrings(raw json.RawMessage) ([]string, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '[' {
+		return nil, false
+	}
+	out := []string{}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, false
+	}
+	return out, true
+}
+
+// asTime parses an RFC 3339 date-time and returns it in UTC.
+func asTime(s string) (time.Time, bool) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return t.UTC(), true
+}
+
+// firstField returns the one field an invalid-input error names, or "".
+func firstField(err error) string {
+	for f := range latchkey.ErrorFields(err) {
+		return f
+	}
+	return ""
+}
+
+// fieldMessage returns the message of the one field an invalid-input
+// error names (without the field's name), or the error's message.
+func fieldMessage(err error) string {
+	for _, m := range latchkey.ErrorFields(err) {
+		return m
+	}
+	return latchkey.ErrorMessage(err)
+}
