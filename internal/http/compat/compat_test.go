@@ -1,0 +1,444 @@
+package compat_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	lkhttp "github.com/latchkey/latchkey/internal/http"
+	"github.com/latchkey/latchkey/internal/http/compat"
+	"github.com/latchkey/latchkey/internal/mock"
+)
+
+const (
+	adminSecret = "operator-secret-0123456789"
+	password    = "correct horse battery staple"
+	userAgent   = "compat-test/1.0"
+)
+
+// t0 is the fixture's "now": sessions, expiries and status:"expired" use it.
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// Accounts 7 ("default") and 8 ("beta"). Users: admin@acme.test is an admin
+// of 7, member@acme.test a member of 7, beta@beta.test an admin of 8.
+var (
+	accounts = map[int64]*latchkey.Account{7: {ID: 7, Name: "default"}, 8: {ID: 8, Name: "beta"}}
+	users    = map[string]*latchkey.User{
+		"admin@acme.test":  {ID: 1, Email: "admin@acme.test"},
+		"member@acme.test": {ID: 2, Email: "member@acme.test"},
+		"beta@beta.test":   {ID: 3, Email: "beta@beta.test"},
+	}
+	memberships = map[int64][]*latchkey.Membership{
+		1: {{AccountID: 7, UserID: 1, Role: latchkey.RoleAdmin}},
+		2: {{AccountID: 7, UserID: 2, Role: latchkey.RoleMember}},
+		3: {{AccountID: 8, UserID: 3, Role: latchkey.RoleAdmin}},
+	}
+	// catalogue is account 7's permission catalogue ("string" makes the
+	// seed 002 example request valid as written).
+	catalogue = map[string]bool{"readApplications": true, "writeApplications": true, "string": true}
+)
+
+// session is what POST /v1/auth/login answered for a user.
+type session struct {
+	Access string `json:"access_token"`
+	CSRF   string `json:"csrf_token"`
+}
+
+// updateCall is one UpdateKey call as the fake saw it.
+type updateCall struct {
+	AccountID, ID int64
+	Update        latchkey.KeyUpdate
+	Actor         latchkey.Actor
+}
+
+// fixture is a Server on mocks serving the seed surfaces, with a fake key
+// store behind mock.KeyService, signed-in users and bearer credentials.
+type fixture struct {
+	srv  *httptest.Server
+	keys *mock.KeyService
+	logs *syncBuffer // everything the server and the surfaces log
+
+	mu      sync.Mutex
+	stored  map[int64]*latchkey.Key // by id; AccountID says whose
+	secrets map[latchkey.SecretHash]int64
+	calls   []updateCall
+
+	admin, member, beta    session
+	root, readOnly, apiKey string // bearer secrets of account 7
+	revokedRoot            string
+	keySecret              string // secret of key 123
+}
+
+func MustFixture(tb testing.TB) *fixture {
+	tb.Helper()
+	f := &fixture{keys: &mock.KeyService{}, stored: map[int64]*latchkey.Key{}, secrets: map[latchkey.SecretHash]int64{},
+		logs: &syncBuffer{}}
+	logger := slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	f.root, _, _ = latchkey.NewSecret("lk")
+	f.readOnly, _, _ = latchkey.NewSecret("lk")
+	f.apiKey, _, _ = latchkey.NewSecret("lk")
+	f.revokedRoot, _, _ = latchkey.NewSecret("lk")
+	past := t0.Add(-time.Hour)
+	creds := map[string]*latchkey.VerifyKey{
+		f.root:        {KeyID: 1, AccountID: 7, Kind: latchkey.KindRoot, Enabled: true, Permissions: latchkey.RootPermissions},
+		f.readOnly:    {KeyID: 2, AccountID: 7, Kind: latchkey.KindRoot, Enabled: true, Permissions: []string{latchkey.PermKeysRead}},
+		f.apiKey:      {KeyID: 3, AccountID: 7, Kind: latchkey.KindAPI, Enabled: true},
+		f.revokedRoot: {KeyID: 4, AccountID: 7, Kind: latchkey.KindRoot, Enabled: true, RevokedAt: &past, Permissions: latchkey.RootPermissions},
+	}
+	verifier := &mock.Verifier{AuthenticateFn: func(ctx context.Context, secret string) (*latchkey.VerifyKey, error) {
+		if k, ok := creds[secret]; ok {
+			return k, nil
+		}
+		return nil, latchkey.Errorf(latchkey.EUNAUTHORIZED, "invalid credential")
+	}}
+	accountSvc := &mock.AccountService{
+		FindAccountByIDFn: func(ctx context.Context, id int64) (*latchkey.Account, error) {
+			if a, ok := accounts[id]; ok {
+				return a, nil
+			}
+			return nil, latchkey.Errorf(latchkey.ENOTFOUND, "account not found")
+		},
+		FindAccountByNameFn: func(ctx context.Context, name string) (*latchkey.Account, error) {
+			for _, a := range accounts {
+				if a.Name == name {
+					return a, nil
+				}
+			}
+			return nil, latchkey.Errorf(latchkey.ENOTFOUND, "account not found")
+		},
+	}
+	families := map[string]*latchkey.SessionFamily{}
+	var famMu sync.Mutex
+	sessions := &mock.SessionService{
+		CreateSessionFn: func(ctx context.Context, userID int64, ttl time.Duration, ip, ua string) (*latchkey.SessionFamily, string, error) {
+			famMu.Lock()
+			defer famMu.Unlock()
+			fam := &latchkey.SessionFamily{ID: "family-" + string(rune('0'+userID)), UserID: userID, CreatedAt: t0, ExpiresAt: t0.Add(ttl)}
+			families[fam.ID] = fam
+			return fam, "refresh-" + fam.ID, nil
+		},
+		FindSessionFamilyFn: func(ctx context.Context, id string) (*latchkey.SessionFamily, error) {
+			famMu.Lock()
+			defer famMu.Unlock()
+			if fam, ok := families[id]; ok {
+				return fam, nil
+			}
+			return nil, latchkey.Errorf(latchkey.ENOTFOUND, "no such family")
+		},
+	}
+	userSvc := &mock.UserService{
+		FindUserByEmailFn: func(ctx context.Context, email string) (*latchkey.User, string, error) {
+			if u, ok := users[email]; ok {
+				return u, "encoded-hash", nil
+			}
+			return nil, "", latchkey.Errorf(latchkey.ENOTFOUND, "no such user")
+		},
+		FindUserByIDFn: func(ctx context.Context, id int64) (*latchkey.User, error) {
+			for _, u := range users {
+				if u.ID == id {
+					return u, nil
+				}
+			}
+			return nil, latchkey.Errorf(latchkey.ENOTFOUND, "no such user")
+		},
+		FindMembershipsFn: func(ctx context.Context, userID int64) ([]*latchkey.Membership, error) {
+			return memberships[userID], nil
+		},
+	}
+	hasher := &mock.PasswordHasher{
+		HashFn:   func(pw string) (string, error) { return "dummy", nil },
+		VerifyFn: func(encoded, pw string) (bool, error) { return pw == password, nil },
+	}
+	clock := func() time.Time { return t0 }
+	s := &lkhttp.Server{Keys: f.keys, Accounts: accountSvc, Verifier: verifier, Users: userSvc, Sessions: sessions,
+		Passwords: hasher, SecretKey: []byte("0123456789abcdef0123456789abcdef"), AdminSecret: adminSecret, Clock: clock,
+		Logger: logger}
+	s.Surfaces = []lkhttp.Surface{&compat.Surfaces{Server: s, Keys: f.keys, Clock: clock, Logger: logger}}
+	f.srv = httptest.NewServer(s.Handler())
+	tb.Cleanup(f.srv.Close)
+	f.fakeStore()
+
+	f.admin = f.login(tb, "admin@acme.test")
+	f.member = f.login(tb, "member@acme.test")
+	f.beta = f.login(tb, "beta@beta.test")
+
+	owner := "ops@acme.test"
+	f.keySecret = f.addKey(&latchkey.Key{ID: 123, AccountID: 7, Kind: latchkey.KindAPI, Name: "acme prod", OwnerEmail: &owner,
+		Enabled: true, CreatedAt: t0.Add(-24 * time.Hour), UpdatedAt: t0.Add(-24 * time.Hour), CreatedIP: "203.0.113.9",
+		UserAgent: "curl/8.5.0", Permissions: []string{}, Start: "lk_Ab3x"})
+	f.addKey(&latchkey.Key{ID: 42, AccountID: 7, Kind: latchkey.KindAPI, Enabled: true, CreatedAt: t0, Permissions: []string{}})
+	f.addKey(&latchkey.Key{ID: 800, AccountID: 8, Kind: latchkey.KindAPI, Enabled: true, CreatedAt: t0, Permissions: []string{}})
+	return f
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// addKey stores a key with a fresh secret and returns the secret.
+func (f *fixture) addKey(k *latchkey.Key) string {
+	secret, hash, _ := latchkey.NewSecret("lk")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stored[k.ID] = k
+	f.secrets[hash] = k.ID
+	return secret
+}
+
+// key returns a copy of a stored key.
+func (f *fixture) key(id int64) latchkey.Key {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return *f.stored[id]
+}
+
+// updates returns the UpdateKey calls so far.
+func (f *fixture) updates() []updateCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]updateCall(nil), f.calls...)
+}
+
+// fakeStore makes the KeyService mock behave like the store for the calls
+// the seed surfaces make: lookups scoped to an account, and a merge patch
+// that validates, checks the permission catalogue and records its actor.
+func (f *fixture) fakeStore() {
+	find := func(accountID, id int64) (*latchkey.Key, error) {
+		k, ok := f.stored[id]
+		if !ok || k.AccountID != accountID {
+			return nil, latchkey.Errorf(latchkey.ENOTFOUND, "key %d not found", id)
+		}
+		return k, nil
+	}
+	f.keys.FindKeyByIDFn = func(ctx context.Context, accountID, id int64) (*latchkey.Key, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		k, err := find(accountID, id)
+		if err != nil {
+			return nil, err
+		}
+		c := *k
+		return &c, nil
+	}
+	f.keys.FindKeyBySecretFn = func(ctx context.Context, accountID int64, hash latchkey.SecretHash) (*latchkey.Key, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		k, err := find(accountID, f.secrets[hash])
+		if err != nil {
+			return nil, latchkey.Errorf(latchkey.ENOTFOUND, "key not found")
+		}
+		c := *k
+		return &c, nil
+	}
+	f.keys.UpdateKeyFn = func(ctx context.Context, accountID, id int64, u *latchkey.KeyUpdate) (*latchkey.Key, error) {
+		if err := u.Validate(); err != nil {
+			return nil, err
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.calls = append(f.calls, updateCall{AccountID: accountID, ID: id, Update: *u, Actor: latchkey.ActorFromContext(ctx)})
+		k, err := find(accountID, id)
+		if err != nil {
+			return nil, err
+		}
+		if u.Permissions != nil {
+			for _, p := range *u.Permissions {
+				if !catalogue[p] {
+					return nil, latchkey.FieldError("permissions", "unknown permission %q", p)
+				}
+			}
+		}
+		apply(k, u)
+		k.UpdatedAt = t0
+		c := *k
+		return &c, nil
+	}
+}
+
+// apply is the store's merge patch, reduced to what the tests look at.
+func apply(k *latchkey.Key, u *latchkey.KeyUpdate) {
+	if u.Name != nil {
+		k.Name = *u.Name
+	}
+	if u.Description != nil {
+		k.Description = *u.Description
+	}
+	if u.OwnerEmail.Set {
+		k.OwnerEmail = u.OwnerEmail.Ptr()
+	}
+	if u.OwnerName.Set {
+		k.OwnerName = u.OwnerName.Ptr()
+	}
+	if u.OwnerPhone.Set {
+		k.OwnerPhone = u.OwnerPhone.Ptr()
+	}
+	if u.Enabled != nil {
+		k.Enabled = *u.Enabled
+	}
+	if u.ExpiresAt.Set {
+		k.ExpiresAt = u.ExpiresAt.Ptr()
+	}
+	if u.Permissions != nil {
+		k.Permissions = *u.Permissions
+	}
+	if u.RateLimit.Set {
+		k.RateLimit = u.RateLimit.Ptr()
+	}
+	if u.MaxDevices != nil {
+		k.MaxDevices = *u.MaxDevices
+	}
+	if u.Revoked != nil {
+		if *u.Revoked {
+			if k.RevokedAt == nil {
+				now := t0
+				k.RevokedAt = &now
+			}
+		} else {
+			k.RevokedAt, k.RevokedReason = nil, nil
+		}
+	}
+	if u.RevokedReason.Set {
+		k.RevokedReason = u.RevokedReason.Ptr()
+	}
+	k.Status = k.StatusAt(t0)
+}
+
+// login signs a user in through POST /v1/auth/login and returns the tokens.
+func (f *fixture) login(tb testing.TB, email string) session {
+	tb.Helper()
+	status, body, _ := f.do(tb, "POST", "/v1/auth/login", `{"email":"`+email+`","password":"`+password+`"}`,
+		"Content-Type", "application/json")
+	if status != http.StatusOK {
+		tb.Fatalf("login %s: got %d %s, want 200", email, status, body)
+	}
+	var s session
+	if err := json.Unmarshal([]byte(body), &s); err != nil || s.Access == "" || s.CSRF == "" {
+		tb.Fatalf("login %s: bad answer %q", email, body)
+	}
+	return s
+}
+
+// do sends a request with header pairs and returns the status, body and
+// response headers. Curl cannot send Secure cookies over plain HTTP from
+// its jar either, so cookies go in an explicit Cookie header.
+func (f *fixture) do(tb testing.TB, method, path, body string, headers ...string) (int, string, http.Header) {
+	tb.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, f.srv.URL+path, rd)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("User-Agent", userAgent)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
+}
+
+// cookie returns the header pair carrying a session's access cookie.
+func cookie(s session) []string { return []string{"Cookie", "__Host-access=" + s.Access} }
+
+// hdrs joins header pair lists.
+func hdrs(lists ...[]string) []string {
+	var out []string
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out
+}
+
+// MustJSONEqual fails unless got and want hold the same JSON value.
+func MustJSONEqual(tb testing.TB, got, want string) {
+	tb.Helper()
+	var g, w any
+	if err := json.Unmarshal([]byte(got), &g); err != nil {
+		tb.Fatalf("body is not JSON: %q", got)
+	}
+	if err := json.Unmarshal([]byte(want), &w); err != nil {
+		tb.Fatalf("bad want %q: %v", want, err)
+	}
+	if !reflect.DeepEqual(g, w) {
+		tb.Fatalf("body:\n got %s\nwant %s", got, want)
+	}
+}
+
+// MustSameShape fails unless got has exactly the members of want, each of
+// the same JSON kind (null in want stands for "string or null"), recursively
+// through objects.
+func MustSameShape(tb testing.TB, got, want string) {
+	tb.Helper()
+	var g, w any
+	if err := json.Unmarshal([]byte(got), &g); err != nil {
+		tb.Fatalf("body is not JSON: %q", got)
+	}
+	if err := json.Unmarshal([]byte(want), &w); err != nil {
+		tb.Fatalf("bad want %q: %v", want, err)
+	}
+	sameShape(tb, "$", g, w)
+}
+
+func sameShape(tb testing.TB, path string, g, w any) {
+	tb.Helper()
+	switch w := w.(type) {
+	case map[string]any:
+		gm, ok := g.(map[string]any)
+		if !ok {
+			tb.Fatalf("%s: got %T, want an object", path, g)
+		}
+		for k := range w {
+			if _, ok := gm[k]; !ok {
+				tb.Errorf("%s: member %q missing", path, k)
+			}
+		}
+		for k, gv := range gm {
+			wv, ok := w[k]
+			if !ok {
+				tb.Errorf("%s: extra member %q", path, k)
+				continue
+			}
+			sameShape(tb, path+"."+k, gv, wv)
+		}
+	case string:
+		if _, ok := g.(string); !ok && g != nil {
+			tb.Errorf("%s: got %T, want a string (or null)", path, g)
+		}
+	case nil:
+	default:
+		if reflect.TypeOf(g) != reflect.TypeOf(w) {
+			tb.Errorf("%s: got %T, want %T", path, g, w)
+		}
+	}
+}

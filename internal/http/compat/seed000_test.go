@@ -1,0 +1,263 @@
+package compat_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+// The request body of seed 000's example, as the document writes it.
+const tokenDocBody = `{
+  "owner_email": "user@example.com",
+  "status": "active",
+  "expires_at": "2024-12-25T10:00:00Z",
+  "revoked": true,
+  "revoked_reason": "example_string"
+}`
+
+// The response of seed 000's example, as the document writes it.
+const tokenDocResponse = `{
+  "ok": true,
+  "updated": true,
+  "deleted": true,
+  "item": {
+    "id": 123,
+    "owner_email": "user@example.com",
+    "status": "active",
+    "created_at": "2024-12-25T10:00:00Z",
+    "expires_at": "2024-12-25T10:00:00Z",
+    "revoked_at": "2024-12-25T10:00:00Z",
+    "revoked_reason": "example_string",
+    "created_ip": "example_string",
+    "user_agent": "example_string",
+    "last_used_at": "2024-12-25T10:00:00Z",
+    "active": true
+  }
+}`
+
+func TestTokenDocumentExample(t *testing.T) {
+	f := MustFixture(t)
+	// The document's curl, with its placeholder X-CSRF-Token filled in and
+	// the __Host-access cookie it requires.
+	headers := hdrs([]string{"Content-Type", "application/json", "X-CSRF-Token", f.admin.CSRF}, cookie(f.admin))
+
+	t.Run("as written: status and revoked disagree", func(t *testing.T) {
+		status, body, _ := f.do(t, "PATCH", "/api/admin/api-tokens/123", tokenDocBody, headers...)
+		if status != http.StatusBadRequest {
+			t.Fatalf("status: got %d, want 400", status)
+		}
+		MustJSONEqual(t, body, `{"error":"invalid_params","reason":"status_revoked_conflict"}`)
+		if n := len(f.updates()); n != 0 {
+			t.Fatalf("UpdateKey calls: got %d, want 0", n)
+		}
+	})
+
+	t.Run("made consistent", func(t *testing.T) {
+		consistent := strings.Replace(tokenDocBody, `"status": "active"`, `"status": "revoked"`, 1)
+		status, body, _ := f.do(t, "PATCH", "/api/admin/api-tokens/123", consistent, headers...)
+		if status != http.StatusOK {
+			t.Fatalf("status: got %d %s, want 200", status, body)
+		}
+		MustSameShape(t, body, tokenDocResponse)
+		MustJSONEqual(t, body, `{"ok":true,"updated":true,"deleted":false,"item":{
+			"id":123,"owner_email":"user@example.com","status":"revoked",
+			"created_at":"2026-01-01T03:04:05Z","expires_at":"2024-12-25T10:00:00Z",
+			"revoked_at":"2026-01-02T03:04:05Z","revoked_reason":"example_string",
+			"created_ip":"203.0.113.9","user_agent":"curl/8.5.0","last_used_at":null,"active":false}}`)
+
+		calls := f.updates()
+		if len(calls) != 1 {
+			t.Fatalf("UpdateKey calls: got %d, want 1", len(calls))
+		}
+		c := calls[0]
+		if c.AccountID != 7 || c.ID != 123 {
+			t.Errorf("target: got account %d key %d, want 7/123", c.AccountID, c.ID)
+		}
+		u := c.Update
+		if u.Revoked == nil || !*u.Revoked || u.RevokedReason.Ptr() == nil || *u.RevokedReason.Ptr() != "example_string" ||
+			u.OwnerEmail.Ptr() == nil || *u.OwnerEmail.Ptr() != "user@example.com" ||
+			u.ExpiresAt.Ptr() == nil || !u.ExpiresAt.Ptr().Equal(time.Date(2024, 12, 25, 10, 0, 0, 0, time.UTC)) {
+			t.Errorf("update: got %+v", u)
+		}
+		if want := (latchkey.Actor{Kind: latchkey.ActorUser, ID: 1, IP: "127.0.0.1", UserAgent: userAgent}); c.Actor != want {
+			t.Errorf("audit actor: got %+v, want %+v", c.Actor, want)
+		}
+	})
+}
+
+// TestTokenErrors walks seed 000's checks in the order the surface makes
+// them; each case passes every earlier check and fails one.
+func TestTokenErrors(t *testing.T) {
+	f := MustFixture(t)
+	good := hdrs([]string{"Content-Type", "application/json", "X-CSRF-Token", f.admin.CSRF}, cookie(f.admin))
+	for _, tt := range []struct {
+		name    string
+		path    string
+		body    string
+		headers []string
+		status  int
+		want    string
+	}{
+		{"no cookie", "/api/admin/api-tokens/123", `{"status":"revoked"}`,
+			[]string{"Content-Type", "application/json", "X-CSRF-Token", f.admin.CSRF},
+			401, `{"error":"invalid_or_expired_session"}`},
+		{"bearer instead of the cookie", "/api/admin/api-tokens/123", `{"status":"revoked"}`,
+			[]string{"Authorization", "Bearer " + f.admin.Access, "X-CSRF-Token", f.admin.CSRF},
+			401, `{"error":"invalid_or_expired_session"}`},
+		{"forged session cookie", "/api/admin/api-tokens/123", `{"status":"revoked"}`,
+			[]string{"Cookie", "__Host-access=lka_forged.token", "X-CSRF-Token", f.admin.CSRF},
+			401, `{"error":"invalid_or_expired_session"}`},
+		{"a member, not an admin", "/api/admin/api-tokens/123", `{"status":"revoked"}`,
+			hdrs([]string{"X-CSRF-Token", f.member.CSRF}, cookie(f.member)),
+			403, `{"error":"forbidden"}`},
+		{"not a member of X-Account-ID", "/api/admin/api-tokens/123", `{"status":"revoked"}`,
+			hdrs([]string{"X-CSRF-Token", f.admin.CSRF, "X-Account-ID", "beta"}, cookie(f.admin)),
+			403, `{"error":"forbidden"}`},
+		{"no CSRF token", "/api/admin/api-tokens/123", `{"status":"revoked"}`,
+			cookie(f.admin), 403, `{"error":"csrf_required"}`},
+		{"another family's CSRF token", "/api/admin/api-tokens/123", `{"status":"revoked"}`,
+			hdrs([]string{"X-CSRF-Token", f.member.CSRF}, cookie(f.admin)),
+			403, `{"error":"invalid_csrf_token"}`},
+		{"id not a number", "/api/admin/api-tokens/abc", `{"status":"revoked"}`, good,
+			400, `{"error":"invalid_params","field":"id"}`},
+		{"id zero", "/api/admin/api-tokens/0", `{"status":"revoked"}`, good,
+			400, `{"error":"invalid_params","field":"id"}`},
+		{"not JSON", "/api/admin/api-tokens/123", `status=revoked`,
+			hdrs([]string{"Content-Type", "application/x-www-form-urlencoded", "X-CSRF-Token", f.admin.CSRF}, cookie(f.admin)),
+			415, `{"error":"unsupported_media_type"}`},
+		{"over 64 KiB", "/api/admin/api-tokens/123", `{"revoked_reason":"` + strings.Repeat("a", 64<<10) + `"}`, good,
+			413, `{"error":"payload_too_large"}`},
+		{"malformed JSON", "/api/admin/api-tokens/123", `{"status":`, good,
+			400, `{"error":"invalid_params","field":"body"}`},
+		{"not an object", "/api/admin/api-tokens/123", `["revoked"]`, good,
+			400, `{"error":"invalid_params","field":"body"}`},
+		{"bad owner_email", "/api/admin/api-tokens/123", `{"owner_email":"not an email","status":"bogus"}`, good,
+			400, `{"error":"invalid_params","field":"owner_email"}`},
+		{"null owner_email", "/api/admin/api-tokens/123", `{"owner_email":null}`, good,
+			400, `{"error":"invalid_params","field":"owner_email"}`},
+		{"unknown status", "/api/admin/api-tokens/123", `{"status":"paused","expires_at":null}`, good,
+			400, `{"error":"invalid_params","field":"status"}`},
+		{"expires_at null", "/api/admin/api-tokens/123", `{"expires_at":null,"revoked":"maybe"}`, good,
+			400, `{"error":"invalid_params","field":"expires_at"}`},
+		{"expires_at not a time", "/api/admin/api-tokens/123", `{"expires_at":"next tuesday"}`, good,
+			400, `{"error":"invalid_params","field":"expires_at"}`},
+		{"revoked not a boolean", "/api/admin/api-tokens/123", `{"revoked":"maybe","revoked_reason":7}`, good,
+			400, `{"error":"invalid_params","field":"revoked"}`},
+		{"revoked false with status revoked", "/api/admin/api-tokens/123", `{"status":"revoked","revoked":false}`, good,
+			400, `{"error":"invalid_params","reason":"status_revoked_conflict"}`},
+		{"revoked_reason not a string", "/api/admin/api-tokens/123", `{"revoked_reason":7}`, good,
+			400, `{"error":"invalid_params","field":"revoked_reason"}`},
+		{"revoked_reason too long", "/api/admin/api-tokens/123", `{"revoked_reason":"` + strings.Repeat("r", 256) + `"}`, good,
+			400, `{"error":"invalid_params","field":"revoked_reason"}`},
+		{"expired with a future expires_at", "/api/admin/api-tokens/123", `{"status":"expired","expires_at":"2099-01-01T00:00:00Z"}`, good,
+			400, `{"error":"invalid_params","reason":"status_expires_at_conflict"}`},
+		{"empty object", "/api/admin/api-tokens/123", `{}`, good,
+			400, `{"error":"invalid_params","reason":"empty_patch"}`},
+		{"unknown fields only", "/api/admin/api-tokens/123", `{"days":30,"note":"x"}`, good,
+			400, `{"error":"invalid_params","reason":"empty_patch"}`},
+		{"no body", "/api/admin/api-tokens/123", ``, good,
+			400, `{"error":"invalid_params","reason":"empty_patch"}`},
+		{"unknown id", "/api/admin/api-tokens/999", `{"status":"revoked"}`, good,
+			404, `{"error":"api_token_not_found","id":999}`},
+		{"another account's token", "/api/admin/api-tokens/800", `{"status":"revoked"}`, good,
+			404, `{"error":"api_token_not_found","id":800}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body, h := f.do(t, "PATCH", tt.path, tt.body, tt.headers...)
+			if status != tt.status {
+				t.Fatalf("status: got %d %s, want %d", status, body, tt.status)
+			}
+			MustJSONEqual(t, body, tt.want)
+			if ct := h.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type: got %q, want application/json", ct)
+			}
+		})
+	}
+	if n := len(f.updates()); n != 2 {
+		t.Errorf("UpdateKey calls: got %d, want 2 (the two 404s)", n)
+	}
+}
+
+func TestTokenPatchSemantics(t *testing.T) {
+	f := MustFixture(t)
+	headers := hdrs([]string{"Content-Type", "application/json", "X-CSRF-Token", f.admin.CSRF}, cookie(f.admin))
+	patch := func(t *testing.T, body string) string {
+		t.Helper()
+		status, out, _ := f.do(t, "PATCH", "/api/admin/api-tokens/123", body, headers...)
+		if status != http.StatusOK {
+			t.Fatalf("%s: got %d %s, want 200", body, status, out)
+		}
+		return out
+	}
+	last := func() latchkey.KeyUpdate { c := f.updates(); return c[len(c)-1].Update }
+
+	t.Run("revoke then un-revoke clears the reason", func(t *testing.T) {
+		patch(t, `{"revoked":"yes","revoked_reason":"  fraud  "}`)
+		if k := f.key(123); k.RevokedAt == nil || *k.RevokedReason != "fraud" {
+			t.Fatalf("after revoke: got %v %v, want revoked for fraud", k.RevokedAt, k.RevokedReason)
+		}
+		body := patch(t, `{"revoked":0}`)
+		if u := last(); u.Revoked == nil || *u.Revoked || u.RevokedReason.Set {
+			t.Errorf("update: got %+v, want Revoked false and the reason left to the store to clear", u)
+		}
+		if k := f.key(123); k.RevokedAt != nil || k.RevokedReason != nil {
+			t.Errorf("after un-revoke: got %v %v, want neither", k.RevokedAt, k.RevokedReason)
+		}
+		if !strings.Contains(body, `"status":"active"`) || !strings.Contains(body, `"active":true`) {
+			t.Errorf("item: got %s, want active", body)
+		}
+	})
+
+	t.Run("un-revoke keeps a reason sent with it", func(t *testing.T) {
+		patch(t, `{"revoked":false,"revoked_reason":"was a mistake"}`)
+		if u := last(); u.RevokedReason.Ptr() == nil || *u.RevokedReason.Ptr() != "was a mistake" {
+			t.Errorf("update: got %+v", u)
+		}
+	})
+
+	t.Run("status expired sets expires_at to now", func(t *testing.T) {
+		body := patch(t, `{"status":" Expired "}`)
+		if u := last(); u.ExpiresAt.Ptr() == nil || !u.ExpiresAt.Ptr().Equal(t0) || u.Revoked != nil {
+			t.Errorf("update: got %+v, want expires_at %v only", u, t0)
+		}
+		if !strings.Contains(body, `"status":"expired"`) || !strings.Contains(body, `"active":false`) {
+			t.Errorf("item: got %s, want expired", body)
+		}
+	})
+
+	t.Run("status active un-revokes", func(t *testing.T) {
+		patch(t, `{"status":"revoked"}`)
+		patch(t, `{"status":"active","expires_at":"2030-01-01T00:00:00+02:00"}`)
+		u := last()
+		if u.Revoked == nil || *u.Revoked || !u.ExpiresAt.Ptr().Equal(time.Date(2029, 12, 31, 22, 0, 0, 0, time.UTC)) {
+			t.Errorf("update: got %+v", u)
+		}
+	})
+
+	t.Run("unknown fields are ignored", func(t *testing.T) {
+		patch(t, `{"owner_email":" New@Example.COM ","days":30}`)
+		if u := last(); *u.OwnerEmail.Ptr() != "new@example.com" || u.ExpiresAt.Set {
+			t.Errorf("update: got %+v, want owner_email new@example.com only", u)
+		}
+	})
+
+	t.Run("empty revoked_reason clears it", func(t *testing.T) {
+		patch(t, `{"revoked_reason":""}`)
+		if u := last(); !u.RevokedReason.Set || !u.RevokedReason.Null {
+			t.Errorf("update: got %+v, want revoked_reason null", u)
+		}
+	})
+
+	t.Run("a disabled key reads status active, active false", func(t *testing.T) {
+		f.mu.Lock()
+		f.stored[123].Enabled = false
+		f.mu.Unlock()
+		body := patch(t, `{"expires_at":"2030-01-01T00:00:00Z"}`)
+		if !strings.Contains(body, `"status":"active"`) || !strings.Contains(body, `"active":false`) {
+			t.Errorf("item: got %s", body)
+		}
+	})
+}

@@ -1,0 +1,168 @@
+package compat_test
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/latchkey/latchkey"
+)
+
+// The request body of seed 001's example, as the document writes it.
+const adminKeyDocBody = `{"customer_name":"string","customer_email":"string","max_devices":42,"rate_limit_per_hour":42,"is_active":true}`
+
+// The 200 response of seed 001's example, as the document writes it.
+const adminKeyDocResponse = `{
+  "status": true,
+  "code": 200,
+  "message": "Success",
+  "data": {}
+}`
+
+// The error responses' shape, as the document writes it.
+const adminKeyDocError = `{
+  "status": false,
+  "code": 400,
+  "message": "Bad request",
+  "error": "Bad request"
+}`
+
+func TestAdminKeyDocumentExample(t *testing.T) {
+	f := MustFixture(t)
+	// The document's curl, with {id} and $API_KEY filled in.
+	headers := []string{"X-Admin-Secret", adminSecret, "Content-Type", "application/json"}
+
+	t.Run("as written: customer_email is the placeholder \"string\"", func(t *testing.T) {
+		status, body, _ := f.do(t, "PATCH", "/admin/api-keys/42", adminKeyDocBody, headers...)
+		if status != http.StatusBadRequest {
+			t.Fatalf("status: got %d %s, want 400", status, body)
+		}
+		MustSameShape(t, body, adminKeyDocError)
+		MustJSONEqual(t, body, `{"status":false,"code":400,"message":"Bad request",
+			"error":"customer_email must be an email address like name@example.com"}`)
+		if n := len(f.updates()); n != 0 {
+			t.Fatalf("UpdateKey calls: got %d, want 0", n)
+		}
+	})
+
+	t.Run("with a real email", func(t *testing.T) {
+		body := strings.Replace(adminKeyDocBody, `"customer_email":"string"`, `"customer_email":"ops@acme.test"`, 1)
+		status, out, _ := f.do(t, "PATCH", "/admin/api-keys/42", body, headers...)
+		if status != http.StatusOK {
+			t.Fatalf("status: got %d %s, want 200", status, out)
+		}
+		MustSameShape(t, out, adminKeyDocResponse)
+		MustJSONEqual(t, out, `{"status":true,"code":200,"message":"API key updated successfully","data":{}}`)
+		calls := f.updates()
+		if len(calls) != 1 {
+			t.Fatalf("UpdateKey calls: got %d, want 1", len(calls))
+		}
+		c := calls[0]
+		u := c.Update
+		if c.AccountID != 7 || c.ID != 42 || *u.OwnerName.Ptr() != "string" || *u.OwnerEmail.Ptr() != "ops@acme.test" ||
+			*u.MaxDevices != 42 || *u.RateLimit.Ptr() != (latchkey.RateLimit{Limit: 42, WindowSeconds: 3600}) || !*u.Enabled {
+			t.Errorf("update: got account %d key %d %+v", c.AccountID, c.ID, u)
+		}
+		if want := (latchkey.Actor{Kind: latchkey.ActorOperator, IP: "127.0.0.1", UserAgent: userAgent}); c.Actor != want {
+			t.Errorf("audit actor: got %+v, want %+v", c.Actor, want)
+		}
+	})
+
+	t.Run("is_active false disables", func(t *testing.T) {
+		status, out, _ := f.do(t, "PATCH", "/admin/api-keys/42", `{"is_active":false}`, headers...)
+		if status != http.StatusOK {
+			t.Fatalf("status: got %d %s, want 200", status, out)
+		}
+		if k := f.key(42); k.Enabled || k.StatusAt(t0) != latchkey.StatusDisabled {
+			t.Errorf("key: got enabled %v status %s, want disabled", k.Enabled, k.StatusAt(t0))
+		}
+	})
+}
+
+// TestAdminKeyErrors walks seed 001's checks in the order the surface makes
+// them (the product looks the key up before reading the body).
+func TestAdminKeyErrors(t *testing.T) {
+	f := MustFixture(t)
+	good := []string{"X-Admin-Secret", adminSecret, "Content-Type", "application/json"}
+	e := func(code int, msg, detail string) string {
+		return `{"status":false,"code":` + strconv.Itoa(code) + `,"message":"` + msg + `","error":"` + detail + `"}`
+	}
+	for _, tt := range []struct {
+		name    string
+		path    string
+		body    string
+		headers []string
+		status  int
+		want    string
+	}{
+		{"no X-Admin-Secret", "/admin/api-keys/42", `{"is_active":false}`, []string{"Content-Type", "application/json"},
+			401, e(401, "Unauthorized", "Missing X-Admin-Secret header")},
+		{"a root key is not the admin secret", "/admin/api-keys/42", `{"is_active":false}`,
+			[]string{"Authorization", "Bearer " + f.root}, 401, e(401, "Unauthorized", "Missing X-Admin-Secret header")},
+		{"wrong secret", "/admin/api-keys/42", `{"is_active":false}`, []string{"X-Admin-Secret", "guess"},
+			401, e(401, "Unauthorized", "Invalid admin secret")},
+		{"unknown X-Account-ID", "/admin/api-keys/42", `{"is_active":false}`,
+			[]string{"X-Admin-Secret", adminSecret, "X-Account-ID", "nope"},
+			400, e(400, "Bad request", `X-Account-ID: no account \"nope\"`)},
+		{"id not a number", "/admin/api-keys/forty-two", `{"is_active":false}`, good,
+			400, e(400, "Bad request", "Invalid API key ID")},
+		{"unknown id", "/admin/api-keys/999", `{"max_devices":"lots"}`, good,
+			404, e(404, "Not found", "API key not found")},
+		{"another account's key", "/admin/api-keys/800", `{}`, good,
+			404, e(404, "Not found", "API key not found")},
+		{"not JSON", "/admin/api-keys/42", `is_active=false`,
+			[]string{"X-Admin-Secret", adminSecret, "Content-Type", "application/x-www-form-urlencoded"},
+			400, e(400, "Bad request", "Invalid request body: Content-Type must be application/json")},
+		{"over 64 KiB", "/admin/api-keys/42", `{"customer_name":"` + strings.Repeat("n", 64<<10) + `"}`, good,
+			413, e(413, "Payload too large", "Request body must be at most 64 KiB")},
+		{"no body", "/admin/api-keys/42", ``, good,
+			400, e(400, "Bad request", "Invalid request body: expected a JSON object")},
+		{"malformed JSON", "/admin/api-keys/42", `{"is_active":tru}`, good,
+			400, e(400, "Bad request", "Invalid request body: malformed JSON")},
+		{"customer_name not a string", "/admin/api-keys/42", `{"customer_name":7,"max_devices":-1}`, good,
+			400, e(400, "Bad request", "customer_name must be a string")},
+		{"customer_email not an email", "/admin/api-keys/42", `{"customer_email":"nobody","max_devices":-1}`, good,
+			400, e(400, "Bad request", "customer_email must be an email address like name@example.com")},
+		{"customer_phone too long", "/admin/api-keys/42", `{"customer_phone":"` + strings.Repeat("1", 51) + `"}`, good,
+			400, e(400, "Bad request", "customer_phone must be at most 50 bytes")},
+		{"max_devices negative", "/admin/api-keys/42", `{"max_devices":-1}`, good,
+			400, e(400, "Bad request", "max_devices must not be negative")},
+		{"max_devices not an integer", "/admin/api-keys/42", `{"max_devices":2.5}`, good,
+			400, e(400, "Bad request", "max_devices must be an integer")},
+		{"rate_limit_per_hour negative", "/admin/api-keys/42", `{"rate_limit_per_hour":-5}`, good,
+			400, e(400, "Bad request", "rate_limit_per_hour must not be negative")},
+		{"rate_limit_per_hour too big", "/admin/api-keys/42", `{"rate_limit_per_hour":1e30}`, good,
+			400, e(400, "Bad request", "rate_limit_per_hour must be an integer")},
+		{"is_active not a boolean", "/admin/api-keys/42", `{"is_active":"no"}`, good,
+			400, e(400, "Bad request", "is_active must be a boolean")},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body, _ := f.do(t, "PATCH", tt.path, tt.body, tt.headers...)
+			if status != tt.status {
+				t.Fatalf("status: got %d %s, want %d", status, body, tt.status)
+			}
+			MustJSONEqual(t, body, tt.want)
+		})
+	}
+	if n := len(f.updates()); n != 0 {
+		t.Errorf("UpdateKey calls: got %d, want 0", n)
+	}
+}
+
+func TestAdminKeyKeepsWhatIsNotSent(t *testing.T) {
+	f := MustFixture(t)
+	headers := []string{"X-Admin-Secret", adminSecret, "Content-Type", "application/json"}
+	// As in the product: zero, empty and null keep the stored value;
+	// unknown fields are ignored.
+	status, body, _ := f.do(t, "PATCH", "/admin/api-keys/42",
+		`{"customer_name":"","customer_email":null,"max_devices":0,"rate_limit_per_hour":0,"plan":"gold","customer_phone":"+1 555 0100"}`, headers...)
+	if status != http.StatusOK {
+		t.Fatalf("status: got %d %s, want 200", status, body)
+	}
+	u := f.updates()[0].Update
+	if u.OwnerName.Set || u.OwnerEmail.Set || u.MaxDevices != nil || u.RateLimit.Set || u.Enabled != nil ||
+		u.OwnerPhone.Ptr() == nil || *u.OwnerPhone.Ptr() != "+1 555 0100" {
+		t.Errorf("update: got %+v, want customer_phone only", u)
+	}
+}
