@@ -1,0 +1,100 @@
+package compat_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/http/compat"
+)
+
+// Every seed surface's body decoder has a fuzz target; the seed corpus
+// runs in the normal test run. A decoder either refuses input with a 400
+// or returns an update the core accepts: never a panic, never another
+// status.
+
+var commonSeeds = []string{``, ` `, `null`, `[]`, `"x"`, `1`, `{`, `{}`, `{} {}`, `{"a":1}x`, "\xff", `{"a":"\u0000"}`}
+
+func checkUpdate(t *testing.T, u *latchkey.KeyUpdate, status int) {
+	t.Helper()
+	switch status {
+	case http.StatusOK:
+		if u == nil {
+			t.Fatal("no update and no error")
+		}
+		if err := u.Validate(); err != nil {
+			t.Fatalf("decoder passed an update the core refuses: %v", err)
+		}
+	case http.StatusBadRequest:
+	default:
+		t.Fatalf("status: got %d, want 200 or 400", status)
+	}
+}
+
+func FuzzDecodeTokenPatch(f *testing.F) {
+	for _, s := range append(commonSeeds, tokenDocBody,
+		`{"owner_email":"A@B.io","status":"expired"}`, `{"status":"expired","expires_at":"2099-01-01T00:00:00Z"}`,
+		`{"revoked":1,"revoked_reason":null}`, `{"revoked":"on"}`, `{"revoked":2}`, `{"revoked":null}`,
+		`{"expires_at":null}`, `{"expires_at":"2024-02-30T00:00:00Z"}`, `{"owner_email":"\"a b\"@c.d"}`,
+		`{"revoked_reason":"\u0000"}`, `{"status":"ACTIVE","revoked":false}`) {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		u, status := compat.DecodeTokenPatch(b, t0)
+		checkUpdate(t, u, status)
+		if status == http.StatusOK && u.Empty() {
+			t.Fatal("an empty patch passed")
+		}
+	})
+}
+
+func FuzzDecodeAdminKeyPatch(f *testing.F) {
+	for _, s := range append(commonSeeds, adminKeyDocBody,
+		`{"customer_email":"ops@acme.test","rate_limit_per_hour":9223372036854775807}`, `{"max_devices":-0}`,
+		`{"max_devices":1e2}`, `{"rate_limit_per_hour":"42"}`, `{"is_active":null,"customer_name":null}`,
+		`{"customer_name":"\u0000"}`, `{"customer_phone":"`+string(make([]byte, 60))+`"}`) {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		u, status := compat.DecodeAdminKeyPatch(b)
+		checkUpdate(t, u, status)
+		if status == http.StatusOK && u.RateLimit.Set && u.RateLimit.Value.WindowSeconds != 3600 {
+			t.Fatalf("rate limit window: got %d, want 3600", u.RateLimit.Value.WindowSeconds)
+		}
+	})
+}
+
+func FuzzDecodeAPIKeyInput(f *testing.F) {
+	for _, s := range append(commonSeeds, apiKeyDocBody, apiKeyDocBodyExpires,
+		`{"description":"d","flatPermissionsList":[null]}`, `{"description":"d","flatPermissionsList":{}}`,
+		`{"description":"d","flatPermissionsList":[],"expiresAt":null}`, `{"description":null,"flatPermissionsList":[]}`,
+		`{"description":"d","flatPermissionsList":["a b"]}`) {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		u, status := compat.DecodeAPIKeyInput(b)
+		checkUpdate(t, u, status)
+		if status == http.StatusOK && (u.Description == nil || u.Permissions == nil || !u.ExpiresAt.Set) {
+			t.Fatalf("update: got %+v, want description, permissions and expiry all set", u)
+		}
+	})
+}
+
+func FuzzDecodeExpiryUpdate(f *testing.F) {
+	for _, s := range append(commonSeeds, expiryDocBody, `{"expiresAt":""}`, `{"expiresAt":1}`,
+		`{"expiresAt":"2023-09-04T11:26:24.123456789-07:00","other":true}`, `{"expiresAt":"2023-09-04"}`) {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		when, status := compat.DecodeExpiryUpdate(b)
+		switch status {
+		case http.StatusOK:
+			if when.IsZero() || when.Location().String() != "UTC" {
+				t.Fatalf("expiry: got %v, want a UTC time", when)
+			}
+		case http.StatusBadRequest:
+		default:
+			t.Fatalf("status: got %d, want 200 or 400", status)
+		}
+	})
+}
