@@ -138,8 +138,8 @@ func (s *Surfaces) adminKeyPrincipal(r *http.Request) (*lkhttp.Principal, *admin
 			return nil, &adminKeyError{Status: http.StatusUnauthorized, Detail: "X-Admin-Secret is not enabled on this server"}
 		}
 		return nil, &adminKeyError{Status: http.StatusUnauthorized, Detail: "Invalid admin secret"}
-	case latchkey.EINVALID:
-		return nil, badAdminKey(latchkey.ErrorMessage(err))
+	case latchkey.EINVALID: // X-Account-ID names no account
+		return nil, badAdminKey("X-Account-ID names no account (give an account id or name)")
 	default:
 		s.logInternal("seed001", err)
 		return nil, &adminKeyError{Status: http.StatusInternalServerError, Detail: "Failed to update API key"}

@@ -104,7 +104,7 @@ func TestAdminKeyErrors(t *testing.T) {
 			401, e(401, "Unauthorized", "Invalid admin secret")},
 		{"unknown X-Account-ID", "/admin/api-keys/42", `{"is_active":false}`,
 			[]string{"X-Admin-Secret", adminSecret, "X-Account-ID", "nope"},
-			400, e(400, "Bad request", `X-Account-ID: no account \"nope\"`)},
+			400, e(400, "Bad request", "X-Account-ID names no account (give an account id or name)")},
 		{"id not a number", "/admin/api-keys/forty-two", `{"is_active":false}`, good,
 			400, e(400, "Bad request", "Invalid API key ID")},
 		{"unknown id", "/admin/api-keys/999", `{"max_devices":"lots"}`, good,

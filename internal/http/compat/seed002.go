@@ -115,9 +115,9 @@ func (s *Surfaces) apiKeyPrincipal(r *http.Request) (*lkhttp.Principal, *apiKeyE
 	case latchkey.EUNAUTHORIZED:
 		unauthorized.Message = "invalid or expired session"
 		return nil, unauthorized
-	case latchkey.EFORBIDDEN:
+	case latchkey.EFORBIDDEN: // not a member of the account x-account-id names, or of any
 		return nil, &apiKeyError{Status: http.StatusForbidden, Error: "User does not have the required permissions",
-			Message: latchkey.ErrorMessage(err)}
+			Message: "you are not a member of this account"}
 	default:
 		s.logInternal("seed002", err)
 		return nil, &apiKeyError{Status: http.StatusInternalServerError, Error: "Internal server error"}

@@ -123,7 +123,7 @@ func TestAPIKeyErrors(t *testing.T) {
 		{"a member", "/apikeys/42", body, []string{"Authorization", "Bearer " + f.member.Access},
 			403, `{"error":"User does not have the required permissions","message":"only account administrators can update API keys"}`},
 		{"x-account-id of another account", "/apikeys/42", body, append([]string{"x-account-id", "8"}, good...),
-			403, `{"error":"User does not have the required permissions","message":"you are not a member of account \"8\""}`},
+			403, `{"error":"User does not have the required permissions","message":"you are not a member of this account"}`},
 		{"id not a number", "/apikeys/key_abc", body, good,
 			404, `{"error":"API key not found"}`},
 		{"not JSON", "/apikeys/42", `description=d`,

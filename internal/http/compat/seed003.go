@@ -203,8 +203,10 @@ func (s *Surfaces) unleashPrincipal(r *http.Request) (*lkhttp.Principal, *unleas
 	}
 	var p *lkhttp.Principal
 	var err error
+	noAccess := "A root key acts only on its own account."
 	if strings.HasPrefix(token, "lka_") {
 		p, err = s.Server.UserSession(r, token)
+		noAccess = "You are not a member of this account."
 	} else {
 		p, err = s.Server.RootKey(r, token)
 	}
@@ -218,9 +220,9 @@ func (s *Surfaces) unleashPrincipal(r *http.Request) (*lkhttp.Principal, *unleas
 	case latchkey.EUNAUTHORIZED:
 		return nil, unleashUnauthorized()
 	case latchkey.EFORBIDDEN:
-		return nil, newUnleashError(http.StatusForbidden, "NoAccessError", latchkey.ErrorMessage(err))
+		return nil, newUnleashError(http.StatusForbidden, "NoAccessError", noAccess)
 	case latchkey.EINVALID:
-		return nil, unleashBadDataMessage(latchkey.ErrorMessage(err))
+		return nil, unleashBadDataMessage("X-Account-ID names no account.")
 	}
 	s.logInternal("seed003", err)
 	return nil, newUnleashError(http.StatusInternalServerError, "InternalError",
