@@ -109,7 +109,7 @@ type Credits struct {
 	Remaining      int64          `json:"remaining"`
 	RefillAmount   *int64         `json:"refill_amount"`
 	RefillInterval RefillInterval `json:"refill_interval,omitempty"`
-	RefilledAt     *time.Time     `json:"refilled_at,omitempty"` // read-only
+	RefilledAt     *time.Time     `json:"refilled_at,omitempty"` // read-only: when last set or refilled
 }
 
 // Validate names the bad field of a credits setting.

@@ -117,11 +117,18 @@ func (k *VerifyKey) StatusAt(now time.Time) Status {
 
 // KeyUsage is the write-behind state of one key: when it was last used
 // and the credits spent since the last flush (after RefilledAt, when set).
+//
+// CreditsBase is the Credits.RefilledAt of the snapshot the spend was
+// counted against. Setting credits stamps RefilledAt too, so when the
+// stored RefilledAt is later than the base an admin (or another instance's
+// refill) has reset the counter since, and the store drops the spend: the
+// newer absolute value wins over spend counted against an older one.
 type KeyUsage struct {
 	KeyID        int64
 	LastUsedAt   time.Time
 	CreditsSpent int64
 	RefilledAt   *time.Time
+	CreditsBase  *time.Time
 }
 
 // UsageCount is a count of verifications of one key with one outcome in

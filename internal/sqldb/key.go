@@ -710,17 +710,17 @@ func auditFields(k *latchkey.Key) map[string]any {
 	}
 }
 
-// startCredits returns a copy of c as set by a create or an update: the
-// refill period, if there is one, starts now.
+// startCredits returns a copy of c as set by a create or an update,
+// stamped as set now: the refill period, if there is one, starts now, and
+// spend counted against an older value is dropped by FlushUsage (see
+// latchkey.KeyUsage.CreditsBase), so an admin's new value is never eaten
+// by spend that happened before it.
 func startCredits(c *latchkey.Credits, now time.Time) *latchkey.Credits {
 	if c == nil {
 		return nil
 	}
 	out := *c
-	out.RefilledAt = nil
-	if out.RefillAmount != nil && out.RefillInterval != "" {
-		out.RefilledAt = &now
-	}
+	out.RefilledAt = &now
 	return &out
 }
 

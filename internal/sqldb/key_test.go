@@ -95,8 +95,11 @@ func testCreateKey(t *testing.T, b backend) {
 	})
 	t.Run("credits without refill", func(t *testing.T) {
 		k, _ := MustCreateKey(t, s, a.ID, &latchkey.KeyCreate{Credits: &latchkey.Credits{Remaining: 3}})
-		if k.Credits == nil || k.Credits.Remaining != 3 || k.Credits.RefilledAt != nil || k.Credits.RefillAmount != nil {
+		if k.Credits == nil || k.Credits.Remaining != 3 || k.Credits.RefillAmount != nil {
 			t.Errorf("got %+v, want 3 remaining and no refill", k.Credits)
+		}
+		if k.Credits.RefilledAt == nil || !k.Credits.RefilledAt.Equal(k.CreatedAt) {
+			t.Errorf("refilled_at: got %v, want the creation time (credits are stamped when set)", k.Credits.RefilledAt)
 		}
 	})
 	t.Run("root", func(t *testing.T) {

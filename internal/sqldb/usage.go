@@ -199,6 +199,13 @@ func (k *usageState) apply(u latchkey.KeyUsage) {
 		}
 	}
 	if u.CreditsSpent > 0 {
+		base := u.CreditsBase
+		if u.RefilledAt != nil {
+			base = u.RefilledAt
+		}
+		if base != nil && k.refilledAt.Valid && micros(*base) < k.refilledAt.Int64 {
+			return // set or refilled since this spend's baseline: the newer value wins
+		}
 		k.remaining.Int64, k.dirty = max(k.remaining.Int64-u.CreditsSpent, 0), true
 	}
 }

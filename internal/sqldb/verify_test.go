@@ -194,7 +194,9 @@ func testFlushUsage(t *testing.T, b backend) {
 		{"never below zero, last used never back", latchkey.KeyUsage{LastUsedAt: t0, CreditsSpent: 20}, t0.Add(time.Minute), 0, t0},
 		{"refill first, then spend", latchkey.KeyUsage{LastUsedAt: day, CreditsSpent: 5, RefilledAt: &day}, day, 95, day},
 		{"the same refill again is not a refill", latchkey.KeyUsage{LastUsedAt: day, CreditsSpent: 5, RefilledAt: &day}, day, 90, day},
-		{"an older refill is ignored", latchkey.KeyUsage{CreditsSpent: 1, RefilledAt: &older}, day, 89, day},
+		{"an older refill is ignored, and the spend counted after it", latchkey.KeyUsage{CreditsSpent: 1, RefilledAt: &older}, day, 90, day},
+		{"spend against the current value", latchkey.KeyUsage{CreditsSpent: 1, CreditsBase: &day}, day, 89, day},
+		{"spend against a value set before the current one is dropped", latchkey.KeyUsage{CreditsSpent: 7, CreditsBase: &older}, day, 89, day},
 		{"no spend", latchkey.KeyUsage{LastUsedAt: day.Add(time.Second)}, day.Add(time.Second), 89, day},
 	}
 	for _, st := range steps {
