@@ -261,6 +261,12 @@ type KeyUpdate struct {
 	Meta          Nullable[json.RawMessage]
 	Revoked       *bool            // true revokes (stamps revoked_at), false un-revokes
 	RevokedReason Nullable[string] // with Revoked; un-revoking clears it unless one is set
+
+	// OwnerEmailFreeText skips the address check of OwnerEmail for a surface
+	// whose document types the owner's email as a plain string (seed 001's
+	// customer_email, whose own example sends "string"). Length and NUL
+	// checks still apply.
+	OwnerEmailFreeText bool
 }
 
 // Empty reports whether the update changes nothing.
@@ -283,7 +289,14 @@ func (u *KeyUpdate) Validate() error {
 			return err
 		}
 	}
-	if err := validateOwner(u.OwnerEmail.Ptr(), u.OwnerName.Ptr(), u.OwnerPhone.Ptr()); err != nil {
+	email := u.OwnerEmail.Ptr()
+	if u.OwnerEmailFreeText && email != nil {
+		if err := validateText("owner_email", *email, 254); err != nil {
+			return err
+		}
+		email = nil
+	}
+	if err := validateOwner(email, u.OwnerName.Ptr(), u.OwnerPhone.Ptr()); err != nil {
 		return err
 	}
 	if u.RateLimit.Set && !u.RateLimit.Null {

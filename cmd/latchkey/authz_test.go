@@ -272,3 +272,138 @@ func mustNewSecret() string {
 	s, _, _ := latchkey.NewSecret("lk")
 	return s
 }
+
+// TestSeedSurfaceAuthorization sends each seed surface's route as every
+// kind of principal, in the credential style the surface documents, and
+// checks that only the right principal changes anything.
+func TestSeedSurfaceAuthorization(t *testing.T) {
+	ts := MustStartServer(t, Config{AdminSecret: matrixAdminSecret})
+	op := map[string]string{"X-Admin-Secret": matrixAdminSecret}
+	root := bearerHeader(ts.RootKey)
+	var apiKey struct{ Secret string }
+	ts.mustJSON(t, "POST", "/v1/keys", map[string]any{"name": "seed api key"}, root, &apiKey)
+	var noWrite struct{ Secret string }
+	ts.mustJSON(t, "POST", "/v1/keys", map[string]any{"kind": "root", "name": "no keys:write",
+		"permissions": []string{"keys:read", "keys:verify", "account:admin", "audit:read"}}, root, &noWrite)
+	ts.mustJSON(t, "POST", "/v1/users", map[string]any{"email": "admin@acme.test", "password": "admin password", "role": "admin"}, root, nil)
+	ts.mustJSON(t, "POST", "/v1/users", map[string]any{"email": "member@acme.test", "password": "member password", "role": "member"}, root, nil)
+	ts.mustJSON(t, "POST", "/v1/accounts", map[string]any{"name": "bravo"}, op, nil)
+	ts.mustJSON(t, "POST", "/v1/users", map[string]any{"email": "admin@bravo.test", "password": "bravo password", "role": "admin"},
+		map[string]string{"X-Admin-Secret": matrixAdminSecret, "X-Account-ID": "bravo"}, nil)
+	type session struct{ access, csrf string }
+	login := func(email, pw string) session {
+		var a struct {
+			AccessToken string `json:"access_token"`
+			CSRFToken   string `json:"csrf_token"`
+		}
+		ts.mustJSON(t, "POST", "/v1/auth/login", map[string]string{"email": email, "password": pw}, nil, &a)
+		return session{a.AccessToken, a.CSRFToken}
+	}
+	sessions := map[string]session{
+		"member":                   login("member@acme.test", "member password"),
+		"admin of another account": login("admin@bravo.test", "bravo password"),
+		"admin":                    login("admin@acme.test", "admin password"),
+	}
+
+	type target struct {
+		id     int64
+		secret string
+	}
+	newTarget := func() target {
+		var k struct {
+			ID     int64
+			Secret string
+		}
+		ts.mustJSON(t, "POST", "/v1/keys", map[string]any{"name": "seed target", "owner_email": "before@acme.test",
+			"expires_at": "2030-01-01T00:00:00Z"}, root, &k)
+		return target{k.ID, k.Secret}
+	}
+	// changed reports whether a seed call altered the target.
+	changed := func(k target) bool {
+		var got struct {
+			Name        string  `json:"name"`
+			Description string  `json:"description"`
+			OwnerEmail  *string `json:"owner_email"`
+			ExpiresAt   *string `json:"expires_at"`
+			OwnerName   *string `json:"owner_name"`
+		}
+		ts.mustJSON(t, "GET", fmt.Sprintf("/v1/keys/%d", k.id), nil, root, &got)
+		return got.OwnerEmail == nil || *got.OwnerEmail != "before@acme.test" || got.ExpiresAt == nil ||
+			*got.ExpiresAt != "2030-01-01T00:00:00Z" || got.OwnerName != nil || got.Description != ""
+	}
+
+	type seed struct {
+		name, method string
+		path         func(k target) string
+		body         string
+		// headers gives the principal's credential in the surface's style.
+		headers func(who string) map[string]string
+		right   string // the principal that may change the key
+	}
+	cookie := func(who string) map[string]string {
+		s, ok := sessions[who]
+		if !ok {
+			return nil
+		}
+		return map[string]string{"Cookie": "__Host-access=" + s.access, "X-CSRF-Token": s.csrf}
+	}
+	userBearer := func(who string) map[string]string {
+		if s, ok := sessions[who]; ok {
+			return bearerHeader(s.access)
+		}
+		return nil
+	}
+	seeds := []seed{
+		{"000", "PATCH", func(k target) string { return fmt.Sprintf("/api/admin/api-tokens/%d", k.id) },
+			`{"owner_email":"user@example.com","status":"revoked","revoked":true,"revoked_reason":"x"}`, cookie, "admin"},
+		{"001", "PATCH", func(k target) string { return fmt.Sprintf("/admin/api-keys/%d", k.id) },
+			`{"customer_name":"n","customer_email":"c@acme.test","max_devices":2,"rate_limit_per_hour":5,"is_active":true}`,
+			func(who string) map[string]string {
+				if who == "operator" {
+					return op
+				}
+				return nil
+			}, "operator"},
+		{"002", "PATCH", func(k target) string { return fmt.Sprintf("/apikeys/%d", k.id) },
+			`{"description":"changed","flatPermissionsList":[]}`, userBearer, "admin"},
+		{"003", "PUT", func(k target) string { return "/api/admin/api-tokens/" + k.secret },
+			`{"expiresAt":"2031-01-01T00:00:00Z"}`, userBearer, "admin"},
+	}
+	keyCred := map[string]string{
+		"wrong credential": mustNewSecret(), "api key": apiKey.Secret,
+		"root key lacking the permission": noWrite.Secret, "root key": ts.RootKey,
+	}
+	whos := []string{"no credential", "wrong credential", "api key", "member", "admin of another account",
+		"root key lacking the permission", "root key", "operator", "admin"}
+	for _, sd := range seeds {
+		for _, who := range whos {
+			k := newTarget()
+			h := sd.headers(who)
+			if h == nil {
+				h = map[string]string{}
+			}
+			if sec, ok := keyCred[who]; ok {
+				h = bearerHeader(sec)
+				if sd.name == "000" { // a key sent the way this surface takes credentials
+					h = map[string]string{"Cookie": "__Host-access=" + sec, "X-CSRF-Token": "x"}
+				}
+			}
+			if who == "operator" && sd.name != "001" {
+				h = op
+			}
+			h["Content-Type"] = "application/json"
+			st, body := ts.call(t, sd.method, sd.path(k), sd.body, h)
+			didChange := changed(k)
+			right := who == sd.right || (sd.name == "003" && who == "root key")
+			switch {
+			case right && (st/100 != 2 || !didChange):
+				t.Errorf("seed %s as %s: got %d %s (changed %v), want 2xx and the key changed", sd.name, who, st, body, didChange)
+			case !right && didChange:
+				t.Errorf("seed %s as %s: got %d %s and the key CHANGED; want it refused", sd.name, who, st, body)
+			case !right && st/100 == 2 && !(sd.name == "003" && who == "admin of another account"):
+				// seed 003 answers 200 and changes nothing for a token its caller's account does not know
+				t.Errorf("seed %s as %s: got %d %s, want a refusal", sd.name, who, st, body)
+			}
+		}
+	}
+}

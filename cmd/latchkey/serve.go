@@ -12,6 +12,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	lkhttp "github.com/latchkey/latchkey/internal/http"
+	"github.com/latchkey/latchkey/internal/http/compat"
 	"github.com/latchkey/latchkey/internal/inmem"
 	"github.com/latchkey/latchkey/internal/password"
 	"github.com/latchkey/latchkey/internal/sqldb"
@@ -108,6 +109,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		Logger:       logger,
 		Clock:        clock,
 	}
+	api.Surfaces = []lkhttp.Surface{&compat.Surfaces{Server: api, Keys: store, Logger: logger, Clock: clock}}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		stopRun()

@@ -176,7 +176,9 @@ func decodeAdminKeyPatch(b []byte) (*latchkey.KeyUpdate, *adminKeyError) {
 	} else if err != nil {
 		return nil, badAdminKey("Invalid request body: malformed JSON")
 	}
-	u := &latchkey.KeyUpdate{}
+	// The document types customer_email as a plain string and its own
+	// example sends "string": take it as free text, as the product does.
+	u := &latchkey.KeyUpdate{OwnerEmailFreeText: true}
 	for _, f := range []struct {
 		name string
 		dst  *latchkey.Nullable[string]

@@ -33,16 +33,15 @@ func TestAdminKeyDocumentExample(t *testing.T) {
 	// The document's curl, with {id} and $API_KEY filled in.
 	headers := []string{"X-Admin-Secret", adminSecret, "Content-Type", "application/json"}
 
-	t.Run("as written: customer_email is the placeholder \"string\"", func(t *testing.T) {
+	t.Run("as written, with the placeholder \"string\" everywhere", func(t *testing.T) {
 		status, body, _ := f.do(t, "PATCH", "/admin/api-keys/42", adminKeyDocBody, headers...)
-		if status != http.StatusBadRequest {
-			t.Fatalf("status: got %d %s, want 400", status, body)
+		if status != http.StatusOK {
+			t.Fatalf("status: got %d %s, want 200", status, body)
 		}
-		MustSameShape(t, body, adminKeyDocError)
-		MustJSONEqual(t, body, `{"status":false,"code":400,"message":"Bad request",
-			"error":"customer_email must be an email address like name@example.com"}`)
-		if n := len(f.updates()); n != 0 {
-			t.Fatalf("UpdateKey calls: got %d, want 0", n)
+		MustSameShape(t, body, adminKeyDocResponse)
+		calls := f.updates()
+		if len(calls) != 1 || *calls[0].Update.OwnerEmail.Ptr() != "string" {
+			t.Fatalf("UpdateKey calls: got %+v, want one setting owner_email to the free text", calls)
 		}
 	})
 
@@ -55,10 +54,10 @@ func TestAdminKeyDocumentExample(t *testing.T) {
 		MustSameShape(t, out, adminKeyDocResponse)
 		MustJSONEqual(t, out, `{"status":true,"code":200,"message":"API key updated successfully","data":{}}`)
 		calls := f.updates()
-		if len(calls) != 1 {
-			t.Fatalf("UpdateKey calls: got %d, want 1", len(calls))
+		if len(calls) != 2 {
+			t.Fatalf("UpdateKey calls: got %d, want 2", len(calls))
 		}
-		c := calls[0]
+		c := calls[1]
 		u := c.Update
 		if c.AccountID != 7 || c.ID != 42 || *u.OwnerName.Ptr() != "string" || *u.OwnerEmail.Ptr() != "ops@acme.test" ||
 			*u.MaxDevices != 42 || *u.RateLimit.Ptr() != (latchkey.RateLimit{Limit: 42, WindowSeconds: 3600}) || !*u.Enabled {
@@ -122,8 +121,8 @@ func TestAdminKeyErrors(t *testing.T) {
 			400, e(400, "Bad request", "Invalid request body: malformed JSON")},
 		{"customer_name not a string", "/admin/api-keys/42", `{"customer_name":7,"max_devices":-1}`, good,
 			400, e(400, "Bad request", "customer_name must be a string")},
-		{"customer_email not an email", "/admin/api-keys/42", `{"customer_email":"nobody","max_devices":-1}`, good,
-			400, e(400, "Bad request", "customer_email must be an email address like name@example.com")},
+		{"customer_email too long", "/admin/api-keys/42", `{"customer_email":"` + strings.Repeat("a", 255) + `","max_devices":-1}`, good,
+			400, e(400, "Bad request", "customer_email must be at most 254 bytes")},
 		{"customer_phone too long", "/admin/api-keys/42", `{"customer_phone":"` + strings.Repeat("1", 51) + `"}`, good,
 			400, e(400, "Bad request", "customer_phone must be at most 50 bytes")},
 		{"max_devices negative", "/admin/api-keys/42", `{"max_devices":-1}`, good,
