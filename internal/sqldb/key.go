@@ -111,7 +111,8 @@ func (s *Store) RevokeKey(ctx context.Context, accountID, id int64, reason strin
 
 // RotateKey issues a new secret for the key and returns it with the key.
 // Every other live secret of the key expires after grace (at once for 0)
-// and then verifies as EXPIRED. Errors: invalid (negative grace), not_found.
+// and then verifies as EXPIRED. Errors: invalid (negative grace), not_found,
+// conflict (revoked key).
 func (s *Store) RotateKey(ctx context.Context, accountID, id int64, grace time.Duration) (*latchkey.Key, string, error) {
 	tx, err := s.beginWrite(ctx)
 	if err != nil {
@@ -314,6 +315,11 @@ func rotateKey(ctx context.Context, tx *Tx, accountID, id int64, grace time.Dura
 	before, err := findKey(ctx, tx, accountID, id, true)
 	if err != nil {
 		return nil, "", err
+	}
+	if before.RevokedAt != nil {
+		// A new secret for a revoked key would never verify: refuse rather
+		// than hand out a dead credential.
+		return nil, "", latchkey.Errorf(latchkey.ECONFLICT, "key %d is revoked; a revoked key cannot be rotated", id)
 	}
 	acct, err := findAccountByID(ctx, tx, accountID)
 	if err != nil {

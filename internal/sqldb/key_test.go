@@ -505,6 +505,14 @@ func testRotateKey(t *testing.T, b backend) {
 		return vk.StatusAt(e.clock.Now())
 	}
 
+	revoked, _ := MustCreateKey(t, s, a.ID, nil)
+	if _, err := s.RevokeKey(ctx, a.ID, revoked.ID, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.RotateKey(ctx, a.ID, revoked.ID, 0); latchkey.ErrorCode(err) != latchkey.ECONFLICT {
+		t.Errorf("rotate a revoked key: got %v, want conflict", err)
+	}
+
 	e.clock.Advance(time.Minute)
 	k2, s2, err := s.RotateKey(ctx, a.ID, k.ID, 0)
 	if err != nil {
