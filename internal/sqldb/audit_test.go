@@ -31,10 +31,10 @@ func testAudit(t *testing.T, b backend) {
 	step("CreateKey", err)
 	_, err = s.UpdateKey(actx, a.ID, k.ID, &latchkey.KeyUpdate{Name: ptr("renamed"), OwnerEmail: latchkey.Some("x@acme.test")})
 	step("UpdateKey", err)
-	_, err = s.RevokeKey(actx, a.ID, k.ID, "testing")
-	step("RevokeKey", err)
 	_, secret2, err := s.RotateKey(actx, a.ID, k.ID, time.Minute)
 	step("RotateKey", err)
+	_, err = s.RevokeKey(actx, a.ID, k.ID, "testing")
+	step("RevokeKey", err)
 	step("AddDevice", s.AddDevice(actx, k.ID, "laptop", 0))
 	step("DeleteDevice", s.DeleteDevice(actx, a.ID, k.ID, "laptop"))
 	step("DeleteKey", s.DeleteKey(actx, a.ID, k.ID))
@@ -45,8 +45,8 @@ func testAudit(t *testing.T, b backend) {
 	for _, ev := range events {
 		actions = append(actions, ev.Action)
 	}
-	want := []string{latchkey.ActionPermissionDelete, latchkey.ActionKeyDelete, latchkey.ActionDeviceDelete, latchkey.ActionKeyRotate,
-		latchkey.ActionKeyRevoke, latchkey.ActionKeyUpdate, latchkey.ActionKeyCreate, latchkey.ActionPermissionCreate, latchkey.ActionAccountCreate}
+	want := []string{latchkey.ActionPermissionDelete, latchkey.ActionKeyDelete, latchkey.ActionDeviceDelete, latchkey.ActionKeyRevoke,
+		latchkey.ActionKeyRotate, latchkey.ActionKeyUpdate, latchkey.ActionKeyCreate, latchkey.ActionPermissionCreate, latchkey.ActionAccountCreate}
 	if !reflect.DeepEqual(actions, want) {
 		t.Fatalf("actions: got %v, want %v", actions, want)
 	}

@@ -50,18 +50,18 @@ func testChangeFeed(t *testing.T, b backend) {
 	if want := []seen{{change, latchkey.StatusDisabled, k.Start}}; !reflect.DeepEqual(take(), want) {
 		t.Errorf("update: want the subscriber to see the disabled key")
 	}
-	if _, err := s.RevokeKey(ctx, a.ID, k.ID, "x"); err != nil {
-		t.Fatal(err)
-	}
-	if want := []seen{{change, latchkey.StatusRevoked, k.Start}}; !reflect.DeepEqual(take(), want) {
-		t.Errorf("revoke: want the subscriber to see the revoked key")
-	}
 	rotated, _, err := s.RotateKey(ctx, a.ID, k.ID, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []seen{{change, latchkey.StatusRevoked, rotated.Start}}; !reflect.DeepEqual(take(), want) {
+	if want := []seen{{change, latchkey.StatusDisabled, rotated.Start}}; !reflect.DeepEqual(take(), want) {
 		t.Errorf("rotate: want the subscriber to see the new start")
+	}
+	if _, err := s.RevokeKey(ctx, a.ID, k.ID, "x"); err != nil {
+		t.Fatal(err)
+	}
+	if want := []seen{{change, latchkey.StatusRevoked, rotated.Start}}; !reflect.DeepEqual(take(), want) {
+		t.Errorf("revoke: want the subscriber to see the revoked key")
 	}
 
 	// Failed mutations announce nothing.
