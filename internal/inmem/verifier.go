@@ -203,12 +203,16 @@ func (v *Verifier) settle(ks *keyState, code latchkey.VerifyCode, cost int64, no
 		ks.p = p
 	}
 	if ks.hasCredits {
-		rem, refilledAt := ks.credits.Refill(now)
-		if refilledAt != nil {
-			ks.credits.Remaining = rem
-			ks.credits.RefilledAt = refilledAt
-			p.refilledAt = refilledAt
-			p.spent = 0 // the store resets to the refill amount first
+		rem := ks.credits.Remaining
+		if ks.refills && !now.Before(ks.refillDue) {
+			var refilledAt *time.Time
+			if rem, refilledAt = ks.credits.Refill(now); refilledAt != nil {
+				ks.credits.Remaining = rem
+				ks.credits.RefilledAt = refilledAt
+				ks.scheduleRefill()
+				p.refilledAt = refilledAt
+				p.spent = 0 // the store resets to the refill amount first
+			}
 		}
 		if code == latchkey.CodeValid {
 			if rem < cost {
@@ -266,7 +270,7 @@ func (v *Verifier) checkDevice(ctx context.Context, e *entry, dev string) (latch
 // Authenticate returns the cached key behind a secret of any kind and
 // account; the caller checks its kind, status (StatusAt) and permissions.
 // The key is shared with the cache and must not be modified; its Devices
-// are not kept. Errors: unauthorized (bad checksum or unknown secret), or
+// and Credits are not kept (verification tracks them apart). Errors: unauthorized (bad checksum or unknown secret), or
 // the store's error.
 func (v *Verifier) Authenticate(ctx context.Context, secret string) (*latchkey.VerifyKey, error) {
 	if !latchkey.CheckSecret(secret) {
