@@ -256,6 +256,11 @@ func (tx *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, erro
 	return tx.tx.ExecContext(ctx, tx.store.dialect.rebind(q), args...)
 }
 
+// prepare prepares q for use within the transaction; the caller closes it.
+func (tx *Tx) prepare(ctx context.Context, q string) (*sql.Stmt, error) {
+	return tx.tx.PrepareContext(ctx, tx.store.dialect.rebind(q))
+}
+
 func (tx *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	return tx.tx.QueryContext(ctx, tx.store.dialect.rebind(q), args...)
 }

@@ -42,3 +42,6 @@ func UpdateKeyRolledBack(ctx context.Context, s *Store, accountID, id int64, u *
 func Rebind(q string) (postgres, sqlite string) {
 	return postgresDialect.rebind(q), sqliteDialect.rebind(q)
 }
+
+// FlushRows is how many rows one statement of a usage flush writes.
+const FlushRows = flushRows

@@ -39,6 +39,7 @@ var conformance = []struct {
 	{"Devices", testDevices},
 	{"AddDeviceConcurrentLimit", testAddDeviceConcurrentLimit},
 	{"FlushUsage", testFlushUsage},
+	{"FlushUsageMany", testFlushUsageMany},
 	{"FlushUsageConcurrent", testFlushUsageConcurrent},
 	{"FindUsage", testFindUsage},
 	{"Permissions", testPermissions},

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey"
@@ -134,15 +135,14 @@ func (s *Store) FlushUsage(ctx context.Context, b *latchkey.UsageBatch) error {
 			k.apply(u)
 		}
 	}
+	var dirty []int64
 	for _, id := range sortedIDs(keys) {
-		k := keys[id]
-		if !k.dirty {
-			continue
+		if keys[id].dirty {
+			dirty = append(dirty, id)
 		}
-		if _, err := tx.exec(ctx, `UPDATE keys SET last_used_at = ?, credits_remaining = ?, credits_refilled_at = ? WHERE id = ?`,
-			nullInt(intPtr(k.lastUsed)), nullInt(intPtr(k.remaining)), nullInt(intPtr(k.refilledAt)), id); err != nil {
-			return fmt.Errorf("flush usage of key %d: %w", id, err)
-		}
+	}
+	if err := writeUsageStates(ctx, tx, keys, dirty); err != nil {
+		return err
 	}
 	ordered := make([]usageKey, 0, len(counts))
 	for c := range counts {
@@ -151,14 +151,102 @@ func (s *Store) FlushUsage(ctx context.Context, b *latchkey.UsageBatch) error {
 		}
 	}
 	sort.Slice(ordered, func(i, j int) bool { return ordered[i].less(ordered[j]) })
-	for _, c := range ordered {
-		if _, err := tx.exec(ctx, `INSERT INTO key_usage (key_id, minute, code, count) VALUES (?, ?, ?, ?)
-			ON CONFLICT (key_id, minute, code) DO UPDATE SET count = key_usage.count + excluded.count`,
-			c.keyID, c.minute, c.code, counts[c]); err != nil {
-			return fmt.Errorf("add usage counts: %w", err)
-		}
+	if err := addUsageCounts(ctx, tx, ordered, counts); err != nil {
+		return err
 	}
 	return tx.Commit()
+}
+
+// flushRows is how many rows one statement of a flush writes: a second of
+// verifications over many distinct keys costs a few statements, not two
+// per key, and 4 values a row stay far below either database's limit on
+// bound parameters.
+const flushRows = 500
+
+// writeUsageStates stores last_used_at and credits of the keys in ids, in
+// id order.
+func writeUsageStates(ctx context.Context, tx *Tx, keys map[int64]*usageState, ids []int64) error {
+	err := execRows(ctx, tx,
+		`WITH v (id, last_used_at, credits_remaining, credits_refilled_at) AS (VALUES `,
+		`(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT))`,
+		`) UPDATE keys SET last_used_at = v.last_used_at, credits_remaining = v.credits_remaining,
+			credits_refilled_at = v.credits_refilled_at
+		FROM v WHERE keys.id = v.id`,
+		len(ids), func(args []any, i int) []any {
+			k := keys[ids[i]]
+			return append(args, ids[i], nullInt(intPtr(k.lastUsed)), nullInt(intPtr(k.remaining)), nullInt(intPtr(k.refilledAt)))
+		})
+	if err != nil {
+		return fmt.Errorf("flush usage: %w", err)
+	}
+	return nil
+}
+
+// addUsageCounts adds the counters in order. Each counter appears once, as
+// one INSERT may not touch a row twice.
+func addUsageCounts(ctx context.Context, tx *Tx, ordered []usageKey, counts map[usageKey]int64) error {
+	err := execRows(ctx, tx,
+		`INSERT INTO key_usage (key_id, minute, code, count) VALUES `,
+		`(?, ?, ?, ?)`,
+		` ON CONFLICT (key_id, minute, code) DO UPDATE SET count = key_usage.count + excluded.count`,
+		len(ordered), func(args []any, i int) []any {
+			c := ordered[i]
+			return append(args, c.keyID, c.minute, c.code, counts[c])
+		})
+	if err != nil {
+		return fmt.Errorf("add usage counts: %w", err)
+	}
+	return nil
+}
+
+// execRows runs head + rows copies of row (joined by commas) + tail, in
+// statements of at most flushRows rows; appendArgs appends row i's values.
+// The statement for a full chunk is prepared once and reused, as parsing
+// a statement of hundreds of rows costs as much as running it.
+func execRows(ctx context.Context, tx *Tx, head, row, tail string, rows int, appendArgs func(args []any, i int) []any) error {
+	var full *sql.Stmt
+	defer func() {
+		if full != nil {
+			full.Close()
+		}
+	}()
+	perRow := strings.Count(row, "?")
+	for start := 0; start < rows; start += flushRows {
+		n := min(flushRows, rows-start)
+		args := make([]any, 0, perRow*n)
+		for i := start; i < start+n; i++ {
+			args = appendArgs(args, i)
+		}
+		q := head + repeatRow(row, n) + tail
+		var err error
+		switch {
+		case n < flushRows:
+			_, err = tx.exec(ctx, q, args...)
+		case full == nil:
+			if full, err = tx.prepare(ctx, q); err == nil {
+				_, err = full.ExecContext(ctx, args...)
+			}
+		default:
+			_, err = full.ExecContext(ctx, args...)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// repeatRow returns n copies of row joined by commas.
+func repeatRow(row string, n int) string {
+	var b strings.Builder
+	b.Grow(n * (len(row) + 2))
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	return b.String()
 }
 
 // usageKey names one usage counter.

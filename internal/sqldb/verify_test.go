@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/sqldb"
 )
 
 func testFindVerifyKey(t *testing.T, b backend) {
@@ -255,6 +256,57 @@ func testFlushUsage(t *testing.T, b backend) {
 	wantCode(t, err, latchkey.EINVALID)
 	err = s.FlushUsage(ctx, &latchkey.UsageBatch{Counts: []latchkey.UsageCount{{KeyID: k.ID, Minute: minute, Code: "VALID", Count: -1}}})
 	wantCode(t, err, latchkey.EINVALID)
+}
+
+// testFlushUsageMany flushes more keys than one statement writes: every
+// key's last use, credits and counters land, across full and partial
+// chunks.
+func testFlushUsageMany(t *testing.T, b backend) {
+	e := MustEnv(t, b)
+	s := e.store
+	a := MustCreateAccount(t, s, "acme")
+	const n = 2*sqldb.FlushRows + 7
+	now := e.clock.Now()
+	minute := now.Truncate(time.Minute)
+	batch := &latchkey.UsageBatch{}
+	ids := make([]int64, n)
+	for i := range n {
+		var cr *latchkey.Credits
+		if i%2 == 0 {
+			cr = &latchkey.Credits{Remaining: 1000}
+		}
+		k, _ := MustCreateKey(t, s, a.ID, &latchkey.KeyCreate{Credits: cr})
+		ids[i] = k.ID
+		at := now.Add(time.Duration(i) * time.Millisecond)
+		batch.Keys = append(batch.Keys, latchkey.KeyUsage{KeyID: k.ID, LastUsedAt: at, CreditsSpent: int64(i % 10)})
+		batch.Counts = append(batch.Counts,
+			latchkey.UsageCount{KeyID: k.ID, Minute: minute, Code: latchkey.CodeValid, Count: int64(i + 1)},
+			latchkey.UsageCount{KeyID: k.ID, Minute: minute, Code: latchkey.CodeRateLimited, Count: 1})
+	}
+	for range 2 {
+		if err := s.FlushUsage(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, id := range ids {
+		k := MustFindKey(t, s, a.ID, id)
+		if want := now.Add(time.Duration(i) * time.Millisecond); k.LastUsedAt == nil || !k.LastUsedAt.Equal(want) {
+			t.Fatalf("key %d: last_used_at got %v, want %v", i, k.LastUsedAt, want)
+		}
+		switch {
+		case i%2 == 0 && (k.Credits == nil || k.Credits.Remaining != 1000-2*int64(i%10)):
+			t.Fatalf("key %d: credits got %+v, want %d", i, k.Credits, 1000-2*(i%10))
+		case i%2 == 1 && k.Credits != nil:
+			t.Fatalf("key %d: credits got %+v, want none", i, k.Credits)
+		}
+		u, err := s.FindUsage(ctx, a.ID, id, latchkey.UsageFilter{Since: minute, Until: minute.Add(time.Minute), Bucket: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[string]int64{"VALID": 2 * int64(i+1), "RATE_LIMITED": 2}; len(u) != 1 || !reflect.DeepEqual(u[0].Counts, want) {
+			t.Fatalf("key %d: usage got %s, want %v", i, dump(u), want)
+		}
+	}
 }
 
 func testFindUsage(t *testing.T, b backend) {
