@@ -183,7 +183,7 @@ func (s *Server) CheckCSRF(r *http.Request, p *Principal) error {
 	if !p.Cookie || !isUnsafe(r.Method) {
 		return nil
 	}
-	presented := r.Header.Get("X-CSRF-Token")
+	presented := strings.TrimSpace(r.Header.Get("X-CSRF-Token"))
 	if presented == "" {
 		return ErrCSRFRequired
 	}

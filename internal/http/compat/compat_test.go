@@ -75,6 +75,7 @@ type fixture struct {
 
 	admin, member, beta    session
 	root, readOnly, apiKey string // bearer secrets of account 7
+	writer                 string // a root key of account 7 with keys:write but not account:admin
 	revokedRoot            string
 	keySecret              string // secret of key 123
 }
@@ -88,11 +89,13 @@ func MustFixture(tb testing.TB) *fixture {
 	f.readOnly, _, _ = latchkey.NewSecret("lk")
 	f.apiKey, _, _ = latchkey.NewSecret("lk")
 	f.revokedRoot, _, _ = latchkey.NewSecret("lk")
+	f.writer, _, _ = latchkey.NewSecret("lk")
 	past := t0.Add(-time.Hour)
 	creds := map[string]*latchkey.VerifyKey{
 		f.root:        {KeyID: 1, AccountID: 7, Kind: latchkey.KindRoot, Enabled: true, Permissions: latchkey.RootPermissions},
 		f.readOnly:    {KeyID: 2, AccountID: 7, Kind: latchkey.KindRoot, Enabled: true, Permissions: []string{latchkey.PermKeysRead}},
 		f.apiKey:      {KeyID: 3, AccountID: 7, Kind: latchkey.KindAPI, Enabled: true},
+		f.writer:      {KeyID: 5, AccountID: 7, Kind: latchkey.KindRoot, Enabled: true, Permissions: []string{latchkey.PermKeysRead, latchkey.PermKeysWrite}},
 		f.revokedRoot: {KeyID: 4, AccountID: 7, Kind: latchkey.KindRoot, Enabled: true, RevokedAt: &past, Permissions: latchkey.RootPermissions},
 	}
 	verifier := &mock.Verifier{AuthenticateFn: func(ctx context.Context, secret string) (*latchkey.VerifyKey, error) {
@@ -176,6 +179,10 @@ func MustFixture(tb testing.TB) *fixture {
 	f.keySecret = f.addKey(&latchkey.Key{ID: 123, AccountID: 7, Kind: latchkey.KindAPI, Name: "acme prod", OwnerEmail: &owner,
 		Enabled: true, CreatedAt: t0.Add(-24 * time.Hour), UpdatedAt: t0.Add(-24 * time.Hour), CreatedIP: "203.0.113.9",
 		UserAgent: "curl/8.5.0", Permissions: []string{}, Start: "lk_Ab3x"})
+	f.storeKey(f.root, &latchkey.Key{ID: 1, AccountID: 7, Kind: latchkey.KindRoot, Enabled: true, CreatedAt: t0,
+		Permissions: latchkey.RootPermissions})
+	f.storeKey(f.writer, &latchkey.Key{ID: 5, AccountID: 7, Kind: latchkey.KindRoot, Enabled: true, CreatedAt: t0,
+		Permissions: []string{latchkey.PermKeysRead, latchkey.PermKeysWrite}})
 	f.addKey(&latchkey.Key{ID: 42, AccountID: 7, Kind: latchkey.KindAPI, Enabled: true, CreatedAt: t0, Permissions: []string{}})
 	f.addKey(&latchkey.Key{ID: 800, AccountID: 8, Kind: latchkey.KindAPI, Enabled: true, CreatedAt: t0, Permissions: []string{}})
 	return f
@@ -201,12 +208,17 @@ func (b *syncBuffer) String() string {
 
 // addKey stores a key with a fresh secret and returns the secret.
 func (f *fixture) addKey(k *latchkey.Key) string {
-	secret, hash, _ := latchkey.NewSecret("lk")
+	secret, _, _ := latchkey.NewSecret("lk")
+	f.storeKey(secret, k)
+	return secret
+}
+
+// storeKey stores a key with the given secret.
+func (f *fixture) storeKey(secret string, k *latchkey.Key) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.stored[k.ID] = k
-	f.secrets[hash] = k.ID
-	return secret
+	f.secrets[latchkey.HashSecret(secret)] = k.ID
 }
 
 // key returns a copy of a stored key.

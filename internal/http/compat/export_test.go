@@ -10,9 +10,17 @@ import (
 // Decoders of the seed surfaces, exported for the fuzz targets. Each
 // returns the update and, on bad input, the HTTP status it answers.
 
-// DecodeTokenPatch is seed 000's decoder.
+// DecodeTokenPatch is seed 000's decoder: the body, the DTO checks and
+// the checks after the lookup.
 func DecodeTokenPatch(b []byte, now time.Time) (*latchkey.KeyUpdate, int) {
-	u, err := decodeTokenPatch(b, now)
+	m, err := parseTokenBody(b)
+	if err == nil {
+		err = checkTokenDTO(m)
+	}
+	if err != nil {
+		return nil, err.Status
+	}
+	u, err := decodeTokenPatch(m, now)
 	if err != nil {
 		return nil, err.Status
 	}

@@ -42,7 +42,7 @@ func TestInternalErrors(t *testing.T) {
 				{"seed 000", "PATCH", "/api/admin/api-tokens/123", `{"status":"revoked"}`,
 					hdrs([]string{"X-CSRF-Token", f.admin.CSRF}, cookie(f.admin)), `{"error":"internal_error"}`},
 				{"seed 001", "PATCH", "/admin/api-keys/42", `{"is_active":false}`, []string{"X-Admin-Secret", adminSecret},
-					`{"status":false,"code":500,"message":"Internal server error","error":"Failed to update API key"}`},
+					`{"status":false,"code":500,"message":"Failed to update API key","error":"Failed to update API key"}`},
 				{"seed 002", "PATCH", "/apikeys/42", `{"description":"d","flatPermissionsList":[]}`,
 					[]string{"Authorization", "Bearer " + f.admin.Access}, `{"error":"Internal server error"}`},
 				{"seed 003", "PUT", "/api/admin/api-tokens/" + f.keySecret, `{"expiresAt":"2027-01-01T00:00:00Z"}`,

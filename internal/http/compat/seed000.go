@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/latchkey/latchkey"
 	lkhttp "github.com/latchkey/latchkey/internal/http"
@@ -23,12 +24,19 @@ import (
 //	400 invalid_params, field id    id is not a positive integer
 //	415 unsupported_media_type      a Content-Type that is not JSON
 //	413 payload_too_large           a body over 64 KiB
-//	400 invalid_params, field       the first bad field, in the order
-//	                                owner_email, status, expires_at, revoked,
-//	                                revoked_reason ("body" when not a JSON object)
+//	400 invalid_params, field,      the first field failing the product's
+//	    constraints                 DTO checks (type, length, enum, date),
+//	                                in the order owner_email, status,
+//	                                expires_at, revoked, revoked_reason
+//	                                ("body", no constraints, when the body
+//	                                is not a JSON object)
+//	404 api_token_not_found, id     no such token in the account
+//	400 invalid_params, field       a field the product checks after the
+//	                                lookup: a malformed owner_email, null
+//	                                or "" expires_at (tokens here always
+//	                                expire), a null status or revoked
 //	400 invalid_params, reason      status_revoked_conflict,
 //	                                status_expires_at_conflict, empty_patch
-//	404 api_token_not_found, id     no such token in the account
 //
 // and 200 {ok, updated, deleted:false, item}. Errors are {"error": code}.
 
@@ -38,11 +46,12 @@ const accessCookie = "__Host-access"
 // tokenError is a seed 000 error: a status and {"error": code} with the
 // field, reason or id at fault.
 type tokenError struct {
-	Status int    `json:"-"`
-	Error  string `json:"error"`
-	Field  string `json:"field,omitempty"`
-	Reason string `json:"reason,omitempty"`
-	ID     *int64 `json:"id,omitempty"`
+	Status      int               `json:"-"`
+	Error       string            `json:"error"`
+	Field       string            `json:"field,omitempty"`
+	Constraints map[string]string `json:"constraints,omitempty"`
+	Reason      string            `json:"reason,omitempty"`
+	ID          *int64            `json:"id,omitempty"`
 }
 
 func badTokenField(field string) *tokenError {
@@ -136,17 +145,39 @@ func (s *Surfaces) handleTokenPatch(w http.ResponseWriter, r *http.Request) {
 		renderToken(w, badTokenField("body"))
 		return
 	}
-	now := s.now()
-	u, terr := decodeTokenPatch(b, now)
+	m, terr := parseTokenBody(b)
 	if terr != nil {
 		renderToken(w, terr)
 		return
 	}
-	k, err := s.Keys.UpdateKey(actorContext(r, p), p.AccountID, id, u)
-	switch latchkey.ErrorCode(err) {
+	// As the product: its DTO checks, then the lookup, then the rest.
+	if terr := checkTokenDTO(m); terr != nil {
+		renderToken(w, terr)
+		return
+	}
+	ctx := actorContext(r, p)
+	notFound := &tokenError{Status: http.StatusNotFound, Error: "api_token_not_found", ID: &id}
+	switch _, err := s.Keys.FindKeyByID(ctx, p.AccountID, id); latchkey.ErrorCode(err) {
 	case "":
 	case latchkey.ENOTFOUND:
-		renderToken(w, &tokenError{Status: http.StatusNotFound, Error: "api_token_not_found", ID: &id})
+		renderToken(w, notFound)
+		return
+	default:
+		s.logInternal("seed000", err)
+		renderTokenInternal(w)
+		return
+	}
+	now := s.now()
+	u, terr := decodeTokenPatch(m, now)
+	if terr != nil {
+		renderToken(w, terr)
+		return
+	}
+	k, err := s.Keys.UpdateKey(ctx, p.AccountID, id, u)
+	switch latchkey.ErrorCode(err) {
+	case "":
+	case latchkey.ENOTFOUND: // deleted meanwhile
+		renderToken(w, notFound)
 		return
 	case latchkey.EINVALID:
 		renderToken(w, badTokenField(tokenField(firstField(err))))
@@ -205,26 +236,103 @@ func tokenField(core string) string {
 // tokenStatuses are the status values the document allows.
 var tokenStatuses = map[string]bool{"active": true, "revoked": true, "expired": true}
 
-// maxReasonLen is the product's limit on revoked_reason.
+// maxReasonLen is the product's limit on revoked_reason, in characters.
 const maxReasonLen = 255
 
-// decodeTokenPatch turns a seed 000 body into a key update, checking
-// fields in the product's order. Unknown fields are ignored; an empty or
-// absent body is an empty patch. now is the expiry status:"expired" sets.
-func decodeTokenPatch(b []byte, now time.Time) (*latchkey.KeyUpdate, *tokenError) {
-	m := map[string]json.RawMessage{}
-	if len(strings.TrimSpace(string(b))) > 0 {
-		var err error
-		if m, err = parseObject(b); err != nil {
-			return nil, badTokenField("body")
+// parseTokenBody reads a seed 000 body: a JSON object, or nothing (an
+// empty patch).
+func parseTokenBody(b []byte) (map[string]json.RawMessage, *tokenError) {
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return map[string]json.RawMessage{}, nil
+	}
+	m, err := parseObject(b)
+	if err != nil {
+		return nil, badTokenField("body")
+	}
+	return m, nil
+}
+
+// badTokenDTO is the product's answer to a failed DTO check: the field and
+// class-validator's message for each failed constraint.
+func badTokenDTO(field string, constraints map[string]string) *tokenError {
+	return &tokenError{Status: http.StatusBadRequest, Error: "invalid_params", Field: field, Constraints: constraints}
+}
+
+// checkTokenDTO makes the checks the product's update DTO makes before the
+// token is looked up, in its order: each present, non-null field's type,
+// length, enum and date format. The rest waits for decodeTokenPatch.
+func checkTokenDTO(m map[string]json.RawMessage) *tokenError {
+	present := func(name string) (json.RawMessage, bool) {
+		raw, ok := m[name]
+		return raw, ok && !isNull(raw)
+	}
+	if raw, ok := present("owner_email"); ok {
+		v, isStr := asString(raw)
+		n := utf8.RuneCountInString(strings.TrimSpace(v))
+		switch {
+		case !isStr:
+			return badTokenDTO("owner_email", map[string]string{"isString": "owner_email must be a string"})
+		case n < 1:
+			return badTokenDTO("owner_email", map[string]string{"minLength": "owner_email must be longer than or equal to 1 characters"})
+		case n > maxEmailLen:
+			return badTokenDTO("owner_email", map[string]string{"maxLength": "owner_email must be shorter than or equal to 254 characters"})
 		}
 	}
+	if raw, ok := present("status"); ok {
+		const matches = "status must match /^(active|revoked|expired)$/ regular expression"
+		v, isStr := asString(raw)
+		switch {
+		case !isStr:
+			return badTokenDTO("status", map[string]string{"isString": "status must be a string", "matches": matches})
+		case !tokenStatuses[strings.ToLower(strings.TrimSpace(v))]:
+			return badTokenDTO("status", map[string]string{"matches": matches})
+		}
+	}
+	if raw, ok := present("expires_at"); ok {
+		if v, isStr := asString(raw); !isStr || strings.TrimSpace(v) != "" {
+			if _, okt := asTime(strings.TrimSpace(v)); !isStr || !okt {
+				return badTokenDTO("expires_at", map[string]string{"isDate": "expires_at must be a Date instance"})
+			}
+		}
+	}
+	if raw, ok := present("revoked"); ok {
+		if _, okb := tokenBool(raw); !okb {
+			n, isInt := asInt(raw)
+			switch {
+			case isInt && n < 0:
+				return badTokenDTO("revoked", map[string]string{"min": "revoked must not be less than 0"})
+			case isInt:
+				return badTokenDTO("revoked", map[string]string{"max": "revoked must not be greater than 1"})
+			}
+			return badTokenDTO("revoked", map[string]string{"isInt": "revoked must be an integer number"})
+		}
+	}
+	if raw, ok := present("revoked_reason"); ok {
+		v, isStr := asString(raw)
+		switch {
+		case !isStr:
+			return badTokenDTO("revoked_reason", map[string]string{"isString": "revoked_reason must be a string"})
+		case utf8.RuneCountInString(strings.TrimSpace(v)) > maxReasonLen:
+			return badTokenDTO("revoked_reason", map[string]string{"maxLength": "revoked_reason must be shorter than or equal to 255 characters"})
+		}
+	}
+	return nil
+}
+
+// maxEmailLen is the product's limit on owner_email, in characters.
+const maxEmailLen = 254
+
+// decodeTokenPatch turns a seed 000 body that passed checkTokenDTO into a
+// key update, making the checks the product makes after the lookup: the
+// mailbox format, null where a value is needed, and how the fields agree.
+// Unknown fields are ignored. now is the expiry status:"expired" sets.
+func decodeTokenPatch(m map[string]json.RawMessage, now time.Time) (*latchkey.KeyUpdate, *tokenError) {
 	u := &latchkey.KeyUpdate{}
 
 	if raw, ok := m["owner_email"]; ok {
 		v, ok := asString(raw)
 		email := strings.ToLower(strings.TrimSpace(v))
-		if !ok || len(email) > 254 || latchkey.ValidateEmail("owner_email", email) != nil {
+		if !ok || utf8.RuneCountInString(email) > maxEmailLen || latchkey.ValidateEmail("owner_email", email) != nil {
 			return nil, badTokenField("owner_email")
 		}
 		u.OwnerEmail = latchkey.Some(email)
@@ -270,7 +378,7 @@ func decodeTokenPatch(b []byte, now time.Time) (*latchkey.KeyUpdate, *tokenError
 			return nil, badTokenField("revoked_reason")
 		default:
 			v = strings.TrimSpace(v)
-			if len(v) > maxReasonLen || strings.ContainsRune(v, 0) {
+			if utf8.RuneCountInString(v) > maxReasonLen || strings.ContainsRune(v, 0) {
 				return nil, badTokenField("revoked_reason")
 			}
 			if v == "" {

@@ -27,10 +27,10 @@ import (
 //
 // and 200 {status:true, code:200, message, data:{}} (the product returns no
 // key). Errors are {status:false, code, message, error} with the real HTTP
-// status in code.
+// status in code and the detail in both message and error.
 
 // adminKeyError is a seed 001 error: the status and the detail shown in
-// the envelope's error.
+// the envelope's message and error.
 type adminKeyError struct {
 	Status int
 	Detail string
@@ -45,21 +45,14 @@ type adminKeyEnvelope struct {
 	Error   string    `json:"error,omitempty"`
 }
 
-// adminKeyMessages are the envelope's short messages by status.
-var adminKeyMessages = map[int]string{
-	http.StatusBadRequest:            "Bad request",
-	http.StatusUnauthorized:          "Unauthorized",
-	http.StatusNotFound:              "Not found",
-	http.StatusRequestEntityTooLarge: "Payload too large",
-	http.StatusInternalServerError:   "Internal server error",
-}
-
 func badAdminKey(detail string) *adminKeyError {
 	return &adminKeyError{Status: http.StatusBadRequest, Detail: detail}
 }
 
 func renderAdminKey(w http.ResponseWriter, e *adminKeyError) {
-	lkhttp.WriteJSON(w, e.Status, adminKeyEnvelope{Code: e.Status, Message: adminKeyMessages[e.Status], Error: e.Detail})
+	// As the product (and the document's examples): message and error
+	// carry the same detail.
+	lkhttp.WriteJSON(w, e.Status, adminKeyEnvelope{Code: e.Status, Message: e.Detail, Error: e.Detail})
 }
 
 func renderAdminKeyInternal(w http.ResponseWriter) {

@@ -84,8 +84,8 @@ func TestAdminKeyDocumentExample(t *testing.T) {
 func TestAdminKeyErrors(t *testing.T) {
 	f := MustFixture(t)
 	good := []string{"X-Admin-Secret", adminSecret, "Content-Type", "application/json"}
-	e := func(code int, msg, detail string) string {
-		return `{"status":false,"code":` + strconv.Itoa(code) + `,"message":"` + msg + `","error":"` + detail + `"}`
+	e := func(code int, detail string) string {
+		return `{"status":false,"code":` + strconv.Itoa(code) + `,"message":"` + detail + `","error":"` + detail + `"}`
 	}
 	for _, tt := range []struct {
 		name    string
@@ -96,45 +96,45 @@ func TestAdminKeyErrors(t *testing.T) {
 		want    string
 	}{
 		{"no X-Admin-Secret", "/admin/api-keys/42", `{"is_active":false}`, []string{"Content-Type", "application/json"},
-			401, e(401, "Unauthorized", "Missing X-Admin-Secret header")},
+			401, e(401, "Missing X-Admin-Secret header")},
 		{"a root key is not the admin secret", "/admin/api-keys/42", `{"is_active":false}`,
-			[]string{"Authorization", "Bearer " + f.root}, 401, e(401, "Unauthorized", "Missing X-Admin-Secret header")},
+			[]string{"Authorization", "Bearer " + f.root}, 401, e(401, "Missing X-Admin-Secret header")},
 		{"wrong secret", "/admin/api-keys/42", `{"is_active":false}`, []string{"X-Admin-Secret", "guess"},
-			401, e(401, "Unauthorized", "Invalid admin secret")},
+			401, e(401, "Invalid admin secret")},
 		{"unknown X-Account-ID", "/admin/api-keys/42", `{"is_active":false}`,
 			[]string{"X-Admin-Secret", adminSecret, "X-Account-ID", "nope"},
-			400, e(400, "Bad request", "X-Account-ID names no account (give an account id or name)")},
+			400, e(400, "X-Account-ID names no account (give an account id or name)")},
 		{"id not a number", "/admin/api-keys/forty-two", `{"is_active":false}`, good,
-			400, e(400, "Bad request", "Invalid API key ID")},
+			400, e(400, "Invalid API key ID")},
 		{"unknown id", "/admin/api-keys/999", `{"max_devices":"lots"}`, good,
-			404, e(404, "Not found", "API key not found")},
+			404, e(404, "API key not found")},
 		{"another account's key", "/admin/api-keys/800", `{}`, good,
-			404, e(404, "Not found", "API key not found")},
+			404, e(404, "API key not found")},
 		{"not JSON", "/admin/api-keys/42", `is_active=false`,
 			[]string{"X-Admin-Secret", adminSecret, "Content-Type", "application/x-www-form-urlencoded"},
-			400, e(400, "Bad request", "Invalid request body: Content-Type must be application/json")},
+			400, e(400, "Invalid request body: Content-Type must be application/json")},
 		{"over 64 KiB", "/admin/api-keys/42", `{"customer_name":"` + strings.Repeat("n", 64<<10) + `"}`, good,
-			413, e(413, "Payload too large", "Request body must be at most 64 KiB")},
+			413, e(413, "Request body must be at most 64 KiB")},
 		{"no body", "/admin/api-keys/42", ``, good,
-			400, e(400, "Bad request", "Invalid request body: expected a JSON object")},
+			400, e(400, "Invalid request body: expected a JSON object")},
 		{"malformed JSON", "/admin/api-keys/42", `{"is_active":tru}`, good,
-			400, e(400, "Bad request", "Invalid request body: malformed JSON")},
+			400, e(400, "Invalid request body: malformed JSON")},
 		{"customer_name not a string", "/admin/api-keys/42", `{"customer_name":7,"max_devices":-1}`, good,
-			400, e(400, "Bad request", "customer_name must be a string")},
+			400, e(400, "customer_name must be a string")},
 		{"customer_email too long", "/admin/api-keys/42", `{"customer_email":"` + strings.Repeat("a", 255) + `","max_devices":-1}`, good,
-			400, e(400, "Bad request", "customer_email must be at most 254 bytes")},
+			400, e(400, "customer_email must be at most 254 bytes")},
 		{"customer_phone too long", "/admin/api-keys/42", `{"customer_phone":"` + strings.Repeat("1", 51) + `"}`, good,
-			400, e(400, "Bad request", "customer_phone must be at most 50 bytes")},
+			400, e(400, "customer_phone must be at most 50 bytes")},
 		{"max_devices negative", "/admin/api-keys/42", `{"max_devices":-1}`, good,
-			400, e(400, "Bad request", "max_devices must not be negative")},
+			400, e(400, "max_devices must not be negative")},
 		{"max_devices not an integer", "/admin/api-keys/42", `{"max_devices":2.5}`, good,
-			400, e(400, "Bad request", "max_devices must be an integer")},
+			400, e(400, "max_devices must be an integer")},
 		{"rate_limit_per_hour negative", "/admin/api-keys/42", `{"rate_limit_per_hour":-5}`, good,
-			400, e(400, "Bad request", "rate_limit_per_hour must not be negative")},
+			400, e(400, "rate_limit_per_hour must not be negative")},
 		{"rate_limit_per_hour too big", "/admin/api-keys/42", `{"rate_limit_per_hour":1e30}`, good,
-			400, e(400, "Bad request", "rate_limit_per_hour must be an integer")},
+			400, e(400, "rate_limit_per_hour must be an integer")},
 		{"is_active not a boolean", "/admin/api-keys/42", `{"is_active":"no"}`, good,
-			400, e(400, "Bad request", "is_active must be a boolean")},
+			400, e(400, "is_active must be a boolean")},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			status, body, _ := f.do(t, "PATCH", tt.path, tt.body, tt.headers...)

@@ -141,6 +141,8 @@ func TestAPIKeyErrors(t *testing.T) {
 			400, `{"error":"Bad Request","message":"flatPermissionsList is required"}`},
 		{"flatPermissionsList not strings", "/apikeys/42", `{"description":"d","flatPermissionsList":[1]}`, good,
 			400, `{"error":"Bad Request","message":"flatPermissionsList must be an array of strings"}`},
+		{"flatPermissionsList with a null", "/apikeys/42", `{"description":"d","flatPermissionsList":["readApplications",null]}`, good,
+			400, `{"error":"Bad Request","message":"flatPermissionsList must be an array of strings"}`},
 		{"expiresAt not a time", "/apikeys/42", `{"description":"d","flatPermissionsList":[],"expiresAt":"soon"}`, good,
 			400, `{"error":"Bad Request","message":"expiresAt must be an ISO date-time like 2027-01-01T00:00:00Z"}`},
 		{"expiresAt a number", "/apikeys/42", `{"description":"d","flatPermissionsList":[],"expiresAt":1767225600}`, good,

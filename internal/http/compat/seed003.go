@@ -30,7 +30,9 @@ import (
 //	400 BadDataError             expiresAt missing or not an RFC 3339 date-time
 //
 // then a token the account does not know answers 200 with no body and
-// changes nothing, and a known one gets the new expiry: 200, no body.
+// changes nothing; a root key's token needs account:admin and may not be
+// the caller's own (403 OperationDeniedError); a known one gets the new
+// expiry: 200, no body.
 
 // unleashFailure is a seed 003 error: a status and a body (nil: none).
 type unleashFailure struct {
@@ -178,6 +180,10 @@ func (s *Surfaces) handleExpiryPut(w http.ResponseWriter, r *http.Request) {
 		renderUnleashInternal(w)
 		return
 	}
+	if f := rootKeyGuard(p, k); f != nil {
+		renderUnleash(w, f)
+		return
+	}
 	_, err = s.Keys.UpdateKey(ctx, p.AccountID, k.ID, &latchkey.KeyUpdate{ExpiresAt: latchkey.Some(expiresAt)})
 	switch latchkey.ErrorCode(err) {
 	case "", latchkey.ENOTFOUND: // deleted meanwhile: as unknown
@@ -188,6 +194,26 @@ func (s *Surfaces) handleExpiryPut(w http.ResponseWriter, r *http.Request) {
 		s.logInternal("seed003", err)
 		renderUnleashInternal(w)
 	}
+}
+
+// rootKeyGuard refuses, as the native API does, a change to a root key's
+// expiry by a principal without account:admin (keys:write alone must not
+// end or revive root credentials) and a root key's change to itself (it
+// could lock the account out). Unleash answers the like with its
+// OperationDeniedError.
+func rootKeyGuard(p *lkhttp.Principal, k *latchkey.Key) *unleashFailure {
+	if k.Kind != latchkey.KindRoot {
+		return nil
+	}
+	if p.Actor.Kind == latchkey.ActorRootKey && p.Actor.ID == k.ID {
+		return newUnleashError(http.StatusForbidden, "OperationDeniedError",
+			"A root key cannot change its own expiry. Use another root key or the operator.")
+	}
+	if !p.Can(latchkey.PermAccountAdmin) {
+		return newUnleashError(http.StatusForbidden, "OperationDeniedError",
+			fmt.Sprintf("You do not have the required access [%s] to perform this operation", latchkey.PermAccountAdmin))
+	}
+	return nil
 }
 
 // unleashPrincipal authenticates the Authorization header: "Bearer <x>" or

@@ -189,6 +189,54 @@ func TestExpiryErrors(t *testing.T) {
 	}
 }
 
+// TestExpiryRootKeys checks that seed 003 guards root keys as the native
+// API does: keys:write alone cannot end or revive a root key, and no root
+// key changes its own expiry.
+func TestExpiryRootKeys(t *testing.T) {
+	f := MustFixture(t)
+	body := `{"expiresAt":"2027-01-01T00:00:00Z"}`
+	denied := func(msg string) string {
+		return `{"id":"<id>","name":"OperationDeniedError","message":"` + msg + `","details":[{"message":"` + msg + `"}]}`
+	}
+	for _, tt := range []struct {
+		name     string
+		caller   string
+		token    string
+		status   int
+		want     string
+		updateID int64 // 0: no update
+	}{
+		{"keys:write cannot touch a root key", f.writer, f.root, 403,
+			denied("You do not have the required access [account:admin] to perform this operation"), 0},
+		{"a root key cannot change its own expiry", f.root, f.root, 403,
+			denied("A root key cannot change its own expiry. Use another root key or the operator."), 0},
+		{"keys:write changes an api key", f.writer, f.keySecret, 200, "", 123},
+		{"account:admin changes another root key", f.root, f.writer, 200, "", 5},
+		{"an account admin changes a root key", "Bearer " + f.admin.Access, f.root, 200, "", 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(f.updates())
+			status, got, _ := f.do(t, "PUT", "/api/admin/api-tokens/"+tt.token, body,
+				"Authorization", tt.caller, "Content-Type", "application/json")
+			if status != tt.status {
+				t.Fatalf("status: got %d %s, want %d", status, got, tt.status)
+			}
+			if tt.want != "" {
+				MustJSONEqual(t, unleashBody(t, got), tt.want)
+			} else if got != "" {
+				t.Fatalf("body: got %q, want none", got)
+			}
+			calls := f.updates()[before:]
+			switch {
+			case tt.updateID == 0 && len(calls) != 0:
+				t.Errorf("UpdateKey calls: got %+v, want none", calls)
+			case tt.updateID != 0 && (len(calls) != 1 || calls[0].ID != tt.updateID):
+				t.Errorf("UpdateKey calls: got %+v, want one on key %d", calls, tt.updateID)
+			}
+		})
+	}
+}
+
 func mustSecret() string {
 	s, _, _ := latchkey.NewSecret("lk")
 	return s

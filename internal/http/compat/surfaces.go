@@ -205,15 +205,22 @@ func asInt(raw json.RawMessage) (int64, bool) {
 	return n, err == nil
 }
 
-// asStrings decodes a JSON array of strings (a null element reads as "").
+// asStrings decodes a JSON array of strings; a null element is refused.
 func asStrings(raw json.RawMessage) ([]string, bool) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || raw[0] != '[' {
 		return nil, false
 	}
-	out := []string{}
-	if err := json.Unmarshal(raw, &out); err != nil {
+	var elems []*string
+	if err := json.Unmarshal(raw, &elems); err != nil {
 		return nil, false
+	}
+	out := make([]string, len(elems))
+	for i, e := range elems {
+		if e == nil {
+			return nil, false
+		}
+		out[i] = *e
 	}
 	return out, true
 }
