@@ -1,0 +1,280 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// target is a server under load.
+type target struct {
+	name   string
+	pid    int    // the server process, for its CPU time
+	url    string // the verify URL
+	root   string // Authorization: Bearer value (sent to both, so the requests are the same bytes)
+	client *http.Client
+}
+
+func newClient(conns int) *http.Client {
+	return &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{
+			Proxy:               nil,
+			MaxIdleConns:        2 * conns,
+			MaxIdleConnsPerHost: 2 * conns,
+			MaxConnsPerHost:     conns,
+			IdleConnTimeout:     5 * time.Minute,
+			DisableCompression:  true,
+			ForceAttemptHTTP2:   false,
+		},
+	}
+}
+
+// verifyBody is the JSON body verifying secret.
+func verifyBody(secret string) []byte {
+	b, _ := json.Marshal(map[string]string{"key": secret})
+	return b
+}
+
+var validMark = []byte(`"valid":true`)
+
+// worker keeps one connection's request buffers.
+type worker struct {
+	t    *target
+	resp bytes.Buffer
+	hdr  http.Header
+}
+
+func newWorker(t *target) *worker {
+	return &worker{t: t, hdr: http.Header{
+		"Content-Type":  {"application/json"},
+		"Authorization": {"Bearer " + t.root},
+	}}
+}
+
+// do sends one verification and reports whether it answered 200 VALID.
+func (w *worker) do(ctx context.Context, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.t.url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	for k, v := range w.hdr {
+		req.Header[k] = v
+	}
+	res, err := w.t.client.Do(req)
+	if err != nil {
+		return err
+	}
+	w.resp.Reset()
+	_, err = w.resp.ReadFrom(res.Body)
+	res.Body.Close()
+	if err != nil {
+		return err
+	}
+	if res.StatusCode != http.StatusOK || !bytes.Contains(w.resp.Bytes(), validMark) {
+		return fmt.Errorf("%s: status %d: %.200s", w.t.name, res.StatusCode, w.resp.Bytes())
+	}
+	return nil
+}
+
+// result is one measured run of conns workers against one target.
+type result struct {
+	requests int64
+	errors   int64
+	firstErr error
+	elapsed  time.Duration
+	lat      []time.Duration // sorted
+	srvCPU   time.Duration   // the server's CPU time during the run
+	cliCPU   time.Duration   // this process's CPU time during the run
+}
+
+// cpuPerReq is the server's and the load generator's CPU time per request.
+func (r *result) cpuPerReq() (srv, cli time.Duration) {
+	if r.requests == 0 {
+		return 0, 0
+	}
+	return r.srvCPU / time.Duration(r.requests), r.cliCPU / time.Duration(r.requests)
+}
+
+func (r *result) rate() float64 { return float64(r.requests) / r.elapsed.Seconds() }
+
+func (r *result) pct(p float64) time.Duration {
+	if len(r.lat) == 0 {
+		return 0
+	}
+	i := int(p * float64(len(r.lat)-1))
+	return r.lat[i]
+}
+
+func merge(rs []*result) *result {
+	m := &result{}
+	for _, r := range rs {
+		m.requests += r.requests
+		m.errors += r.errors
+		m.elapsed += r.elapsed
+		m.srvCPU += r.srvCPU
+		m.cliCPU += r.cliCPU
+		m.lat = append(m.lat, r.lat...)
+		if m.firstErr == nil {
+			m.firstErr = r.firstErr
+		}
+	}
+	slices.Sort(m.lat)
+	return m
+}
+
+// drive runs conns workers against t for d. pick chooses the body of each
+// request from bodies. Requests in flight at the deadline finish and count.
+func drive(ctx context.Context, t *target, conns int, d time.Duration, bodies [][]byte, random bool, seed uint64) *result {
+	var stop atomic.Bool
+	timer := time.AfterFunc(d, func() { stop.Store(true) })
+	defer timer.Stop()
+	type part struct {
+		n, errs int64
+		err     error
+		lat     []time.Duration
+	}
+	parts := make([]part, conns)
+	var wg sync.WaitGroup
+	srv0, _ := processCPU(t.pid)
+	cli0 := selfCPU()
+	start := time.Now()
+	for i := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := newWorker(t)
+			p := &parts[i]
+			p.lat = make([]time.Duration, 0, 1<<14)
+			rng := rand.New(rand.NewPCG(seed, uint64(i)))
+			for !stop.Load() && ctx.Err() == nil {
+				body := bodies[0]
+				if random {
+					body = bodies[rng.IntN(len(bodies))]
+				}
+				t0 := time.Now()
+				err := w.do(ctx, body)
+				lat := time.Since(t0)
+				if err != nil {
+					if ctx.Err() != nil {
+						return
+					}
+					p.errs++
+					if p.err == nil {
+						p.err = err
+					}
+					continue
+				}
+				p.n++
+				p.lat = append(p.lat, lat)
+			}
+		}()
+	}
+	wg.Wait()
+	r := &result{elapsed: time.Since(start), cliCPU: selfCPU() - cli0}
+	srv1, _ := processCPU(t.pid)
+	r.srvCPU = srv1 - srv0
+	for _, p := range parts {
+		r.requests += p.n
+		r.errors += p.errs
+		r.lat = append(r.lat, p.lat...)
+		if r.firstErr == nil {
+			r.firstErr = p.err
+		}
+	}
+	slices.Sort(r.lat)
+	return r
+}
+
+// sweep verifies every body once, spread over conns workers: the first
+// verification of each key, which the server must read from its store.
+func sweep(ctx context.Context, t *target, conns int, bodies [][]byte) *result {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	r := &result{}
+	srv0, _ := processCPU(t.pid)
+	cli0 := selfCPU()
+	start := time.Now()
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := newWorker(t)
+			var n, errs int64
+			var firstErr error
+			lat := make([]time.Duration, 0, len(bodies)/conns+1)
+			for ctx.Err() == nil {
+				i := next.Add(1) - 1
+				if i >= int64(len(bodies)) {
+					break
+				}
+				t0 := time.Now()
+				if err := w.do(ctx, bodies[i]); err != nil {
+					errs++
+					if firstErr == nil {
+						firstErr = err
+					}
+					continue
+				}
+				n++
+				lat = append(lat, time.Since(t0))
+			}
+			mu.Lock()
+			r.requests += n
+			r.errors += errs
+			r.lat = append(r.lat, lat...)
+			if r.firstErr == nil {
+				r.firstErr = firstErr
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	r.elapsed = time.Since(start)
+	r.cliCPU = selfCPU() - cli0
+	srv1, _ := processCPU(t.pid)
+	r.srvCPU = srv1 - srv0
+	slices.Sort(r.lat)
+	return r
+}
+
+// verifyOnce checks that t answers VALID for body.
+func verifyOnce(ctx context.Context, t *target, body []byte) error {
+	return newWorker(t).do(ctx, body)
+}
+
+// createKey creates a key through latchkey's API and returns its secret.
+func createKey(ctx context.Context, base, root, name string) (string, error) {
+	body, _ := json.Marshal(map[string]string{"name": name})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/keys", bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+root)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusCreated {
+		return "", fmt.Errorf("POST /v1/keys: %d %s", res.StatusCode, b)
+	}
+	var k struct {
+		Secret string `json:"secret"`
+	}
+	if err := json.Unmarshal(b, &k); err != nil || k.Secret == "" {
+		return "", fmt.Errorf("POST /v1/keys: no secret in %s", b)
+	}
+	return k.Secret, nil
+}
