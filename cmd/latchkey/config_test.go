@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -85,5 +88,30 @@ func TestCLIAgainstServer(t *testing.T) {
 	vcmd.SetArgs([]string{"keys", "verify", mustNewSecret()})
 	if err := vcmd.Execute(); err == nil || !strings.Contains(vout.String(), "NOT_FOUND") {
 		t.Fatalf("verify of an unknown key: got err %v, output %q; want NOT_FOUND and a failing exit", err, vout.String())
+	}
+}
+
+// TestFirstStartOnATakenPort checks that a first start that cannot listen
+// creates nothing, so the next start still shows the root key.
+func TestFirstStartOnATakenPort(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	db := filepath.Join(t.TempDir(), "latchkey.db")
+	cfg := DefaultConfig()
+	cfg.Listen, cfg.DatabaseURL = taken.Addr().String(), db
+	var out, logs bytes.Buffer
+	err = serve(context.Background(), cfg, &out, &logs)
+	if err == nil || !strings.Contains(err.Error(), "listen on") {
+		t.Fatalf("serve on a taken port: got %v, want a listen error", err)
+	}
+	if strings.Contains(out.String(), "lk_") {
+		t.Fatalf("a failed start printed a key: %q", out.String())
+	}
+	ts := MustStartServer(t, Config{DatabaseURL: db})
+	if ts.RootKey == "" {
+		t.Fatal("the next start did not show the root key")
 	}
 }

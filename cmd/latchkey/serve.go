@@ -75,6 +75,13 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if err := store.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
+	// Listen before the first-start bootstrap: a root key created by a
+	// start that then fails (the port taken) would never be shown.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	defer ln.Close()
 	boot, err := store.Bootstrap(ctx)
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
@@ -110,11 +117,6 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		Clock:        clock,
 	}
 	api.Surfaces = []lkhttp.Surface{&compat.Surfaces{Server: api, Keys: store, Logger: logger, Clock: clock}}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		stopRun()
-		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
-	}
 	base := "http://" + ln.Addr().String()
 	srv := &http.Server{
 		Handler:           api.Handler(),
