@@ -166,6 +166,23 @@ const flushRows = 500
 // writeUsageStates stores last_used_at and credits of the keys in ids, in
 // id order.
 func writeUsageStates(ctx context.Context, tx *Tx, keys map[int64]*usageState, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if !tx.store.dialect.updateFrom {
+		stmt, err := tx.prepare(ctx, `UPDATE keys SET last_used_at = ?, credits_remaining = ?, credits_refilled_at = ? WHERE id = ?`)
+		if err != nil {
+			return fmt.Errorf("flush usage: %w", err)
+		}
+		defer stmt.Close()
+		for _, id := range ids {
+			k := keys[id]
+			if _, err := stmt.ExecContext(ctx, nullInt(intPtr(k.lastUsed)), nullInt(intPtr(k.remaining)), nullInt(intPtr(k.refilledAt)), id); err != nil {
+				return fmt.Errorf("flush usage of key %d: %w", id, err)
+			}
+		}
+		return nil
+	}
 	err := execRows(ctx, tx,
 		`WITH v (id, last_used_at, credits_remaining, credits_refilled_at) AS (VALUES `,
 		`(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT))`,
