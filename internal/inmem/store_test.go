@@ -3,6 +3,7 @@ package inmem_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -26,6 +27,7 @@ type fakeStore struct {
 	finds, addDevices, flushes int
 
 	flushErr  error                     // FlushUsage fails with it while set
+	failFlush int                       // FlushUsage call number (1-based) that fails; 0: none
 	deviceErr error                     // AddDevice fails with it while set
 	findHook  func(latchkey.SecretHash) // called after a find reads, before it returns
 }
@@ -109,6 +111,9 @@ func (s *fakeStore) FlushUsage(ctx context.Context, b *latchkey.UsageBatch) erro
 	s.flushes++
 	if s.flushErr != nil {
 		return s.flushErr
+	}
+	if s.flushes == s.failFlush {
+		return errors.New("flush failed (test)")
 	}
 	s.batches = append(s.batches, &latchkey.UsageBatch{Keys: slices.Clone(b.Keys), Counts: slices.Clone(b.Counts)})
 	for _, u := range b.Keys {

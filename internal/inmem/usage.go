@@ -136,38 +136,90 @@ type flushItem struct {
 	p  *pending
 }
 
-// Flush writes the usage buffered since the last flush with one
-// store.FlushUsage call. When that fails, the usage is kept, merged with
-// what comes next, and written by a later flush.
+// Flush writes the usage buffered since the last flush, in store.FlushUsage
+// calls of at most FlushBatch keys each. Loads from the store wait only for
+// the chunk being written, not the whole flush, and a slow or failing store
+// keeps what earlier chunks wrote. When a chunk fails, its usage is kept,
+// merged with what comes next, and written by a later flush.
 func (v *Verifier) Flush(ctx context.Context) error {
+	limit := v.FlushBatch
+	if limit <= 0 {
+		limit = DefaultFlushBatch
+	}
+	// Keys made dirty while this flush runs wait for the next one, so a
+	// flush ends even under a steady stream of verifications.
+	todo := v.dirtyCount()
+	for todo > 0 {
+		taken, err := v.flushChunk(ctx, min(todo, limit))
+		if err != nil {
+			return err
+		}
+		if taken == 0 {
+			return nil
+		}
+		todo -= taken
+	}
+	return nil
+}
+
+// flushChunk collects up to limit dirty keys and writes their usage with one
+// store.FlushUsage call. It returns how many dirty keys it took.
+func (v *Verifier) flushChunk(ctx context.Context, limit int) (int, error) {
 	v.flushMu.Lock()
 	defer v.flushMu.Unlock()
-	items := v.collect()
+	items, taken := v.collect(limit)
 	if len(items) == 0 {
-		return nil
+		return taken, nil
 	}
 	b := batch(items)
 	if err := v.store.FlushUsage(ctx, b); err != nil {
 		for _, it := range items {
 			v.putBack(it)
 		}
-		return fmt.Errorf("flush usage of %d keys (%d counts): %w", len(items), len(b.Counts), err)
+		return taken, fmt.Errorf("flush usage of %d keys (%d counts): %w", len(items), len(b.Counts), err)
 	}
 	for _, it := range items {
 		v.finish(it)
 	}
-	return nil
+	return taken, nil
 }
 
-// collect takes the buffered usage out of every dirty key.
-func (v *Verifier) collect() []flushItem {
-	var items []flushItem
+// dirtyCount is how many keys are listed for the next flush.
+func (v *Verifier) dirtyCount() int {
+	n := 0
 	for i := range v.dirty {
 		d := &v.dirty[i]
 		d.mu.Lock()
-		list := d.list
-		d.list, d.spare = d.spare, nil
+		n += len(d.list)
 		d.mu.Unlock()
+	}
+	return n
+}
+
+// collect takes the buffered usage out of up to limit dirty keys, starting
+// at the shard after the one the last collect ended in so that no shard
+// waits behind the others. It returns the usage and how many dirty keys it
+// took (some may have had nothing left to write). The caller holds flushMu.
+func (v *Verifier) collect(limit int) ([]flushItem, int) {
+	var items []flushItem
+	taken := 0
+	for range len(v.dirty) {
+		if taken >= limit {
+			break
+		}
+		d := &v.dirty[v.nextDirty]
+		v.nextDirty = (v.nextDirty + 1) % len(v.dirty)
+		d.mu.Lock()
+		var list []*keyState
+		if n := limit - taken; n < len(d.list) {
+			list = append([]*keyState(nil), d.list[:n]...)
+			d.list = append(d.list[:0], d.list[n:]...)
+		} else {
+			list = d.list
+			d.list, d.spare = d.spare, nil
+		}
+		d.mu.Unlock()
+		taken += len(list)
 		for j, ks := range list {
 			ks.mu.Lock()
 			p := ks.p
@@ -182,10 +234,12 @@ func (v *Verifier) collect() []flushItem {
 			list[j] = nil
 		}
 		d.mu.Lock()
-		d.spare = list[:0]
+		if d.spare == nil {
+			d.spare = list[:0]
+		}
 		d.mu.Unlock()
 	}
-	return items
+	return items, taken
 }
 
 // batch turns collected usage into a store batch.
@@ -262,7 +316,9 @@ func (v *Verifier) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		fctx, cancel := context.WithTimeout(ctx, v.flushTimeout())
+		// Not derived from ctx: a flush under way when Run is stopped
+		// finishes, and Close writes what is left.
+		fctx, cancel := context.WithTimeout(context.Background(), v.flushTimeout())
 		err := v.Flush(fctx)
 		cancel()
 		switch {

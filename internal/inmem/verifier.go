@@ -16,6 +16,7 @@ var _ latchkey.Verifier = (*Verifier)(nil)
 const (
 	DefaultFlushInterval = time.Second
 	DefaultFlushTimeout  = 10 * time.Second
+	DefaultFlushBatch    = 2000
 	DefaultNegativeTTL   = 5 * time.Second
 	DefaultNegativeMax   = 100_000
 	DefaultMaxEntries    = 1 << 21
@@ -34,6 +35,8 @@ type Verifier struct {
 	FlushInterval time.Duration
 	// FlushTimeout bounds one flush started by Run.
 	FlushTimeout time.Duration
+	// FlushBatch bounds the keys one store.FlushUsage call writes.
+	FlushBatch int
 	// NegativeTTL is how long a well-formed but unknown secret answers
 	// NOT_FOUND without a store lookup (any invalidation also ends it).
 	NegativeTTL time.Duration
@@ -60,8 +63,9 @@ type Verifier struct {
 	// flushMu keeps loads from the store (RLock) apart from flushes
 	// (Lock), so a load never reads the store between the moment a flush
 	// takes credit spend out of memory and the moment the store has it.
-	flushMu sync.RWMutex
-	pool    sync.Pool // of *pending
+	flushMu   sync.RWMutex
+	nextDirty int       // the dirty shard the next collect starts at; guarded by flushMu
+	pool      sync.Pool // of *pending
 }
 
 // NewVerifier returns a verifier reading through to store and counting
@@ -77,6 +81,7 @@ func NewVerifier(store latchkey.VerifyStore, limiter latchkey.RateLimiter, clock
 	v := &Verifier{
 		FlushInterval: DefaultFlushInterval,
 		FlushTimeout:  DefaultFlushTimeout,
+		FlushBatch:    DefaultFlushBatch,
 		NegativeTTL:   DefaultNegativeTTL,
 		NegativeMax:   DefaultNegativeMax,
 		MaxEntries:    DefaultMaxEntries,

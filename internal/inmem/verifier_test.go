@@ -882,6 +882,56 @@ func TestFlush_FailureKeepsUsage(t *testing.T) {
 	}
 }
 
+// TestFlush_Chunks checks that a flush writes at most FlushBatch keys a
+// store call, that every key is written once, and that a failing chunk
+// keeps what the chunks before it wrote and its own usage for later.
+func TestFlush_Chunks(t *testing.T) {
+	h := MustHarness(t)
+	h.v.FlushBatch = 3
+	const n = 10
+	secrets := make([]string, n)
+	for i := range n {
+		secrets[i] = h.add(t, baseKey(int64(i+1)))
+	}
+	verifyAll := func() {
+		for _, s := range secrets {
+			h.verify(t, latchkey.VerifyRequest{Key: s})
+		}
+	}
+	counted := func() (total int64, keys int) {
+		for i := range n {
+			if c := h.store.count(int64(i+1), latchkey.CodeValid); c > 0 {
+				total += c
+				keys++
+			}
+		}
+		return total, keys
+	}
+
+	verifyAll()
+	h.store.mu.Lock()
+	h.store.failFlush = h.store.flushes + 2 // the second chunk fails
+	h.store.mu.Unlock()
+	if err := h.v.Flush(context.Background()); err == nil {
+		t.Fatal("got no error from a flush whose second chunk failed")
+	}
+	if total, keys := counted(); total != 3 || keys != 3 {
+		t.Fatalf("after a failed second chunk: %d verifications of %d keys written, want the first chunk's 3 of 3", total, keys)
+	}
+	verifyAll()
+	h.flush(t)
+	if total, keys := counted(); total != 2*n || keys != n {
+		t.Fatalf("after the retry: %d verifications of %d keys written, want %d of %d", total, keys, 2*n, n)
+	}
+	h.store.mu.Lock()
+	defer h.store.mu.Unlock()
+	for i, b := range h.store.batches {
+		if len(b.Keys) > 3 {
+			t.Errorf("store call %d wrote %d keys, want at most FlushBatch (3)", i, len(b.Keys))
+		}
+	}
+}
+
 // A refill after a failed flush makes the failed batch's spend moot.
 func TestFlush_FailureThenRefill(t *testing.T) {
 	h := MustHarness(t)
