@@ -89,6 +89,25 @@ func TestCLIAgainstServer(t *testing.T) {
 	if err := vcmd.Execute(); err == nil || !strings.Contains(vout.String(), "NOT_FOUND") {
 		t.Fatalf("verify of an unknown key: got err %v, output %q; want NOT_FOUND and a failing exit", err, vout.String())
 	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--rate-limit", "-5"}, "--rate-limit must not be negative"},
+		{[]string{"--rate-limit", "5", "--rate-window", "1500ms"}, "--rate-window must be a whole number of seconds"},
+	} {
+		var out bytes.Buffer
+		cmd := newRootCmd(&out, &out, func(k string) string {
+			return map[string]string{"LATCHKEY_SERVER": ts.URL, "LATCHKEY_ROOT_KEY": ts.RootKey}[k]
+		})
+		cmd.SetArgs(append([]string{"keys", "create", "--name", "bad"}, tt.args...))
+		if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("keys create %v: got %v, want an error saying %q", tt.args, err, tt.want)
+		}
+	}
+	if got := run("keys", "list", "-o", "json"); strings.Contains(got, `"bad"`) {
+		t.Errorf("a refused create made a key: %s", got)
+	}
 }
 
 // TestFirstStartOnATakenPort checks that a first start that cannot listen

@@ -87,7 +87,12 @@ func newKeysCmd(stdout io.Writer, getenv func(string) string) *cobra.Command {
 				}
 				create.ExpiresAt = &t
 			}
-			if rateLimit > 0 {
+			switch {
+			case rateLimit < 0:
+				return fmt.Errorf("--rate-limit must not be negative (0: unlimited), got %d", rateLimit)
+			case rateWindow < time.Second || rateWindow%time.Second != 0:
+				return fmt.Errorf("--rate-window must be a whole number of seconds, at least 1s, got %s", rateWindow)
+			case rateLimit > 0:
 				create.RateLimit = &latchkey.RateLimit{Limit: rateLimit, WindowSeconds: int64(rateWindow / time.Second)}
 			}
 			if cmd.Flags().Changed("credits") {

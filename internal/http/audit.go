@@ -8,7 +8,10 @@ import (
 )
 
 func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
+	q, err := parseQuery(r, "key_id", "actor_kind", "actor_id", "action", "since", "until", "limit", "cursor")
+	if err != nil {
+		return err
+	}
 	f := latchkey.AuditFilter{AccountID: principalFrom(r.Context()).AccountID, Cursor: q.Get("cursor")}
 	if v := q.Get("key_id"); v != "" {
 		id, err := strconv.ParseInt(v, 10, 64)

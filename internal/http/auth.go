@@ -129,6 +129,9 @@ func (s *Server) principal(r *http.Request) (*Principal, error) {
 		}
 		return p, nil
 	}
+	if r.Header.Get("Authorization") != "" {
+		return nil, latchkey.Errorf(latchkey.EUNAUTHORIZED, "unsupported Authorization scheme: send Authorization: Bearer <root key or access token>")
+	}
 	return nil, latchkey.Errorf(latchkey.EUNAUTHORIZED, "missing credential: send Authorization: Bearer <root key or access token>, the session cookie, or X-Admin-Secret")
 }
 
@@ -175,7 +178,7 @@ func (s *Server) RootKey(r *http.Request, token string) (*Principal, error) {
 }
 
 // ErrAPIKeyRefused answers an api key presented to a management route.
-var ErrAPIKeyRefused = &latchkey.Error{Code: latchkey.EFORBIDDEN, Message: "API keys cannot call the management API; use a root key"}
+var ErrAPIKeyRefused = &latchkey.Error{Code: latchkey.EFORBIDDEN, Message: "API keys cannot call Latchkey's API (to verify or manage keys); use a root key"}
 
 // CheckCSRF requires the session family's CSRF token in X-CSRF-Token on
 // unsafe methods when the user authenticated with the cookie.

@@ -133,7 +133,7 @@ func jsonError(field string, err error) error {
 			return latchkey.Errorf(latchkey.EINVALID, "request body must be %s", jsonKind(te.Type))
 		}
 		return latchkey.FieldError(name, "must be %s", jsonKind(te.Type))
-	case errors.As(err, &pe):
+	case errors.As(err, &pe), strings.Contains(err.Error(), "Time.UnmarshalJSON"):
 		return latchkey.FieldError(orBody(field), "must be an RFC 3339 time like 2027-01-01T00:00:00Z")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)

@@ -3,6 +3,7 @@ package http
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -172,7 +173,10 @@ func (s *Server) handleGetKey(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) handleListKeys(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
+	q, err := parseQuery(r, "owner_email", "status", "kind", "q", "limit", "cursor")
+	if err != nil {
+		return err
+	}
 	f := latchkey.KeyFilter{AccountID: principalFrom(r.Context()).AccountID, Cursor: q.Get("cursor")}
 	if v := q.Get("owner_email"); v != "" {
 		f.OwnerEmail = &v
@@ -205,6 +209,22 @@ func (s *Server) handleListKeys(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, newPage(keys, next))
 	return nil
+}
+
+// parseQuery parses the request's query string and refuses a parameter
+// the route does not take, so a typo (?stauts=active) is a 400 naming it
+// instead of a silently unfiltered answer.
+func parseQuery(r *http.Request, known ...string) (url.Values, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, latchkey.FieldError("query", "is not a valid query string: %v", err)
+	}
+	for name := range q {
+		if !slices.Contains(known, name) {
+			return nil, latchkey.FieldError(name, "is not a parameter of this route (it takes %s)", strings.Join(known, ", "))
+		}
+	}
+	return q, nil
 }
 
 // queryLimit parses the limit query parameter (1..1000; absent is 0, the
@@ -359,7 +379,10 @@ func (s *Server) handleUsage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
+	q, err := parseQuery(r, "bucket", "since", "until")
+	if err != nil {
+		return err
+	}
 	now := s.now()
 	f := latchkey.UsageFilter{Since: now.Add(-24 * time.Hour), Until: now, Bucket: time.Hour}
 	switch q.Get("bucket") {

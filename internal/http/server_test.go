@@ -216,6 +216,7 @@ func TestCreateKey(t *testing.T) {
 		{"unknown enum", `{"kind":"admin"}`, "", 400, "kind"},
 		{"bad email", `{"owner_email":"not-an-email"}`, "", 400, "owner_email"},
 		{"bad time", `{"expires_at":"next week"}`, "", 400, "expires_at"},
+		{"time as a number", `{"expires_at":1700000000}`, "", 400, "expires_at"},
 		{"negative limit", `{"rate_limit":{"limit":-1,"window_seconds":60}}`, "", 400, "rate_limit.limit"},
 		{"negative devices", `{"max_devices":-1}`, "", 400, "max_devices"},
 		{"bad refill", `{"credits":{"remaining":1,"refill_amount":1,"refill_interval":"fortnight"}}`, "", 400, "credits.refill_interval"},
@@ -236,6 +237,9 @@ func TestCreateKey(t *testing.T) {
 				t.Fatalf("status: got %d (%s), want %d", st, b, tt.want)
 			}
 			p := problem(t, b)
+			if strings.Contains(p.Detail, "Unmarshal") || strings.Contains(p.Detail, "json:") {
+				t.Errorf("detail %q speaks Go, not to the caller", p.Detail)
+			}
 			if tt.field != "" {
 				if _, ok := p.Errors[tt.field]; !ok {
 					t.Fatalf("errors: got %v, want one for %q", p.Errors, tt.field)
@@ -342,7 +346,8 @@ func TestListKeysQuery(t *testing.T) {
 	if *got.Status != latchkey.StatusRevoked || *got.Kind != latchkey.KindAPI || *got.OwnerEmail != "a@b.test" || *got.Query != "acme" || got.Limit != 10 || got.Cursor != "abc" {
 		t.Fatalf("filter: got %+v", got)
 	}
-	for q, field := range map[string]string{"status=gone": "status", "kind=x": "kind", "limit=0": "limit", "limit=abc": "limit", "limit=5000": "limit"} {
+	for q, field := range map[string]string{"status=gone": "status", "kind=x": "kind", "limit=0": "limit", "limit=abc": "limit", "limit=5000": "limit",
+		"stauts=active": "stauts", "cursor=%%%garbage": "query"} {
 		st, b, _ := f.call(t, "GET", "/v1/keys?"+q, "", bearer(f.root)...)
 		if st != 400 || problem(t, b).Errors[field] == "" {
 			t.Errorf("%s: got %d %s, want 400 naming %s", q, st, b, field)
