@@ -77,7 +77,7 @@ func (s *Server) logError(r *http.Request, err error) {
 	if latchkey.ErrorCode(err) == latchkey.EINTERNAL {
 		s.logger.Error("request failed", "method", r.Method, "route", routeOf(r), "err", err)
 	} else {
-		s.logger.Debug("request refused", "method", r.Method, "route", routeOf(r), "code", latchkey.ErrorCode(err), "msg", latchkey.ErrorMessage(err))
+		s.logger.Debug("request refused", "method", r.Method, "route", routeOf(r), "code", latchkey.ErrorCode(err), "detail", latchkey.ErrorMessage(err))
 	}
 }
 
