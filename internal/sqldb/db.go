@@ -42,6 +42,15 @@ type Store struct {
 	// PostgreSQL change feed across instances: the NOTIFY channel and this
 	// Store's id, so it ignores its own notifications.
 	channel, instance string
+
+	stmtsMu sync.Mutex
+	stmts   map[stmtKey]*sql.Stmt // see Tx.stmt
+}
+
+// stmtKey names a statement prepared on one pool.
+type stmtKey struct {
+	pool *sql.DB
+	q    string
 }
 
 // Open opens the store at dsn: a SQLite file path or a postgres:// URL. It
@@ -77,6 +86,12 @@ func Open(ctx context.Context, dsn string, clock latchkey.Clock) (*Store, error)
 func (s *Store) Close() error {
 	s.closed.Do(func() {
 		s.closeFn()
+		s.stmtsMu.Lock()
+		for _, st := range s.stmts {
+			st.Close()
+		}
+		s.stmts = nil
+		s.stmtsMu.Unlock()
 		s.closeErr = s.db.Close()
 		if s.rdb != s.db {
 			s.closeErr = errors.Join(s.closeErr, s.rdb.Close())
@@ -158,7 +173,39 @@ func (s *Store) Migrate(ctx context.Context) error {
 			return fmt.Errorf("record migration %s: %w", m.name, err)
 		}
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	return s.prepareHot(ctx)
+}
+
+// hotQueries are the constant queries of cold verifications, kept prepared
+// (see Tx.stmt).
+var hotQueries = []string{findVerifyKeyQuery, findDevicesQuery, permissionsOfOneKeyQuery}
+
+// prepareHot prepares hotQueries on both pools, once the schema is there.
+// It runs outside any transaction: preparing on a pool takes one of its
+// connections, and SQLite's write pool has only one.
+func (s *Store) prepareHot(ctx context.Context) error {
+	s.stmtsMu.Lock()
+	defer s.stmtsMu.Unlock()
+	if s.stmts == nil {
+		s.stmts = make(map[stmtKey]*sql.Stmt)
+	}
+	for _, pool := range []*sql.DB{s.db, s.rdb} {
+		for _, q := range hotQueries {
+			k := stmtKey{pool, q}
+			if s.stmts[k] != nil {
+				continue
+			}
+			st, err := pool.PrepareContext(ctx, s.dialect.rebind(q))
+			if err != nil {
+				return fmt.Errorf("prepare: %w", err)
+			}
+			s.stmts[k] = st
+		}
+	}
+	return nil
 }
 
 type migration struct {
@@ -199,6 +246,7 @@ func migrationFiles(dir string) ([]migration, error) {
 // key changes to announce once it commits.
 type Tx struct {
 	tx      *sql.Tx
+	pool    *sql.DB // the pool tx came from
 	store   *Store
 	now     time.Time
 	changes []latchkey.KeyChange
@@ -210,7 +258,7 @@ func (s *Store) beginWrite(ctx context.Context) (*Tx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("begin transaction: %w", err)
 	}
-	return &Tx{tx: tx, store: s, now: s.now()}, nil
+	return &Tx{tx: tx, pool: s.db, store: s, now: s.now()}, nil
 }
 
 // beginRead starts a read-only transaction, so a method's several queries
@@ -220,7 +268,7 @@ func (s *Store) beginRead(ctx context.Context) (*Tx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("begin read transaction: %w", err)
 	}
-	return &Tx{tx: tx, store: s, now: s.now()}, nil
+	return &Tx{tx: tx, pool: s.rdb, store: s, now: s.now()}, nil
 }
 
 // now reads the clock, in UTC, at the precision times are stored with.
@@ -254,6 +302,37 @@ func (tx *Tx) keyChanged(ctx context.Context, accountID, keyID int64) error {
 
 func (tx *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	return tx.tx.ExecContext(ctx, tx.store.dialect.rebind(q), args...)
+}
+
+// stmt returns q, one of hotQueries, bound to the transaction, or nil
+// before Migrate has prepared it. The statement was prepared once for the
+// transaction's pool; database/sql prepares it at most once more on each
+// connection, where every later transaction reuses it. Parsing costs more
+// than running the short queries of cold verifications.
+func (tx *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
+	s := tx.store
+	s.stmtsMu.Lock()
+	st := s.stmts[stmtKey{tx.pool, q}]
+	s.stmtsMu.Unlock()
+	if st == nil {
+		return nil
+	}
+	return tx.tx.StmtContext(ctx, st)
+}
+
+// queryCached and queryRowCached are query and queryRow through tx.stmt.
+func (tx *Tx) queryCached(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := tx.stmt(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return tx.query(ctx, q, args...)
+}
+
+func (tx *Tx) queryRowCached(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := tx.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return tx.queryRow(ctx, q, args...)
 }
 
 // prepare prepares q for use within the transaction; the caller closes it.

@@ -107,8 +107,11 @@ func deleteDevice(ctx context.Context, tx *Tx, accountID, keyID int64, deviceID 
 	return tx.keyChanged(ctx, accountID, keyID)
 }
 
+// findDevicesQuery lists a key's devices, oldest first.
+const findDevicesQuery = `SELECT device_id, created_at FROM devices WHERE key_id = ? ORDER BY created_at, device_id`
+
 func findDevices(ctx context.Context, tx *Tx, keyID int64) ([]*latchkey.Device, error) {
-	rows, err := tx.query(ctx, `SELECT device_id, created_at FROM devices WHERE key_id = ? ORDER BY created_at, device_id`, keyID)
+	rows, err := tx.queryCached(ctx, findDevicesQuery, keyID)
 	if err != nil {
 		return nil, fmt.Errorf("find devices: %w", err)
 	}

@@ -585,6 +585,10 @@ func setKeyPermissions(ctx context.Context, tx *Tx, k *latchkey.Key, names []str
 }
 
 // loadPermissions sets the sorted permissions of each key.
+// permissionsOfOneKeyQuery is loadPermissions' query for one key.
+var permissionsOfOneKeyQuery = `SELECT key_id, name FROM key_permissions WHERE key_id IN (?)
+		UNION ALL SELECT key_id, name FROM key_root_permissions WHERE key_id IN (?)`
+
 func loadPermissions(ctx context.Context, tx *Tx, keys []*latchkey.Key) error {
 	if len(keys) == 0 {
 		return nil
@@ -598,8 +602,15 @@ func loadPermissions(ctx context.Context, tx *Tx, keys []*latchkey.Key) error {
 	}
 	args = append(args, args...)
 	in := placeholders(len(keys))
-	rows, err := tx.query(ctx, `SELECT key_id, name FROM key_permissions WHERE key_id IN (`+in+`)
-		UNION ALL SELECT key_id, name FROM key_root_permissions WHERE key_id IN (`+in+`)`, args...)
+	q := `SELECT key_id, name FROM key_permissions WHERE key_id IN (` + in + `)
+		UNION ALL SELECT key_id, name FROM key_root_permissions WHERE key_id IN (` + in + `)`
+	var rows *sql.Rows
+	var err error
+	if len(keys) == 1 { // the one-key text is constant: kept prepared
+		rows, err = tx.queryCached(ctx, permissionsOfOneKeyQuery, args...)
+	} else {
+		rows, err = tx.query(ctx, q, args...)
+	}
 	if err != nil {
 		return fmt.Errorf("load key permissions: %w", err)
 	}

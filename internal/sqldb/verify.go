@@ -48,9 +48,7 @@ func (s *Store) FindVerifyKey(ctx context.Context, hash latchkey.SecretHash) (*l
 	}
 	defer tx.Rollback()
 	var secretExpiresAt sql.NullInt64
-	k, err := scanKey(scanAlso{tx.queryRow(ctx, `SELECT `+keyColumns+`, s.expires_at
-		FROM key_secrets s JOIN keys k ON k.id = s.key_id
-		WHERE s.hash = ?`, hash[:]), []any{&secretExpiresAt}})
+	k, err := scanKey(scanAlso{tx.queryRowCached(ctx, findVerifyKeyQuery, hash[:]), []any{&secretExpiresAt}})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, latchkey.Errorf(latchkey.ENOTFOUND, "key not found")
 	} else if err != nil {
@@ -85,6 +83,12 @@ func (s *Store) FindVerifyKey(ctx context.Context, hash latchkey.SecretHash) (*l
 	}
 	return vk, nil
 }
+
+// findVerifyKeyQuery reads a key and its secret's end of grace by the
+// secret's hash.
+const findVerifyKeyQuery = `SELECT ` + keyColumns + `, s.expires_at
+	FROM key_secrets s JOIN keys k ON k.id = s.key_id
+	WHERE s.hash = ?`
 
 // scanAlso scans a row into a key's columns plus extra destinations.
 type scanAlso struct {
