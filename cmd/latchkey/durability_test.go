@@ -135,12 +135,15 @@ func TestDurabilityUnderSIGKILL(t *testing.T) {
 	root := ""
 	for round := 0; round < 4; round++ {
 		p := startBinary(t, bin, db)
-		if root == "" {
-			root = p.root
-		}
-		if root == "" {
+		switch {
+		case round == 0 && p.root == "":
 			p.kill()
 			t.Fatal("first start printed no root key")
+		case round == 0:
+			root = p.root
+		case p.root != "":
+			p.kill()
+			t.Fatalf("start %d printed a root key again; it is shown once, at the first start", round+1)
 		}
 		var wg sync.WaitGroup
 		stop := make(chan struct{})

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 type testServer struct {
 	URL     string
 	RootKey string
+	welcome []string    // what serve printed up to its stop hint
 	logs    *syncBuffer // the server's log output
 	issued  []string    // secrets the server returned, to look for in logs
 	cancel  context.CancelFunc
@@ -56,6 +58,7 @@ func MustStartServer(tb testing.TB, cfg Config) *testServer {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			line := sc.Text()
+			ts.welcome = append(ts.welcome, line)
 			if i := strings.Index(line, "listening on "); i >= 0 {
 				ts.URL = strings.Fields(line[i+len("listening on "):])[0]
 			}
@@ -183,6 +186,39 @@ func wantCode(tb testing.TB, v e2eVerify, code string) {
 	}
 }
 
+// TestWelcomeCurlLines runs the two curl lines the first start prints, as
+// a newcomer pastes them into bash: they must create a key and verify it.
+func TestWelcomeCurlLines(t *testing.T) {
+	bash, errB := exec.LookPath("bash")
+	_, errC := exec.LookPath("curl")
+	if errB != nil || errC != nil {
+		t.Skip("bash or curl is not installed")
+	}
+	ts := MustStartServer(t, Config{})
+	var script []string
+	for _, line := range ts.welcome {
+		if l := strings.TrimSpace(line); strings.HasPrefix(l, "KEY=$(curl ") || strings.HasPrefix(l, "curl ") {
+			script = append(script, l)
+		}
+	}
+	if len(script) != 2 {
+		t.Fatalf("welcome: got %d curl lines, want 2:\n%s", len(script), strings.Join(ts.welcome, "\n"))
+	}
+	out, err := exec.Command(bash, "-c", strings.Join(script, "\n")).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `"valid":true`) || !strings.Contains(string(out), `"code":"VALID"`) {
+		t.Fatalf("the printed lines: got %v\n%s\nwant a VALID verification", err, out)
+	}
+}
+
+// mustStatus sends a JSON request with the root key and fails unless the
+// answer has the status.
+func (ts *testServer) mustStatus(tb testing.TB, want int, method, path string, body any) {
+	tb.Helper()
+	if st := ts.do(tb, method, path, body, nil); st != want {
+		tb.Fatalf("%s %s: got %d, want %d", method, path, st, want)
+	}
+}
+
 func TestEndToEnd(t *testing.T) {
 	ts := MustStartServer(t, Config{LogLevel: "debug", LogFormat: "text"})
 	if ts.RootKey == "" {
@@ -202,7 +238,7 @@ func TestEndToEnd(t *testing.T) {
 	}()
 
 	t.Run("create and verify", func(t *testing.T) {
-		ts.do(t, "POST", "/v1/permissions", map[string]any{"name": "readApplications"}, nil)
+		ts.mustStatus(t, 201, "POST", "/v1/permissions", map[string]any{"name": "readApplications"})
 		k := ts.mustCreate(t, map[string]any{"name": "acme prod", "owner_email": "ops@acme.test",
 			"permissions": []string{"readApplications"}, "meta": map[string]any{"plan": "pro"}})
 		if !strings.HasPrefix(k.Secret, "lk_") {
@@ -237,7 +273,7 @@ func TestEndToEnd(t *testing.T) {
 			wantCode(t, ts.verify(t, map[string]any{"key": k.Secret}), "VALID")
 		}
 		wantCode(t, ts.verify(t, map[string]any{"key": k.Secret}), "RATE_LIMITED")
-		ts.do(t, "PATCH", fmt.Sprintf("/v1/keys/%d", k.ID), map[string]any{"rate_limit": nil}, nil)
+		ts.mustStatus(t, 200, "PATCH", fmt.Sprintf("/v1/keys/%d", k.ID), map[string]any{"rate_limit": nil})
 		wantCode(t, ts.verify(t, map[string]any{"key": k.Secret}), "VALID")
 
 		var got e2eKey
@@ -265,15 +301,15 @@ func TestEndToEnd(t *testing.T) {
 		wantCode(t, ts.verify(t, map[string]any{"key": r1.Secret}), "VALID")
 
 		var r2 e2eKey
-		ts.do(t, "POST", fmt.Sprintf("/v1/keys/%d/rotate", k.ID), map[string]any{"grace_seconds": 1}, &r2)
+		if st := ts.do(t, "POST", fmt.Sprintf("/v1/keys/%d/rotate", k.ID), map[string]any{"grace_seconds": 5}, &r2); st != 200 || r2.ID != k.ID || r2.Secret == "" {
+			t.Fatalf("rotate with grace: got %d id %d, want 200, the same id and a new secret", st, r2.ID)
+		}
 		ts.issued = append(ts.issued, r1.Secret, r2.Secret)
 		wantCode(t, ts.verify(t, map[string]any{"key": r2.Secret}), "VALID")
-		// the old secret lives out its grace, then answers EXPIRED
-		old := ts.verify(t, map[string]any{"key": r1.Secret})
-		if old.Code != "VALID" && old.Code != "EXPIRED" {
-			t.Fatalf("old secret in grace: got %s", old.Code)
-		}
-		deadline := time.Now().Add(15 * time.Second)
+		// the old secret lives out its grace (5 s: it still verifies now),
+		// then answers EXPIRED
+		wantCode(t, ts.verify(t, map[string]any{"key": r1.Secret}), "VALID")
+		deadline := time.Now().Add(30 * time.Second)
 		for ts.verify(t, map[string]any{"key": r1.Secret}).Code != "EXPIRED" {
 			if time.Now().After(deadline) {
 				t.Fatal("old secret still verifies long after its grace")
@@ -294,17 +330,19 @@ func TestEndToEnd(t *testing.T) {
 				DeviceID string `json:"device_id"`
 			}
 		}
-		ts.do(t, "GET", fmt.Sprintf("/v1/keys/%d/devices", k.ID), nil, &devs)
+		if st := ts.do(t, "GET", fmt.Sprintf("/v1/keys/%d/devices", k.ID), nil, &devs); st != 200 {
+			t.Fatalf("devices: got %d, want 200", st)
+		}
 		if len(devs.Data) != 2 {
 			t.Fatalf("devices: got %d, want 2", len(devs.Data))
 		}
 		// lowering the limit evicts nobody
-		ts.do(t, "PATCH", fmt.Sprintf("/v1/keys/%d", k.ID), map[string]any{"max_devices": 1}, nil)
+		ts.mustStatus(t, 200, "PATCH", fmt.Sprintf("/v1/keys/%d", k.ID), map[string]any{"max_devices": 1})
 		wantCode(t, ts.verify(t, map[string]any{"key": k.Secret, "device_id": "phone"}), "VALID")
 		if st := ts.do(t, "DELETE", fmt.Sprintf("/v1/keys/%d/devices/phone", k.ID), nil, nil); st != http.StatusNoContent {
 			t.Fatalf("delete device: got %d, want 204", st)
 		}
-		ts.do(t, "DELETE", fmt.Sprintf("/v1/keys/%d/devices/laptop", k.ID), nil, nil)
+		ts.mustStatus(t, http.StatusNoContent, "DELETE", fmt.Sprintf("/v1/keys/%d/devices/laptop", k.ID), nil)
 		wantCode(t, ts.verify(t, map[string]any{"key": k.Secret, "device_id": "tablet"}), "VALID")
 		wantCode(t, ts.verify(t, map[string]any{"key": k.Secret, "device_id": "phone"}), "DEVICE_LIMIT_EXCEEDED")
 	})
@@ -340,7 +378,7 @@ func TestEndToEnd(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 		// an admin top-up takes effect at once
-		ts.do(t, "PATCH", fmt.Sprintf("/v1/keys/%d", k.ID), map[string]any{"credits": map[string]any{"remaining": 10}}, nil)
+		ts.mustStatus(t, 200, "PATCH", fmt.Sprintf("/v1/keys/%d", k.ID), map[string]any{"credits": map[string]any{"remaining": 10}})
 		wantCode(t, ts.verify(t, map[string]any{"key": k.Secret}), "VALID")
 	})
 
