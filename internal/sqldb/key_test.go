@@ -903,3 +903,73 @@ func dump(v any) string {
 	}
 	return string(b)
 }
+
+// testConcurrentSameKey races every kind of write on the same few keys, from
+// two stores on one database: updates, credit top-ups, rotations, device
+// registrations and usage flushes. None may fail or deadlock, and none may
+// lose another's write: every flushed spend and count and every device is
+// there at the end.
+func testConcurrentSameKey(t *testing.T, b backend) {
+	e := MustEnv(t, b)
+	a := MustCreateAccount(t, e.store, "acme")
+	other := MustOpen(t, e.dsn, e.clock.Now)
+	const keys, rounds = 3, 30
+	ids := make([]int64, keys)
+	for i := range ids {
+		k, _ := MustCreateKey(t, e.store, a.ID, &latchkey.KeyCreate{MaxDevices: 1000, Credits: &latchkey.Credits{Remaining: 1 << 30}})
+		ids[i] = k.ID
+	}
+	minute := e.clock.Now().Truncate(time.Minute)
+	var wg sync.WaitGroup
+	run := func(name string, fn func(s *sqldb.Store, i int) error) {
+		for w, s := range []*sqldb.Store{e.store, other} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range rounds {
+					if err := fn(s, w*rounds+i); err != nil {
+						t.Errorf("%s: %v", name, err)
+						return
+					}
+				}
+			}()
+		}
+	}
+	run("UpdateKey", func(s *sqldb.Store, i int) error {
+		_, err := s.UpdateKey(ctx, a.ID, ids[i%keys], &latchkey.KeyUpdate{Description: ptr(fmt.Sprint(i))})
+		return err
+	})
+	run("RotateKey", func(s *sqldb.Store, i int) error {
+		_, _, err := s.RotateKey(ctx, a.ID, ids[i%keys], time.Hour)
+		return err
+	})
+	run("AddDevice", func(s *sqldb.Store, i int) error {
+		return s.AddDevice(ctx, ids[i%keys], fmt.Sprintf("dev-%d", i), 1000)
+	})
+	run("FlushUsage", func(s *sqldb.Store, i int) error {
+		b := &latchkey.UsageBatch{}
+		for _, id := range ids {
+			b.Keys = append(b.Keys, latchkey.KeyUsage{KeyID: id, LastUsedAt: minute, CreditsSpent: 1})
+			b.Counts = append(b.Counts, latchkey.UsageCount{KeyID: id, Minute: minute, Code: latchkey.CodeValid, Count: 1})
+		}
+		return s.FlushUsage(ctx, b)
+	})
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	for _, id := range ids {
+		k := MustFindKey(t, e.store, a.ID, id)
+		if want := int64(1<<30 - 2*rounds); k.Credits == nil || k.Credits.Remaining != want {
+			t.Errorf("key %d: credits %+v, want %d remaining (every flushed spend)", id, k.Credits, want)
+		}
+		u, err := e.store.FindUsage(ctx, a.ID, id, latchkey.UsageFilter{Since: minute, Until: minute.Add(time.Minute), Bucket: time.Minute})
+		if err != nil || len(u) != 1 || u[0].Counts["VALID"] != 2*rounds {
+			t.Errorf("key %d: usage %s, %v; want %d VALID", id, dump(u), err, 2*rounds)
+		}
+		devs, err := e.store.FindDevices(ctx, a.ID, id)
+		if err != nil || len(devs) != 2*rounds/keys {
+			t.Errorf("key %d: %d devices, %v; want %d", id, len(devs), err, 2*rounds/keys)
+		}
+	}
+}

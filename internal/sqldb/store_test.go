@@ -35,6 +35,7 @@ var conformance = []struct {
 	{"FindKeysPagination", testFindKeysPagination},
 	{"FindKeysInvalid", testFindKeysInvalid},
 	{"ConcurrentWriters", testConcurrentWriters},
+	{"ConcurrentSameKey", testConcurrentSameKey},
 	{"FindVerifyKey", testFindVerifyKey},
 	{"Devices", testDevices},
 	{"AddDeviceConcurrentLimit", testAddDeviceConcurrentLimit},
