@@ -134,3 +134,16 @@ func TestFirstStartOnATakenPort(t *testing.T) {
 		t.Fatal("the next start did not show the root key")
 	}
 }
+
+// TestCLIServerURL checks that a server address without a scheme is named
+// as the problem.
+func TestCLIServerURL(t *testing.T) {
+	var out bytes.Buffer
+	cmd := newRootCmd(&out, &out, func(k string) string {
+		return map[string]string{"LATCHKEY_SERVER": "localhost:8080", "LATCHKEY_ROOT_KEY": "lk_x"}[k]
+	})
+	cmd.SetArgs([]string{"keys", "list"})
+	if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), "want a URL like http://") {
+		t.Fatalf("got %v, want an error naming the URL form", err)
+	}
+}

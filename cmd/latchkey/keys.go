@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -50,6 +51,9 @@ func (f *apiFlags) client() (*client.Client, error) {
 	}
 	if f.rootKey == "" && f.adminSecret == "" {
 		return nil, fmt.Errorf("no credential: set LATCHKEY_ROOT_KEY (or --root-key) to the root key printed at first start")
+	}
+	if u, err := url.Parse(f.server); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--server / LATCHKEY_SERVER: want a URL like http://127.0.0.1:8080, got %q", f.server)
 	}
 	c := client.New(f.server, f.rootKey)
 	if f.rootKey == "" {
@@ -224,7 +228,11 @@ func newKeysCmd(stdout io.Writer, getenv func(string) string) *cobra.Command {
 					return err
 				}
 			} else {
-				fmt.Fprintf(stdout, "%s (valid=%v, key %d)\n", res.Code, res.Valid, res.KeyID)
+				if res.KeyID != 0 {
+					fmt.Fprintf(stdout, "%s (valid=%v, key %d)\n", res.Code, res.Valid, res.KeyID)
+				} else {
+					fmt.Fprintf(stdout, "%s (valid=%v)\n", res.Code, res.Valid)
+				}
 			}
 			if !res.Valid {
 				return fmt.Errorf("key is not valid: %s", res.Code)
