@@ -34,7 +34,7 @@ func (c *Config) settings() []setting {
 	return []setting{
 		{"LATCHKEY_LISTEN", "listen", "address to serve on (host:port; port 0 picks a free one)", &c.Listen},
 		{"LATCHKEY_DATABASE_URL", "database-url", "SQLite file path or postgres:// URL", &c.DatabaseURL},
-		{"LATCHKEY_REDIS_URL", "redis-url", "redis:// URL for counters shared by several instances", &c.RedisURL},
+		{"LATCHKEY_REDIS_URL", "redis-url", "redis:// URL: rate-limit counters shared by several instances (unset: each instance counts alone)", &c.RedisURL},
 		{"LATCHKEY_ADMIN_SECRET", "admin-secret", "enables the operator's X-Admin-Secret header (prefer the variable: flags show in ps)", &c.AdminSecret},
 		{"LATCHKEY_LOG_LEVEL", "log-level", "debug, info, warn or error", &c.LogLevel},
 		{"LATCHKEY_LOG_FORMAT", "log-format", "text or json", &c.LogFormat},
@@ -70,7 +70,6 @@ func (c *Config) Validate() error {
 		if !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
 			return fmt.Errorf("LATCHKEY_REDIS_URL / --redis-url: must start with redis:// or rediss://")
 		}
-		return fmt.Errorf("LATCHKEY_REDIS_URL / --redis-url: shared Redis counters are not in this build yet; unset it to limit per instance")
 	}
 	if c.AdminSecret != "" && len(c.AdminSecret) < 16 {
 		return fmt.Errorf("LATCHKEY_ADMIN_SECRET / --admin-secret: must be at least 16 characters")

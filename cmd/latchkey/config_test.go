@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestConfigPrecedenceAndValidate(t *testing.T) {
@@ -31,6 +32,7 @@ func TestConfigPrecedenceAndValidate(t *testing.T) {
 		{"listen", func(c *Config) { c.Listen = "8080" }, "LATCHKEY_LISTEN"},
 		{"database", func(c *Config) { c.DatabaseURL = " " }, "LATCHKEY_DATABASE_URL"},
 		{"redis scheme", func(c *Config) { c.RedisURL = "http://x" }, "LATCHKEY_REDIS_URL"},
+		{"redis", func(c *Config) { c.RedisURL = "redis://127.0.0.1:6379/0" }, ""},
 		{"short admin secret", func(c *Config) { c.AdminSecret = "short" }, "LATCHKEY_ADMIN_SECRET"},
 		{"log level", func(c *Config) { c.LogLevel = "loud" }, "LATCHKEY_LOG_LEVEL"},
 		{"log format", func(c *Config) { c.LogFormat = "xml" }, "LATCHKEY_LOG_FORMAT"},
@@ -145,5 +147,22 @@ func TestCLIServerURL(t *testing.T) {
 	cmd.SetArgs([]string{"keys", "list"})
 	if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), "want a URL like http://") {
 		t.Fatalf("got %v, want an error naming the URL form", err)
+	}
+}
+
+// TestFirstStartWithRedisDown checks that a first start whose Redis does not
+// answer fails before it creates the root key, which the next start shows.
+func TestFirstStartWithRedisDown(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "latchkey.db")
+	cfg := DefaultConfig()
+	cfg.Listen, cfg.DatabaseURL, cfg.RedisURL = "127.0.0.1:0", db, "redis://127.0.0.1:1/0"
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var out, logs bytes.Buffer
+	if err := serve(ctx, cfg, &out, &logs); err == nil || !strings.Contains(err.Error(), "LATCHKEY_REDIS_URL") {
+		t.Fatalf("serve with Redis down: got %v, want an error naming LATCHKEY_REDIS_URL", err)
+	}
+	if ts := MustStartServer(t, Config{DatabaseURL: db}); ts.RootKey == "" {
+		t.Fatal("the next start did not show the root key")
 	}
 }

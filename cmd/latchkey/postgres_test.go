@@ -97,3 +97,38 @@ func TestRevokeReachesOtherInstances(t *testing.T) {
 		t.Logf("instance %d obeyed the revoke %v after it was acknowledged", i+2, time.Since(start))
 	}
 }
+
+// TestRateLimitAcrossInstances runs two servers on one PostgreSQL with
+// shared Redis counters: a key's rate limit holds across both, whichever
+// instance answers.
+func TestRateLimitAcrossInstances(t *testing.T) {
+	dsn := MustPostgresDSN(t)
+	redisURL := os.Getenv("LATCHKEY_TEST_REDIS_URL")
+	if redisURL == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true but LATCHKEY_TEST_REDIS_URL is not set")
+		}
+		t.Skip("LATCHKEY_TEST_REDIS_URL is not set; set it (e.g. redis://127.0.0.1:6379/0) to run with shared counters")
+	}
+	a := MustStartServer(t, Config{DatabaseURL: dsn, RedisURL: redisURL})
+	b := MustStartServer(t, Config{DatabaseURL: dsn, RedisURL: redisURL})
+	b.RootKey = a.RootKey
+	k := a.mustCreate(t, map[string]any{"name": "shared limit", "rate_limit": map[string]any{"limit": 4, "window_seconds": 3600}})
+	var got []string
+	for i := range 6 {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		got = append(got, s.verify(t, map[string]any{"key": k.Secret}).Code)
+	}
+	want := []string{"VALID", "VALID", "VALID", "VALID", "RATE_LIMITED", "RATE_LIMITED"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("verifications alternating between two instances: got %v, want %v", got, want)
+	}
+	for _, s := range []*testServer{a, b} {
+		if st := s.do(t, "GET", "/readyz", nil, nil); st != 200 {
+			t.Errorf("readyz with Redis: got %d, want 200", st)
+		}
+	}
+}

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +18,7 @@ import (
 	"github.com/latchkey/latchkey/internal/http/compat"
 	"github.com/latchkey/latchkey/internal/inmem"
 	"github.com/latchkey/latchkey/internal/password"
+	"github.com/latchkey/latchkey/internal/redis"
 	"github.com/latchkey/latchkey/internal/sqldb"
 	"github.com/spf13/cobra"
 )
@@ -75,6 +79,27 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if err := store.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
+	secretKey, err := store.SecretKey(ctx)
+	if err != nil {
+		return fmt.Errorf("read secret key: %w", err)
+	}
+	// Rate limits: in memory, or shared through Redis by every instance.
+	var limiter latchkey.RateLimiter = inmem.NewRateLimiter()
+	ready := store.Ping
+	if cfg.RedisURL != "" {
+		rl, err := redis.Open(ctx, cfg.RedisURL, redisPrefix(secretKey))
+		if err != nil {
+			return fmt.Errorf("LATCHKEY_REDIS_URL: %w", err)
+		}
+		defer rl.Close()
+		limiter = rl
+		ready = func(ctx context.Context) error {
+			if err := store.Ping(ctx); err != nil {
+				return err
+			}
+			return rl.Ping(ctx)
+		}
+	}
 	// Listen before the first-start bootstrap: a root key created by a
 	// start that then fails (the port taken) would never be shown.
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -87,12 +112,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
 
-	secretKey, err := store.SecretKey(ctx)
-	if err != nil {
-		return fmt.Errorf("read secret key: %w", err)
-	}
-
-	verifier := inmem.NewVerifier(store, inmem.NewRateLimiter(), clock, logger)
+	verifier := inmem.NewVerifier(store, limiter, clock, logger)
 	cancelFeed := store.Subscribe(verifier.Invalidate)
 	defer cancelFeed()
 	runCtx, stopRun := context.WithCancel(context.Background())
@@ -112,7 +132,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		LoginLimiter: inmem.NewRateLimiter(),
 		SecretKey:    secretKey,
 		AdminSecret:  cfg.AdminSecret,
-		Ready:        store.Ping,
+		Ready:        ready,
 		Logger:       logger,
 		Clock:        clock,
 	}
@@ -153,6 +173,15 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	}
 	logger.Info("stopped")
 	return err
+}
+
+// redisPrefix names a store's counters in Redis: the same for every
+// instance on the store (they share its secret key), different for another
+// deployment on the same Redis, and telling nothing of the key.
+func redisPrefix(secretKey []byte) string {
+	m := hmac.New(sha256.New, secretKey)
+	m.Write([]byte("latchkey redis prefix"))
+	return "latchkey:" + hex.EncodeToString(m.Sum(nil)[:8])
 }
 
 // pruneSessions deletes long-dead session families and their rotated

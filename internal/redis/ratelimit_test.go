@@ -1,0 +1,166 @@
+package redis_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/redis"
+)
+
+var ctx = context.Background()
+
+// MustLimiter opens a limiter on LATCHKEY_TEST_REDIS_URL under a fresh
+// prefix, so tests share nothing. Without the URL the test is skipped,
+// except under CI=true, where that is a failure.
+func MustLimiter(tb testing.TB) (*redis.RateLimiter, string) {
+	tb.Helper()
+	url := os.Getenv("LATCHKEY_TEST_REDIS_URL")
+	if url == "" {
+		if os.Getenv("CI") == "true" {
+			tb.Fatal("LATCHKEY_TEST_REDIS_URL is not set; CI must run the Redis tests")
+		}
+		tb.Skip("LATCHKEY_TEST_REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0): skipping the Redis tests")
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	prefix := "lktest-" + hex.EncodeToString(b[:])
+	l, err := redis.Open(ctx, url, prefix)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { l.Close() })
+	return l, prefix
+}
+
+func TestTake(t *testing.T) {
+	l, _ := MustLimiter(t)
+	rl := latchkey.RateLimit{Limit: 3, WindowSeconds: 60}
+	now := time.Date(2026, 12, 1, 10, 0, 30, 0, time.UTC)
+	wantReset := time.Date(2026, 12, 1, 10, 1, 0, 0, time.UTC)
+	steps := []struct {
+		name          string
+		cost          int64
+		at            time.Time
+		granted       bool
+		wantRemaining int64
+	}{
+		{"first", 1, now, true, 2},
+		{"two more", 2, now, true, 0},
+		{"over", 1, now, false, 0},
+		{"peek at the limit", 0, now, true, 0},
+		{"too big for a fresh window", 4, now.Add(time.Minute), false, 3},
+		{"next window", 1, now.Add(time.Minute), true, 2},
+	}
+	for _, st := range steps {
+		state, granted, err := l.Take(ctx, 1, rl, st.cost, st.at)
+		if err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if granted != st.granted || state.Remaining != st.wantRemaining || state.Limit != 3 {
+			t.Errorf("%s: got granted %v %+v, want granted %v remaining %d", st.name, granted, state, st.granted, st.wantRemaining)
+		}
+	}
+	if state, _, _ := l.Take(ctx, 1, rl, 0, now); !state.ResetAt.Equal(wantReset) {
+		t.Errorf("reset_at: got %v, want %v (the window's end, aligned to the minute)", state.ResetAt, wantReset)
+	}
+	// Another key, or another window length of the same key, counts apart.
+	if _, granted, _ := l.Take(ctx, 2, rl, 3, now); !granted {
+		t.Error("key 2: got refused, want its own window")
+	}
+	if _, granted, _ := l.Take(ctx, 1, latchkey.RateLimit{Limit: 3, WindowSeconds: 3600}, 3, now); !granted {
+		t.Error("key 1, hour window: got refused, want its own counter")
+	}
+	// A limit lowered inside the window: peeks are refused, remaining is 0.
+	state, granted, err := l.Take(ctx, 1, latchkey.RateLimit{Limit: 1, WindowSeconds: 60}, 0, now)
+	if err != nil || granted || state.Remaining != 0 {
+		t.Errorf("lowered limit: got granted %v %+v %v, want refused with 0 remaining", granted, state, err)
+	}
+	// Unlimited in practice: a limit beyond what Lua counts exactly.
+	if _, granted, err := l.Take(ctx, 3, latchkey.RateLimit{Limit: 1 << 62, WindowSeconds: 60}, 1, now); err != nil || !granted {
+		t.Errorf("huge limit: got %v %v, want granted", granted, err)
+	}
+}
+
+func TestTakeInvalid(t *testing.T) {
+	l, _ := MustLimiter(t)
+	for _, tt := range []struct {
+		rl   latchkey.RateLimit
+		cost int64
+	}{
+		{latchkey.RateLimit{Limit: 1, WindowSeconds: 0}, 1},
+		{latchkey.RateLimit{Limit: 1, WindowSeconds: 60}, -1},
+	} {
+		if _, _, err := l.Take(ctx, 1, tt.rl, tt.cost, time.Now()); latchkey.ErrorCode(err) != latchkey.EINVALID {
+			t.Errorf("%+v cost %d: got %v, want invalid", tt.rl, tt.cost, err)
+		}
+	}
+}
+
+// TestSharedAcrossInstances takes tokens of one key through two limiters
+// (two instances) from many goroutines at once: exactly the limit is
+// granted, whichever instance asks.
+func TestSharedAcrossInstances(t *testing.T) {
+	a, prefix := MustLimiter(t)
+	b, err := redis.Open(ctx, os.Getenv("LATCHKEY_TEST_REDIS_URL"), prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	const limit, workers, each = 50, 8, 20
+	rl := latchkey.RateLimit{Limit: limit, WindowSeconds: 3600}
+	now := time.Now()
+	var granted atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		l := a
+		if w%2 == 1 {
+			l = b
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				_, ok, err := l.Take(ctx, 7, rl, 1, now)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if ok {
+					granted.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if got := granted.Load(); got != limit {
+		t.Fatalf("granted %d tokens across two instances, want exactly the limit %d", got, limit)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	if _, err := redis.Open(ctx, "http://127.0.0.1:6379", ""); err == nil {
+		t.Error("an http:// URL: got no error")
+	}
+	short, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, err := redis.Open(short, "redis://127.0.0.1:1/0", ""); err == nil {
+		t.Error("nothing listening: got no error")
+	}
+}
+
+// A limiter whose server is gone answers unavailable, not a bare error.
+func TestTakeUnavailable(t *testing.T) {
+	l, _ := MustLimiter(t)
+	l.Close()
+	_, _, err := l.Take(ctx, 1, latchkey.RateLimit{Limit: 1, WindowSeconds: 60}, 1, time.Now())
+	if latchkey.ErrorCode(err) != latchkey.EUNAVAILABLE {
+		t.Fatalf("got %v, want unavailable", err)
+	}
+}
