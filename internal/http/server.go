@@ -35,7 +35,7 @@ type Server struct {
 	// AdminSecret enables the operator's X-Admin-Secret header; empty
 	// refuses that header.
 	AdminSecret string
-	// Ready reports whether the server can serve (store reachable).
+	// Ready reports whether the server can serve (store, and Redis when set, reachable).
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger
 	Clock  latchkey.Clock
@@ -106,7 +106,7 @@ func (s *Server) routes() []route {
 		{"POST", "/v1/auth/logout", permAuthenticated, "End the session family", s.handleLogout},
 		{"GET", "/v1/auth/csrf", permAuthenticated, "The session's CSRF token", s.handleCSRF},
 		{"GET", "/healthz", "", "Liveness", s.handleHealthz},
-		{"GET", "/readyz", "", "Readiness (store reachable)", s.handleReadyz},
+		{"GET", "/readyz", "", "Readiness (store, and Redis when set, reachable)", s.handleReadyz},
 		{"GET", "/openapi.json", "", "This API's OpenAPI 3.1 document", s.handleOpenAPI},
 	}
 }
