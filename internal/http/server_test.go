@@ -25,6 +25,7 @@ type fixture struct {
 	perms    *mock.PermissionService
 	audit    *mock.AuditService
 	verifier *mock.Verifier
+	users    *mock.UserService
 	srv      *httptest.Server
 	root     string
 	readOnly string
@@ -34,7 +35,8 @@ type fixture struct {
 
 func MustFixture(tb testing.TB) *fixture {
 	tb.Helper()
-	f := &fixture{keys: &mock.KeyService{}, perms: &mock.PermissionService{}, audit: &mock.AuditService{}, verifier: &mock.Verifier{}}
+	f := &fixture{keys: &mock.KeyService{}, perms: &mock.PermissionService{}, audit: &mock.AuditService{}, verifier: &mock.Verifier{},
+		users: &mock.UserService{}}
 	f.root, _, _ = latchkey.NewSecret("lk")
 	f.readOnly, _, _ = latchkey.NewSecret("lk")
 	f.apiKey, _, _ = latchkey.NewSecret("lk")
@@ -66,8 +68,12 @@ func MustFixture(tb testing.TB) *fixture {
 			return nil, latchkey.Errorf(latchkey.ENOTFOUND, "account not found")
 		},
 	}
+	passwords := &mock.PasswordHasher{
+		HashFn:   func(pw string) (string, error) { return "h:" + pw, nil },
+		VerifyFn: func(enc, pw string) (bool, error) { return enc == "h:"+pw, nil },
+	}
 	s := &lkhttp.Server{Keys: f.keys, Permissions: f.perms, Audit: f.audit, Accounts: accounts,
-		Verifier: f.verifier, AdminSecret: adminSecret}
+		Verifier: f.verifier, Users: f.users, Passwords: passwords, AdminSecret: adminSecret}
 	f.srv = httptest.NewServer(s.Handler())
 	tb.Cleanup(f.srv.Close)
 	return f

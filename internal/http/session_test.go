@@ -3,6 +3,7 @@ package http_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -181,6 +182,23 @@ func (f *sessionFixture) login(tb testing.TB, email, password string) login {
 	return l
 }
 
+// loginFrom signs in through the server's handler as a client at
+// remoteAddr (the test server itself always sees 127.0.0.1), with extra
+// headers, and returns the answer.
+func (f *sessionFixture) loginFrom(tb testing.TB, remoteAddr, email, password string, headers ...string) *httptest.ResponseRecorder {
+	tb.Helper()
+	body, _ := json.Marshal(map[string]string{"email": email, "password": password})
+	req := httptest.NewRequest("POST", "/v1/auth/login", strings.NewReader(string(body)))
+	req.RemoteAddr = remoteAddr
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	rec := httptest.NewRecorder()
+	f.srv.Config.Handler.ServeHTTP(rec, req)
+	return rec
+}
+
 func (f *sessionFixture) req(tb testing.TB, method, path, body string, headers ...string) int {
 	tb.Helper()
 	req, _ := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
@@ -321,6 +339,48 @@ func TestSessions(t *testing.T) {
 		}
 		if l := f.login(t, "admin@acme.test", goodPassword); l.status != 429 {
 			t.Fatalf("right password while throttled: got %d, want 429", l.status)
+		}
+		*f.clock = f.clock.Add(61 * time.Second)
+		if l := f.login(t, "admin@acme.test", goodPassword); l.status != 200 {
+			t.Fatalf("after the window: got %d, want 200", l.status)
+		}
+	})
+	t.Run("login is throttled per IP", func(t *testing.T) {
+		f := MustSessionFixture(t)
+		// 30 failures a minute from one client, each for another email so
+		// that the per-email budget (10) never runs out.
+		for i := 0; i < 30; i++ {
+			if l := f.login(t, fmt.Sprintf("ghost%d@acme.test", i), "wrong password!"); l.status != 401 {
+				t.Fatalf("attempt %d: got %d, want 401", i+1, l.status)
+			}
+		}
+		rec := f.loginFrom(t, "127.0.0.1:50000", "ghost30@acme.test", "wrong password!")
+		if rec.Code != 429 {
+			t.Fatalf("31st attempt from the IP: got %d %s, want 429", rec.Code, rec.Body)
+		}
+		if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
+			t.Fatalf("content type: got %q, want application/problem+json", ct)
+		}
+		p := problem(t, rec.Body.String())
+		if p.Code != latchkey.ERATELIMITED || p.Status != 429 || !strings.HasPrefix(p.Detail, "too many sign-in attempts; try again in ") {
+			t.Fatalf("problem: got %+v, want rate_limited telling when to try again", p)
+		}
+		for _, tt := range []struct {
+			name, addr, email, password string
+			headers                     []string
+			want                        int
+		}{
+			{"right password from the throttled IP", "127.0.0.1:50001", "admin@acme.test", goodPassword, nil, 429},
+			{"X-Forwarded-For is not trusted", "127.0.0.1:50002", "admin@acme.test", goodPassword, []string{"X-Forwarded-For", "203.0.113.50"}, 429},
+			{"X-Real-IP is not trusted", "127.0.0.1:50003", "admin@acme.test", goodPassword, []string{"X-Real-IP", "203.0.113.51"}, 429},
+			{"another IPv4 client signs in", "203.0.113.7:40000", "admin@acme.test", goodPassword, nil, 200},
+			{"another IPv6 client is refused only for its password", "[2001:db8::1]:443", "member@acme.test", "wrong password!", nil, 401},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				if rec := f.loginFrom(t, tt.addr, tt.email, tt.password, tt.headers...); rec.Code != tt.want {
+					t.Fatalf("got %d %s, want %d", rec.Code, rec.Body, tt.want)
+				}
+			})
 		}
 		*f.clock = f.clock.Add(61 * time.Second)
 		if l := f.login(t, "admin@acme.test", goodPassword); l.status != 200 {
