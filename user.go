@@ -72,6 +72,10 @@ type UserService interface {
 	// CreateUser stores a user with an already hashed password.
 	// Errors: invalid, conflict (email taken).
 	CreateUser(ctx context.Context, u *User, passwordHash string) error
+	// CreateMember stores a user with an already hashed password and their
+	// role in the account, in one transaction: both or neither.
+	// Errors: invalid, conflict (email taken), not_found (account).
+	CreateMember(ctx context.Context, accountID int64, u *User, passwordHash string, role Role) error
 	// FindUserByID returns a user. Errors: not_found.
 	FindUserByID(ctx context.Context, id int64) (*User, error)
 	// FindUserByEmail returns a user and their password hash. Errors: not_found.

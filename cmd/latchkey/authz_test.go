@@ -103,8 +103,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 	// account B with its own admin
 	var acctB struct{ ID int64 }
 	ts.mustJSON(t, "POST", "/v1/accounts", map[string]any{"name": "bravo"}, op, &acctB)
+	var adminB struct{ ID int64 }
 	ts.mustJSON(t, "POST", "/v1/users", map[string]any{"email": "admin-b@bravo.test", "password": "admin-b password", "role": "admin"},
-		map[string]string{"X-Admin-Secret": matrixAdminSecret, "X-Account-ID": "bravo"}, nil)
+		map[string]string{"X-Admin-Secret": matrixAdminSecret, "X-Account-ID": "bravo"}, &adminB)
 
 	principals := map[string]map[string]string{
 		"no credential":            {},
@@ -259,6 +260,15 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 	if st, _ := ts.call(t, "GET", "/v1/keys", "", fresh); st != 401 {
 		t.Errorf("after logout: got %d, want 401", st)
+	}
+
+	// an account admin cannot pull another account's user into theirs (nor
+	// learn who they are): that user is not found
+	for who, h := range map[string]map[string]string{"root key": root, "admin": principals["admin"]} {
+		st, body := ts.call(t, "PUT", fmt.Sprintf("/v1/accounts/1/members/%d", adminB.ID), `{"role":"admin"}`, h)
+		if st != 404 || strings.Contains(body, "admin-b@bravo.test") {
+			t.Errorf("PUT another account's user into account 1 as %s: got %d %s, want 404 without their email", who, st, body)
+		}
 	}
 
 	// an admin of another account lists only their own account's keys

@@ -53,6 +53,9 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) error {
 		}
 		f.Until = &t
 	}
+	if f.Since != nil && f.Until != nil && !f.Since.Before(*f.Until) {
+		return latchkey.FieldError("since", "must be before until")
+	}
 	limit, err := queryLimit(q)
 	if err != nil {
 		return err

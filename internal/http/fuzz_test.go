@@ -129,8 +129,14 @@ func fuzzServer() *Server {
 			FindUserByIDFn: func(ctx context.Context, id int64) (*latchkey.User, error) {
 				return &latchkey.User{ID: id, Email: "member@acme.test"}, nil
 			},
-			CreateUserFn:    func(ctx context.Context, u *latchkey.User, hash string) error { u.ID = 3; return nil },
+			CreateMemberFn: func(ctx context.Context, accountID int64, u *latchkey.User, hash string, role latchkey.Role) error {
+				u.ID = 3
+				return nil
+			},
 			SetMembershipFn: func(ctx context.Context, accountID, userID int64, role latchkey.Role) error { return nil },
+			FindMembershipsFn: func(ctx context.Context, userID int64) ([]*latchkey.Membership, error) {
+				return []*latchkey.Membership{{AccountID: 7, UserID: userID, Role: latchkey.RoleMember}}, nil
+			},
 		},
 		Sessions: &mock.SessionService{
 			CreateSessionFn: func(ctx context.Context, userID int64, ttl time.Duration, ip, ua string) (*latchkey.SessionFamily, string, error) {

@@ -111,6 +111,7 @@ func TestAuditQuery(t *testing.T) {
 	}
 
 	checkBadInput(t, f, []badInput{
+		{"since after until", "GET", "/v1/audit?since=2027-01-02T00:00:00Z&until=2027-01-01T00:00:00Z", "", "since"},
 		{"key_id not a number", "GET", "/v1/audit?key_id=abc", "", "key_id"},
 		{"key_id zero", "GET", "/v1/audit?key_id=0", "", "key_id"},
 		{"unknown actor kind", "GET", "/v1/audit?actor_kind=robot", "", "actor_kind"},
@@ -291,15 +292,12 @@ func TestUsers(t *testing.T) {
 	}
 	var hash string
 	var membership latchkey.Membership
-	f.users.CreateUserFn = func(ctx context.Context, u *latchkey.User, passwordHash string) error {
+	f.users.CreateMemberFn = func(ctx context.Context, accountID int64, u *latchkey.User, passwordHash string, role latchkey.Role) error {
 		if u.Email == "taken@acme.test" {
 			return latchkey.Errorf(latchkey.ECONFLICT, "email taken")
 		}
 		u.ID, hash = 12, passwordHash
-		return nil
-	}
-	f.users.SetMembershipFn = func(ctx context.Context, accountID, userID int64, role latchkey.Role) error {
-		membership = latchkey.Membership{AccountID: accountID, UserID: userID, Role: role}
+		membership = latchkey.Membership{AccountID: accountID, UserID: u.ID, Role: role}
 		return nil
 	}
 
@@ -370,6 +368,16 @@ func TestSetMember(t *testing.T) {
 	f.users.FindUserByIDFn = func(ctx context.Context, id int64) (*latchkey.User, error) {
 		return &latchkey.User{ID: id, Email: "member@acme.test"}, nil
 	}
+	// user 2 is in account 7, user 5 only in account 8, user 99 nowhere
+	f.users.FindMembershipsFn = func(ctx context.Context, userID int64) ([]*latchkey.Membership, error) {
+		switch userID {
+		case 2:
+			return []*latchkey.Membership{{AccountID: 7, UserID: 2, Role: latchkey.RoleMember}}, nil
+		case 5:
+			return []*latchkey.Membership{{AccountID: 8, UserID: 5, Role: latchkey.RoleAdmin}}, nil
+		}
+		return []*latchkey.Membership{}, nil
+	}
 
 	for _, tt := range []struct {
 		name    string
@@ -385,6 +393,9 @@ func TestSetMember(t *testing.T) {
 		{"root key in another account", "/v1/accounts/8/members/2", `{"role":"admin"}`, bearer(f.root), 403, latchkey.Membership{}},
 		{"without account:admin", "/v1/accounts/7/members/2", `{"role":"admin"}`, bearer(f.readOnly), 403, latchkey.Membership{}},
 		{"unknown user", "/v1/accounts/7/members/99", `{"role":"admin"}`, bearer(f.root), 404, latchkey.Membership{}},
+		{"another account's user is not found", "/v1/accounts/7/members/5", `{"role":"member"}`, bearer(f.root), 404, latchkey.Membership{}},
+		{"the operator brings in another account's user", "/v1/accounts/7/members/5", `{"role":"member"}`, []string{"X-Admin-Secret", adminSecret}, 200,
+			latchkey.Membership{AccountID: 7, UserID: 5, Role: latchkey.RoleMember}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got = latchkey.Membership{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"hash/fnv"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -261,11 +262,8 @@ func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	if err := s.Users.CreateUser(r.Context(), u, hash); err != nil {
-		return err
-	}
 	p := principalFrom(r.Context())
-	if err := s.Users.SetMembership(r.Context(), p.AccountID, u.ID, body.Role); err != nil {
+	if err := s.Users.CreateMember(r.Context(), p.AccountID, u, hash, body.Role); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, latchkey.Member{User: *u, Role: body.Role})
@@ -296,6 +294,18 @@ func (s *Server) handleSetMember(w http.ResponseWriter, r *http.Request) error {
 	}
 	if p.Actor.Kind == latchkey.ActorUser && userID == p.Actor.ID && body.Role != latchkey.RoleAdmin {
 		return latchkey.Errorf(latchkey.ECONFLICT, "you cannot demote yourself; ask another admin")
+	}
+	// An account's admin changes the roles of the account's own people;
+	// only the operator brings in a user of another account. Anyone else's
+	// user is not found, as another account's key is.
+	if p.Actor.Kind != latchkey.ActorOperator {
+		ms, err := s.Users.FindMemberships(r.Context(), userID)
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(ms, func(m *latchkey.Membership) bool { return m.AccountID == accountID }) {
+			return latchkey.Errorf(latchkey.ENOTFOUND, "user %d is not a member of this account", userID)
+		}
 	}
 	if err := s.Users.SetMembership(r.Context(), accountID, userID, body.Role); err != nil {
 		return err

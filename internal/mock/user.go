@@ -16,6 +16,7 @@ var (
 // UserService is a mock of latchkey.UserService.
 type UserService struct {
 	CreateUserFn      func(ctx context.Context, u *latchkey.User, passwordHash string) error
+	CreateMemberFn    func(ctx context.Context, accountID int64, u *latchkey.User, passwordHash string, role latchkey.Role) error
 	FindUserByIDFn    func(ctx context.Context, id int64) (*latchkey.User, error)
 	FindUserByEmailFn func(ctx context.Context, email string) (*latchkey.User, string, error)
 	FindMembersFn     func(ctx context.Context, accountID int64) ([]*latchkey.Member, error)
@@ -27,6 +28,11 @@ type UserService struct {
 // CreateUser calls CreateUserFn.
 func (s *UserService) CreateUser(ctx context.Context, u *latchkey.User, passwordHash string) error {
 	return s.CreateUserFn(ctx, u, passwordHash)
+}
+
+// CreateMember calls CreateMemberFn.
+func (s *UserService) CreateMember(ctx context.Context, accountID int64, u *latchkey.User, passwordHash string, role latchkey.Role) error {
+	return s.CreateMemberFn(ctx, accountID, u, passwordHash, role)
 }
 
 // FindUserByID calls FindUserByIDFn.

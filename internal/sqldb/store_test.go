@@ -53,6 +53,7 @@ var conformance = []struct {
 	{"FindUserNotFound", testFindUserNotFound},
 	{"HomeAccount", testHomeAccount},
 	{"Memberships", testMemberships},
+	{"CreateMember", testCreateMember},
 	{"SetMembershipErrors", testSetMembershipErrors},
 	{"SessionCreate", testSessionCreate},
 	{"SessionCreateErrors", testSessionCreateErrors},

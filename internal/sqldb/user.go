@@ -30,6 +30,26 @@ func (s *Store) CreateUser(ctx context.Context, u *latchkey.User, passwordHash s
 	return tx.Commit()
 }
 
+// CreateMember stores a user and their role in the account in one
+// transaction. Errors: invalid, conflict (email taken), not_found (account).
+func (s *Store) CreateMember(ctx context.Context, accountID int64, u *latchkey.User, passwordHash string, role latchkey.Role) error {
+	if !role.Valid() {
+		return latchkey.FieldError("role", "must be admin or member")
+	}
+	tx, err := s.beginWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := createUser(ctx, tx, u, passwordHash); err != nil {
+		return err
+	}
+	if err := setMembership(ctx, tx, accountID, u.ID, role); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
 // FindUserByID returns a user. Errors: not_found.
 func (s *Store) FindUserByID(ctx context.Context, id int64) (*latchkey.User, error) {
 	tx, err := s.beginRead(ctx)

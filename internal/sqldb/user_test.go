@@ -309,3 +309,29 @@ func testSetMembershipErrors(t *testing.T, b backend) {
 		t.Errorf("member.set events: got %d, want 0", got)
 	}
 }
+
+// testCreateMember stores a user with their membership, and stores neither
+// when the membership cannot be made.
+func testCreateMember(t *testing.T, b backend) {
+	e := MustEnv(t, b)
+	s := e.store
+	a := MustCreateAccount(t, s, "acme")
+	u := &latchkey.User{Email: " Ada@Acme.test ", Name: "Ada"}
+	if err := s.CreateMember(ctx, a.ID, u, testPasswordHash, latchkey.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := s.FindMemberships(ctx, u.ID)
+	if err != nil || len(ms) != 1 || ms[0].AccountID != a.ID || ms[0].Role != latchkey.RoleAdmin {
+		t.Fatalf("memberships: got %s, %v; want admin of account %d", dump(ms), err, a.ID)
+	}
+	if got, _, err := s.FindUserByEmail(ctx, "ada@acme.test"); err != nil || got.ID != u.ID {
+		t.Fatalf("find by email: got %v, %v", got, err)
+	}
+	err = s.CreateMember(ctx, 9999, &latchkey.User{Email: "orphan@acme.test"}, testPasswordHash, latchkey.RoleMember)
+	wantCode(t, err, latchkey.ENOTFOUND)
+	if _, _, err := s.FindUserByEmail(ctx, "orphan@acme.test"); latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
+		t.Fatalf("a user whose membership failed was stored: %v", err)
+	}
+	wantCode(t, s.CreateMember(ctx, a.ID, &latchkey.User{Email: "ada@acme.test"}, testPasswordHash, latchkey.RoleMember), latchkey.ECONFLICT)
+	wantCode(t, s.CreateMember(ctx, a.ID, &latchkey.User{Email: "bob@acme.test"}, testPasswordHash, "owner"), latchkey.EINVALID)
+}
