@@ -3,6 +3,7 @@ package latchkey
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. Only internal/http maps them to statuses and envelopes.
@@ -21,10 +22,12 @@ const (
 
 // Error is an application error whose Message is safe to show a caller.
 // Fields names the input fields at fault, each with its own message.
+// RetryAfter, for rate_limited, is how long until a retry may succeed.
 type Error struct {
-	Code    string
-	Message string
-	Fields  map[string]string
+	Code       string
+	Message    string
+	Fields     map[string]string
+	RetryAfter time.Duration
 }
 
 // Error implements the error interface.

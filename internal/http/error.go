@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"strconv"
+	"time"
 
 	"github.com/latchkey/latchkey"
 )
@@ -67,6 +69,10 @@ func renderProblem(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="latchkey"`)
+	}
+	var le *latchkey.Error
+	if errors.As(err, &le) && le.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((le.RetryAfter+time.Second-1)/time.Second)))
 	}
 	writeJSONType(w, status, "application/problem+json", p)
 }

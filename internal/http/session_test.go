@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -360,6 +361,9 @@ func TestSessions(t *testing.T) {
 		}
 		if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
 			t.Fatalf("content type: got %q, want application/problem+json", ct)
+		}
+		if ra, err := strconv.Atoi(rec.Header().Get("Retry-After")); err != nil || ra < 1 || ra > 60 {
+			t.Fatalf("Retry-After: got %q, want seconds until the minute's window ends", rec.Header().Get("Retry-After"))
 		}
 		p := problem(t, rec.Body.String())
 		if p.Code != latchkey.ERATELIMITED || p.Status != 429 || !strings.HasPrefix(p.Detail, "too many sign-in attempts; try again in ") {

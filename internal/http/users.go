@@ -41,8 +41,9 @@ func (s *Server) throttleLogin(ctx context.Context, ip, email string) error {
 			return err
 		}
 		if !ok {
+			wait := st.ResetAt.Sub(now)
 			return &latchkey.Error{Code: latchkey.ERATELIMITED, Message: "too many sign-in attempts; try again in " +
-				strconv.Itoa(int(st.ResetAt.Sub(now).Seconds())+1) + " s"}
+				strconv.Itoa(int(wait.Seconds())+1) + " s", RetryAfter: wait}
 		}
 	}
 	return nil
