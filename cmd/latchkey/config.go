@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -24,20 +25,23 @@ func DefaultConfig() Config {
 	return Config{Listen: "127.0.0.1:8080", DatabaseURL: "latchkey.db", LogLevel: "info", LogFormat: "text"}
 }
 
-// setting ties a Config field to its variable and flag.
+// setting ties a Config field to its variable and flag. A secret
+// setting's value (from the environment) is never shown as the flag's
+// default in --help.
 type setting struct {
 	env, flag, usage string
 	dst              *string
+	secret           bool
 }
 
 func (c *Config) settings() []setting {
 	return []setting{
-		{"LATCHKEY_LISTEN", "listen", "address to serve on (host:port; port 0 picks a free one)", &c.Listen},
-		{"LATCHKEY_DATABASE_URL", "database-url", "SQLite file path or postgres:// URL", &c.DatabaseURL},
-		{"LATCHKEY_REDIS_URL", "redis-url", "redis:// URL: rate-limit counters shared by several instances (unset: each instance counts alone)", &c.RedisURL},
-		{"LATCHKEY_ADMIN_SECRET", "admin-secret", "enables the operator's X-Admin-Secret header (prefer the variable: flags show in ps)", &c.AdminSecret},
-		{"LATCHKEY_LOG_LEVEL", "log-level", "debug, info, warn or error", &c.LogLevel},
-		{"LATCHKEY_LOG_FORMAT", "log-format", "text or json", &c.LogFormat},
+		{"LATCHKEY_LISTEN", "listen", "address to serve on (host:port; port 0 picks a free one)", &c.Listen, false},
+		{"LATCHKEY_DATABASE_URL", "database-url", "SQLite file path or postgres:// URL", &c.DatabaseURL, true},
+		{"LATCHKEY_REDIS_URL", "redis-url", "redis:// URL: rate-limit counters shared by several instances (unset: each instance counts alone)", &c.RedisURL, true},
+		{"LATCHKEY_ADMIN_SECRET", "admin-secret", "enables the operator's X-Admin-Secret header (prefer the variable: flags show in ps)", &c.AdminSecret, true},
+		{"LATCHKEY_LOG_LEVEL", "log-level", "debug, info, warn or error", &c.LogLevel, false},
+		{"LATCHKEY_LOG_FORMAT", "log-format", "text or json", &c.LogFormat, false},
 	}
 }
 
@@ -53,8 +57,13 @@ func (c *Config) LoadEnv(getenv func(string) string) {
 // BindFlags registers a flag per setting; parsing them after LoadEnv makes
 // flags win.
 func (c *Config) BindFlags(fs *pflag.FlagSet) {
-	for _, s := range c.settings() {
+	defaults := DefaultConfig()
+	for i, s := range c.settings() {
 		fs.StringVar(s.dst, s.flag, *s.dst, s.usage+" ["+s.env+"]")
+		if s.secret {
+			// Show the built-in default, not what the environment holds.
+			fs.Lookup(s.flag).DefValue = *defaults.settings()[i].dst
+		}
 	}
 }
 
@@ -69,6 +78,10 @@ func (c *Config) Validate() error {
 	if c.RedisURL != "" {
 		if !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
 			return fmt.Errorf("LATCHKEY_REDIS_URL / --redis-url: must start with redis:// or rediss://")
+		}
+		if u, err := url.Parse(c.RedisURL); err != nil || u.Host == "" {
+			// The value may hold a password: it is not repeated.
+			return fmt.Errorf("LATCHKEY_REDIS_URL / --redis-url: not a valid URL like redis://:password@host:6379/0")
 		}
 	}
 	if c.AdminSecret != "" && len(c.AdminSecret) < 16 {

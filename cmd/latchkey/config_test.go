@@ -166,3 +166,30 @@ func TestFirstStartWithRedisDown(t *testing.T) {
 		t.Fatal("the next start did not show the root key")
 	}
 }
+
+// TestSecretsStayOutOfHelpAndErrors checks that secret settings from the
+// environment are not shown as flag defaults by --help, and that a bad
+// Redis URL is refused without repeating it.
+func TestSecretsStayOutOfHelpAndErrors(t *testing.T) {
+	env := map[string]string{
+		"LATCHKEY_ADMIN_SECRET": "operator-secret-0123456789",
+		"LATCHKEY_REDIS_URL":    "redis://:redis-pass-42@127.0.0.1:6379/0",
+		"LATCHKEY_DATABASE_URL": "postgres://lk:db-pass-42@db.internal/latchkey",
+	}
+	var out bytes.Buffer
+	cmd := newRootCmd(&out, &out, func(k string) string { return env[k] })
+	cmd.SetArgs([]string{"serve", "--help"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"operator-secret-0123456789", "redis-pass-42", "db-pass-42"} {
+		if strings.Contains(out.String(), secret) {
+			t.Errorf("serve --help shows %q from the environment", secret)
+		}
+	}
+	c := DefaultConfig()
+	c.RedisURL = "redis://default:Sup3r%Secret@127.0.0.1:6379/0"
+	if err := c.Validate(); err == nil || strings.Contains(err.Error(), "Sup3r") {
+		t.Errorf("bad Redis URL: got %v, want an error without the password", err)
+	}
+}

@@ -87,7 +87,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	var limiter latchkey.RateLimiter = inmem.NewRateLimiter()
 	ready := store.Ping
 	if cfg.RedisURL != "" {
-		rl, err := redis.Open(ctx, cfg.RedisURL, redisPrefix(secretKey))
+		rl, err := redis.Open(ctx, cfg.RedisURL, redisPrefix(secretKey), logger)
 		if err != nil {
 			return fmt.Errorf("LATCHKEY_REDIS_URL: %w", err)
 		}

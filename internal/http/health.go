@@ -20,7 +20,7 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
 		defer cancel()
 		if err := s.Ready(ctx); err != nil {
 			s.logger.Warn("not ready", "err", err)
-			return latchkey.Errorf(latchkey.EUNAVAILABLE, "store unreachable")
+			return latchkey.Errorf(latchkey.EUNAVAILABLE, "not ready: the store or the rate-limit counters do not answer (see the server log)")
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

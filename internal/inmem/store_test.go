@@ -28,6 +28,7 @@ type fakeStore struct {
 
 	flushErr  error                     // FlushUsage fails with it while set
 	failFlush int                       // FlushUsage call number (1-based) that fails; 0: none
+	flushHook func()                    // called at the start of FlushUsage, without the lock
 	deviceErr error                     // AddDevice fails with it while set
 	findHook  func(latchkey.SecretHash) // called after a find reads, before it returns
 }
@@ -106,6 +107,9 @@ func (s *fakeStore) AddDevice(ctx context.Context, keyID int64, deviceID string,
 }
 
 func (s *fakeStore) FlushUsage(ctx context.Context, b *latchkey.UsageBatch) error {
+	if s.flushHook != nil {
+		s.flushHook()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.flushes++

@@ -146,28 +146,32 @@ func (v *Verifier) Flush(ctx context.Context) error {
 	if limit <= 0 {
 		limit = DefaultFlushBatch
 	}
-	// Keys made dirty while this flush runs wait for the next one, so a
-	// flush ends even under a steady stream of verifications.
-	todo := v.dirtyCount()
-	for todo > 0 {
-		taken, err := v.flushChunk(ctx, min(todo, limit))
-		if err != nil {
+	// The keys each shard lists now are the ones this flush owes: new ones
+	// are appended after them and wait for the next flush, so a flush ends
+	// under a steady stream of verifications and writes everything that
+	// was buffered when it began.
+	var owed [keyShards]int
+	for i := range v.dirty {
+		d := &v.dirty[i]
+		d.mu.Lock()
+		owed[i] = len(d.list)
+		d.mu.Unlock()
+	}
+	for {
+		taken, err := v.flushChunk(ctx, limit, &owed)
+		if err != nil || taken == 0 {
 			return err
 		}
-		if taken == 0 {
-			return nil
-		}
-		todo -= taken
 	}
-	return nil
 }
 
-// flushChunk collects up to limit dirty keys and writes their usage with one
-// store.FlushUsage call. It returns how many dirty keys it took.
-func (v *Verifier) flushChunk(ctx context.Context, limit int) (int, error) {
+// flushChunk collects up to limit of the owed dirty keys and writes their
+// usage with one store.FlushUsage call. It returns how many dirty keys it
+// took.
+func (v *Verifier) flushChunk(ctx context.Context, limit int, owed *[keyShards]int) (int, error) {
 	v.flushMu.Lock()
 	defer v.flushMu.Unlock()
-	items, taken := v.collect(limit)
+	items, taken := v.collect(limit, owed)
 	if len(items) == 0 {
 		return taken, nil
 	}
@@ -184,42 +188,37 @@ func (v *Verifier) flushChunk(ctx context.Context, limit int) (int, error) {
 	return taken, nil
 }
 
-// dirtyCount is how many keys are listed for the next flush.
-func (v *Verifier) dirtyCount() int {
-	n := 0
-	for i := range v.dirty {
-		d := &v.dirty[i]
-		d.mu.Lock()
-		n += len(d.list)
-		d.mu.Unlock()
-	}
-	return n
-}
-
-// collect takes the buffered usage out of up to limit dirty keys, starting
-// at the shard after the one the last collect ended in so that no shard
-// waits behind the others. It returns the usage and how many dirty keys it
-// took (some may have had nothing left to write). The caller holds flushMu.
-func (v *Verifier) collect(limit int) ([]flushItem, int) {
+// collect takes the buffered usage out of up to limit dirty keys, from the
+// front of each shard's list and no more than owed of each, and counts
+// them off owed. It returns the usage and how many dirty keys it took (some
+// may have had nothing left to write). The caller holds flushMu.
+func (v *Verifier) collect(limit int, owed *[keyShards]int) ([]flushItem, int) {
 	var items []flushItem
 	taken := 0
-	for range len(v.dirty) {
+	for i := range v.dirty {
 		if taken >= limit {
 			break
 		}
-		d := &v.dirty[v.nextDirty]
-		v.nextDirty = (v.nextDirty + 1) % len(v.dirty)
+		d := &v.dirty[i]
 		d.mu.Lock()
+		n := min(owed[i], len(d.list), limit-taken)
+		if n == 0 {
+			d.mu.Unlock()
+			continue
+		}
 		var list []*keyState
-		if n := limit - taken; n < len(d.list) {
+		if n < len(d.list) {
 			list = append([]*keyState(nil), d.list[:n]...)
-			d.list = append(d.list[:0], d.list[n:]...)
+			rest := copy(d.list, d.list[n:])
+			clear(d.list[rest:]) // let dropped keys go
+			d.list = d.list[:rest]
 		} else {
 			list = d.list
 			d.list, d.spare = d.spare, nil
 		}
 		d.mu.Unlock()
-		taken += len(list)
+		owed[i] -= n
+		taken += n
 		for j, ks := range list {
 			ks.mu.Lock()
 			p := ks.p

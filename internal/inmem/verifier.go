@@ -63,9 +63,8 @@ type Verifier struct {
 	// flushMu keeps loads from the store (RLock) apart from flushes
 	// (Lock), so a load never reads the store between the moment a flush
 	// takes credit spend out of memory and the moment the store has it.
-	flushMu   sync.RWMutex
-	nextDirty int       // the dirty shard the next collect starts at; guarded by flushMu
-	pool      sync.Pool // of *pending
+	flushMu sync.RWMutex
+	pool    sync.Pool // of *pending
 }
 
 // NewVerifier returns a verifier reading through to store and counting

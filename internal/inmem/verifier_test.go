@@ -932,6 +932,47 @@ func TestFlush_Chunks(t *testing.T) {
 	}
 }
 
+// TestFlush_OwesWhatWasBuffered keeps other keys busy while a chunked
+// flush runs: it still writes every key that was dirty when it began, and
+// it ends.
+func TestFlush_OwesWhatWasBuffered(t *testing.T) {
+	h := MustHarness(t)
+	h.v.FlushBatch = 2
+	const n = 12
+	secrets := make([]string, n)
+	for i := range n {
+		secrets[i] = h.add(t, baseKey(int64(i+1)))
+	}
+	for _, s := range secrets[6:] { // cached and clean
+		h.verify(t, latchkey.VerifyRequest{Key: s})
+	}
+	h.flush(t)
+	for _, s := range secrets[:6] { // owed by the next flush
+		h.verify(t, latchkey.VerifyRequest{Key: s})
+	}
+	calls := 0
+	h.store.flushHook = func() {
+		if calls++; calls > 20 {
+			return
+		}
+		for _, s := range secrets[6:] { // dirty again while the flush runs
+			h.verify(t, latchkey.VerifyRequest{Key: s})
+		}
+	}
+	if err := h.v.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.store.flushHook = nil
+	for i := range 6 {
+		if got := h.store.count(int64(i+1), latchkey.CodeValid); got != 1 {
+			t.Errorf("key %d: %d verifications written, want the 1 buffered before the flush", i+1, got)
+		}
+	}
+	if calls > 6 {
+		t.Errorf("the flush made %d store calls for 6 owed keys in chunks of 2; it chased the new ones", calls)
+	}
+}
+
 // A refill after a failed flush makes the failed batch's spend moot.
 func TestFlush_FailureThenRefill(t *testing.T) {
 	h := MustHarness(t)

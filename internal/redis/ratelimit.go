@@ -7,7 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	neturl "net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/latchkey/latchkey"
@@ -15,6 +18,9 @@ import (
 )
 
 var _ latchkey.RateLimiter = (*RateLimiter)(nil)
+
+// ttlMargin is how long, in seconds, a counter outlives its window.
+const ttlMargin = 60
 
 // maxLuaInt bounds the numbers handed to the script: Lua numbers are
 // doubles, exact up to 2^53. A larger limit is as good as unlimited.
@@ -41,7 +47,7 @@ return {count, 0}
 
 // RateLimiter counts tokens in fixed windows aligned to the Unix epoch, with
 // the semantics of inmem.RateLimiter (the single-instance limiter), one Redis
-// counter per key, window length and window start, expiring a second after
+// counter per key, window length and window start, expiring a minute after
 // its window ends: cost tokens are granted when count+cost ≤ limit, and only
 // granted tokens are counted; cost 0 only reads the window, and is granted
 // unless the window is over its limit; Remaining is max(limit−count, 0)
@@ -51,25 +57,69 @@ return {count, 0}
 type RateLimiter struct {
 	client *goredis.Client
 	prefix string
+	logger *slog.Logger
+
+	mu       sync.Mutex
+	lastWarn time.Time // of the last logged failure
+	unlogged int       // failures since, not logged
 }
+
+// warnEvery bounds how often failures reaching Redis are logged.
+const warnEvery = 10 * time.Second
 
 // Open connects to the Redis server at url (redis:// or rediss://) and
 // checks that it answers. Counters are named under prefix ("latchkey" when
-// empty), so several deployments can share a server.
-func Open(ctx context.Context, url, prefix string) (*RateLimiter, error) {
+// empty), so several deployments can share a server. Failures to reach
+// Redis, and go-redis's own messages, are logged to logger (nil: nowhere);
+// callers see only that the counters are unavailable.
+func Open(ctx context.Context, url, prefix string, logger *slog.Logger) (*RateLimiter, error) {
 	opts, err := goredis.ParseURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("redis url: %w", err)
+		// url.Error quotes the whole URL, password included: keep only
+		// what went wrong.
+		var ue *neturl.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("redis url: %v", err)
 	}
 	if prefix == "" {
 		prefix = "latchkey"
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	} else {
+		goredis.SetLogger(slogPrinter{logger}) // process-wide: the last Open wins
 	}
 	c := goredis.NewClient(opts)
 	if err := c.Ping(ctx).Err(); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("connect to redis at %s: %w", opts.Addr, err)
 	}
-	return &RateLimiter{client: c, prefix: prefix}, nil
+	return &RateLimiter{client: c, prefix: prefix, logger: logger}, nil
+}
+
+// slogPrinter hands go-redis's log lines to slog, so they keep the
+// server's log format.
+type slogPrinter struct{ l *slog.Logger }
+
+func (p slogPrinter) Printf(ctx context.Context, format string, v ...any) {
+	p.l.Warn("redis client", "detail", fmt.Sprintf(format, v...))
+}
+
+// unavailable logs why Redis could not be used, at most once per
+// warnEvery, and returns the error callers see, which names no address.
+func (l *RateLimiter) unavailable(cause error) error {
+	l.mu.Lock()
+	now := time.Now()
+	if now.Sub(l.lastWarn) >= warnEvery {
+		l.logger.Warn("rate-limit counters unavailable", "err", cause, "failures_not_logged", l.unlogged)
+		l.lastWarn, l.unlogged = now, 0
+	} else {
+		l.unlogged++
+	}
+	l.mu.Unlock()
+	return latchkey.Errorf(latchkey.EUNAVAILABLE, "rate-limit counters unavailable; try again shortly")
 }
 
 // Close closes the connections.
@@ -78,7 +128,7 @@ func (l *RateLimiter) Close() error { return l.client.Close() }
 // Ping reports whether Redis answers, for readiness checks.
 func (l *RateLimiter) Ping(ctx context.Context) error {
 	if err := l.client.Ping(ctx).Err(); err != nil {
-		return latchkey.Errorf(latchkey.EUNAVAILABLE, "redis does not answer: %v", err)
+		return l.unavailable(err)
 	}
 	return nil
 }
@@ -96,15 +146,16 @@ func (l *RateLimiter) Take(ctx context.Context, keyID int64, rl latchkey.RateLim
 	end := start + rl.WindowSeconds
 	limit := min(rl.Limit, maxLuaInt)
 	key := l.prefix + ":rl:" + strconv.FormatInt(keyID, 10) + ":" + strconv.FormatInt(rl.WindowSeconds, 10) + ":" + strconv.FormatInt(start, 10)
-	// The counter lives until a second after its window ends, by the
-	// caller's clock: a TTL, so Redis's own clock does not matter.
-	ttl := (end-now.Unix()+1)*1000 - int64(now.Nanosecond()/1e6)
+	// The counter lives until a minute after its window ends, by this
+	// instance's clock: a TTL, so Redis's clock does not matter, with a
+	// margin for instances whose clocks disagree by less than a minute.
+	ttl := (end-now.Unix()+ttlMargin)*1000 - int64(now.Nanosecond()/1e6)
 	res, err := takeScript.Run(ctx, l.client, []string{key}, min(cost, maxLuaInt), limit, ttl).Int64Slice()
 	if err != nil {
-		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return latchkey.RateLimitState{}, false, err
+		if ctx.Err() != nil { // the caller gave up: nothing to report
+			return latchkey.RateLimitState{}, false, latchkey.Errorf(latchkey.EUNAVAILABLE, "request cancelled")
 		}
-		return latchkey.RateLimitState{}, false, latchkey.Errorf(latchkey.EUNAVAILABLE, "rate-limit counters unavailable: %v", err)
+		return latchkey.RateLimitState{}, false, l.unavailable(err)
 	}
 	if len(res) != 2 {
 		return latchkey.RateLimitState{}, false, fmt.Errorf("rate-limit script answered %v", res)

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -31,7 +32,7 @@ func MustLimiter(tb testing.TB) (*redis.RateLimiter, string) {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	prefix := "lktest-" + hex.EncodeToString(b[:])
-	l, err := redis.Open(ctx, url, prefix)
+	l, err := redis.Open(ctx, url, prefix, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -108,7 +109,7 @@ func TestTakeInvalid(t *testing.T) {
 // granted, whichever instance asks.
 func TestSharedAcrossInstances(t *testing.T) {
 	a, prefix := MustLimiter(t)
-	b, err := redis.Open(ctx, os.Getenv("LATCHKEY_TEST_REDIS_URL"), prefix)
+	b, err := redis.Open(ctx, os.Getenv("LATCHKEY_TEST_REDIS_URL"), prefix, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,12 +146,12 @@ func TestSharedAcrossInstances(t *testing.T) {
 }
 
 func TestOpenErrors(t *testing.T) {
-	if _, err := redis.Open(ctx, "http://127.0.0.1:6379", ""); err == nil {
+	if _, err := redis.Open(ctx, "http://127.0.0.1:6379", "", nil); err == nil {
 		t.Error("an http:// URL: got no error")
 	}
 	short, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if _, err := redis.Open(short, "redis://127.0.0.1:1/0", ""); err == nil {
+	if _, err := redis.Open(short, "redis://127.0.0.1:1/0", "", nil); err == nil {
 		t.Error("nothing listening: got no error")
 	}
 }
@@ -160,7 +161,16 @@ func TestTakeUnavailable(t *testing.T) {
 	l, _ := MustLimiter(t)
 	l.Close()
 	_, _, err := l.Take(ctx, 1, latchkey.RateLimit{Limit: 1, WindowSeconds: 60}, 1, time.Now())
-	if latchkey.ErrorCode(err) != latchkey.EUNAVAILABLE {
-		t.Fatalf("got %v, want unavailable", err)
+	if latchkey.ErrorCode(err) != latchkey.EUNAVAILABLE || strings.Contains(err.Error(), "127.0.0.1") || strings.Contains(err.Error(), "closed") {
+		t.Fatalf("got %v, want unavailable, saying nothing of the connection", err)
+	}
+}
+
+// A URL that does not parse is refused without repeating it: it may hold a
+// password.
+func TestOpenDoesNotRepeatTheURL(t *testing.T) {
+	_, err := redis.Open(ctx, "redis://default:Sup3r%Secret@127.0.0.1:6379/0", "", nil)
+	if err == nil || strings.Contains(err.Error(), "Sup3r") {
+		t.Fatalf("got %v, want an error without the password", err)
 	}
 }

@@ -187,22 +187,32 @@ var hotQueries = []string{findVerifyKeyQuery, findDevicesQuery, permissionsOfOne
 // It runs outside any transaction: preparing on a pool takes one of its
 // connections, and SQLite's write pool has only one.
 func (s *Store) prepareHot(ctx context.Context) error {
-	s.stmtsMu.Lock()
-	defer s.stmtsMu.Unlock()
-	if s.stmts == nil {
-		s.stmts = make(map[stmtKey]*sql.Stmt)
-	}
 	for _, pool := range []*sql.DB{s.db, s.rdb} {
 		for _, q := range hotQueries {
 			k := stmtKey{pool, q}
-			if s.stmts[k] != nil {
+			s.stmtsMu.Lock()
+			have := s.stmts[k] != nil
+			s.stmtsMu.Unlock()
+			if have {
 				continue
 			}
+			// Prepared without the lock: preparing waits for a pooled
+			// connection, which a transaction in Tx.stmt may hold.
 			st, err := pool.PrepareContext(ctx, s.dialect.rebind(q))
 			if err != nil {
 				return fmt.Errorf("prepare: %w", err)
 			}
-			s.stmts[k] = st
+			s.stmtsMu.Lock()
+			if s.stmts == nil {
+				s.stmts = make(map[stmtKey]*sql.Stmt)
+			}
+			if s.stmts[k] == nil {
+				s.stmts[k], st = st, nil
+			}
+			s.stmtsMu.Unlock()
+			if st != nil { // another Migrate won
+				st.Close()
+			}
 		}
 	}
 	return nil
