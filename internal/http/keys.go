@@ -105,10 +105,11 @@ var errSelfLockout = latchkey.Errorf(latchkey.ECONFLICT, "a root key cannot dele
 // guardRootKey loads the key a mutation targets and refuses it when it is a
 // root key and the principal lacks account:admin, or when it is the calling
 // root key itself (rotating oneself stays allowed: the answer carries the
-// new secret).
+// new secret; so does forgetting one of one's devices, which locks nothing).
 func (s *Server) guardRootKey(r *http.Request, id int64) error {
 	p := principalFrom(r.Context())
-	if p.Actor.Kind == latchkey.ActorRootKey && p.Actor.ID == id && !strings.HasSuffix(r.URL.Path, "/rotate") {
+	selfSafe := strings.HasSuffix(r.URL.Path, "/rotate") || r.PathValue("device_id") != ""
+	if p.Actor.Kind == latchkey.ActorRootKey && p.Actor.ID == id && !selfSafe {
 		return errSelfLockout
 	}
 	if p.Can(latchkey.PermAccountAdmin) {

@@ -453,10 +453,12 @@ func TestRootKeyCannotLockItselfOut(t *testing.T) {
 	f.keys.RotateKeyFn = func(ctx context.Context, accountID, id int64, grace time.Duration) (*latchkey.Key, string, error) {
 		return &latchkey.Key{ID: id}, "lk_new", nil
 	}
+	f.keys.DeleteDeviceFn = func(ctx context.Context, accountID, keyID int64, deviceID string) error { return nil }
 	for _, tt := range []struct {
 		method, path, body string
 		want               int
 	}{
+		{"DELETE", "/v1/keys/1/devices/laptop", "", 204},
 		{"DELETE", "/v1/keys/1", "", 409},
 		{"POST", "/v1/keys/1/revoke", "", 409},
 		{"PATCH", "/v1/keys/1", `{"enabled":false}`, 409},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"hash/fnv"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,6 +25,21 @@ func throttleKey(kind, subject string) int64 {
 	h := fnv.New64a()
 	h.Write([]byte(kind + ":" + subject))
 	return -int64(h.Sum64()>>1) - 1
+}
+
+// throttleNet is the network a sign-in attempt is counted against: the
+// IPv4 address, or the IPv6 /64 (one subscriber's prefix, whose addresses
+// cost nothing to change).
+func throttleNet(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil || addr.Is4() || addr.Is4In6() {
+		return ip
+	}
+	p, err := addr.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
 }
 
 // throttleLogin spends one attempt of the IP's and the email's budgets.
@@ -78,7 +94,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if len(body.Password) > 256 {
 		return latchkey.FieldError("password", "must be at most 256 bytes")
 	}
-	if err := s.throttleLogin(r.Context(), clientIP(r), email); err != nil {
+	if err := s.throttleLogin(r.Context(), throttleNet(clientIP(r)), email); err != nil {
 		return err
 	}
 	if s.Users == nil || s.Sessions == nil || s.Passwords == nil {
