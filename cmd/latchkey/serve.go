@@ -207,7 +207,11 @@ func pruneSessions(ctx context.Context, store *sqldb.Store, logger *slog.Logger)
 // prints the bootstrap root key, once, with two curl lines that work as
 // printed; the key is never printed again nor logged.
 func printWelcome(w io.Writer, base string, cfg Config, boot *sqldb.Bootstrap) {
-	fmt.Fprintf(w, "Latchkey %s listening on %s (store: %s)\n", latchkey.Version, base, redactDSN(cfg.DatabaseURL))
+	limits := "in memory, per instance"
+	if cfg.RedisURL != "" {
+		limits = "shared in Redis"
+	}
+	fmt.Fprintf(w, "Latchkey %s listening on %s (store: %s; rate limits: %s)\n", latchkey.Version, base, redactDSN(cfg.DatabaseURL), limits)
 	fmt.Fprintf(w, "  API description: %s/openapi.json   health: %s/healthz   metrics: %s/metrics\n", base, base, base)
 	defer fmt.Fprintln(w, stopHint)
 	if boot == nil {
