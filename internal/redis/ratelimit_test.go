@@ -174,3 +174,20 @@ func TestOpenDoesNotRepeatTheURL(t *testing.T) {
 		t.Fatalf("got %v, want an error without the password", err)
 	}
 }
+
+// BenchmarkTake measures one rate-limit check through Redis: the round trip
+// a limited verification adds when instances share counters.
+func BenchmarkTake(b *testing.B) {
+	l, _ := MustLimiter(b)
+	rl := latchkey.RateLimit{Limit: 1 << 40, WindowSeconds: 3600}
+	now := time.Now()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, ok, err := l.Take(ctx, 1, rl, 1, now); err != nil || !ok {
+				b.Errorf("got %v, %v", ok, err)
+				return
+			}
+		}
+	})
+}
