@@ -104,11 +104,11 @@ var errSelfLockout = latchkey.Errorf(latchkey.ECONFLICT, "a root key cannot dele
 
 // guardRootKey loads the key a mutation targets and refuses it when it is a
 // root key and the principal lacks account:admin, or when it is the calling
-// root key itself (rotating oneself stays allowed: the answer carries the
-// new secret; so does forgetting one of one's devices, which locks nothing).
-func (s *Server) guardRootKey(r *http.Request, id int64) error {
+// root key itself and the mutation is not selfSafe (rotating oneself is:
+// the answer carries the new secret; so is forgetting one of one's devices,
+// which locks nothing).
+func (s *Server) guardRootKey(r *http.Request, id int64, selfSafe bool) error {
 	p := principalFrom(r.Context())
-	selfSafe := strings.HasSuffix(r.URL.Path, "/rotate") || r.PathValue("device_id") != ""
 	if p.Actor.Kind == latchkey.ActorRootKey && p.Actor.ID == id && !selfSafe {
 		return errSelfLockout
 	}
@@ -247,7 +247,7 @@ func (s *Server) handleUpdateKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.guardRootKey(r, id); err != nil {
+	if err := s.guardRootKey(r, id, false); err != nil {
 		return err
 	}
 	b, err := readBody(w, r)
@@ -277,7 +277,7 @@ func (s *Server) handleDeleteKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.guardRootKey(r, id); err != nil {
+	if err := s.guardRootKey(r, id, false); err != nil {
 		return err
 	}
 	if err := s.Keys.DeleteKey(r.Context(), principalFrom(r.Context()).AccountID, id); err != nil {
@@ -292,7 +292,7 @@ func (s *Server) handleRevokeKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.guardRootKey(r, id); err != nil {
+	if err := s.guardRootKey(r, id, false); err != nil {
 		return err
 	}
 	var body struct {
@@ -320,7 +320,7 @@ func (s *Server) handleRotateKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.guardRootKey(r, id); err != nil {
+	if err := s.guardRootKey(r, id, true); err != nil {
 		return err
 	}
 	var body struct {
@@ -358,7 +358,7 @@ func (s *Server) handleDeleteDevice(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	if err := s.guardRootKey(r, id); err != nil {
+	if err := s.guardRootKey(r, id, true); err != nil {
 		return err
 	}
 	device := r.PathValue("device_id")

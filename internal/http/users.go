@@ -57,9 +57,10 @@ func (s *Server) throttleLogin(ctx context.Context, ip, email string) error {
 			return err
 		}
 		if !ok {
-			wait := st.ResetAt.Sub(now)
+			// Whole seconds, rounded up, as Retry-After says them.
+			wait := max((st.ResetAt.Sub(now) + time.Second - 1).Truncate(time.Second), time.Second)
 			return &latchkey.Error{Code: latchkey.ERATELIMITED, Message: "too many sign-in attempts; try again in " +
-				strconv.Itoa(int(wait.Seconds())+1) + " s", RetryAfter: wait}
+				strconv.Itoa(int(wait/time.Second)) + " s", RetryAfter: wait}
 		}
 	}
 	return nil

@@ -584,11 +584,19 @@ func setKeyPermissions(ctx context.Context, tx *Tx, k *latchkey.Key, names []str
 	return nil
 }
 
-// loadPermissions sets the sorted permissions of each key.
-// permissionsOfOneKeyQuery is loadPermissions' query for one key.
-var permissionsOfOneKeyQuery = `SELECT key_id, name FROM key_permissions WHERE key_id IN (?)
-		UNION ALL SELECT key_id, name FROM key_root_permissions WHERE key_id IN (?)`
+// permissionsQuery reads the permissions of n keys, whose ids it takes
+// twice.
+func permissionsQuery(n int) string {
+	in := placeholders(n)
+	return `SELECT key_id, name FROM key_permissions WHERE key_id IN (` + in + `)
+		UNION ALL SELECT key_id, name FROM key_root_permissions WHERE key_id IN (` + in + `)`
+}
 
+// permissionsOfOneKeyQuery is permissionsQuery(1), one of the hot queries
+// kept prepared.
+var permissionsOfOneKeyQuery = permissionsQuery(1)
+
+// loadPermissions sets the sorted permissions of each key.
 func loadPermissions(ctx context.Context, tx *Tx, keys []*latchkey.Key) error {
 	if len(keys) == 0 {
 		return nil
@@ -601,16 +609,9 @@ func loadPermissions(ctx context.Context, tx *Tx, keys []*latchkey.Key) error {
 		args = append(args, k.ID)
 	}
 	args = append(args, args...)
-	in := placeholders(len(keys))
-	q := `SELECT key_id, name FROM key_permissions WHERE key_id IN (` + in + `)
-		UNION ALL SELECT key_id, name FROM key_root_permissions WHERE key_id IN (` + in + `)`
-	var rows *sql.Rows
-	var err error
-	if len(keys) == 1 { // the one-key text is constant: kept prepared
-		rows, err = tx.queryCached(ctx, permissionsOfOneKeyQuery, args...)
-	} else {
-		rows, err = tx.query(ctx, q, args...)
-	}
+	// For one key the text is permissionsOfOneKeyQuery, kept prepared;
+	// other texts are not cached and run as plain queries.
+	rows, err := tx.queryCached(ctx, permissionsQuery(len(keys)), args...)
 	if err != nil {
 		return fmt.Errorf("load key permissions: %w", err)
 	}

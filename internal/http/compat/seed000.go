@@ -3,6 +3,7 @@ package compat
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -275,7 +276,7 @@ func checkTokenDTO(m map[string]json.RawMessage) *tokenError {
 		case n < 1:
 			return badTokenDTO("owner_email", map[string]string{"minLength": "owner_email must be longer than or equal to 1 characters"})
 		case n > maxEmailLen:
-			return badTokenDTO("owner_email", map[string]string{"maxLength": "owner_email must be shorter than or equal to 254 characters"})
+			return badTokenDTO("owner_email", map[string]string{"maxLength": fmt.Sprintf("owner_email must be shorter than or equal to %d characters", maxEmailLen)})
 		}
 	}
 	if raw, ok := present("status"); ok {
@@ -313,7 +314,7 @@ func checkTokenDTO(m map[string]json.RawMessage) *tokenError {
 		case !isStr:
 			return badTokenDTO("revoked_reason", map[string]string{"isString": "revoked_reason must be a string"})
 		case utf8.RuneCountInString(strings.TrimSpace(v)) > maxReasonLen:
-			return badTokenDTO("revoked_reason", map[string]string{"maxLength": "revoked_reason must be shorter than or equal to 255 characters"})
+			return badTokenDTO("revoked_reason", map[string]string{"maxLength": fmt.Sprintf("revoked_reason must be shorter than or equal to %d characters", maxReasonLen)})
 		}
 	}
 	return nil
