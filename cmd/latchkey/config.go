@@ -1,10 +1,15 @@
 package main
 
 import (
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -18,11 +23,28 @@ type Config struct {
 	AdminSecret string
 	LogLevel    string
 	LogFormat   string
+	// SecretKey, when set, is the key for session signing and CSRF
+	// derivation (hex or base64, 32+ bytes) instead of the one the store
+	// generated at first start.
+	SecretKey string
+	// CacheMaxAge is the longest a cached key is trusted without a fresh
+	// read from the store (a Go duration).
+	CacheMaxAge string
+	// StoreTimeout bounds each request's store and Redis work, so a
+	// partition is answered with 503 instead of hanging.
+	StoreTimeout string
+	// TrustedProxies lists the CIDRs (comma-separated) whose
+	// X-Forwarded-For header is believed.
+	TrustedProxies string
+	// RedisFailClosed makes rate-limited keys answer RATE_LIMITED while
+	// Redis is down, instead of limiting per instance.
+	RedisFailClosed string
 }
 
 // DefaultConfig returns the defaults of DESIGN §5.
 func DefaultConfig() Config {
-	return Config{Listen: "127.0.0.1:8080", DatabaseURL: "latchkey.db", LogLevel: "info", LogFormat: "text"}
+	return Config{Listen: "127.0.0.1:8080", DatabaseURL: "latchkey.db", LogLevel: "info", LogFormat: "text",
+		CacheMaxAge: "60s", StoreTimeout: "5s", RedisFailClosed: "false"}
 }
 
 // setting ties a Config field to its variable and flag. A secret
@@ -42,6 +64,11 @@ func (c *Config) settings() []setting {
 		{"LATCHKEY_ADMIN_SECRET", "admin-secret", "enables the operator's X-Admin-Secret header (prefer the variable: flags show in ps)", &c.AdminSecret, true},
 		{"LATCHKEY_LOG_LEVEL", "log-level", "debug, info, warn or error", &c.LogLevel, false},
 		{"LATCHKEY_LOG_FORMAT", "log-format", "text or json", &c.LogFormat, false},
+		{"LATCHKEY_SECRET_KEY", "secret-key", "session-signing and CSRF key, hex or base64 of 32+ random bytes (unset: generated at first start and kept in the store)", &c.SecretKey, true},
+		{"LATCHKEY_CACHE_MAX_AGE", "cache-max-age", "longest a cached key is trusted without a fresh read from the store", &c.CacheMaxAge, false},
+		{"LATCHKEY_STORE_TIMEOUT", "store-timeout", "deadline of each request's store and Redis work; past it the request answers 503", &c.StoreTimeout, false},
+		{"LATCHKEY_TRUSTED_PROXIES", "trusted-proxies", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed", &c.TrustedProxies, false},
+		{"LATCHKEY_REDIS_FAIL_CLOSED", "redis-fail-closed", "true: while Redis is down, rate-limited keys answer RATE_LIMITED instead of being limited per instance", &c.RedisFailClosed, false},
 	}
 }
 
@@ -97,5 +124,78 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("LATCHKEY_LOG_FORMAT / --log-format: must be text or json")
 	}
+	if c.SecretKey != "" {
+		if _, err := c.secretKey(); err != nil {
+			return err
+		}
+	}
+	if d, err := time.ParseDuration(c.CacheMaxAge); err != nil || d <= 0 {
+		return fmt.Errorf("LATCHKEY_CACHE_MAX_AGE / --cache-max-age: must be a positive duration like 60s")
+	}
+	if d, err := time.ParseDuration(c.StoreTimeout); err != nil || d <= 0 {
+		return fmt.Errorf("LATCHKEY_STORE_TIMEOUT / --store-timeout: must be a positive duration like 5s")
+	}
+	if _, err := c.trustedProxies(); err != nil {
+		return err
+	}
+	if _, err := strconv.ParseBool(c.RedisFailClosed); err != nil {
+		return fmt.Errorf("LATCHKEY_REDIS_FAIL_CLOSED / --redis-fail-closed: must be true or false")
+	}
 	return nil
+}
+
+// cacheMaxAge returns CacheMaxAge, once Validate has passed.
+func (c *Config) cacheMaxAge() time.Duration {
+	d, _ := time.ParseDuration(c.CacheMaxAge)
+	return d
+}
+
+// storeTimeout returns StoreTimeout, once Validate has passed.
+func (c *Config) storeTimeout() time.Duration {
+	d, _ := time.ParseDuration(c.StoreTimeout)
+	return d
+}
+
+// redisFailClosed returns RedisFailClosed, once Validate has passed.
+func (c *Config) redisFailClosed() bool {
+	b, _ := strconv.ParseBool(c.RedisFailClosed)
+	return b
+}
+
+// secretKey decodes SecretKey (hex, then standard or URL-safe base64).
+// The error never repeats the value.
+func (c *Config) secretKey() ([]byte, error) {
+	v := strings.TrimSpace(c.SecretKey)
+	var key []byte
+	if b, err := hex.DecodeString(v); err == nil {
+		key = b
+	} else if b, err := base64.StdEncoding.DecodeString(v); err == nil {
+		key = b
+	} else if b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(v, "=")); err == nil {
+		key = b
+	} else {
+		return nil, fmt.Errorf("LATCHKEY_SECRET_KEY / --secret-key: must be hex or base64 (for example: openssl rand -hex 32)")
+	}
+	if len(key) < 32 {
+		return nil, fmt.Errorf("LATCHKEY_SECRET_KEY / --secret-key: must decode to at least 32 bytes, got %d", len(key))
+	}
+	return key, nil
+}
+
+// trustedProxies parses TrustedProxies: CIDRs or single addresses,
+// separated by commas or spaces.
+func (c *Config) trustedProxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.FieldsFunc(c.TrustedProxies, func(r rune) bool { return r == ',' || r == ' ' }) {
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, aerr := netip.ParseAddr(f)
+			if aerr != nil {
+				return nil, fmt.Errorf("LATCHKEY_TRUSTED_PROXIES / --trusted-proxies: %q is not a CIDR like 10.0.0.0/8 or an address", f)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }

@@ -36,6 +36,15 @@ func TestConfigPrecedenceAndValidate(t *testing.T) {
 		{"short admin secret", func(c *Config) { c.AdminSecret = "short" }, "LATCHKEY_ADMIN_SECRET"},
 		{"log level", func(c *Config) { c.LogLevel = "loud" }, "LATCHKEY_LOG_LEVEL"},
 		{"log format", func(c *Config) { c.LogFormat = "xml" }, "LATCHKEY_LOG_FORMAT"},
+		{"secret key hex", func(c *Config) { c.SecretKey = strings.Repeat("ab", 32) }, ""},
+		{"secret key short", func(c *Config) { c.SecretKey = "abcd" }, "LATCHKEY_SECRET_KEY"},
+		{"secret key garbage", func(c *Config) { c.SecretKey = "not a key!" }, "LATCHKEY_SECRET_KEY"},
+		{"cache max age", func(c *Config) { c.CacheMaxAge = "forever" }, "LATCHKEY_CACHE_MAX_AGE"},
+		{"cache max age zero", func(c *Config) { c.CacheMaxAge = "0s" }, "LATCHKEY_CACHE_MAX_AGE"},
+		{"store timeout", func(c *Config) { c.StoreTimeout = "-1s" }, "LATCHKEY_STORE_TIMEOUT"},
+		{"trusted proxies", func(c *Config) { c.TrustedProxies = "10.0.0.0/8, 192.0.2.1 ::1" }, ""},
+		{"trusted proxies bad", func(c *Config) { c.TrustedProxies = "10.0.0.0/33" }, "LATCHKEY_TRUSTED_PROXIES"},
+		{"fail closed", func(c *Config) { c.RedisFailClosed = "maybe" }, "LATCHKEY_REDIS_FAIL_CLOSED"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := DefaultConfig()
