@@ -22,16 +22,24 @@ const (
 
 // Error is an application error whose Message is safe to show a caller.
 // Fields names the input fields at fault, each with its own message.
-// RetryAfter, for rate_limited, is how long until a retry may succeed.
+// RetryAfter, for rate_limited and unavailable, is how long until a retry
+// may succeed. Err is the cause, for the log only: never shown to a caller.
 type Error struct {
 	Code       string
 	Message    string
 	Fields     map[string]string
 	RetryAfter time.Duration
+	Err        error
 }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
 
 // Error implements the error interface.
 func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("latchkey error: code=%s message=%s: %v", e.Code, e.Message, e.Err)
+	}
 	return fmt.Sprintf("latchkey error: code=%s message=%s", e.Code, e.Message)
 }
 

@@ -162,10 +162,24 @@ type VerifyStore interface {
 	FlushUsage(ctx context.Context, b *UsageBatch) error
 }
 
-// KeyChange says a key's verifiable state may have changed.
+// KeyChange says a key's verifiable state may have changed. All says that
+// any key may have changed (an instance missed changes it can no longer
+// replay): a cache must then forget every key.
 type KeyChange struct {
 	AccountID int64
 	KeyID     int64
+	All       bool
+}
+
+// FeedStatus is an instance's view of the change feed across instances.
+type FeedStatus struct {
+	Shared     bool      // false: one instance serves the store, nothing to hear
+	Connected  bool      // the feed's connection is up
+	Applied    int64     // number of the last change applied
+	Head       int64     // newest change number seen in the store
+	LastHeard  time.Time // when the store last answered on the feed's connection
+	Replays    int64     // catch-ups that applied changes no notification had carried
+	CacheDrops int64     // times the log no longer reached back and caches were dropped
 }
 
 // ChangeFeed tells subscribers about committed key mutations: on this

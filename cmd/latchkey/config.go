@@ -44,7 +44,7 @@ type Config struct {
 // DefaultConfig returns the defaults of DESIGN §5.
 func DefaultConfig() Config {
 	return Config{Listen: "127.0.0.1:8080", DatabaseURL: "latchkey.db", LogLevel: "info", LogFormat: "text",
-		CacheMaxAge: "60s", StoreTimeout: "5s", RedisFailClosed: "false"}
+		CacheMaxAge: defaultCacheMaxAge.String(), StoreTimeout: defaultStoreTimeout.String(), RedisFailClosed: "false"}
 }
 
 // setting ties a Config field to its variable and flag. A secret
@@ -129,34 +129,53 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
-	if d, err := time.ParseDuration(c.CacheMaxAge); err != nil || d <= 0 {
-		return fmt.Errorf("LATCHKEY_CACHE_MAX_AGE / --cache-max-age: must be a positive duration like 60s")
+	if c.CacheMaxAge != "" {
+		if d, err := time.ParseDuration(c.CacheMaxAge); err != nil || d <= 0 {
+			return fmt.Errorf("LATCHKEY_CACHE_MAX_AGE / --cache-max-age: must be a positive duration like 60s")
+		}
 	}
-	if d, err := time.ParseDuration(c.StoreTimeout); err != nil || d <= 0 {
-		return fmt.Errorf("LATCHKEY_STORE_TIMEOUT / --store-timeout: must be a positive duration like 5s")
+	if c.StoreTimeout != "" {
+		if d, err := time.ParseDuration(c.StoreTimeout); err != nil || d <= 0 {
+			return fmt.Errorf("LATCHKEY_STORE_TIMEOUT / --store-timeout: must be a positive duration like 5s")
+		}
 	}
 	if _, err := c.trustedProxies(); err != nil {
 		return err
 	}
-	if _, err := strconv.ParseBool(c.RedisFailClosed); err != nil {
-		return fmt.Errorf("LATCHKEY_REDIS_FAIL_CLOSED / --redis-fail-closed: must be true or false")
+	if c.RedisFailClosed != "" {
+		if _, err := strconv.ParseBool(c.RedisFailClosed); err != nil {
+			return fmt.Errorf("LATCHKEY_REDIS_FAIL_CLOSED / --redis-fail-closed: must be true or false")
+		}
 	}
 	return nil
 }
 
-// cacheMaxAge returns CacheMaxAge, once Validate has passed.
+// Defaults of the settings a Config may leave empty.
+const (
+	defaultCacheMaxAge  = 60 * time.Second
+	defaultStoreTimeout = 5 * time.Second
+)
+
+// cacheMaxAge returns CacheMaxAge (empty: the default), once Validate has
+// passed.
 func (c *Config) cacheMaxAge() time.Duration {
-	d, _ := time.ParseDuration(c.CacheMaxAge)
-	return d
+	if d, err := time.ParseDuration(c.CacheMaxAge); err == nil {
+		return d
+	}
+	return defaultCacheMaxAge
 }
 
-// storeTimeout returns StoreTimeout, once Validate has passed.
+// storeTimeout returns StoreTimeout (empty: the default), once Validate
+// has passed.
 func (c *Config) storeTimeout() time.Duration {
-	d, _ := time.ParseDuration(c.StoreTimeout)
-	return d
+	if d, err := time.ParseDuration(c.StoreTimeout); err == nil {
+		return d
+	}
+	return defaultStoreTimeout
 }
 
-// redisFailClosed returns RedisFailClosed, once Validate has passed.
+// redisFailClosed returns RedisFailClosed (empty: false), once Validate has
+// passed.
 func (c *Config) redisFailClosed() bool {
 	b, _ := strconv.ParseBool(c.RedisFailClosed)
 	return b

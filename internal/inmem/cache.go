@@ -35,6 +35,11 @@ type entry struct {
 	rateLimit latchkey.RateLimit
 	expiresAt time.Time
 	email     string
+	// staleAt (Unix nanoseconds) is when the snapshot has been trusted
+	// for MaxAge: from then on a verification starts a refresh from the
+	// store and goes on with the snapshot meanwhile. A refresh that fails
+	// moves it on by refreshRetry.
+	staleAt atomic.Int64
 }
 
 // newEntry copies a snapshot from the store into one compact entry: the
@@ -212,6 +217,14 @@ func (l *invalLog) record(keyID int64) {
 	l.mu.Unlock()
 }
 
+// recordAll records an invalidation of every key: loads in flight see
+// "too many to tell", so none caches what it read.
+func (l *invalLog) recordAll() {
+	l.mu.Lock()
+	l.gen.Store(l.gen.Load() + invalRing)
+	l.mu.Unlock()
+}
+
 // touched reports whether the key may have been invalidated after since.
 func (l *invalLog) touched(since uint64, keyID int64) bool {
 	l.mu.Lock()
@@ -343,6 +356,7 @@ func (v *Verifier) insert(h latchkey.SecretHash, vk *latchkey.VerifyKey, g0 uint
 		ksh.m[vk.KeyID] = ks
 	}
 	e := newEntry(vk, ks)
+	e.staleAt.Store(v.clock().UnixNano() + int64(v.MaxAge))
 
 	ks.mu.Lock()
 	if !ks.loaded || ks.stateGen != ks.gen {
@@ -433,19 +447,40 @@ func (v *Verifier) dropIfIdle(ksh *keyShard, ks *keyState) {
 	}
 }
 
-// Invalidate evicts every cached secret of the key at once, so the next
-// verification reloads it from the store, and ends the negative cache.
-// Loads that started before it do not cache what they read. Subscribe it
-// to the store's change feed.
+// Invalidate evicts every cached secret of the key at once (of every key
+// for a change with All set), so the next verification reloads it from the
+// store, and ends the negative cache. Loads that started before it do not
+// cache what they read. Subscribe it to the store's change feed.
 func (v *Verifier) Invalidate(c latchkey.KeyChange) {
+	if c.All {
+		v.invalidateAll()
+		return
+	}
 	v.inval.record(c.KeyID)
 	ksh := v.keyShard(c.KeyID)
 	ksh.mu.Lock()
 	defer ksh.mu.Unlock()
-	ks := ksh.m[c.KeyID]
-	if ks == nil {
-		return
+	if ks := ksh.m[c.KeyID]; ks != nil {
+		v.evictKey(ksh, ks)
 	}
+}
+
+// invalidateAll evicts every cached secret.
+func (v *Verifier) invalidateAll() {
+	v.inval.recordAll()
+	for i := range v.keys {
+		ksh := &v.keys[i]
+		ksh.mu.Lock()
+		for _, ks := range ksh.m {
+			v.evictKey(ksh, ks)
+		}
+		ksh.mu.Unlock()
+	}
+}
+
+// evictKey evicts the key's cached secrets and forgets its devices and
+// credits until the next load. The caller holds ksh.mu.
+func (v *Verifier) evictKey(ksh *keyShard, ks *keyState) {
 	for _, h := range ks.hashes {
 		es := v.entryShard(h)
 		es.mu.Lock()

@@ -31,6 +31,7 @@ type fakeStore struct {
 	flushHook func()                    // called at the start of FlushUsage, without the lock
 	deviceErr error                     // AddDevice fails with it while set
 	findHook  func(latchkey.SecretHash) // called after a find reads, before it returns
+	findErr   error                     // FindVerifyKey fails with it while set
 }
 
 type countKey struct {
@@ -58,6 +59,18 @@ func (s *fakeStore) put(h latchkey.SecretHash, vk *latchkey.VerifyKey) {
 	s.byID[vk.KeyID] = append(s.byID[vk.KeyID], vk)
 }
 
+// remove forgets every secret of a key, as a delete would.
+func (s *fakeStore) remove(keyID int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for h, vk := range s.keys {
+		if vk.KeyID == keyID {
+			delete(s.keys, h)
+		}
+	}
+	delete(s.byID, keyID)
+}
+
 // update changes every secret of a key.
 func (s *fakeStore) update(keyID int64, fn func(*latchkey.VerifyKey)) {
 	s.mu.Lock()
@@ -71,6 +84,10 @@ func (s *fakeStore) update(keyID int64, fn func(*latchkey.VerifyKey)) {
 func (s *fakeStore) FindVerifyKey(ctx context.Context, h latchkey.SecretHash) (*latchkey.VerifyKey, error) {
 	s.mu.Lock()
 	s.finds++
+	if err := s.findErr; err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
 	vk, ok := s.keys[h]
 	var out *latchkey.VerifyKey
 	if ok {

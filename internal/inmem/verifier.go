@@ -20,6 +20,11 @@ const (
 	DefaultNegativeTTL   = 5 * time.Second
 	DefaultNegativeMax   = 100_000
 	DefaultMaxEntries    = 1 << 21
+	DefaultMaxAge        = 60 * time.Second
+	// refreshTimeout bounds one background refresh of a snapshot past
+	// MaxAge; refreshRetry is how long a failed one waits to be tried again.
+	refreshTimeout = 10 * time.Second
+	refreshRetry   = time.Second
 )
 
 // Verifier is the single-node verify hot path (DESIGN §2): a cache of
@@ -45,6 +50,13 @@ type Verifier struct {
 	// MaxEntries bounds the cache, in secrets; past it, arbitrary entries
 	// are evicted (and reloaded when next used).
 	MaxEntries int
+	// MaxAge is how long a cached snapshot is trusted without a fresh
+	// read, a second line behind the change feed: a verification of an
+	// older one starts a refresh in the background and is answered from
+	// the snapshot meanwhile, so verifies never wait for it, and a store
+	// that cannot be reached leaves cached keys verifying. Set it before
+	// the first verification.
+	MaxAge time.Duration
 
 	store   latchkey.VerifyStore
 	limiter latchkey.RateLimiter
@@ -84,6 +96,7 @@ func NewVerifier(store latchkey.VerifyStore, limiter latchkey.RateLimiter, clock
 		NegativeTTL:   DefaultNegativeTTL,
 		NegativeMax:   DefaultNegativeMax,
 		MaxEntries:    DefaultMaxEntries,
+		MaxAge:        DefaultMaxAge,
 		store:         store,
 		limiter:       limiter,
 		clock:         clock,
@@ -130,18 +143,20 @@ func (v *Verifier) Verify(ctx context.Context, accountID int64, req *latchkey.Ve
 	if !latchkey.CheckSecret(req.Key) {
 		return notFound(), nil
 	}
-	e, err := v.lookup(ctx, latchkey.HashSecret(req.Key))
+	h := latchkey.HashSecret(req.Key)
+	e, err := v.lookup(ctx, h)
 	if err == errNotFound {
 		return notFound(), nil
 	} else if err != nil {
 		return nil, err
 	}
+	now := v.clock()
+	v.refreshIfStale(h, e, now)
 	vk := &e.vk
 	if vk.AccountID != accountID || vk.Kind == latchkey.KindRoot {
 		return notFound(), nil
 	}
 
-	now := v.clock()
 	cost := req.CostOrDefault()
 	b := &resultBox{res: latchkey.VerifyResult{
 		KeyID:       vk.KeyID,
@@ -280,13 +295,51 @@ func (v *Verifier) Authenticate(ctx context.Context, secret string) (*latchkey.V
 	if !latchkey.CheckSecret(secret) {
 		return nil, latchkey.Errorf(latchkey.EUNAUTHORIZED, "invalid credential")
 	}
-	e, err := v.lookup(ctx, latchkey.HashSecret(secret))
+	h := latchkey.HashSecret(secret)
+	e, err := v.lookup(ctx, h)
 	if err == errNotFound {
 		return nil, latchkey.Errorf(latchkey.EUNAUTHORIZED, "invalid credential")
 	} else if err != nil {
 		return nil, err
 	}
+	v.refreshIfStale(h, e, v.clock())
 	return &e.vk, nil
+}
+
+// refreshIfStale starts a background reload of a snapshot cached for
+// longer than MaxAge, unless a load of the secret is already under way.
+// The reload replaces the entry, or evicts the key when the store no
+// longer has the secret.
+func (v *Verifier) refreshIfStale(h latchkey.SecretHash, e *entry, now time.Time) {
+	if v.MaxAge <= 0 || now.UnixNano() < e.staleAt.Load() {
+		return
+	}
+	e.staleAt.Store(now.Add(refreshRetry).UnixNano()) // one refresh at a time
+	v.loadsMu.Lock()
+	if _, busy := v.loads[h]; busy {
+		v.loadsMu.Unlock()
+		return
+	}
+	l := &load{done: make(chan struct{})}
+	v.loads[h] = l
+	v.loadsMu.Unlock()
+	go func() {
+		defer func() {
+			v.loadsMu.Lock()
+			delete(v.loads, h)
+			v.loadsMu.Unlock()
+			close(l.done)
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
+		defer cancel()
+		l.e, l.err = v.fetch(ctx, h)
+		switch {
+		case l.err == errNotFound: // the secret is gone
+			v.Invalidate(latchkey.KeyChange{AccountID: e.vk.AccountID, KeyID: e.vk.KeyID})
+		case l.err != nil:
+			v.logger.Debug("refreshing a cached key failed; serving the cached snapshot", "key_id", e.vk.KeyID, "err", l.err)
+		}
+	}()
 }
 
 // errNotFound is lookup's answer for an unknown secret; it never leaves

@@ -58,7 +58,7 @@ func (s *Store) FindAccounts(ctx context.Context) ([]*latchkey.Account, error) {
 		}
 		list = append(list, a)
 	}
-	if err := rows.Err(); err != nil {
+	if err := rowsErr(rows); err != nil {
 		return nil, fmt.Errorf("find accounts: %w", err)
 	}
 	return list, nil

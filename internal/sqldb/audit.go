@@ -83,7 +83,7 @@ func (s *Store) FindAuditEvents(ctx context.Context, f latchkey.AuditFilter) ([]
 		}
 		list = append(list, &e)
 	}
-	if err := rows.Err(); err != nil {
+	if err := rowsErr(rows); err != nil {
 		return nil, "", fmt.Errorf("find audit events: %w", err)
 	}
 	next := ""

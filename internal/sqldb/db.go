@@ -15,12 +15,15 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"path"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/latchkey/latchkey"
 )
@@ -34,17 +37,22 @@ type Store struct {
 	rdb      *sql.DB // read transactions (PostgreSQL: the same pool as db)
 	dialect  *dialect
 	clock    latchkey.Clock
+	timeout  time.Duration // of every transaction; see WithTimeout
+	logger   *slog.Logger
 	feed     feed
 	closeFn  func() // stops background work started by Open
 	closed   sync.Once
 	closeErr error
 
-	// PostgreSQL change feed across instances: the NOTIFY channel and this
-	// Store's id, so it ignores its own notifications.
+	// The change feed (feed.go): the NOTIFY channel (PostgreSQL) and this
+	// Store's id in the change log, so it skips its own changes.
 	channel, instance string
 
 	stmtsMu sync.Mutex
 	stmts   map[stmtKey]*sql.Stmt // see Tx.stmt
+
+	pgConfig  *pgx.ConnConfig // PostgreSQL: for the feed connection
+	feedStart sync.Once
 }
 
 // stmtKey names a statement prepared on one pool.
@@ -53,24 +61,41 @@ type stmtKey struct {
 	q    string
 }
 
+// DefaultTimeout bounds every transaction of a Store unless WithTimeout
+// says otherwise.
+const DefaultTimeout = 5 * time.Second
+
+// Option configures Open.
+type Option func(*Store)
+
+// WithTimeout bounds every transaction (and, on PostgreSQL, connecting and
+// each statement on the server): past it the call fails as unavailable, so
+// a partitioned database is answered instead of waited on.
+func WithTimeout(d time.Duration) Option { return func(s *Store) { s.timeout = d } }
+
+// WithLogger logs the change feed's losses and recoveries to l.
+func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.logger = l } }
+
 // Open opens the store at dsn: a SQLite file path or a postgres:// URL. It
-// does not migrate; call Migrate.
-func Open(ctx context.Context, dsn string, clock latchkey.Clock) (*Store, error) {
+// does not migrate; call Migrate, which also starts the change feed.
+func Open(ctx context.Context, dsn string, clock latchkey.Clock, opts ...Option) (*Store, error) {
 	if clock == nil {
 		clock = latchkey.SystemClock
 	}
-	s := &Store{clock: clock, closeFn: func() {}}
+	s := &Store{clock: clock, closeFn: func() {}, timeout: DefaultTimeout, instance: newInstanceID()}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
 	s.feed.subs = make(map[int]func(latchkey.KeyChange))
 	if isPostgresDSN(dsn) {
-		db, err := openPostgres(ctx, dsn)
+		db, cfg, err := openPostgres(ctx, dsn, s.timeout)
 		if err != nil {
 			return nil, err
 		}
-		s.db, s.rdb, s.dialect = db, db, postgresDialect
-		if err := s.listen(ctx, dsn); err != nil {
-			db.Close()
-			return nil, err
-		}
+		s.db, s.rdb, s.dialect, s.pgConfig = db, db, postgresDialect, cfg
 		return s, nil
 	}
 	db, rdb, err := openSQLite(ctx, dsn)
@@ -100,10 +125,12 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
-// Ping reports whether the database answers.
+// Ping reports whether the database answers. Errors: unavailable.
 func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	if err := s.rdb.PingContext(ctx); err != nil {
-		return fmt.Errorf("ping database: %w", err)
+		return unavailable(fmt.Errorf("ping database: %w", err))
 	}
 	return nil
 }
@@ -145,7 +172,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 		applied[v] = name
 	}
 	rows.Close()
-	if err := rows.Err(); err != nil {
+	if err := rowsErr(rows); err != nil {
 		return fmt.Errorf("read schema_migrations: %w", err)
 	}
 
@@ -176,7 +203,25 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	return s.prepareHot(ctx)
+	if err := s.prepareHot(ctx); err != nil {
+		return err
+	}
+	return s.startFeedOnce(ctx)
+}
+
+// startFeedOnce starts, on PostgreSQL, the feed connection that hears other
+// instances' changes, from the newest change there is now.
+func (s *Store) startFeedOnce(ctx context.Context) error {
+	if s.pgConfig == nil {
+		return nil
+	}
+	var err error
+	s.feedStart.Do(func() {
+		if err = s.startAt(ctx); err == nil {
+			err = s.startFeed(ctx, s.pgConfig)
+		}
+	})
+	return err
 }
 
 // hotQueries are the constant queries of cold verifications, kept prepared
@@ -254,8 +299,14 @@ func migrationFiles(dir string) ([]migration, error) {
 
 // Tx is a transaction with the one now every helper in it uses, and the
 // key changes to announce once it commits.
+//
+// Each transaction runs under the store's timeout: its ctx carries the
+// deadline, and every error that says the database could not be reached or
+// did not answer in time comes back as unavailable (see unavailable).
 type Tx struct {
 	tx      *sql.Tx
+	ctx     context.Context // with the store's deadline
+	cancel  context.CancelFunc
 	pool    *sql.DB // the pool tx came from
 	store   *Store
 	now     time.Time
@@ -264,21 +315,23 @@ type Tx struct {
 
 // beginWrite starts a write transaction (immediate on SQLite).
 func (s *Store) beginWrite(ctx context.Context) (*Tx, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("begin transaction: %w", err)
-	}
-	return &Tx{tx: tx, pool: s.db, store: s, now: s.now()}, nil
+	return s.begin(ctx, s.db, nil)
 }
 
 // beginRead starts a read-only transaction, so a method's several queries
 // see one snapshot.
 func (s *Store) beginRead(ctx context.Context) (*Tx, error) {
-	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	return s.begin(ctx, s.rdb, &sql.TxOptions{ReadOnly: true})
+}
+
+func (s *Store) begin(ctx context.Context, pool *sql.DB, opts *sql.TxOptions) (*Tx, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	tx, err := pool.BeginTx(ctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("begin read transaction: %w", err)
+		cancel()
+		return nil, unavailable(fmt.Errorf("begin transaction: %w", err))
 	}
-	return &Tx{tx: tx, pool: s.rdb, store: s, now: s.now()}, nil
+	return &Tx{tx: tx, ctx: ctx, cancel: cancel, pool: pool, store: s, now: s.now()}, nil
 }
 
 // now reads the clock, in UTC, at the precision times are stored with.
@@ -286,11 +339,20 @@ func (s *Store) now() time.Time {
 	return s.clock().UTC().Truncate(time.Microsecond)
 }
 
-// Commit commits the transaction, then tells the change feed's subscribers
-// about the key changes it made.
+// Commit logs the key changes the transaction made (see logChanges),
+// commits, then tells the change feed's subscribers about them. They are
+// told on a failed commit too: a commit whose answer was lost may have
+// happened, and telling them of a change that did not is harmless.
 func (tx *Tx) Commit() error {
+	defer tx.cancel()
+	if len(tx.changes) > 0 {
+		if err := tx.logChanges(); err != nil {
+			return err
+		}
+	}
 	if err := tx.tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		tx.store.feed.publish(tx.changes)
+		return unavailable(fmt.Errorf("commit: %w", err))
 	}
 	tx.store.feed.publish(tx.changes)
 	return nil
@@ -298,20 +360,16 @@ func (tx *Tx) Commit() error {
 
 // Rollback aborts the transaction; after Commit it does nothing.
 func (tx *Tx) Rollback() error {
+	defer tx.cancel()
 	return tx.tx.Rollback()
 }
 
-// keyChanged records that the key's verifiable state changed. On
-// PostgreSQL it also queues a NOTIFY, which the server delivers to every
-// instance at commit.
-func (tx *Tx) keyChanged(ctx context.Context, accountID, keyID int64) error {
-	c := latchkey.KeyChange{AccountID: accountID, KeyID: keyID}
-	tx.changes = append(tx.changes, c)
-	return tx.store.notifyOthers(ctx, tx, c)
-}
+// The statement helpers run under the transaction's ctx, whatever ctx they
+// are handed: it is the caller's with the store's deadline added.
 
-func (tx *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return tx.tx.ExecContext(ctx, tx.store.dialect.rebind(q), args...)
+func (tx *Tx) exec(_ context.Context, q string, args ...any) (sql.Result, error) {
+	res, err := tx.tx.ExecContext(tx.ctx, tx.store.dialect.rebind(q), args...)
+	return res, unavailable(err)
 }
 
 // stmt returns q, one of hotQueries, bound to the transaction, or nil
@@ -327,79 +385,49 @@ func (tx *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
 	if st == nil {
 		return nil
 	}
-	return tx.tx.StmtContext(ctx, st)
+	return tx.tx.StmtContext(tx.ctx, st)
 }
 
 // queryCached and queryRowCached are query and queryRow through tx.stmt.
 func (tx *Tx) queryCached(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	if st := tx.stmt(ctx, q); st != nil {
-		return st.QueryContext(ctx, args...)
+		rows, err := st.QueryContext(tx.ctx, args...)
+		return rows, unavailable(err)
 	}
 	return tx.query(ctx, q, args...)
 }
 
-func (tx *Tx) queryRowCached(ctx context.Context, q string, args ...any) *sql.Row {
+func (tx *Tx) queryRowCached(ctx context.Context, q string, args ...any) row {
 	if st := tx.stmt(ctx, q); st != nil {
-		return st.QueryRowContext(ctx, args...)
+		return row{st.QueryRowContext(tx.ctx, args...)}
 	}
 	return tx.queryRow(ctx, q, args...)
 }
 
 // prepare prepares q for use within the transaction; the caller closes it.
-func (tx *Tx) prepare(ctx context.Context, q string) (*sql.Stmt, error) {
-	return tx.tx.PrepareContext(ctx, tx.store.dialect.rebind(q))
+func (tx *Tx) prepare(_ context.Context, q string) (*sql.Stmt, error) {
+	st, err := tx.tx.PrepareContext(tx.ctx, tx.store.dialect.rebind(q))
+	return st, unavailable(err)
 }
 
-func (tx *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return tx.tx.QueryContext(ctx, tx.store.dialect.rebind(q), args...)
+func (tx *Tx) query(_ context.Context, q string, args ...any) (*sql.Rows, error) {
+	rows, err := tx.tx.QueryContext(tx.ctx, tx.store.dialect.rebind(q), args...)
+	return rows, unavailable(err)
 }
 
-func (tx *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return tx.tx.QueryRowContext(ctx, tx.store.dialect.rebind(q), args...)
+func (tx *Tx) queryRow(_ context.Context, q string, args ...any) row {
+	return row{tx.tx.QueryRowContext(tx.ctx, tx.store.dialect.rebind(q), args...)}
 }
 
-// feed is the in-process side of the change feed.
-type feed struct {
-	mu   sync.RWMutex
-	subs map[int]func(latchkey.KeyChange)
-	next int
-}
+// row is a *sql.Row whose Scan reports an unreachable database as
+// unavailable.
+type row struct{ r *sql.Row }
 
-// Subscribe calls fn, synchronously, for every key change after the
-// transaction making it has committed (never for one that rolled back),
-// including, on PostgreSQL, changes committed by other instances. fn may be
-// called from several goroutines at once and must not block for long.
-func (s *Store) Subscribe(fn func(latchkey.KeyChange)) (cancel func()) {
-	s.feed.mu.Lock()
-	defer s.feed.mu.Unlock()
-	id := s.feed.next
-	s.feed.next++
-	s.feed.subs[id] = fn
-	return func() {
-		s.feed.mu.Lock()
-		defer s.feed.mu.Unlock()
-		delete(s.feed.subs, id)
-	}
-}
+// Scan scans the row as sql.Row.Scan does.
+func (r row) Scan(dest ...any) error { return unavailable(r.r.Scan(dest...)) }
 
-var _ latchkey.ChangeFeed = (*Store)(nil)
-
-func (f *feed) publish(changes []latchkey.KeyChange) {
-	if len(changes) == 0 {
-		return
-	}
-	f.mu.RLock()
-	subs := make([]func(latchkey.KeyChange), 0, len(f.subs))
-	for _, fn := range f.subs {
-		subs = append(subs, fn)
-	}
-	f.mu.RUnlock()
-	for _, c := range changes {
-		for _, fn := range subs {
-			fn(c)
-		}
-	}
-}
+// rowsErr is rows.Err, with an unreachable database as unavailable.
+func rowsErr(rows *sql.Rows) error { return unavailable(rows.Err()) }
 
 // Time conversions: every time is stored as unix microseconds in UTC.
 

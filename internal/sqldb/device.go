@@ -126,7 +126,7 @@ func findDevices(ctx context.Context, tx *Tx, keyID int64) ([]*latchkey.Device, 
 		d.CreatedAt = fromMicros(createdAt)
 		list = append(list, d)
 	}
-	if err := rows.Err(); err != nil {
+	if err := rowsErr(rows); err != nil {
 		return nil, fmt.Errorf("find devices: %w", err)
 	}
 	return list, nil

@@ -2,12 +2,13 @@ package sqldb
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"net/url"
 	"os"
 	"runtime"
@@ -17,7 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/jackc/pgx/v5/stdlib"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -120,19 +121,36 @@ func openSQLite(ctx context.Context, path string) (db, rdb *sql.DB, err error) {
 	return db, rdb, nil
 }
 
-// openPostgres opens one pool for reads and writes.
-func openPostgres(ctx context.Context, dsn string) (*sql.DB, error) {
-	db, err := sql.Open("pgx", dsn)
+// openPostgres opens one pool for reads and writes, and returns the
+// connection settings for the change feed's own connection. Unless the URL
+// sets them, connecting is bounded by timeout, and so are each statement
+// (statement_timeout) and each idle transaction on the server, so a stuck
+// client never holds a lock for long.
+func openPostgres(ctx context.Context, dsn string, timeout time.Duration) (*sql.DB, *pgx.ConnConfig, error) {
+	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("open postgres: %w", err)
+		// The parse error may quote the URL, password included.
+		return nil, nil, fmt.Errorf("open postgres: the database URL is not a valid postgres:// URL")
 	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = timeout
+	}
+	ms := strconv.FormatInt(timeout.Milliseconds(), 10)
+	for _, p := range []string{"statement_timeout", "idle_in_transaction_session_timeout"} {
+		if _, set := cfg.RuntimeParams[p]; !set {
+			cfg.RuntimeParams[p] = ms
+		}
+	}
+	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(32)
 	db.SetMaxIdleConns(8)
-	if err := db.PingContext(ctx); err != nil {
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := db.PingContext(pctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open postgres: %w", err)
+		return nil, nil, fmt.Errorf("open postgres: %w", err)
 	}
-	return db, nil
+	return db, cfg, nil
 }
 
 // createPrivate creates a missing database file readable by its owner
@@ -240,100 +258,60 @@ func isForeignKeyViolation(err error) bool {
 	return false
 }
 
-// The change feed across instances (PostgreSQL only). A write transaction
-// queues one NOTIFY per key change; PostgreSQL delivers them when, and only
-// if, it commits. Every Store LISTENs on a dedicated connection and passes
-// other instances' changes to its subscribers. The channel is per schema, so
-// deployments sharing a database in different schemas do not hear each other.
+// unavailableRetry is the Retry-After of an unreachable database.
+const unavailableRetry = 2 * time.Second
 
-// notifyOthers queues a NOTIFY for c in tx.
-func (s *Store) notifyOthers(ctx context.Context, tx *Tx, c latchkey.KeyChange) error {
-	if s.dialect != postgresDialect {
-		return nil
-	}
-	payload := fmt.Sprintf("%s %d %d", s.instance, c.AccountID, c.KeyID)
-	if _, err := tx.exec(ctx, `SELECT pg_notify(?, ?)`, s.channel, payload); err != nil {
-		return fmt.Errorf("notify key change: %w", err)
-	}
-	return nil
-}
-
-// listen connects the LISTEN connection and keeps it connected until Close.
-// Notifications sent while it reconnects are lost; the verify cache's own
-// expiry bounds how long a missed change can go unseen.
-func (s *Store) listen(ctx context.Context, dsn string) error {
-	var schema string
-	if err := s.db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
-		return fmt.Errorf("read current schema: %w", err)
-	}
-	var id [8]byte
-	if _, err := rand.Read(id[:]); err != nil {
-		return fmt.Errorf("instance id: %w", err)
-	}
-	s.instance = hex.EncodeToString(id[:])
-	s.channel = "latchkey_keys." + schema
-	if len(s.channel) > 63 {
-		s.channel = s.channel[:63]
-	}
-	conn, err := s.listenConn(ctx, dsn)
-	if err != nil {
+// unavailable returns err as an unavailable *latchkey.Error (with the
+// cause kept for the log) when it says that the database could not be
+// reached, dropped the connection, did not answer in time, or is shutting
+// down or overloaded; it returns any other err unchanged. Callers see only
+// that the store is unavailable and when to try again.
+func unavailable(err error) error {
+	if err == nil || !isUnavailable(err) {
 		return err
 	}
-	lctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go s.listenLoop(lctx, dsn, conn, done)
-	s.closeFn = func() { cancel(); <-done }
-	return nil
+	var le *latchkey.Error
+	if errors.As(err, &le) {
+		return err // already classified
+	}
+	return &latchkey.Error{Code: latchkey.EUNAVAILABLE, Message: "the store is unavailable; try again shortly",
+		RetryAfter: unavailableRetry, Err: err}
 }
 
-func (s *Store) listenConn(ctx context.Context, dsn string) (*pgx.Conn, error) {
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		return nil, fmt.Errorf("connect change feed: %w", err)
+func isUnavailable(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
 	}
-	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{s.channel}.Sanitize()); err != nil {
-		conn.Close(context.Background())
-		return nil, fmt.Errorf("listen for key changes: %w", err)
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
 	}
-	return conn, nil
-}
-
-func (s *Store) listenLoop(ctx context.Context, dsn string, conn *pgx.Conn, done chan<- struct{}) {
-	defer close(done)
-	for {
-		for {
-			n, err := conn.WaitForNotification(ctx)
-			if err != nil {
-				break
-			}
-			s.receive(n.Payload)
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) || pgconn.Timeout(err) || pgconn.SafeToRetry(err) {
+		return true
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case strings.HasPrefix(pe.Code, "08"): // connection exception
+			return true
+		case pe.Code == "57014", // query_canceled: statement_timeout
+			pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", // shutting down, cannot connect now
+			pe.Code == "53300", // too_many_connections
+			pe.Code == "40001", pe.Code == "40P01", // serialization failure, deadlock: try again
+			pe.Code == "25P03": // idle_in_transaction_session_timeout
+			return true
 		}
-		conn.Close(context.Background())
-		for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(backoff):
-			}
-			c, err := s.listenConn(ctx, dsn)
-			if err == nil {
-				conn = c
-				break
-			}
+		return false
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff { // primary result code
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR:
+			return true
 		}
 	}
-}
-
-// receive publishes another instance's key change.
-func (s *Store) receive(payload string) {
-	f := strings.Fields(payload)
-	if len(f) != 3 || f[0] == s.instance {
-		return
-	}
-	accountID, err1 := strconv.ParseInt(f[1], 10, 64)
-	keyID, err2 := strconv.ParseInt(f[2], 10, 64)
-	if err1 != nil || err2 != nil {
-		return
-	}
-	s.feed.publish([]latchkey.KeyChange{{AccountID: accountID, KeyID: keyID}})
+	return false
 }

@@ -462,7 +462,7 @@ func findKeys(ctx context.Context, tx *Tx, f latchkey.KeyFilter) ([]*latchkey.Ke
 		k.Status = k.StatusAt(tx.now)
 		keys = append(keys, k)
 	}
-	if err := rows.Err(); err != nil {
+	if err := rowsErr(rows); err != nil {
 		return nil, "", fmt.Errorf("find keys: %w", err)
 	}
 	rows.Close()
@@ -535,7 +535,7 @@ func checkPermissions(ctx context.Context, tx *Tx, accountID int64, kind latchke
 			}
 			known[n] = true
 		}
-		if err := rows.Err(); err != nil {
+		if err := rowsErr(rows); err != nil {
 			return nil, fmt.Errorf("check permissions: %w", err)
 		}
 		for _, n := range out {
@@ -626,7 +626,7 @@ func loadPermissions(ctx context.Context, tx *Tx, keys []*latchkey.Key) error {
 			k.Permissions = append(k.Permissions, name)
 		}
 	}
-	if err := rows.Err(); err != nil {
+	if err := rowsErr(rows); err != nil {
 		return fmt.Errorf("load key permissions: %w", err)
 	}
 	for _, k := range keys {

@@ -34,7 +34,7 @@ func (s *Store) FindPermissions(ctx context.Context, accountID int64) ([]*latchk
 		p.CreatedAt = fromMicros(createdAt)
 		list = append(list, &p)
 	}
-	if err := rows.Err(); err != nil {
+	if err := rowsErr(rows); err != nil {
 		return nil, fmt.Errorf("find permissions: %w", err)
 	}
 	return list, nil
@@ -161,7 +161,7 @@ func keysHolding(ctx context.Context, tx *Tx, accountID int64, name, q string) (
 		}
 		ids = append(ids, id)
 	}
-	if err := rows.Err(); err != nil {
+	if err := rowsErr(rows); err != nil {
 		return nil, fmt.Errorf("find keys holding permission: %w", err)
 	}
 	return ids, nil

@@ -85,7 +85,7 @@ func (s *Store) FindUsage(ctx context.Context, accountID, keyID int64, f latchke
 			b.Total += count
 		}
 	}
-	if err := rows.Err(); err != nil {
+	if err := rowsErr(rows); err != nil {
 		return nil, fmt.Errorf("find usage: %w", err)
 	}
 	if buckets == nil {
@@ -348,7 +348,7 @@ func lockUsageKeys(ctx context.Context, tx *Tx, ids map[int64]bool) (map[int64]*
 			keys[id] = k
 		}
 		rows.Close()
-		if err := rows.Err(); err != nil {
+		if err := rowsErr(rows); err != nil {
 			return nil, fmt.Errorf("read key usage: %w", err)
 		}
 	}

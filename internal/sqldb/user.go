@@ -103,7 +103,7 @@ func (s *Store) FindMembers(ctx context.Context, accountID int64) ([]*latchkey.M
 		m.CreatedAt, m.Role = fromMicros(createdAt), latchkey.Role(role)
 		list = append(list, &m)
 	}
-	if err := rows.Err(); err != nil {
+	if err := rowsErr(rows); err != nil {
 		return nil, fmt.Errorf("find members: %w", err)
 	}
 	return list, nil
@@ -139,7 +139,7 @@ func (s *Store) FindMemberships(ctx context.Context, userID int64) ([]*latchkey.
 		m.Role, m.CreatedAt = latchkey.Role(role), fromMicros(createdAt)
 		list = append(list, &m)
 	}
-	if err := rows.Err(); err != nil {
+	if err := rowsErr(rows); err != nil {
 		return nil, fmt.Errorf("find memberships: %w", err)
 	}
 	return list, nil

@@ -92,7 +92,7 @@ const findVerifyKeyQuery = `SELECT ` + keyColumns + `, s.expires_at
 
 // scanAlso scans a row into a key's columns plus extra destinations.
 type scanAlso struct {
-	row   *sql.Row
+	row   row
 	extra []any
 }
 

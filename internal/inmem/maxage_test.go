@@ -1,0 +1,137 @@
+package inmem_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+// eventually verifies until the answer has the code, or fails after a
+// bounded number of tries: the refresh it waits for runs in the background.
+func (h *harness) eventually(tb testing.TB, req latchkey.VerifyRequest, code latchkey.VerifyCode) {
+	tb.Helper()
+	for i := 0; i < 500; i++ {
+		if h.verify(tb, req).Code == code {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	tb.Fatalf("verification never answered %s", code)
+}
+
+func TestVerify_MaxAgeRefreshesAMissedChange(t *testing.T) {
+	h := MustHarness(t)
+	h.v.MaxAge = time.Minute
+	secret := h.add(t, baseKey(1))
+	req := latchkey.VerifyRequest{Key: secret}
+	wantCode(t, h.verify(t, req), latchkey.CodeValid)
+
+	// A revoke the feed never told this instance of.
+	past := h.clock.Now().Add(-time.Second)
+	h.store.update(1, func(vk *latchkey.VerifyKey) { vk.RevokedAt = &past })
+	h.clock.Add(59 * time.Second)
+	wantCode(t, h.verify(t, req), latchkey.CodeValid) // younger than MaxAge: the snapshot is trusted
+
+	h.clock.Add(2 * time.Second)
+	h.eventually(t, req, latchkey.CodeRevoked)
+}
+
+func TestVerify_MaxAgeEvictsADeletedKey(t *testing.T) {
+	h := MustHarness(t)
+	h.v.MaxAge = time.Minute
+	secret := h.add(t, baseKey(1))
+	req := latchkey.VerifyRequest{Key: secret}
+	wantCode(t, h.verify(t, req), latchkey.CodeValid)
+	h.store.remove(1)
+	h.clock.Add(2 * time.Minute)
+	h.eventually(t, req, latchkey.CodeNotFound)
+}
+
+func TestVerify_MaxAgeServesTheSnapshotWhileTheStoreIsDown(t *testing.T) {
+	h := MustHarness(t)
+	h.v.MaxAge = time.Minute
+	secret := h.add(t, baseKey(1))
+	req := latchkey.VerifyRequest{Key: secret}
+	wantCode(t, h.verify(t, req), latchkey.CodeValid)
+
+	down := latchkey.Errorf(latchkey.EUNAVAILABLE, "store down (test)")
+	h.store.mu.Lock()
+	h.store.findErr = down
+	h.store.mu.Unlock()
+	h.clock.Add(2 * time.Minute)
+	for i := 0; i < 20; i++ { // each may start a refresh that fails
+		wantCode(t, h.verify(t, req), latchkey.CodeValid)
+		time.Sleep(5 * time.Millisecond)
+	}
+	// An uncached key is not guessed: the store's error comes back.
+	other := h.add(t, baseKey(2))
+	if _, err := h.v.Verify(t.Context(), 1, &latchkey.VerifyRequest{Key: other}); latchkey.ErrorCode(err) != latchkey.EUNAVAILABLE {
+		t.Fatalf("uncached key with the store down: got %v, want unavailable", err)
+	}
+
+	h.store.mu.Lock()
+	h.store.findErr = nil
+	h.store.mu.Unlock()
+	h.store.update(1, func(vk *latchkey.VerifyKey) { vk.Enabled = false })
+	h.clock.Add(2 * time.Second) // past the retry delay of the failed refresh
+	h.eventually(t, req, latchkey.CodeDisabled)
+}
+
+func TestVerify_MaxAgeRefreshDoesNotRepeatItself(t *testing.T) {
+	h := MustHarness(t)
+	h.v.MaxAge = time.Minute
+	secret := h.add(t, baseKey(1))
+	req := latchkey.VerifyRequest{Key: secret}
+	wantCode(t, h.verify(t, req), latchkey.CodeValid)
+	h.store.mu.Lock()
+	h.store.findErr = latchkey.Errorf(latchkey.EUNAVAILABLE, "store down (test)")
+	h.store.mu.Unlock()
+	h.clock.Add(2 * time.Minute)
+	for i := 0; i < 100; i++ {
+		wantCode(t, h.verify(t, req), latchkey.CodeValid)
+	}
+	time.Sleep(20 * time.Millisecond)
+	h.store.mu.Lock()
+	finds := h.store.finds
+	h.store.mu.Unlock()
+	// One load, then one refresh: the clock did not move, so the failed
+	// refresh is not tried again by the verifications after it.
+	if finds != 2 {
+		t.Fatalf("store finds: got %d, want 2", finds)
+	}
+}
+
+func TestInvalidateAllForgetsEveryKey(t *testing.T) {
+	h := MustHarness(t)
+	var reqs []latchkey.VerifyRequest
+	for id := int64(1); id <= 50; id++ {
+		reqs = append(reqs, latchkey.VerifyRequest{Key: h.add(t, baseKey(id))})
+	}
+	unknown, _ := MustSecret(t)
+	for _, r := range reqs {
+		wantCode(t, h.verify(t, r), latchkey.CodeValid)
+	}
+	wantCode(t, h.verify(t, latchkey.VerifyRequest{Key: unknown}), latchkey.CodeNotFound)
+	past := h.clock.Now().Add(-time.Second)
+	for id := int64(1); id <= 50; id++ {
+		h.store.update(id, func(vk *latchkey.VerifyKey) { vk.RevokedAt = &past })
+	}
+	h.v.Invalidate(latchkey.KeyChange{All: true})
+	if st := h.v.Stats(); st.Entries != 0 {
+		t.Fatalf("entries after invalidating all: got %d, want 0", st.Entries)
+	}
+	for _, r := range reqs {
+		wantCode(t, h.verify(t, r), latchkey.CodeRevoked)
+	}
+	h.store.mu.Lock()
+	before := h.store.finds
+	h.store.mu.Unlock()
+	wantCode(t, h.verify(t, latchkey.VerifyRequest{Key: unknown}), latchkey.CodeNotFound)
+	h.store.mu.Lock()
+	after := h.store.finds
+	h.store.mu.Unlock()
+	if after != before+1 {
+		t.Fatalf("an unknown secret after invalidating all: got %d store finds, want 1 (the negative cache ends too)", after-before)
+	}
+}
