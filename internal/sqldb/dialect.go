@@ -299,7 +299,7 @@ func isUnavailable(err error) bool {
 			return true
 		case pe.Code == "57014", // query_canceled: statement_timeout
 			pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", // shutting down, cannot connect now
-			pe.Code == "53300", // too_many_connections
+			pe.Code == "53300",                     // too_many_connections
 			pe.Code == "40001", pe.Code == "40P01", // serialization failure, deadlock: try again
 			pe.Code == "25P03": // idle_in_transaction_session_timeout
 			return true
