@@ -197,6 +197,38 @@ type RateLimiter interface {
 	Take(ctx context.Context, keyID int64, rl RateLimit, cost int64, now time.Time) (RateLimitState, bool, error)
 }
 
+// SharedCounters decide one verification's rate limit and credits together
+// and atomically for every instance serving a store (DESIGN §5): the rate
+// limit is granted and the credits are spent only if both checks pass.
+type SharedCounters interface {
+	// Spend decides sp and fills in its answer. It reports false, with no
+	// error, when the counters cannot be reached and the caller is to count
+	// on its own (per instance) instead.
+	Spend(ctx context.Context, sp *Spend) (decided bool, err error)
+}
+
+// Spend is one verification's question to the SharedCounters, and their
+// answer.
+type Spend struct {
+	KeyID     int64
+	Now       time.Time
+	RateLimit *RateLimit // nil: no rate limit
+	Tokens    int64      // rate-limit tokens to take if every check passes (0 peeks)
+	Credits   *Credits   // the store's snapshot of the credits; nil: unlimited
+	// Base is the credits baseline (RefilledAt) the caller last heard of,
+	// for refills; nil: the snapshot's.
+	Base *time.Time
+	Cost int64 // credits to spend if every check passes (0 peeks)
+
+	// The answer.
+	Rate      RateLimitState
+	RateOK    bool       // the rate limit grants the tokens (or, peeking, is not over)
+	CreditsOK bool       // the credits cover the cost
+	Remaining int64      // credits left after the call
+	SpentBase *time.Time // the baseline the answer counts against
+	Refilled  bool       // this call refilled the credits, at Now
+}
+
 // Verifier is the hot path.
 type Verifier interface {
 	// Verify checks a key of the account as DESIGN §2 says. It returns an

@@ -55,7 +55,7 @@ func latchkeyHandler(b *testing.B) (h http.Handler, root, key string) {
 		Audit:       store,
 		Accounts:    store,
 		Verifier:    verifier,
-		Ready:       store.Ping,
+		Checks:      []lkhttp.Check{{Name: "store", Check: store.Ping}},
 		Clock:       latchkey.SystemClock,
 	}
 	return api.Handler(), boot.Secret, key

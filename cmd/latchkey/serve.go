@@ -71,7 +71,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	logger := newLogger(stderr, cfg)
 	clock := latchkey.SystemClock
 
-	store, err := sqldb.Open(ctx, cfg.DatabaseURL, clock)
+	store, err := sqldb.Open(ctx, cfg.DatabaseURL, clock, sqldb.WithTimeout(cfg.storeTimeout()), sqldb.WithLogger(logger))
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
@@ -79,26 +79,28 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if err := store.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	secretKey, err := store.SecretKey(ctx)
+	secretKey, err := serverSecretKey(ctx, cfg, store)
 	if err != nil {
-		return fmt.Errorf("read secret key: %w", err)
+		return err
 	}
-	// Rate limits: in memory, or shared through Redis by every instance.
-	var limiter latchkey.RateLimiter = inmem.NewRateLimiter()
-	ready := store.Ping
+	checks := []lkhttp.Check{{Name: "store", Check: store.Ping}}
+	if store.FeedStatus().Shared {
+		checks = append(checks, lkhttp.Check{Name: "feed", Check: feedCheck(store)})
+	}
+	// Rate limits and credits: counted in memory by this instance, or
+	// shared through Redis by every instance (and counted in memory only
+	// while Redis is down).
+	limiter := inmem.NewRateLimiter()
+	var loginLimiter latchkey.RateLimiter = inmem.NewRateLimiter()
+	var rc *redis.Client
 	if cfg.RedisURL != "" {
-		rl, err := redis.Open(ctx, cfg.RedisURL, redisPrefix(secretKey), logger)
+		rc, err = redis.Open(ctx, cfg.RedisURL, redis.Options{Prefix: redisPrefix(secretKey), Logger: logger})
 		if err != nil {
 			return fmt.Errorf("LATCHKEY_REDIS_URL: %w", err)
 		}
-		defer rl.Close()
-		limiter = rl
-		ready = func(ctx context.Context) error {
-			if err := store.Ping(ctx); err != nil {
-				return err
-			}
-			return rl.Ping(ctx)
-		}
+		defer rc.Close()
+		loginLimiter = rc.RateLimiter("login", loginLimiter)
+		checks = append(checks, lkhttp.Check{Name: "redis", Check: rc.Ping, Degraded: true})
 	}
 	// Listen before the first-start bootstrap: a root key created by a
 	// start that then fails (the port taken) would never be shown.
@@ -113,12 +115,16 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	}
 
 	verifier := inmem.NewVerifier(store, limiter, clock, logger)
+	verifier.MaxAge = cfg.cacheMaxAge()
+	if rc != nil {
+		verifier.Shared = rc.Counters(cfg.redisFailClosed())
+	}
 	cancelFeed := store.Subscribe(verifier.Invalidate)
 	defer cancelFeed()
 	runCtx, stopRun := context.WithCancel(context.Background())
 	runDone := make(chan struct{})
 	go func() { defer close(runDone); verifier.Run(runCtx) }()
-	go pruneSessions(runCtx, store, logger)
+	go maintain(runCtx, store, logger)
 
 	api := &lkhttp.Server{
 		Keys:         store,
@@ -129,12 +135,16 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		Users:        store,
 		Sessions:     store,
 		Passwords:    password.New(),
-		LoginLimiter: inmem.NewRateLimiter(),
+		LoginLimiter: loginLimiter,
 		SecretKey:    secretKey,
 		AdminSecret:  cfg.AdminSecret,
-		Ready:        ready,
+		Checks:       checks,
+		Feed:         store.FeedStatus,
 		Logger:       logger,
 		Clock:        clock,
+	}
+	if rc != nil {
+		api.RedisUp = rc.Up
 	}
 	api.Surfaces = []lkhttp.Surface{&compat.Surfaces{Server: api, Keys: store, Logger: logger, Clock: clock}}
 	base := "http://" + ln.Addr().String()
@@ -184,16 +194,45 @@ func redisPrefix(secretKey []byte) string {
 	return "latchkey:" + hex.EncodeToString(m.Sum(nil)[:8])
 }
 
-// pruneSessions deletes long-dead session families and their rotated
-// refresh tokens once an hour.
-func pruneSessions(ctx context.Context, store *sqldb.Store, logger *slog.Logger) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
+// serverSecretKey returns LATCHKEY_SECRET_KEY when it is set, else the key
+// the store generated at its first start.
+func serverSecretKey(ctx context.Context, cfg Config, store *sqldb.Store) ([]byte, error) {
+	if cfg.SecretKey != "" {
+		return cfg.secretKey()
+	}
+	key, err := store.SecretKey(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read secret key: %w", err)
+	}
+	return key, nil
+}
+
+// feedCheck reports the change feed down while it does not hear the store.
+func feedCheck(store *sqldb.Store) func(context.Context) error {
+	return func(context.Context) error {
+		if st := store.FeedStatus(); !st.Connected {
+			return latchkey.Errorf(latchkey.EUNAVAILABLE, "the change feed is down: changes made on other instances are not heard until it is back")
+		}
+		return nil
+	}
+}
+
+// maintain trims the change log every minute and deletes long-dead session
+// families and their rotated refresh tokens every hour.
+func maintain(ctx context.Context, store *sqldb.Store, logger *slog.Logger) {
+	trim := time.NewTicker(time.Minute)
+	defer trim.Stop()
+	prune := time.NewTicker(time.Hour)
+	defer prune.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-trim.C:
+			if _, err := store.TrimChanges(ctx); err != nil {
+				logger.Warn("trimming the change log failed", "err", err)
+			}
+		case <-prune.C:
 			if n, err := store.PruneSessions(ctx, 7*24*time.Hour); err != nil {
 				logger.Warn("pruning sessions failed", "err", err)
 			} else if n > 0 {

@@ -3,7 +3,6 @@ package http
 import (
 	"context"
 	"crypto/subtle"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -61,15 +60,6 @@ type principalKey struct{}
 func principalFrom(ctx context.Context) *Principal {
 	p, _ := ctx.Value(principalKey{}).(*Principal)
 	return p
-}
-
-// clientIP is the address of the peer (no proxy headers are trusted).
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // Route requirements beyond root-key permissions.
@@ -153,7 +143,7 @@ func (s *Server) Operator(r *http.Request) (*Principal, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Principal{Actor: requestActor(r, latchkey.ActorOperator, 0), AccountID: accountID}, nil
+	return &Principal{Actor: s.requestActor(r, latchkey.ActorOperator, 0), AccountID: accountID}, nil
 }
 
 // RootKey resolves a bearer secret to an active root key of its own
@@ -174,7 +164,7 @@ func (s *Server) RootKey(r *http.Request, token string) (*Principal, error) {
 		// The same answer whether or not the named account exists.
 		return nil, latchkey.Errorf(latchkey.EFORBIDDEN, "a root key acts only on its own account")
 	}
-	return &Principal{Actor: requestActor(r, latchkey.ActorRootKey, vk.KeyID), AccountID: vk.AccountID, Permissions: vk.Permissions}, nil
+	return &Principal{Actor: s.requestActor(r, latchkey.ActorRootKey, vk.KeyID), AccountID: vk.AccountID, Permissions: vk.Permissions}, nil
 }
 
 // ErrAPIKeyRefused answers an api key presented to a management route.
@@ -196,8 +186,10 @@ func (s *Server) CheckCSRF(r *http.Request, p *Principal) error {
 	return nil
 }
 
-func requestActor(r *http.Request, kind latchkey.ActorKind, id int64) latchkey.Actor {
-	return latchkey.Actor{Kind: kind, ID: id, IP: clientIP(r), UserAgent: r.UserAgent()}
+// requestActor is the audit actor of a request: the principal, with the
+// request's client address (see Server.TrustedProxies) and user agent.
+func (s *Server) requestActor(r *http.Request, kind latchkey.ActorKind, id int64) latchkey.Actor {
+	return latchkey.Actor{Kind: kind, ID: id, IP: s.clientIP(r), UserAgent: r.UserAgent()}
 }
 
 // UserSession resolves a user's access token: a live session family, the
@@ -212,7 +204,7 @@ func (s *Server) UserSession(r *http.Request, token string) (*Principal, error) 
 	if err != nil {
 		return nil, err
 	}
-	p := &Principal{Actor: requestActor(r, latchkey.ActorUser, u.ID), FamilyID: fam.ID}
+	p := &Principal{Actor: s.requestActor(r, latchkey.ActorUser, u.ID), FamilyID: fam.ID}
 	h := r.Header.Get("X-Account-ID")
 	for _, m := range ms {
 		if h == "" || s.isOwnAccount(r.Context(), h, m.AccountID) {

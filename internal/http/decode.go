@@ -46,8 +46,11 @@ func ReadBody(w http.ResponseWriter, r *http.Request) ([]byte, error) { return r
 // WriteJSON writes v as application/json with the status.
 func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }
 
-// ClientIP is the peer's address as recorded in audit events.
-func ClientIP(r *http.Request) string { return clientIP(r) }
+// ClientIP is the request's client address, as the login throttle counts
+// it and audit events and created_ip record it: the address the Server's
+// handler resolved under its TrustedProxies, stored in the request's
+// context; for a request that did not pass through it, the socket's peer.
+func ClientIP(r *http.Request) string { return contextClientIP(r) }
 
 // checkContentType refuses a body whose Content-Type is set and not JSON.
 func checkContentType(r *http.Request) error {

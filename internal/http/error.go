@@ -77,15 +77,34 @@ func renderProblem(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSONType(w, status, "application/problem+json", p)
 }
 
-// logError logs internal errors in full; client errors are not logged
-// above debug. Messages never carry secrets: errors are built without them.
+// logError logs internal errors in full, and an outage (unavailable) at
+// warn with its cause, at most once per outageLogEvery with a count of those
+// not logged; client errors, and requests their client gave up on, are not
+// logged above debug. Messages never carry secrets: errors are built
+// without them.
 func (s *Server) logError(r *http.Request, err error) {
-	if latchkey.ErrorCode(err) == latchkey.EINTERNAL {
+	switch code := latchkey.ErrorCode(err); {
+	case code == latchkey.EINTERNAL:
 		s.logger.Error("request failed", "method", r.Method, "route", routeOf(r), "err", err)
-	} else {
-		s.logger.Debug("request refused", "method", r.Method, "route", routeOf(r), "code", latchkey.ErrorCode(err), "detail", latchkey.ErrorMessage(err))
+	case code == latchkey.EUNAVAILABLE && r.Context().Err() == nil:
+		s.outageMu.Lock()
+		now := time.Now()
+		if now.Sub(s.outageLogged) < outageLogEvery {
+			s.outageUnlogged++
+			s.outageMu.Unlock()
+			return
+		}
+		n := s.outageUnlogged
+		s.outageLogged, s.outageUnlogged = now, 0
+		s.outageMu.Unlock()
+		s.logger.Warn("request answered 503", "method", r.Method, "route", routeOf(r), "err", err, "similar_not_logged", n)
+	default:
+		s.logger.Debug("request refused", "method", r.Method, "route", routeOf(r), "code", code, "detail", latchkey.ErrorMessage(err))
 	}
 }
+
+// outageLogEvery bounds how often unavailable answers are logged.
+const outageLogEvery = 10 * time.Second
 
 // recoverer turns a panic in another surface's handler into a bare 500
 // that reveals nothing, and logs it.

@@ -20,8 +20,41 @@ type Metrics struct {
 	duration      *prometheus.HistogramVec
 }
 
-func newMetrics() *Metrics {
+func newMetrics(feed func() latchkey.FeedStatus, redisUp func() bool) *Metrics {
 	m := &Metrics{Registry: prometheus.NewRegistry()}
+	if redisUp != nil {
+		m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "latchkey_redis_up",
+			Help: "1 while Redis answers; 0 while limits are counted by this instance alone (or refused, failing closed).",
+		}, func() float64 { return boolGauge(redisUp()) }))
+	}
+	if feed != nil {
+		gauge := func(name, help string, f func(latchkey.FeedStatus) float64) prometheus.Collector {
+			return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return f(feed()) })
+		}
+		counter := func(name, help string, f func(latchkey.FeedStatus) float64) prometheus.Collector {
+			return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return f(feed()) })
+		}
+		m.Registry.MustRegister(
+			gauge("latchkey_feed_connected", "1 while the change feed hears other instances' key changes.",
+				func(f latchkey.FeedStatus) float64 { return boolGauge(f.Connected) }),
+			gauge("latchkey_feed_last_sequence", "Number of the last key change this instance applied.",
+				func(f latchkey.FeedStatus) float64 { return float64(f.Applied) }),
+			gauge("latchkey_feed_lag_changes", "Key changes the store has that this instance has not applied yet.",
+				func(f latchkey.FeedStatus) float64 { return float64(max(f.Head-f.Applied, 0)) }),
+			gauge("latchkey_feed_lag_seconds", "Seconds since the store last answered on the change feed's connection.",
+				func(f latchkey.FeedStatus) float64 {
+					if f.LastHeard.IsZero() {
+						return 0
+					}
+					return time.Since(f.LastHeard).Seconds()
+				}),
+			counter("latchkey_feed_replays_total", "Catch-ups that applied key changes from the change log.",
+				func(f latchkey.FeedStatus) float64 { return float64(f.Replays) }),
+			counter("latchkey_feed_cache_drops_total", "Times the change log no longer reached back and every cached key was dropped.",
+				func(f latchkey.FeedStatus) float64 { return float64(f.CacheDrops) }),
+		)
+	}
 	vec := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "latchkey_verifications_total",
 		Help: "Key verifications by result code.",
@@ -47,6 +80,13 @@ func newMetrics() *Metrics {
 	m.Registry.MustRegister(vec, m.verifyLatency, m.requests, m.duration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (m *Metrics) observeVerify(code latchkey.VerifyCode, d time.Duration) {

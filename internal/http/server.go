@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -35,6 +36,13 @@ type Server struct {
 	// AdminSecret enables the operator's X-Admin-Secret header; empty
 	// refuses that header.
 	AdminSecret string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed (LATCHKEY_TRUSTED_PROXIES). A request from one of them is
+	// counted by the login throttle, stamped in created_ip and audited as
+	// coming from the right-most X-Forwarded-For address that is not itself
+	// trusted; any other request as coming from its socket's peer. Empty
+	// trusts no proxy.
+	TrustedProxies []netip.Prefix
 	// Ready reports whether the server can serve (store, and Redis when set, reachable).
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger

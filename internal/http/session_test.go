@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,17 +20,22 @@ import (
 )
 
 // fakeSessions is an in-memory SessionService with the store's rotation
-// and reuse semantics.
+// and reuse semantics, on the fixture's clock.
 type fakeSessions struct {
 	mu       sync.Mutex
+	now      func() time.Time
 	n        int
 	families map[string]*latchkey.SessionFamily
-	tokens   map[string]string // token → family id
-	rotated  map[string]bool
+	tokens   map[string]string    // token → family id
+	rotated  map[string]time.Time // token → when it was rotated
+
+	loginIPs      []string // ip of each CreateSession
+	loginActorIPs []string // the context actor's IP of each CreateSession
 }
 
-func newFakeSessions() *fakeSessions {
-	return &fakeSessions{families: map[string]*latchkey.SessionFamily{}, tokens: map[string]string{}, rotated: map[string]bool{}}
+func newFakeSessions(now func() time.Time) *fakeSessions {
+	return &fakeSessions{now: now, families: map[string]*latchkey.SessionFamily{}, tokens: map[string]string{},
+		rotated: map[string]time.Time{}}
 }
 
 func (f *fakeSessions) token() string {
@@ -42,7 +48,9 @@ func (f *fakeSessions) mock() *mock.SessionService {
 		CreateSessionFn: func(ctx context.Context, userID int64, ttl time.Duration, ip, ua string) (*latchkey.SessionFamily, string, error) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
-			fam := &latchkey.SessionFamily{ID: "fam" + string(rune('A'+len(f.families))), UserID: userID, ExpiresAt: time.Now().Add(ttl)}
+			f.loginIPs = append(f.loginIPs, ip)
+			f.loginActorIPs = append(f.loginActorIPs, latchkey.ActorFromContext(ctx).IP)
+			fam := &latchkey.SessionFamily{ID: "fam" + string(rune('A'+len(f.families))), UserID: userID, ExpiresAt: f.now().Add(ttl)}
 			f.families[fam.ID] = fam
 			t := f.token()
 			f.tokens[t] = fam.ID
@@ -56,12 +64,12 @@ func (f *fakeSessions) mock() *mock.SessionService {
 			if !ok || fam.RevokedAt != nil {
 				return nil, "", latchkey.Errorf(latchkey.EUNAUTHORIZED, "invalid refresh token")
 			}
-			if f.rotated[tok] {
-				now := time.Now()
+			if _, ok := f.rotated[tok]; ok {
+				now := f.now()
 				fam.RevokedAt = &now
 				return nil, "", latchkey.Errorf(latchkey.EUNAUTHORIZED, "refresh token reuse detected; session revoked")
 			}
-			f.rotated[tok] = true
+			f.rotated[tok] = f.now()
 			t := f.token()
 			f.tokens[t] = id
 			return fam, t, nil
@@ -79,7 +87,7 @@ func (f *fakeSessions) mock() *mock.SessionService {
 		RevokeSessionFamilyFn: func(ctx context.Context, id string) error {
 			f.mu.Lock()
 			defer f.mu.Unlock()
-			now := time.Now()
+			now := f.now()
 			f.families[id].RevokedAt = &now
 			return nil
 		},
@@ -93,14 +101,19 @@ type sessionFixture struct {
 	clock    *time.Time
 	keys     *mock.KeyService
 	sessions *fakeSessions
+
+	mu          sync.Mutex
+	keyActorIPs []string // the actor's IP of each CreateKey
 }
 
 const goodPassword = "correct horse battery"
 
-func MustSessionFixture(tb testing.TB) *sessionFixture {
+// MustSessionFixture starts the server, after each option has changed it.
+func MustSessionFixture(tb testing.TB, options ...func(*lkhttp.Server)) *sessionFixture {
 	tb.Helper()
 	now := time.Now()
-	f := &sessionFixture{clock: &now, keys: &mock.KeyService{}, sessions: newFakeSessions()}
+	f := &sessionFixture{clock: &now, keys: &mock.KeyService{}}
+	f.sessions = newFakeSessions(func() time.Time { return *f.clock })
 	users := map[string]*latchkey.User{"admin@acme.test": {ID: 1, Email: "admin@acme.test"}, "member@acme.test": {ID: 2, Email: "member@acme.test"}}
 	s := &lkhttp.Server{
 		Keys:     f.keys,
@@ -142,10 +155,17 @@ func MustSessionFixture(tb testing.TB) *sessionFixture {
 	}
 	f.keys.FindKeysFn = func(ctx context.Context, kf latchkey.KeyFilter) ([]*latchkey.Key, string, error) { return nil, "", nil }
 	f.keys.CreateKeyFn = func(ctx context.Context, accountID int64, c *latchkey.KeyCreate) (*latchkey.Key, string, error) {
-		if a := latchkey.ActorFromContext(ctx); a.Kind != latchkey.ActorUser {
+		a := latchkey.ActorFromContext(ctx)
+		if a.Kind != latchkey.ActorUser {
 			tb.Errorf("actor: got %+v, want a user", a)
 		}
-		return &latchkey.Key{ID: 1}, "lk_x", nil
+		f.mu.Lock()
+		f.keyActorIPs = append(f.keyActorIPs, a.IP)
+		f.mu.Unlock()
+		return &latchkey.Key{ID: 1, CreatedIP: a.IP}, "lk_x", nil
+	}
+	for _, o := range options {
+		o(s)
 	}
 	f.srv = httptest.NewServer(s.Handler())
 	tb.Cleanup(f.srv.Close)
@@ -389,6 +409,142 @@ func TestSessions(t *testing.T) {
 		*f.clock = f.clock.Add(61 * time.Second)
 		if l := f.login(t, "admin@acme.test", goodPassword); l.status != 200 {
 			t.Fatalf("after the window: got %d, want 200", l.status)
+		}
+	})
+}
+
+// TestTrustedProxies drives the real server over TCP, so the socket's peer
+// is 127.0.0.1: trusted in one server, not in the other.
+func TestTrustedProxies(t *testing.T) {
+	trust := func(cidrs ...string) func(*lkhttp.Server) {
+		return func(s *lkhttp.Server) {
+			for _, c := range cidrs {
+				s.TrustedProxies = append(s.TrustedProxies, netip.MustParsePrefix(c))
+			}
+		}
+	}
+	loginXFF := func(tb testing.TB, f *sessionFixture, email, password string, xff ...string) int {
+		tb.Helper()
+		body, _ := json.Marshal(map[string]string{"email": email, "password": password})
+		req, _ := http.NewRequest("POST", f.srv.URL+"/v1/auth/login", strings.NewReader(string(body)))
+		req.Header.Set("Content-Type", "application/json")
+		for _, v := range xff {
+			req.Header.Add("X-Forwarded-For", v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	// exhaust spends the per-IP budget (30 a minute) of the client the
+	// header names, each try for another email so that no email's budget
+	// (10) runs out.
+	exhaust := func(tb testing.TB, f *sessionFixture, xff string) {
+		tb.Helper()
+		for i := 0; i < 30; i++ {
+			if st := loginXFF(tb, f, fmt.Sprintf("ghost%d@acme.test", i), "wrong password!", xff); st != 401 {
+				tb.Fatalf("attempt %d: got %d, want 401", i+1, st)
+			}
+		}
+	}
+
+	t.Run("trusted peer: buckets, sessions and audit use the forwarded address", func(t *testing.T) {
+		f := MustSessionFixture(t, trust("127.0.0.0/8", "10.0.0.0/8"))
+		exhaust(t, f, "203.0.113.10")
+		for _, tt := range []struct {
+			name string
+			xff  []string
+			want int
+		}{
+			{"the throttled client", []string{"203.0.113.10"}, 429},
+			{"the throttled client behind two of our proxies", []string{"203.0.113.10, 10.0.0.7"}, 429},
+			{"the throttled client in a second header", []string{"198.51.100.1", "203.0.113.10"}, 429},
+			{"the throttled client spoofing another address", []string{"192.0.2.99, 203.0.113.10"}, 429},
+			{"the throttled client hiding behind garbage it wrote", []string{"unknown, 203.0.113.10"}, 429},
+			{"another client has its own bucket", []string{"203.0.113.11"}, 200},
+			{"the proxy itself has its own bucket", nil, 200},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				if st := loginXFF(t, f, "admin@acme.test", goodPassword, tt.xff...); st != tt.want {
+					t.Fatalf("got %d, want %d", st, tt.want)
+				}
+			})
+		}
+		f.sessions.mu.Lock()
+		ips, actorIPs := f.sessions.loginIPs, f.sessions.loginActorIPs
+		f.sessions.mu.Unlock()
+		if want := []string{"203.0.113.11", "127.0.0.1"}; fmt.Sprint(ips) != fmt.Sprint(want) || fmt.Sprint(actorIPs) != fmt.Sprint(want) {
+			t.Errorf("sessions' IPs: got %v, audited as %v, want %v", ips, actorIPs, want)
+		}
+
+		// A key created through the proxy is audited, and its created_ip
+		// stamped, with the client's address.
+		l := f.login(t, "member@acme.test", goodPassword)
+		a := f.login(t, "admin@acme.test", goodPassword)
+		if l.status != 200 || a.status != 200 {
+			t.Fatalf("login: got %d, %d", l.status, a.status)
+		}
+		if st := f.req(t, "POST", "/v1/keys", `{"name":"x"}`, "Authorization", "Bearer "+a.access,
+			"X-Forwarded-For", "192.0.2.99, 2001:db8::5"); st != 201 {
+			t.Fatalf("create key: got %d, want 201", st)
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if want := []string{"2001:db8::5"}; fmt.Sprint(f.keyActorIPs) != fmt.Sprint(want) {
+			t.Errorf("CreateKey actor IPs: got %v, want %v", f.keyActorIPs, want)
+		}
+	})
+
+	t.Run("untrusted peer: the header is ignored", func(t *testing.T) {
+		f := MustSessionFixture(t, trust("10.0.0.0/8"))
+		exhaust(t, f, "203.0.113.10")
+		// Every try counted against 127.0.0.1, whatever the header said.
+		for _, xff := range [][]string{{"203.0.113.10"}, {"203.0.113.11"}, {"10.0.0.1"}, nil} {
+			if st := loginXFF(t, f, "admin@acme.test", goodPassword, xff...); st != 429 {
+				t.Fatalf("X-Forwarded-For %q: got %d, want 429 (the peer's bucket)", xff, st)
+			}
+		}
+		*f.clock = f.clock.Add(61 * time.Second)
+		if st := loginXFF(t, f, "admin@acme.test", goodPassword, "203.0.113.12"); st != 200 {
+			t.Fatalf("after the window: got %d, want 200", st)
+		}
+		a := f.login(t, "admin@acme.test", goodPassword)
+		if st := f.req(t, "POST", "/v1/keys", `{"name":"x"}`, "Authorization", "Bearer "+a.access,
+			"X-Forwarded-For", "192.0.2.99"); st != 201 {
+			t.Fatalf("create key: got %d, want 201", st)
+		}
+		f.sessions.mu.Lock()
+		ips := f.sessions.loginIPs
+		f.sessions.mu.Unlock()
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if want := "[127.0.0.1 127.0.0.1]"; fmt.Sprint(ips) != want || fmt.Sprint(f.keyActorIPs) != "[127.0.0.1]" {
+			t.Errorf("IPs: sessions %v, CreateKey actor %v, want the peer 127.0.0.1 only", ips, f.keyActorIPs)
+		}
+	})
+
+	t.Run("IPv6 and IPv4-mapped peers", func(t *testing.T) {
+		f := MustSessionFixture(t, trust("fd00::/8", "10.0.0.0/8"))
+		for _, tt := range []struct {
+			name, peer, xff, want string
+		}{
+			{"IPv6 proxy", "[fd00::1]:443", "2001:db8:1::9", "2001:db8:1::9"},
+			{"IPv4-mapped proxy", "[::ffff:10.1.1.1]:443", "198.51.100.20", "198.51.100.20"},
+			{"untrusted IPv6 peer", "[2001:db8:2::1]:443", "198.51.100.21", "2001:db8:2::1"},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				rec := f.loginFrom(t, tt.peer, "admin@acme.test", goodPassword, "X-Forwarded-For", tt.xff)
+				if rec.Code != 200 {
+					t.Fatalf("login: got %d %s", rec.Code, rec.Body)
+				}
+				f.sessions.mu.Lock()
+				defer f.sessions.mu.Unlock()
+				if got := f.sessions.loginIPs[len(f.sessions.loginIPs)-1]; got != tt.want {
+					t.Errorf("session IP: got %q, want %q", got, tt.want)
+				}
+			})
 		}
 	})
 }

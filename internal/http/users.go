@@ -95,7 +95,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if len(body.Password) > 256 {
 		return latchkey.FieldError("password", "must be at most 256 bytes")
 	}
-	if err := s.throttleLogin(r.Context(), throttleNet(clientIP(r)), email); err != nil {
+	ip := s.clientIP(r)
+	if err := s.throttleLogin(r.Context(), throttleNet(ip), email); err != nil {
 		return err
 	}
 	if s.Users == nil || s.Sessions == nil || s.Passwords == nil {
@@ -121,8 +122,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	} else if !ok {
 		return bad
 	}
-	ctx := latchkey.NewContextWithActor(r.Context(), latchkey.Actor{Kind: latchkey.ActorUser, ID: u.ID, IP: clientIP(r), UserAgent: r.UserAgent()})
-	fam, refresh, err := s.Sessions.CreateSession(ctx, u.ID, RefreshTTL, clientIP(r), r.UserAgent())
+	ctx := latchkey.NewContextWithActor(r.Context(), s.requestActor(r, latchkey.ActorUser, u.ID))
+	fam, refresh, err := s.Sessions.CreateSession(ctx, u.ID, RefreshTTL, ip, r.UserAgent())
 	if err != nil {
 		return err
 	}

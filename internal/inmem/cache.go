@@ -118,6 +118,8 @@ type keyState struct {
 	deviceSet  map[string]struct{} // devices, once there are many
 	hasCredits bool
 	credits    latchkey.Credits // remaining as spent in memory
+	seed       latchkey.Credits // the store's snapshot, less unflushed spend: what shared counters start from
+	sharedBase *time.Time       // the baseline the shared counters last answered with
 	refills    bool             // credits refill
 	refillDue  time.Time        // Refill is called from then on
 	dirty      bool             // listed in a dirty shard
@@ -149,7 +151,7 @@ func (ks *keyState) load(vk *latchkey.VerifyKey) {
 		}
 		c.Remaining = max(c.Remaining-p.spent, 0)
 	}
-	ks.credits = c
+	ks.credits, ks.seed, ks.sharedBase = c, c, nil
 	ks.scheduleRefill()
 }
 

@@ -47,6 +47,7 @@ type pending struct {
 	lastUsed   time.Time
 	spent      int64
 	refilledAt *time.Time
+	base       *time.Time // with shared counters: the baseline spent is counted against
 	minute     int64 // Unix minute of counts
 	counts     [numCodes]int64
 	older      []latchkey.UsageCount // KeyID unset
@@ -95,10 +96,13 @@ func (p *pending) merge(old *pending) {
 	if old.lastUsed.After(p.lastUsed) {
 		p.lastUsed = old.lastUsed
 	}
-	if p.refilledAt == nil {
+	switch {
+	case p.refilledAt == nil && p.base == nil:
 		p.spent += old.spent
-		p.refilledAt = old.refilledAt
-	} // else a refill since then makes the old spend moot
+		p.refilledAt, p.base = old.refilledAt, old.base
+	case sameTime(p.base, old.base) && sameTime(p.refilledAt, old.refilledAt):
+		p.spent += old.spent
+	} // else a refill or a new balance since then makes the old spend moot
 	for i, n := range old.counts {
 		if n != 0 {
 			p.add(old.minute, codeByIndex[i], n)
@@ -107,6 +111,10 @@ func (p *pending) merge(old *pending) {
 	for _, c := range old.older {
 		p.add(c.Minute.Unix()/60, c.Code, c.Count)
 	}
+}
+
+func sameTime(a, b *time.Time) bool {
+	return (a == nil) == (b == nil) && (a == nil || a.Equal(*b))
 }
 
 func (p *pending) reset() {
@@ -247,7 +255,7 @@ func batch(items []flushItem) *latchkey.UsageBatch {
 	for _, it := range items {
 		p, id := it.p, it.ks.id
 		if !p.lastUsed.IsZero() || p.spent != 0 || p.refilledAt != nil {
-			b.Keys = append(b.Keys, latchkey.KeyUsage{KeyID: id, LastUsedAt: p.lastUsed, CreditsSpent: p.spent, RefilledAt: p.refilledAt})
+			b.Keys = append(b.Keys, latchkey.KeyUsage{KeyID: id, LastUsedAt: p.lastUsed, CreditsSpent: p.spent, RefilledAt: p.refilledAt, CreditsBase: p.base})
 		}
 		for i, n := range p.counts {
 			if n != 0 {

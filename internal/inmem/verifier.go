@@ -58,6 +58,11 @@ type Verifier struct {
 	// the first verification.
 	MaxAge time.Duration
 
+	// Shared, when set, decides rate limits and credits for every instance
+	// at once; the limiter and the in-memory credits count only while it
+	// cannot be reached. Set it before the first verification.
+	Shared latchkey.SharedCounters
+
 	store   latchkey.VerifyStore
 	limiter latchkey.RateLimiter
 	clock   latchkey.Clock
@@ -189,6 +194,13 @@ func (v *Verifier) Verify(ctx context.Context, accountID int64, req *latchkey.Ve
 		}
 		code = c
 	}
+	if v.Shared != nil {
+		if decided, err := v.spendShared(ctx, e, code, cost, now, b); err != nil {
+			return nil, err
+		} else if decided {
+			return &b.res, nil
+		}
+	}
 	if vk.RateLimit != nil {
 		// One token per verification; a peek when the request costs
 		// nothing or an earlier check failed, to report the window.
@@ -255,6 +267,92 @@ func (v *Verifier) settle(ks *keyState, code latchkey.VerifyCode, cost int64, no
 	}
 	ks.mu.Unlock()
 	return code
+}
+
+// spendShared decides the rate limit and credits of a verification that
+// passed or failed the earlier checks with code through the shared
+// counters, and records its outcome, unless the key has neither or the
+// counters cannot be reached (false).
+func (v *Verifier) spendShared(ctx context.Context, e *entry, code latchkey.VerifyCode, cost int64, now time.Time, b *resultBox) (bool, error) {
+	ks := e.ks
+	sp := latchkey.Spend{KeyID: e.vk.KeyID, Now: now, RateLimit: e.vk.RateLimit}
+	var seed latchkey.Credits
+	ks.mu.Lock()
+	if ks.hasCredits {
+		seed = ks.seed
+		sp.Credits, sp.Base = &seed, ks.sharedBase
+	}
+	ks.mu.Unlock()
+	if sp.RateLimit == nil && sp.Credits == nil {
+		return false, nil
+	}
+	if code == latchkey.CodeValid && cost > 0 {
+		// One token per verification, and the cost in credits; a peek
+		// when the request costs nothing or an earlier check failed.
+		sp.Tokens, sp.Cost = 1, cost
+	}
+	decided, err := v.Shared.Spend(ctx, &sp)
+	if err != nil {
+		return false, fmt.Errorf("shared counters: %w", err)
+	} else if !decided {
+		return false, nil
+	}
+	if sp.RateLimit != nil {
+		b.rl = sp.Rate
+		b.res.RateLimit = &b.rl
+	}
+	if code == latchkey.CodeValid {
+		switch {
+		case sp.RateLimit != nil && !sp.RateOK:
+			code = latchkey.CodeRateLimited
+		case sp.Credits != nil && !sp.CreditsOK:
+			code = latchkey.CodeUsageExceeded
+		}
+	}
+
+	ks.mu.Lock()
+	p := ks.p
+	if p == nil {
+		p = v.pool.Get().(*pending)
+		ks.p = p
+	}
+	if sp.Credits != nil {
+		b.credits = sp.Remaining
+		b.res.CreditsRemaining = &b.credits
+		if base := sp.SpentBase; base != nil && ks.hasCredits {
+			if !sameTime(p.base, base) {
+				if p.base != nil {
+					// A refill or a balance newer than the one spent
+					// against: the older spend is moot.
+					p.spent = 0
+				}
+				p.base = base
+				if seed.RefillAmount != nil {
+					// Whichever instance's flush comes first applies
+					// the refill; the others find it done.
+					p.refilledAt = base
+				}
+			}
+			ks.sharedBase = base
+			ks.credits.Remaining, ks.credits.RefilledAt = sp.Remaining, base
+			ks.scheduleRefill()
+			if code == latchkey.CodeValid {
+				p.spent += sp.Cost
+			}
+		}
+	}
+	p.count(code, now)
+	if code == latchkey.CodeValid && now.After(p.lastUsed) {
+		p.lastUsed = now
+	}
+	if !ks.dirty {
+		ks.dirty = true
+		v.markDirty(ks)
+	}
+	ks.mu.Unlock()
+	b.res.Code = code
+	b.res.Valid = code == latchkey.CodeValid
+	return true, nil
 }
 
 // checkDevice applies the device limit: a known device passes; a new one
