@@ -228,6 +228,7 @@ type instance struct {
 func MustStart(tb testing.TB, n int, env map[string]string) *instance {
 	tb.Helper()
 	cmd := exec.Command(binary, "serve")
+	cmd.Dir = tb.TempDir() // whatever the server writes next to itself stays out of the repo
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "LATCHKEY_") {
 			cmd.Env = append(cmd.Env, kv)
@@ -248,7 +249,9 @@ func MustStart(tb testing.TB, n int, env map[string]string) *instance {
 	}
 	go func() { cmd.Wait(); close(in.exited) }()
 	tb.Cleanup(func() {
-		in.stop()
+		if d, killed := in.stop(); killed {
+			tb.Logf("instance %d did not stop %v after SIGTERM: killed", n, d.Round(time.Millisecond))
+		}
 		if tb.Failed() {
 			tb.Logf("--- instance %d log ---\n%s", n, tail(in.stderr.String(), 16<<10))
 		}
@@ -283,19 +286,22 @@ func MustStart(tb testing.TB, n int, env map[string]string) *instance {
 	return in
 }
 
-// stop sends SIGTERM and, if the process has not ended 3 s later, kills it.
-func (in *instance) stop() {
-	if in.cmd.Process == nil {
-		return
-	}
+// stop sends SIGTERM and, if the process has not ended 3 s later, kills
+// it; it reports how long it waited and whether it killed.
+func (in *instance) stop() (waited time.Duration, killed bool) {
+	start := time.Now()
 	in.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-in.exited:
 	case <-time.After(3 * time.Second):
 		in.cmd.Process.Kill()
 		<-in.exited
+		killed = true
 	}
-	in.client.CloseIdleConnections()
+	if in.client != nil {
+		in.client.CloseIdleConnections()
+	}
+	return time.Since(start), killed
 }
 
 func tail(s string, n int) string {
@@ -564,7 +570,7 @@ func (c *cluster) verify(i int, secret string, extra map[string]any) (code strin
 		c.t.Errorf("instance %d: verify answered valid=%v with code %s", i, v.Valid, v.Code)
 	}
 	if v.Valid {
-		c.ledger.accepted(c.t, i, secret, a.sent, "VALID")
+		c.ledger.accepted(i, secret, a.sent, "VALID")
 	}
 	return v.Code, a
 }
@@ -574,7 +580,7 @@ func (c *cluster) verify(i int, secret string, extra map[string]any) (code strin
 func (c *cluster) listWith(i int, rootSecret string) answer {
 	a := c.in[i-1].do("GET", "/v1/keys?limit=1", rootSecret, nil)
 	if a.status >= 200 && a.status < 300 {
-		c.ledger.accepted(c.t, i, rootSecret, a.sent, fmt.Sprintf("%d on GET /v1/keys", a.status))
+		c.ledger.accepted(i, rootSecret, a.sent, fmt.Sprintf("%d on GET /v1/keys", a.status))
 	}
 	return a
 }
@@ -749,7 +755,7 @@ func (l *ledger) setCut(i int, cut bool, healedAt time.Time) {
 
 // accepted checks that instance i may accept secret for a request sent
 // at sent, and counts a wrong answer otherwise.
-func (l *ledger) accepted(t *testing.T, i int, secret string, sent time.Time, what string) {
+func (l *ledger) accepted(i int, secret string, sent time.Time, what string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	r := l.bySec[secret]

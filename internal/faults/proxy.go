@@ -61,7 +61,8 @@ type Proxy struct {
 	addr   string // fixed by the first listen
 
 	// DialTimeout bounds the proxy's dial of the target (default 5 s); a
-	// connection whose dial fails is closed.
+	// connection whose dial fails is closed. Set it before the first
+	// connection.
 	DialTimeout time.Duration
 
 	mu     sync.Mutex
@@ -137,7 +138,8 @@ func (p *Proxy) Mode() Mode {
 	return p.mode
 }
 
-// Conns returns the number of client connections the proxy holds open.
+// Conns returns the number of client connections the proxy holds open
+// (none the moment Refuse or Close returns).
 func (p *Proxy) Conns() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -189,6 +191,7 @@ func (p *Proxy) SetMode(m Mode) error {
 		p.ln = nil
 		for l := range p.links {
 			l.shut(true)
+			delete(p.links, l)
 		}
 	}
 	p.mode = m
@@ -223,6 +226,7 @@ func (p *Proxy) Close() error {
 	}
 	for l := range p.links {
 		l.shut(false)
+		delete(p.links, l)
 	}
 	p.mu.Unlock()
 	p.wg.Wait()
