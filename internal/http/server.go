@@ -5,7 +5,6 @@
 package http
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -43,10 +42,15 @@ type Server struct {
 	// trusted; any other request as coming from its socket's peer. Empty
 	// trusts no proxy.
 	TrustedProxies []netip.Prefix
-	// Ready reports whether the server can serve (store, and Redis when set, reachable).
-	Ready  func(ctx context.Context) error
-	Logger *slog.Logger
-	Clock  latchkey.Clock
+	// Checks are what /readyz reports on, each by name: the store, Redis,
+	// the change feed.
+	Checks []Check
+	// Feed, when set, reports the change feed's state for /metrics.
+	Feed func() latchkey.FeedStatus
+	// RedisUp, when set, reports whether Redis answers, for /metrics.
+	RedisUp func() bool
+	Logger  *slog.Logger
+	Clock   latchkey.Clock
 
 	// Surfaces are extra route sets served beside the native API (the seed
 	// surfaces of internal/http/compat), each rendering its own envelope.
@@ -56,6 +60,10 @@ type Server struct {
 	clock    latchkey.Clock
 	metrics  *Metrics
 	accounts sync.Map // account name → id (accounts are never deleted)
+
+	outageMu       sync.Mutex // guards the two below; see logError
+	outageLogged   time.Time
+	outageUnlogged int
 
 	dummyOnce sync.Once // dummyHash is verified for unknown emails
 	dummyHash string
@@ -114,7 +122,7 @@ func (s *Server) routes() []route {
 		{"POST", "/v1/auth/logout", permAuthenticated, "End the session family", s.handleLogout},
 		{"GET", "/v1/auth/csrf", permAuthenticated, "The session's CSRF token", s.handleCSRF},
 		{"GET", "/healthz", "", "Liveness", s.handleHealthz},
-		{"GET", "/readyz", "", "Readiness (store, and Redis when set, reachable)", s.handleReadyz},
+		{"GET", "/readyz", "", "Readiness: the store, Redis and the change feed, each reported", s.handleReadyz},
 		{"GET", "/openapi.json", "", "This API's OpenAPI 3.1 document", s.handleOpenAPI},
 	}
 }
@@ -129,7 +137,7 @@ func (s *Server) Handler() http.Handler {
 	if s.clock == nil {
 		s.clock = latchkey.SystemClock
 	}
-	s.metrics = newMetrics()
+	s.metrics = newMetrics(s.Feed, s.RedisUp)
 	s.hashSlots = make(chan struct{}, maxConcurrentHashes)
 
 	mux := http.NewServeMux()
