@@ -82,8 +82,12 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any, optional bool) er
 }
 
 // unmarshalStrict decodes one JSON value into v with unknown fields refused
-// and errors that name the field.
+// and errors that name the field, a string holding a NUL byte or invalid
+// UTF-8 among them (see checkJSONStrings).
 func unmarshalStrict(b []byte, v any) error {
+	if err := checkJSONStrings(b); err != nil {
+		return err
+	}
 	if err := decodeStrict(b, v); err != nil {
 		return jsonError("", err)
 	}
@@ -194,12 +198,16 @@ type fieldSpec struct {
 }
 
 // decodeFields decodes a JSON object field by field into specs, naming the
-// field at fault: unknown fields, read-only fields, null where null is not
-// allowed, and wrong types. Fields are checked in name order so the error
-// is deterministic.
+// field at fault: a string holding a NUL byte or invalid UTF-8 (see
+// checkJSONStrings), unknown fields, read-only fields, null where null is
+// not allowed, and wrong types. Fields are checked in name order so the
+// error is deterministic.
 func decodeFields(b []byte, specs map[string]fieldSpec) (present map[string]bool, err error) {
 	if b == nil {
 		return nil, latchkey.Errorf(latchkey.EINVALID, "request body must be a JSON object")
+	}
+	if err := checkJSONStrings(b); err != nil {
+		return nil, err
 	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {

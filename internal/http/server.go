@@ -146,18 +146,19 @@ func (s *Server) Handler() http.Handler {
 		if rt.perm != "" {
 			h = s.authenticate(rt.perm, h)
 		}
+		h = refuseBadStrings(rt.pattern, h) // before authentication: see input.go
 		mux.Handle(rt.method+" "+rt.pattern, s.metrics.instrument(rt.pattern, s.adapt(h, renderProblem)))
 	}
 	for _, sf := range s.Surfaces {
 		for _, rt := range sf.Routes() {
-			mux.Handle(rt.Method+" "+rt.Pattern, s.metrics.instrument(rt.Pattern, s.recoverer(rt.Handler)))
+			mux.Handle(rt.Method+" "+rt.Pattern, s.metrics.instrument(rt.Pattern, s.recoverer(s.refuseBadStringsIn(rt.Pattern, rt.Handler))))
 		}
 	}
-	mux.Handle("GET /metrics", s.metrics.handler())
-	mux.Handle("/v1/", s.adapt(func(w http.ResponseWriter, r *http.Request) error {
+	mux.Handle("GET /metrics", s.refuseBadStringsIn("/metrics", s.metrics.handler()))
+	mux.Handle("/v1/", s.adapt(refuseBadStrings("/v1/", func(w http.ResponseWriter, r *http.Request) error {
 		return noRoute(mux, w, r)
-	}, renderProblem))
-	mux.HandleFunc("GET /{$}", s.handleIndex)
+	}), renderProblem))
+	mux.Handle("GET /{$}", s.refuseBadStringsIn("/", http.HandlerFunc(s.handleIndex)))
 	return mux
 }
 
