@@ -64,9 +64,12 @@ type updateCall struct {
 // fixture is a Server on mocks serving the seed surfaces, with a fake key
 // store behind mock.KeyService, signed-in users and bearer credentials.
 type fixture struct {
-	srv  *httptest.Server
-	keys *mock.KeyService
-	logs *syncBuffer // everything the server and the surfaces log
+	srv      *httptest.Server
+	keys     *mock.KeyService
+	users    *mock.UserService
+	accounts *mock.AccountService
+	verifier *mock.Verifier
+	logs     *syncBuffer // everything the server and the surfaces log
 
 	mu      sync.Mutex
 	stored  map[int64]*latchkey.Key // by id; AccountID says whose
@@ -163,6 +166,7 @@ func MustFixture(tb testing.TB) *fixture {
 		VerifyFn: func(encoded, pw string) (bool, error) { return pw == password, nil },
 	}
 	clock := func() time.Time { return t0 }
+	f.users, f.accounts, f.verifier = userSvc, accountSvc, verifier
 	s := &lkhttp.Server{Keys: f.keys, Accounts: accountSvc, Verifier: verifier, Users: userSvc, Sessions: sessions,
 		Passwords: hasher, SecretKey: []byte("0123456789abcdef0123456789abcdef"), AdminSecret: adminSecret, Clock: clock,
 		Logger: logger}

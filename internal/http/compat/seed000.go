@@ -22,9 +22,14 @@ import (
 //	403 forbidden                   not an admin of the account
 //	403 csrf_required               no X-CSRF-Token
 //	403 invalid_csrf_token          X-CSRF-Token is not the family's
+//	400 invalid_params, field       a NUL byte or invalid UTF-8 in the
+//	                                path, query or X-Account-ID (before
+//	                                any other check)
 //	400 invalid_params, field id    id is not a positive integer
 //	415 unsupported_media_type      a Content-Type that is not JSON
 //	413 payload_too_large           a body over 64 KiB
+//	400 invalid_params, field       a NUL byte or invalid UTF-8 in any
+//	                                body field
 //	400 invalid_params, field,      the first field failing the product's
 //	    constraints                 DTO checks (type, length, enum, date),
 //	                                in the order owner_email, status,
@@ -39,7 +44,9 @@ import (
 //	400 invalid_params, reason      status_revoked_conflict,
 //	                                status_expires_at_conflict, empty_patch
 //
-// and 200 {ok, updated, deleted:false, item}. Errors are {"error": code}.
+// and 200 {ok, updated, deleted:false, item}. Errors are {"error": code};
+// a store that cannot be reached answers 503 service_unavailable with
+// Retry-After.
 
 // accessCookie is the session cookie the document names.
 const accessCookie = "__Host-access"
@@ -53,6 +60,7 @@ type tokenError struct {
 	Constraints map[string]string `json:"constraints,omitempty"`
 	Reason      string            `json:"reason,omitempty"`
 	ID          *int64            `json:"id,omitempty"`
+	RetryAfter  int               `json:"-"` // seconds, sent as Retry-After
 }
 
 func badTokenField(field string) *tokenError {
@@ -63,10 +71,30 @@ func badTokenPatch(reason string) *tokenError {
 	return &tokenError{Status: http.StatusBadRequest, Error: "invalid_params", Reason: reason}
 }
 
-func renderToken(w http.ResponseWriter, e *tokenError) { lkhttp.WriteJSON(w, e.Status, e) }
+func renderToken(w http.ResponseWriter, e *tokenError) {
+	setRetryAfter(w, e.RetryAfter)
+	lkhttp.WriteJSON(w, e.Status, e)
+}
 
 func renderTokenInternal(w http.ResponseWriter) {
 	renderToken(w, &tokenError{Status: http.StatusInternalServerError, Error: "internal_error"})
+}
+
+// renderTokenBadString answers a string holding a NUL byte or invalid
+// UTF-8 as the product answers a bad field.
+func renderTokenBadString(w http.ResponseWriter, err error) {
+	field, _, _ := badStringField(err)
+	renderToken(w, badTokenField(field))
+}
+
+// tokenFailure is the answer to an unexpected service error: 503 when the
+// store cannot be reached, else a logged 500.
+func (s *Surfaces) tokenFailure(err error) *tokenError {
+	if secs, ok := s.unavailable("seed000", err); ok {
+		return &tokenError{Status: http.StatusServiceUnavailable, Error: "service_unavailable", RetryAfter: secs}
+	}
+	s.logInternal("seed000", err)
+	return &tokenError{Status: http.StatusInternalServerError, Error: "internal_error"}
 }
 
 // tokenItem is a token as the product shows it. status is the token's
@@ -142,6 +170,9 @@ func (s *Surfaces) handleTokenPatch(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, errTooLarge) {
 		renderToken(w, &tokenError{Status: http.StatusRequestEntityTooLarge, Error: "payload_too_large"})
 		return
+	} else if _, _, bad := badStringField(err); bad {
+		renderTokenBadString(w, err)
+		return
 	} else if err != nil {
 		renderToken(w, badTokenField("body"))
 		return
@@ -164,8 +195,7 @@ func (s *Surfaces) handleTokenPatch(w http.ResponseWriter, r *http.Request) {
 		renderToken(w, notFound)
 		return
 	default:
-		s.logInternal("seed000", err)
-		renderTokenInternal(w)
+		renderToken(w, s.tokenFailure(err))
 		return
 	}
 	now := s.now()
@@ -184,8 +214,7 @@ func (s *Surfaces) handleTokenPatch(w http.ResponseWriter, r *http.Request) {
 		renderToken(w, badTokenField(tokenField(firstField(err))))
 		return
 	default:
-		s.logInternal("seed000", err)
-		renderTokenInternal(w)
+		renderToken(w, s.tokenFailure(err))
 		return
 	}
 	lkhttp.WriteJSON(w, http.StatusOK, tokenUpdated{OK: true, Updated: true, Item: newTokenItem(k, now)})
@@ -208,8 +237,7 @@ func (s *Surfaces) tokenPrincipal(r *http.Request) (*lkhttp.Principal, *tokenErr
 	case latchkey.EFORBIDDEN:
 		return nil, forbidden
 	default:
-		s.logInternal("seed000", err)
-		return nil, &tokenError{Status: http.StatusInternalServerError, Error: "internal_error"}
+		return nil, s.tokenFailure(err)
 	}
 	if p.Role != latchkey.RoleAdmin {
 		return nil, forbidden

@@ -16,24 +16,28 @@ import (
 // empty or zero field keeps the stored value; a negative number is refused.
 // Checks, first failure wins:
 //
+//	400 a NUL byte or invalid UTF-8 in the path, query or X-Account-ID
 //	401 Missing X-Admin-Secret header / Invalid admin secret
 //	400 X-Account-ID names no account
 //	400 Invalid API key ID   id is not a positive integer
 //	404 API key not found    no such key in the account
 //	400 a Content-Type that is not JSON, an empty or malformed body
 //	413 a body over 64 KiB
+//	400 a NUL byte or invalid UTF-8 in any body field
 //	400 the first bad field, in the order customer_name, customer_email,
 //	    customer_phone, max_devices, rate_limit_per_hour, is_active
 //
 // and 200 {status:true, code:200, message, data:{}} (the product returns no
 // key). Errors are {status:false, code, message, error} with the real HTTP
-// status in code and the detail in both message and error.
+// status in code and the detail in both message and error; a store that
+// cannot be reached answers 503 with Retry-After.
 
 // adminKeyError is a seed 001 error: the status and the detail shown in
 // the envelope's message and error.
 type adminKeyError struct {
-	Status int
-	Detail string
+	Status     int
+	Detail     string
+	RetryAfter int // seconds, sent as Retry-After
 }
 
 // adminKeyEnvelope is the product's answer, success or error.
@@ -52,11 +56,30 @@ func badAdminKey(detail string) *adminKeyError {
 func renderAdminKey(w http.ResponseWriter, e *adminKeyError) {
 	// As the product (and the document's examples): message and error
 	// carry the same detail.
+	setRetryAfter(w, e.RetryAfter)
 	lkhttp.WriteJSON(w, e.Status, adminKeyEnvelope{Code: e.Status, Message: e.Detail, Error: e.Detail})
 }
 
 func renderAdminKeyInternal(w http.ResponseWriter) {
 	renderAdminKey(w, &adminKeyError{Status: http.StatusInternalServerError, Detail: "Failed to update API key"})
+}
+
+// renderAdminKeyBadString answers a string holding a NUL byte or invalid
+// UTF-8, worded as the surface words a bad field ("customer_name must ...").
+func renderAdminKeyBadString(w http.ResponseWriter, err error) {
+	field, msg, _ := badStringField(err)
+	renderAdminKey(w, badAdminKey(field+" "+msg))
+}
+
+// adminKeyFailure is the answer to an unexpected service error: 503 when
+// the store cannot be reached, else a logged 500.
+func (s *Surfaces) adminKeyFailure(err error) *adminKeyError {
+	if secs, ok := s.unavailable("seed001", err); ok {
+		return &adminKeyError{Status: http.StatusServiceUnavailable, RetryAfter: secs,
+			Detail: "Service temporarily unavailable; retry after the number of seconds in Retry-After"}
+	}
+	s.logInternal("seed001", err)
+	return &adminKeyError{Status: http.StatusInternalServerError, Detail: "Failed to update API key"}
 }
 
 func (s *Surfaces) handleAdminKeyPatch(w http.ResponseWriter, r *http.Request) {
@@ -79,8 +102,7 @@ func (s *Surfaces) handleAdminKeyPatch(w http.ResponseWriter, r *http.Request) {
 		renderAdminKey(w, notFound)
 		return
 	default:
-		s.logInternal("seed001", err)
-		renderAdminKeyInternal(w)
+		renderAdminKey(w, s.adminKeyFailure(err))
 		return
 	}
 	if mt := mediaType(r); mt != "" && !isJSONMediaType(mt) {
@@ -90,6 +112,9 @@ func (s *Surfaces) handleAdminKeyPatch(w http.ResponseWriter, r *http.Request) {
 	b, err := readBody(w, r)
 	if errors.Is(err, errTooLarge) {
 		renderAdminKey(w, &adminKeyError{Status: http.StatusRequestEntityTooLarge, Detail: "Request body must be at most 64 KiB"})
+		return
+	} else if _, _, bad := badStringField(err); bad {
+		renderAdminKeyBadString(w, err)
 		return
 	} else if err != nil {
 		renderAdminKey(w, badAdminKey("Invalid request body"))
@@ -109,8 +134,7 @@ func (s *Surfaces) handleAdminKeyPatch(w http.ResponseWriter, r *http.Request) {
 		renderAdminKey(w, badAdminKey(adminKeyFieldError(err)))
 		return
 	default:
-		s.logInternal("seed001", err)
-		renderAdminKeyInternal(w)
+		renderAdminKey(w, s.adminKeyFailure(err))
 		return
 	}
 	lkhttp.WriteJSON(w, http.StatusOK, adminKeyEnvelope{Status: true, Code: http.StatusOK,
@@ -134,8 +158,7 @@ func (s *Surfaces) adminKeyPrincipal(r *http.Request) (*lkhttp.Principal, *admin
 	case latchkey.EINVALID: // X-Account-ID names no account
 		return nil, badAdminKey("X-Account-ID names no account (give an account id or name)")
 	default:
-		s.logInternal("seed001", err)
-		return nil, &adminKeyError{Status: http.StatusInternalServerError, Detail: "Failed to update API key"}
+		return nil, s.adminKeyFailure(err)
 	}
 }
 

@@ -18,33 +18,61 @@ import (
 // and replace the stored values; expiresAt absent, null or "" means no
 // expiry. Checks, first failure wins:
 //
+//	400 Bad Request                 a NUL byte or invalid UTF-8 in the
+//	                                path, query or x-account-id
 //	401 User not authenticated      no bearer, or a dead session
 //	403 API keys cannot update other API keys   the bearer is an api or root key
 //	403 User does not have the required permissions   not an admin of the account
 //	404 API key not found           the id names no key (ids are strings here)
 //	400 Bad Request                 a Content-Type that is not JSON, a bad body
 //	413 Payload Too Large           a body over 64 KiB
+//	400 Bad Request                 a NUL byte or invalid UTF-8 in any
+//	                                body field
 //	400 Invalid permissions provided   a name not in the account's catalogue
 //	404 API key not found           no such key in the account
 //
-// and 200 {"success": true}. Errors are the product's {"error", "message"}.
+// and 200 {"success": true}. Errors are the product's {"error", "message"};
+// a store that cannot be reached answers 503 Service Unavailable with
+// Retry-After.
 
 // apiKeyError is a seed 002 error: a status and {"error": label} with an
 // optional longer message.
 type apiKeyError struct {
-	Status  int    `json:"-"`
-	Error   string `json:"error"`
-	Message string `json:"message,omitempty"`
+	Status     int    `json:"-"`
+	Error      string `json:"error"`
+	Message    string `json:"message,omitempty"`
+	RetryAfter int    `json:"-"` // seconds, sent as Retry-After
 }
 
 func badAPIKey(msg string) *apiKeyError {
 	return &apiKeyError{Status: http.StatusBadRequest, Error: "Bad Request", Message: msg}
 }
 
-func renderAPIKey(w http.ResponseWriter, e *apiKeyError) { lkhttp.WriteJSON(w, e.Status, e) }
+func renderAPIKey(w http.ResponseWriter, e *apiKeyError) {
+	setRetryAfter(w, e.RetryAfter)
+	lkhttp.WriteJSON(w, e.Status, e)
+}
 
 func renderAPIKeyInternal(w http.ResponseWriter) {
 	renderAPIKey(w, &apiKeyError{Status: http.StatusInternalServerError, Error: "Internal server error"})
+}
+
+// renderAPIKeyBadString answers a string holding a NUL byte or invalid
+// UTF-8, worded as the surface words a bad field ("description: ...").
+func renderAPIKeyBadString(w http.ResponseWriter, err error) {
+	field, msg, _ := badStringField(err)
+	renderAPIKey(w, badAPIKey(field+": "+msg))
+}
+
+// apiKeyFailure is the answer to an unexpected service error: 503 when the
+// store cannot be reached, else a logged 500.
+func (s *Surfaces) apiKeyFailure(err error) *apiKeyError {
+	if secs, ok := s.unavailable("seed002", err); ok {
+		return &apiKeyError{Status: http.StatusServiceUnavailable, Error: "Service Unavailable", RetryAfter: secs,
+			Message: "the service is temporarily unavailable; retry after the number of seconds in Retry-After"}
+	}
+	s.logInternal("seed002", err)
+	return &apiKeyError{Status: http.StatusInternalServerError, Error: "Internal server error"}
 }
 
 var errAPIKeyNotFound = &apiKeyError{Status: http.StatusNotFound, Error: "API key not found"}
@@ -69,6 +97,9 @@ func (s *Surfaces) handleAPIKeyPatch(w http.ResponseWriter, r *http.Request) {
 		renderAPIKey(w, &apiKeyError{Status: http.StatusRequestEntityTooLarge, Error: "Payload Too Large",
 			Message: "the request body must be at most 64 KiB"})
 		return
+	} else if _, _, bad := badStringField(err); bad {
+		renderAPIKeyBadString(w, err)
+		return
 	} else if err != nil {
 		renderAPIKey(w, badAPIKey("could not read the request body"))
 		return
@@ -87,8 +118,7 @@ func (s *Surfaces) handleAPIKeyPatch(w http.ResponseWriter, r *http.Request) {
 		renderAPIKey(w, apiKeyInvalid(err))
 		return
 	default:
-		s.logInternal("seed002", err)
-		renderAPIKeyInternal(w)
+		renderAPIKey(w, s.apiKeyFailure(err))
 		return
 	}
 	lkhttp.WriteJSON(w, http.StatusOK, struct {
@@ -119,8 +149,7 @@ func (s *Surfaces) apiKeyPrincipal(r *http.Request) (*lkhttp.Principal, *apiKeyE
 		return nil, &apiKeyError{Status: http.StatusForbidden, Error: "User does not have the required permissions",
 			Message: "you are not a member of this account"}
 	default:
-		s.logInternal("seed002", err)
-		return nil, &apiKeyError{Status: http.StatusInternalServerError, Error: "Internal server error"}
+		return nil, s.apiKeyFailure(err)
 	}
 	if p.Role != latchkey.RoleAdmin {
 		return nil, &apiKeyError{Status: http.StatusForbidden, Error: "User does not have the required permissions",

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,23 +22,28 @@ import (
 // key in Authorization, or the access token of an account admin. Checks,
 // first failure wins, with Unleash's error bodies:
 //
+//	400 BadDataError             a NUL byte or invalid UTF-8 in the path
+//	                             (the token), query or X-Account-ID
 //	401 AuthenticationRequired   no Authorization header
 //	401 UnauthorizedError        an unknown, revoked, expired or disabled credential
 //	403 {"message": ...}         an api key (Unleash's answer to a token of the wrong type)
 //	403 PermissionError          no keys:write (a member, a read-only root key)
 //	415 (no body)                a body whose Content-Type is not application/json
 //	413 ContentTooLarge          a body over 64 KiB
+//	400 BadDataError             a NUL byte or invalid UTF-8 in any body field
 //	400 BadDataError             expiresAt missing or not an RFC 3339 date-time
 //
 // then a token the account does not know answers 200 with no body and
 // changes nothing; a root key's token needs account:admin and may not be
 // the caller's own (403 OperationDeniedError); a known one gets the new
-// expiry: 200, no body.
+// expiry: 200, no body. A store that cannot be reached answers 503 with
+// Retry-After, in Unleash's error shape.
 
 // unleashFailure is a seed 003 error: a status and a body (nil: none).
 type unleashFailure struct {
-	Status int
-	Body   any
+	Status     int
+	Body       any
+	RetryAfter int // seconds, sent as Retry-After
 }
 
 // unleashError is Unleash's serialized error (UnleashError.toJSON) with the
@@ -119,6 +125,7 @@ func unleashBadDataMessage(msg string) *unleashFailure {
 }
 
 func renderUnleash(w http.ResponseWriter, f *unleashFailure) {
+	setRetryAfter(w, f.RetryAfter)
 	if f.Body == nil {
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(f.Status)
@@ -128,8 +135,33 @@ func renderUnleash(w http.ResponseWriter, f *unleashFailure) {
 }
 
 func renderUnleashInternal(w http.ResponseWriter) {
-	renderUnleash(w, newUnleashError(http.StatusInternalServerError, "InternalError",
-		"Latchkey could not complete the request because of an internal error."))
+	renderUnleash(w, unleashInternal())
+}
+
+func unleashInternal() *unleashFailure {
+	return newUnleashError(http.StatusInternalServerError, "InternalError",
+		"Latchkey could not complete the request because of an internal error.")
+}
+
+// renderUnleashBadString answers a string holding a NUL byte or invalid
+// UTF-8 as a BadDataError whose detail has the field as its path.
+func renderUnleashBadString(w http.ResponseWriter, err error) {
+	field, msg, _ := badStringField(err)
+	renderUnleash(w, unleashBadData(unleashDetail{Path: field, Message: "The `" + field + "` value " + msg + "."}))
+}
+
+// unleashFailureOf is the answer to an unexpected service error: 503 when
+// the store cannot be reached (Unleash has no error of its own for it; the
+// name says what happened), else a logged 500 InternalError.
+func (s *Surfaces) unleashFailureOf(err error) *unleashFailure {
+	if secs, ok := s.unavailable("seed003", err); ok {
+		f := newUnleashError(http.StatusServiceUnavailable, "ServiceUnavailableError",
+			"Latchkey cannot complete the request right now. Try again in "+strconv.Itoa(secs)+" seconds.")
+		f.RetryAfter = secs
+		return f
+	}
+	s.logInternal("seed003", err)
+	return unleashInternal()
 }
 
 func (s *Surfaces) handleExpiryPut(w http.ResponseWriter, r *http.Request) {
@@ -152,6 +184,9 @@ func (s *Surfaces) handleExpiryPut(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, errTooLarge) {
 		renderUnleash(w, newUnleashError(http.StatusRequestEntityTooLarge, "ContentTooLarge",
 			"You provided more data than we can handle. Latchkey accepts at most 64 KiB."))
+		return
+	} else if _, _, bad := badStringField(err); bad {
+		renderUnleashBadString(w, err)
 		return
 	} else if err != nil {
 		renderUnleash(w, unleashBadDataMessage("The request body could not be read."))
@@ -176,8 +211,7 @@ func (s *Surfaces) handleExpiryPut(w http.ResponseWriter, r *http.Request) {
 		renderUnleash(w, ok)
 		return
 	default:
-		s.logInternal("seed003", err)
-		renderUnleashInternal(w)
+		renderUnleash(w, s.unleashFailureOf(err))
 		return
 	}
 	if f := rootKeyGuard(p, k); f != nil {
@@ -191,8 +225,7 @@ func (s *Surfaces) handleExpiryPut(w http.ResponseWriter, r *http.Request) {
 	case latchkey.EINVALID:
 		renderUnleash(w, unleashBadData(unleashDetail{Path: "expiresAt", Message: latchkey.ErrorMessage(err)}))
 	default:
-		s.logInternal("seed003", err)
-		renderUnleashInternal(w)
+		renderUnleash(w, s.unleashFailureOf(err))
 	}
 }
 
@@ -250,9 +283,7 @@ func (s *Surfaces) unleashPrincipal(r *http.Request) (*lkhttp.Principal, *unleas
 	case latchkey.EINVALID:
 		return nil, unleashBadDataMessage("X-Account-ID names no account.")
 	}
-	s.logInternal("seed003", err)
-	return nil, newUnleashError(http.StatusInternalServerError, "InternalError",
-		"Latchkey could not complete the request because of an internal error.")
+	return nil, s.unleashFailureOf(err)
 }
 
 // decodeExpiryUpdate reads updateApiTokenSchema: an object whose expiresAt

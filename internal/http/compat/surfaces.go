@@ -49,10 +49,10 @@ var _ lkhttp.Surface = (*Surfaces)(nil)
 // Routes lists the seed routes.
 func (s *Surfaces) Routes() []lkhttp.Route {
 	return []lkhttp.Route{
-		{Method: "PATCH", Pattern: "/api/admin/api-tokens/{id}", Handler: s.guard("seed000", s.handleTokenPatch, renderTokenInternal)},
-		{Method: "PATCH", Pattern: "/admin/api-keys/{id}", Handler: s.guard("seed001", s.handleAdminKeyPatch, renderAdminKeyInternal)},
-		{Method: "PATCH", Pattern: "/apikeys/{id}", Handler: s.guard("seed002", s.handleAPIKeyPatch, renderAPIKeyInternal)},
-		{Method: "PUT", Pattern: "/api/admin/api-tokens/{token}", Handler: s.guard("seed003", s.handleExpiryPut, renderUnleashInternal)},
+		{Method: "PATCH", Pattern: "/api/admin/api-tokens/{id}", Handler: s.guard("seed000", s.handleTokenPatch, renderTokenInternal, renderTokenBadString)},
+		{Method: "PATCH", Pattern: "/admin/api-keys/{id}", Handler: s.guard("seed001", s.handleAdminKeyPatch, renderAdminKeyInternal, renderAdminKeyBadString)},
+		{Method: "PATCH", Pattern: "/apikeys/{id}", Handler: s.guard("seed002", s.handleAPIKeyPatch, renderAPIKeyInternal, renderAPIKeyBadString)},
+		{Method: "PUT", Pattern: "/api/admin/api-tokens/{token}", Handler: s.guard("seed003", s.handleExpiryPut, renderUnleashInternal, renderUnleashBadString)},
 	}
 }
 
@@ -70,29 +70,72 @@ func (s *Surfaces) now() time.Time {
 	return s.Clock().UTC()
 }
 
-// guard recovers a panic in a surface's handler and answers 500 in that
-// surface's envelope. It logs the surface's name, never the request path:
-// seed 003 carries a secret in its path.
-func (s *Surfaces) guard(surface string, h http.HandlerFunc, internal func(http.ResponseWriter)) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				s.logger().Error("panic serving seed surface", "surface", surface, "method", r.Method,
-					"err", fmt.Errorf("panic: %v\n%s", v, debug.Stack()))
-				internal(w)
+// guard returns a surface's route handler: it recovers a panic in h and
+// answers 500 in that surface's envelope, and it renders in that envelope
+// the strings lkhttp.Server refuses before h runs (a path value, query
+// parameter or X-Account-ID holding a NUL byte or invalid UTF-8).
+func (s *Surfaces) guard(surface string, h http.HandlerFunc, internal func(http.ResponseWriter), badString func(http.ResponseWriter, error)) http.Handler {
+	return &surfaceHandler{s: s, surface: surface, h: h, internal: internal, badString: badString}
+}
+
+// surfaceHandler is one seed route (see guard).
+type surfaceHandler struct {
+	s         *Surfaces
+	surface   string
+	h         http.HandlerFunc
+	internal  func(http.ResponseWriter)
+	badString func(http.ResponseWriter, error)
+}
+
+var _ lkhttp.BadInputRenderer = (*surfaceHandler)(nil)
+
+// ServeHTTP serves the route. It logs the surface's name, never the
+// request path: seed 003 carries a secret in its path.
+func (sh *surfaceHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
 			}
-		}()
-		h(w, r)
-	})
+			sh.s.logger().Error("panic serving seed surface", "surface", sh.surface, "method", r.Method,
+				"err", fmt.Errorf("panic: %v\n%s", v, debug.Stack()))
+			sh.internal(w)
+		}
+	}()
+	sh.h(w, r)
+}
+
+// RenderBadInput answers a refused request string in the surface's envelope.
+func (sh *surfaceHandler) RenderBadInput(w http.ResponseWriter, r *http.Request, err error) {
+	sh.badString(w, err)
 }
 
 // logInternal logs an unexpected error of a surface. Store and service
 // errors never carry secrets; the request path is left out (see guard).
 func (s *Surfaces) logInternal(surface string, err error) {
 	s.logger().Error("seed surface request failed", "surface", surface, "err", err)
+}
+
+// unavailable reports whether a service error says the store or Redis
+// cannot be reached now, which every surface answers with 503 and
+// Retry-After in its own envelope, and the whole seconds to wait (the
+// error's RetryAfter rounded up, at least 1). It is logged as the native
+// API logs it: below error level, since the outage itself is logged where
+// it is found.
+func (s *Surfaces) unavailable(surface string, err error) (retryAfter int, ok bool) {
+	var le *latchkey.Error
+	if !errors.As(err, &le) || le.Code != latchkey.EUNAVAILABLE {
+		return 0, false
+	}
+	s.logger().Debug("seed surface unavailable", "surface", surface, "detail", le.Message)
+	return max(1, int((le.RetryAfter+time.Second-1)/time.Second)), true
+}
+
+// setRetryAfter sets Retry-After to a number of seconds when it is positive.
+func setRetryAfter(w http.ResponseWriter, seconds int) {
+	if seconds > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(seconds))
+	}
 }
 
 // actorContext returns the request's context carrying the principal as the
@@ -105,14 +148,34 @@ func actorContext(r *http.Request, p *lkhttp.Principal) context.Context {
 var errTooLarge = errors.New("request body too large")
 
 // readBody reads a request body of at most lkhttp.MaxBodyBytes; past it,
-// errTooLarge. Content types are each surface's own business.
+// errTooLarge. A body holding a NUL byte or invalid UTF-8 in any field is
+// refused with lkhttp.CheckBodyStrings's invalid error naming the field
+// (see badStringField). Content types are each surface's own business.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, lkhttp.MaxBodyBytes))
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return nil, errTooLarge
+	} else if err != nil {
+		return nil, err
 	}
-	return b, err
+	if err := lkhttp.CheckBodyStrings(r, b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// badStringField returns the field and its message when err is the
+// server's refusal of a string holding a NUL byte or invalid UTF-8 (from
+// readBody, or lkhttp.Server before a route runs).
+func badStringField(err error) (field, message string, ok bool) {
+	if latchkey.ErrorCode(err) != latchkey.EINVALID {
+		return "", "", false
+	}
+	for f, m := range latchkey.ErrorFields(err) {
+		return f, m, true
+	}
+	return "body", latchkey.ErrorMessage(err), true
 }
 
 // mediaType returns the request's media type, lowercased, "" when the

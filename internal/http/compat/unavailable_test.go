@@ -1,0 +1,97 @@
+package compat_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+// TestUnavailable checks that a store (or Redis) that cannot be reached,
+// whichever call of a surface finds it out (authenticating the caller,
+// looking the key up, updating it), answers 503 with Retry-After in the
+// surface's own envelope, never 500, and logs no error.
+func TestUnavailable(t *testing.T) {
+	down := func(after time.Duration) error {
+		return &latchkey.Error{Code: latchkey.EUNAVAILABLE, Message: "the store cannot be reached", RetryAfter: after}
+	}
+	type outage struct {
+		name  string
+		err   error
+		retry string
+		// cut makes the fixture's services fail where this case wants.
+		cut func(f *fixture, err error)
+	}
+	failLookups := func(f *fixture, err error) {
+		f.keys.FindKeyByIDFn = func(ctx context.Context, accountID, id int64) (*latchkey.Key, error) { return nil, err }
+		f.keys.FindKeyBySecretFn = func(ctx context.Context, accountID int64, h latchkey.SecretHash) (*latchkey.Key, error) {
+			return nil, err
+		}
+		f.keys.UpdateKeyFn = func(ctx context.Context, accountID, id int64, u *latchkey.KeyUpdate) (*latchkey.Key, error) {
+			return nil, err
+		}
+	}
+	failUpdates := func(f *fixture, err error) {
+		f.keys.UpdateKeyFn = func(ctx context.Context, accountID, id int64, u *latchkey.KeyUpdate) (*latchkey.Key, error) {
+			return nil, err
+		}
+	}
+	failAuth := func(f *fixture, err error) {
+		f.users.FindMembershipsFn = func(ctx context.Context, userID int64) ([]*latchkey.Membership, error) { return nil, err }
+		f.accounts.FindAccountByNameFn = func(ctx context.Context, name string) (*latchkey.Account, error) { return nil, err }
+		f.verifier.AuthenticateFn = func(ctx context.Context, secret string) (*latchkey.VerifyKey, error) { return nil, err }
+	}
+	outages := []outage{
+		{"lookup, retry in 2.5 s", down(2500 * time.Millisecond), "3", failLookups},
+		{"lookup, no retry hint", down(0), "1", failLookups},
+		{"lookup, wrapped", fmt.Errorf("find key: %w", down(time.Second)), "1", failLookups},
+		{"update", down(7 * time.Second), "7", failUpdates},
+		{"authentication", down(2 * time.Second), "2", failAuth},
+	}
+	for _, o := range outages {
+		t.Run(o.name, func(t *testing.T) {
+			f := MustFixture(t)
+			secret := f.keySecret
+			o.cut(f, o.err)
+			for _, tt := range []struct {
+				name, method, path, body string
+				headers                  []string
+				want                     string
+			}{
+				{"seed 000", "PATCH", "/api/admin/api-tokens/123", `{"status":"revoked"}`,
+					hdrs([]string{"X-CSRF-Token", f.admin.CSRF}, cookie(f.admin)), `{"error":"service_unavailable"}`},
+				{"seed 001", "PATCH", "/admin/api-keys/42", `{"is_active":false}`, []string{"X-Admin-Secret", adminSecret},
+					`{"status":false,"code":503,"message":"Service temporarily unavailable; retry after the number of seconds in Retry-After",` +
+						`"error":"Service temporarily unavailable; retry after the number of seconds in Retry-After"}`},
+				{"seed 002", "PATCH", "/apikeys/42", `{"description":"d","flatPermissionsList":[]}`,
+					[]string{"Authorization", "Bearer " + f.admin.Access},
+					`{"error":"Service Unavailable","message":"the service is temporarily unavailable; retry after the number of seconds in Retry-After"}`},
+				{"seed 003", "PUT", "/api/admin/api-tokens/" + secret, `{"expiresAt":"2027-01-01T00:00:00Z"}`,
+					[]string{"Authorization", f.root}, `{"id":"<id>","name":"ServiceUnavailableError",
+					"message":"Latchkey cannot complete the request right now. Try again in ` + o.retry + ` seconds.",
+					"details":[{"message":"Latchkey cannot complete the request right now. Try again in ` + o.retry + ` seconds."}]}`},
+			} {
+				t.Run(tt.name, func(t *testing.T) {
+					status, body, h := f.do(t, tt.method, tt.path, tt.body, tt.headers...)
+					if status != http.StatusServiceUnavailable {
+						t.Fatalf("status: got %d %s, want 503", status, body)
+					}
+					if got := h.Get("Retry-After"); got != o.retry {
+						t.Fatalf("Retry-After: got %q, want %q", got, o.retry)
+					}
+					if strings.HasPrefix(tt.want, `{"id"`) {
+						body = unleashBody(t, body)
+					}
+					MustJSONEqual(t, body, tt.want)
+				})
+			}
+			if logs := f.logs.String(); strings.Contains(logs, "level=ERROR") {
+				t.Errorf("an outage was logged as an error:\n%s", logs)
+			}
+		})
+	}
+}
