@@ -103,6 +103,12 @@ type SessionFamily struct {
 	UserAgent string     `json:"user_agent"`
 }
 
+// RefreshReplayWindow is how long after its rotation a refresh token may be
+// presented again and answered with the same successor: two tabs that
+// refresh at once, or a retried request whose answer was lost. Presented
+// later, it is reuse and revokes its family.
+const RefreshReplayWindow = 10 * time.Second
+
 // SessionService keeps session families and their rotating refresh tokens.
 // Only SHA-256 hashes of refresh tokens are stored.
 type SessionService interface {
@@ -110,9 +116,13 @@ type SessionService interface {
 	// first refresh token.
 	CreateSession(ctx context.Context, userID int64, ttl time.Duration, ip, userAgent string) (*SessionFamily, string, error)
 	// RefreshSession exchanges the family's current refresh token for a new
-	// one. Presenting a token that was already rotated revokes the whole
-	// family. Errors: unauthorized (unknown, rotated, expired or revoked).
-	RefreshSession(ctx context.Context, refreshToken string) (*SessionFamily, string, error)
+	// one, derived from it under key (the server's secret key, the same on
+	// every instance, at least 32 bytes). The same token presented again
+	// within RefreshReplayWindow of its rotation gets the same new token
+	// (or, if that was rotated too meanwhile, the newest of its line) and
+	// revokes nothing; presented after the window, it revokes the whole
+	// family. Errors: unauthorized (unknown, reused, expired or revoked).
+	RefreshSession(ctx context.Context, refreshToken string, key []byte) (*SessionFamily, string, error)
 	// FindSessionFamily returns a family. Errors: not_found.
 	FindSessionFamily(ctx context.Context, id string) (*SessionFamily, error)
 	// RevokeSessionFamily ends a family at once. Errors: not_found.

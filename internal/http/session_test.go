@@ -19,8 +19,8 @@ import (
 	"github.com/latchkey/latchkey/internal/mock"
 )
 
-// fakeSessions is an in-memory SessionService with the store's rotation
-// and reuse semantics, on the fixture's clock.
+// fakeSessions is an in-memory SessionService with the store's rotation,
+// replay window and reuse semantics, on the fixture's clock.
 type fakeSessions struct {
 	mu       sync.Mutex
 	now      func() time.Time
@@ -28,6 +28,7 @@ type fakeSessions struct {
 	families map[string]*latchkey.SessionFamily
 	tokens   map[string]string    // token → family id
 	rotated  map[string]time.Time // token → when it was rotated
+	next     map[string]string    // rotated token → its successor
 
 	loginIPs      []string // ip of each CreateSession
 	loginActorIPs []string // the context actor's IP of each CreateSession
@@ -35,7 +36,7 @@ type fakeSessions struct {
 
 func newFakeSessions(now func() time.Time) *fakeSessions {
 	return &fakeSessions{now: now, families: map[string]*latchkey.SessionFamily{}, tokens: map[string]string{},
-		rotated: map[string]time.Time{}}
+		rotated: map[string]time.Time{}, next: map[string]string{}}
 }
 
 func (f *fakeSessions) token() string {
@@ -64,7 +65,10 @@ func (f *fakeSessions) mock() *mock.SessionService {
 			if !ok || fam.RevokedAt != nil {
 				return nil, "", latchkey.Errorf(latchkey.EUNAUTHORIZED, "invalid refresh token")
 			}
-			if _, ok := f.rotated[tok]; ok {
+			if at, ok := f.rotated[tok]; ok {
+				if f.now().Sub(at) < latchkey.RefreshReplayWindow {
+					return fam, f.next[tok], nil
+				}
 				now := f.now()
 				fam.RevokedAt = &now
 				return nil, "", latchkey.Errorf(latchkey.EUNAUTHORIZED, "refresh token reuse detected; session revoked")
@@ -72,6 +76,7 @@ func (f *fakeSessions) mock() *mock.SessionService {
 			f.rotated[tok] = f.now()
 			t := f.token()
 			f.tokens[t] = id
+			f.next[tok] = t
 			return fam, t, nil
 		},
 		FindSessionFamilyFn: func(ctx context.Context, id string) (*latchkey.SessionFamily, error) {
@@ -301,15 +306,20 @@ func TestSessions(t *testing.T) {
 			t.Fatalf("another account: got %d, want 403", st)
 		}
 	})
-	t.Run("refresh rotates; reuse revokes the family", func(t *testing.T) {
+	t.Run("refresh rotates; a replay in the window gets the same token; reuse after it revokes the family", func(t *testing.T) {
 		f := MustSessionFixture(t)
 		l := f.login(t, "admin@acme.test", goodPassword)
 		st, r2 := f.refresh(t, l.refresh)
 		if st != 200 || r2 == "" || r2 == l.refresh {
 			t.Fatalf("refresh: got %d %q, want 200 and a new token", st, r2)
 		}
+		*f.clock = f.clock.Add(latchkey.RefreshReplayWindow - time.Second)
+		if st, again := f.refresh(t, l.refresh); st != 200 || again != r2 {
+			t.Fatalf("replay in the window: got %d %q, want 200 and the same token %q", st, again, r2)
+		}
+		*f.clock = f.clock.Add(time.Second)
 		if st, _ := f.refresh(t, l.refresh); st != 401 {
-			t.Fatalf("reuse: got %d, want 401", st)
+			t.Fatalf("reuse after the window: got %d, want 401", st)
 		}
 		if st, _ := f.refresh(t, r2); st != 401 {
 			t.Fatalf("newest token after reuse: got %d, want 401 (family revoked)", st)
@@ -411,6 +421,70 @@ func TestSessions(t *testing.T) {
 			t.Fatalf("after the window: got %d, want 200", l.status)
 		}
 	})
+}
+
+// refreshAnswer is what a refresh answered: its status, the access token
+// of its body and the refresh cookie it set.
+type refreshAnswer struct {
+	status          int
+	access, refresh string
+}
+
+func (f *sessionFixture) refreshFull(tb testing.TB, token string) refreshAnswer {
+	tb.Helper()
+	req, _ := http.NewRequest("POST", f.srv.URL+"/v1/auth/refresh", nil)
+	req.AddCookie(&http.Cookie{Name: "__Host-refresh", Value: token})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Error(err)
+		return refreshAnswer{}
+	}
+	defer resp.Body.Close()
+	a := refreshAnswer{status: resp.StatusCode}
+	var body struct {
+		AccessToken string `json:"access_token"`
+	}
+	json.NewDecoder(resp.Body).Decode(&body)
+	a.access = body.AccessToken
+	for _, c := range resp.Cookies() {
+		if c.Name == "__Host-refresh" {
+			a.refresh = c.Value
+		}
+	}
+	return a
+}
+
+// TestConcurrentRefresh: two tabs refreshing with one cookie at once both
+// get the same new refresh token and an access token of the same, live
+// family.
+func TestConcurrentRefresh(t *testing.T) {
+	f := MustSessionFixture(t)
+	l := f.login(t, "admin@acme.test", goodPassword)
+	var wg sync.WaitGroup
+	answers := make([]refreshAnswer, 2)
+	for i := range answers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			answers[i] = f.refreshFull(t, l.refresh)
+		}()
+	}
+	wg.Wait()
+	for i, a := range answers {
+		if a.status != 200 || a.refresh == "" || a.refresh == l.refresh {
+			t.Fatalf("tab %d: got %+v, want 200 and a new refresh token", i, a)
+		}
+		if st := f.req(t, "GET", "/v1/keys", "", "Authorization", "Bearer "+a.access); st != 200 {
+			t.Errorf("tab %d's access token: got %d, want 200", i, st)
+		}
+	}
+	if answers[0].refresh != answers[1].refresh {
+		t.Fatalf("tabs got different refresh tokens %q and %q, want one", answers[0].refresh, answers[1].refresh)
+	}
+	*f.clock = f.clock.Add(time.Minute)
+	if a := f.refreshFull(t, answers[0].refresh); a.status != 200 {
+		t.Fatalf("the shared new token later: got %d, want 200", a.status)
+	}
 }
 
 // TestTrustedProxies drives the real server over TCP, so the socket's peer

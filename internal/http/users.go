@@ -150,7 +150,7 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) error {
 	if s.Sessions == nil {
 		return latchkey.Errorf(latchkey.EUNAVAILABLE, "sign-in is not configured on this server")
 	}
-	fam, refresh, err := s.Sessions.RefreshSession(r.Context(), token)
+	fam, refresh, err := s.Sessions.RefreshSession(r.Context(), token, s.SecretKey)
 	if err != nil {
 		if latchkey.ErrorCode(err) == latchkey.EUNAUTHORIZED {
 			setCookie(w, accessCookie, "", time.Time{})

@@ -78,8 +78,9 @@ func (s *SessionService) CreateSession(ctx context.Context, userID int64, ttl ti
 	return s.CreateSessionFn(ctx, userID, ttl, ip, userAgent)
 }
 
-// RefreshSession calls RefreshSessionFn.
-func (s *SessionService) RefreshSession(ctx context.Context, refreshToken string) (*latchkey.SessionFamily, string, error) {
+// RefreshSession calls RefreshSessionFn. The key is not passed on: a
+// mock's successor tokens are its own business.
+func (s *SessionService) RefreshSession(ctx context.Context, refreshToken string, key []byte) (*latchkey.SessionFamily, string, error) {
 	return s.RefreshSessionFn(ctx, refreshToken)
 }
 

@@ -2,6 +2,7 @@ package sqldb
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
@@ -24,6 +25,10 @@ const (
 	maxRefreshToken   = 256 // a longer "token" is not one of ours
 	maxSessionIP      = 64
 	maxSessionAgent   = 512
+	minSessionKey     = 32 // bytes of the key successor tokens are derived under
+	// maxReplayHops bounds how far a replay follows a line of tokens that
+	// were each rotated within the window (see replaySuccessor).
+	maxReplayHops = 16
 )
 
 // errSessionInvalid answers every refresh that fails for an unknown,
@@ -60,11 +65,20 @@ func (s *Store) CreateSession(ctx context.Context, userID int64, ttl time.Durati
 
 // RefreshSession exchanges a family's current refresh token for a new one
 // with the family's expiry, in one write transaction holding the token's row,
-// so of concurrent refreshes with one token exactly one succeeds. Presenting
-// a token that was already rotated revokes the whole family (committed, and
-// audited) and fails. Errors: unauthorized (unknown, rotated, expired or
-// revoked).
-func (s *Store) RefreshSession(ctx context.Context, refreshToken string) (*latchkey.SessionFamily, string, error) {
+// so of concurrent refreshes with one token exactly one rotates it and the
+// others, waiting on the row, then find it rotated.
+//
+// The new token is not random: it is HMAC-SHA256 of the old one under key
+// (see successorToken), so the store, which keeps only SHA-256 hashes, can
+// answer the same token presented again within
+// latchkey.RefreshReplayWindow of its rotation with the same successor, and
+// revoke nothing. Presented after the window, a rotated token revokes the
+// whole family (committed, and audited) and fails. Errors: unauthorized
+// (unknown, reused, expired or revoked).
+func (s *Store) RefreshSession(ctx context.Context, refreshToken string, key []byte) (*latchkey.SessionFamily, string, error) {
+	if len(key) < minSessionKey {
+		return nil, "", fmt.Errorf("refresh session: the key must be at least %d bytes, got %d", minSessionKey, len(key))
+	}
 	if refreshToken == "" || len(refreshToken) > maxRefreshToken {
 		return nil, "", errSessionInvalid
 	}
@@ -73,7 +87,7 @@ func (s *Store) RefreshSession(ctx context.Context, refreshToken string) (*latch
 		return nil, "", err
 	}
 	defer tx.Rollback()
-	f, token, err := refreshSession(ctx, tx, refreshToken)
+	f, token, err := refreshSession(ctx, tx, refreshToken, key)
 	if errors.Is(err, errSessionReuse) {
 		// Keep the revocation: it is the point of detecting reuse.
 		if err := tx.Commit(); err != nil {
@@ -177,8 +191,13 @@ func createSession(ctx context.Context, tx *Tx, userID int64, ttl time.Duration,
 		f.ID, f.UserID, micros(f.CreatedAt), micros(f.ExpiresAt), f.IP, f.UserAgent); err != nil {
 		return nil, "", fmt.Errorf("insert session family: %w", err)
 	}
-	token, err := insertRefreshToken(ctx, tx, f)
+	// The first token of a family is random; each later one is derived
+	// from the one before (see successorToken).
+	token, err := randomToken(refreshTokenBytes)
 	if err != nil {
+		return nil, "", err
+	}
+	if err := insertRefreshToken(ctx, tx, f, token); err != nil {
 		return nil, "", err
 	}
 	ctx = sessionActor(ctx, f.UserID, f.IP, f.UserAgent)
@@ -191,12 +210,14 @@ func createSession(ctx context.Context, tx *Tx, userID int64, ttl time.Duration,
 	return f, token, nil
 }
 
-// refreshSession rotates refreshToken. It returns errSessionReuse, with
-// the family revoked in tx, for a token already rotated.
-func refreshSession(ctx context.Context, tx *Tx, refreshToken string) (*latchkey.SessionFamily, string, error) {
+// refreshSession rotates refreshToken. A token rotated less than
+// latchkey.RefreshReplayWindow ago is answered with its successor again;
+// one rotated earlier returns errSessionReuse, with the family revoked in tx.
+func refreshSession(ctx context.Context, tx *Tx, refreshToken string, key []byte) (*latchkey.SessionFamily, string, error) {
 	hash := sha256.Sum256([]byte(refreshToken))
 	// Lock the token's row first: a concurrent refresh with the same token
-	// waits here and then sees rotated_at set.
+	// waits here and then sees rotated_at set (PostgreSQL re-reads a row it
+	// waited for under READ COMMITTED; SQLite runs one writer at a time).
 	var familyID string
 	var expiresAt int64
 	var rotatedAt sql.NullInt64
@@ -214,7 +235,18 @@ func refreshSession(ctx context.Context, tx *Tx, refreshToken string) (*latchkey
 	if f.RevokedAt != nil || !tx.now.Before(f.ExpiresAt) || tx.now.UnixMicro() >= expiresAt {
 		return nil, "", errSessionInvalid
 	}
+	next := successorToken(key, refreshToken)
 	if rotatedAt.Valid {
+		// Signed: a rotation stamped by an instance whose clock runs ahead,
+		// or by a transaction that began after this one but locked the row
+		// first, is a moment ago, not far in the past.
+		if tx.now.Sub(fromMicros(rotatedAt.Int64)) < latchkey.RefreshReplayWindow {
+			token, err := replaySuccessor(ctx, tx, f, key, next)
+			if err != nil {
+				return nil, "", err
+			}
+			return f, token, nil
+		}
 		if err := revokeSessionFamily(ctx, tx, f, latchkey.ActionSessionReuse); err != nil {
 			return nil, "", err
 		}
@@ -223,11 +255,60 @@ func refreshSession(ctx context.Context, tx *Tx, refreshToken string) (*latchkey
 	if _, err := tx.exec(ctx, `UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ?`, micros(tx.now), hash[:]); err != nil {
 		return nil, "", fmt.Errorf("rotate refresh token: %w", err)
 	}
-	token, err := insertRefreshToken(ctx, tx, f)
-	if err != nil {
+	if err := insertRefreshToken(ctx, tx, f, next); err != nil {
 		return nil, "", err
 	}
-	return f, token, nil
+	return f, next, nil
+}
+
+// replaySuccessor answers a replay, within the window, of a token whose
+// successor is next: next itself, or, when next has been rotated too since
+// (a tab that refreshed twice in a few seconds), the newest token of that
+// line, because a browser stores whichever answer comes last and the
+// successor it would keep is already spent. Every token of the line was
+// issued after the replayed one was rotated, so following it gives nothing
+// that presenting each token in turn would not. It does not lock those
+// rows (a refresh of one of them locks it, then the family this
+// transaction holds: waiting on it here could deadlock), so a rotation
+// racing with the replay may make the answer a token rotated a moment ago,
+// as it would have been without following the line.
+//
+// A successor that is not in the store (it was derived under another key,
+// as after a change of LATCHKEY_SECRET_KEY, or issued by a release that
+// drew successors at random) cannot be given back; that replay fails as an
+// invalid token and revokes nothing, as a replay in the window never does.
+func replaySuccessor(ctx context.Context, tx *Tx, f *latchkey.SessionFamily, key []byte, next string) (string, error) {
+	for range maxReplayHops {
+		hash := sha256.Sum256([]byte(next))
+		var familyID string
+		var rotatedAt sql.NullInt64
+		err := tx.queryRow(ctx, `SELECT family_id, rotated_at FROM refresh_tokens WHERE hash = ?`, hash[:]).Scan(&familyID, &rotatedAt)
+		if errors.Is(err, sql.ErrNoRows) || err == nil && familyID != f.ID {
+			return "", errSessionInvalid
+		} else if err != nil {
+			return "", fmt.Errorf("find successor token: %w", err)
+		}
+		if !rotatedAt.Valid {
+			return next, nil
+		}
+		next = successorToken(key, next)
+	}
+	return "", errSessionInvalid
+}
+
+// successorToken is the token that replaces token when it is rotated:
+// base64url(HMAC-SHA256(key, label || token)), 32 bytes like a first token.
+// Being a function of the old token lets a replay get the same answer back
+// although the store keeps only hashes. Being keyed means a spent token
+// alone does not tell its successor: that needs the server's key too, the
+// key that already signs access tokens, so it reveals nothing its holder
+// could not already do. The label keeps these MACs apart from the key's
+// other uses (access tokens, CSRF tokens).
+func successorToken(key []byte, token string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("latchkey refresh successor\x00"))
+	m.Write([]byte(token))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 // revokeSessionFamily stamps f revoked and audits it as action.
@@ -265,19 +346,15 @@ func sessionActor(ctx context.Context, userID int64, ip, userAgent string) conte
 	return latchkey.NewContextWithActor(ctx, latchkey.Actor{Kind: latchkey.ActorUser, ID: userID, IP: ip, UserAgent: userAgent})
 }
 
-// insertRefreshToken issues a new refresh token of f, expiring with it, and
-// returns it; only its SHA-256 is stored.
-func insertRefreshToken(ctx context.Context, tx *Tx, f *latchkey.SessionFamily) (string, error) {
-	token, err := randomToken(refreshTokenBytes)
-	if err != nil {
-		return "", err
-	}
+// insertRefreshToken stores token as a refresh token of f, expiring with
+// it; only its SHA-256 is stored.
+func insertRefreshToken(ctx context.Context, tx *Tx, f *latchkey.SessionFamily, token string) error {
 	hash := sha256.Sum256([]byte(token))
 	if _, err := tx.exec(ctx, `INSERT INTO refresh_tokens (hash, family_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
 		hash[:], f.ID, micros(tx.now), micros(f.ExpiresAt)); err != nil {
-		return "", fmt.Errorf("insert refresh token: %w", err)
+		return fmt.Errorf("insert refresh token: %w", err)
 	}
-	return token, nil
+	return nil
 }
 
 func findSessionFamily(ctx context.Context, tx *Tx, id string, lock bool) (*latchkey.SessionFamily, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,6 +21,9 @@ const (
 	sessionTTL   = 30 * 24 * time.Hour
 	reuseMessage = "refresh token reuse detected; session revoked"
 )
+
+// sessionKey is the server's secret key the tests refresh under.
+var sessionKey = []byte("0123456789abcdef0123456789abcdef")
 
 // urlSafe matches unpadded base64url.
 var urlSafe = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
@@ -54,7 +58,7 @@ func MustCreateSession(tb testing.TB, s *sqldb.Store, userID int64) (*latchkey.S
 // MustRefresh exchanges a refresh token for the next.
 func MustRefresh(tb testing.TB, s *sqldb.Store, token string) (*latchkey.SessionFamily, string) {
 	tb.Helper()
-	f, next, err := s.RefreshSession(ctx, token)
+	f, next, err := s.RefreshSession(ctx, token, sessionKey)
 	if err != nil {
 		tb.Fatalf("RefreshSession: %v", err)
 	}
@@ -75,7 +79,7 @@ func MustFindFamily(tb testing.TB, s *sqldb.Store, id string) *latchkey.SessionF
 // unauthorized with the message.
 func wantRefreshFails(tb testing.TB, s *sqldb.Store, token, message string) {
 	tb.Helper()
-	f, next, err := s.RefreshSession(ctx, token)
+	f, next, err := s.RefreshSession(ctx, token, sessionKey)
 	if latchkey.ErrorCode(err) != latchkey.EUNAUTHORIZED || f != nil || next != "" {
 		tb.Fatalf("RefreshSession: got %v, %q, %v, want unauthorized", f, next, err)
 	}
@@ -277,6 +281,9 @@ func testSessionExpiry(t *testing.T, b backend) {
 	}
 }
 
+// testSessionRefreshConcurrent races refreshes with one token (two tabs,
+// a retried request): every one succeeds with the same new token, and the
+// family lives on.
 func testSessionRefreshConcurrent(t *testing.T, b backend) {
 	e := MustSessionEnv(t, b)
 	s := e.store
@@ -284,53 +291,229 @@ func testSessionRefreshConcurrent(t *testing.T, b backend) {
 	for round := 0; round < rounds; round++ {
 		f, token := MustCreateSession(t, s, e.user.ID)
 		var (
-			wg     sync.WaitGroup
-			start  = make(chan struct{})
-			mu     sync.Mutex
-			wins   []string
-			reuses int
-			errs   []error
+			wg    sync.WaitGroup
+			start = make(chan struct{})
+			mu    sync.Mutex
+			wins  = map[string]int{}
+			errs  []error
 		)
 		for i := 0; i < racers; i++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				<-start
-				_, next, err := s.RefreshSession(ctx, token)
+				got, next, err := s.RefreshSession(ctx, token, sessionKey)
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
-				case err == nil:
-					wins = append(wins, next)
-				case latchkey.ErrorCode(err) == latchkey.EUNAUTHORIZED:
-					if latchkey.ErrorMessage(err) == reuseMessage {
-						reuses++
-					}
-				default:
+				case err != nil:
 					errs = append(errs, err)
+				case got.ID != f.ID || got.RevokedAt != nil:
+					errs = append(errs, fmt.Errorf("got family %s, want %s alive", dump(got), f.ID))
+				default:
+					wins[next]++
 				}
 			}()
 		}
 		close(start)
 		wg.Wait()
 		if len(errs) > 0 {
-			t.Fatalf("round %d: unexpected errors: %v", round, errs)
+			t.Fatalf("round %d: errors: %v", round, errs)
 		}
 		if len(wins) != 1 {
-			t.Fatalf("round %d: winners: got %d, want 1", round, len(wins))
+			t.Fatalf("round %d: got %d different new tokens, want 1", round, len(wins))
 		}
-		// The first loser is reuse and revokes the family; later ones find
-		// it revoked.
-		if reuses != 1 {
-			t.Errorf("round %d: reuse answers: got %d, want 1", round, reuses)
+		var next string
+		for tok, n := range wins {
+			if n != racers || tok == token {
+				t.Fatalf("round %d: got %q %d times, want a new token %d times", round, tok, n, racers)
+			}
+			next = tok
 		}
-		if got := MustFindFamily(t, s, f.ID); got.RevokedAt == nil {
-			t.Errorf("round %d: family not revoked after a concurrent reuse", round)
+		if got := MustFindFamily(t, s, f.ID); got.RevokedAt != nil {
+			t.Fatalf("round %d: family revoked by concurrent refreshes", round)
 		}
-		wantRefreshFails(t, s, wins[0], "")
+		// The shared token is the family's live one.
+		e.clock.Advance(time.Minute)
+		MustRefresh(t, s, next)
 	}
-	if n := len(MustAuditEvents(t, s, latchkey.AuditFilter{AccountID: e.account.ID, Action: ptr(latchkey.ActionSessionReuse)})); n != rounds {
-		t.Errorf("reuse events: got %d, want %d", n, rounds)
+	if n := len(MustAuditEvents(t, s, latchkey.AuditFilter{AccountID: e.account.ID, Action: ptr(latchkey.ActionSessionReuse)})); n != 0 {
+		t.Errorf("reuse events: got %d, want 0", n)
+	}
+}
+
+// TestSessionReplay runs the replay-window cases on every backend.
+func TestSessionReplay(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			if b.skip != "" {
+				t.Skip(b.skip)
+			}
+			for _, c := range []struct {
+				name string
+				fn   func(t *testing.T, b backend)
+			}{
+				{"InsideWindow", testSessionReplayInsideWindow},
+				{"AfterWindow", testSessionReplayAfterWindow},
+				{"FollowsLine", testSessionReplayFollowsLine},
+				{"OtherKey", testSessionReplayOtherKey},
+				{"RevokedFamily", testSessionReplayRevokedFamily},
+				{"ShortKey", testSessionRefreshShortKey},
+				{"ConcurrentTwoStores", testSessionRefreshConcurrentTwoStores},
+			} {
+				t.Run(c.name, func(t *testing.T) {
+					t.Parallel()
+					c.fn(t, b)
+				})
+			}
+		})
+	}
+}
+
+func testSessionReplayInsideWindow(t *testing.T, b backend) {
+	e := MustSessionEnv(t, b)
+	s := e.store
+	f, t1 := MustCreateSession(t, s, e.user.ID)
+	e.clock.Advance(time.Minute)
+	_, t2 := MustRefresh(t, s, t1)
+	// Again and again, up to the last microsecond of the window: the same
+	// family, the same new token, nothing revoked.
+	for _, step := range []time.Duration{0, time.Second, latchkey.RefreshReplayWindow - time.Second - time.Microsecond} {
+		e.clock.Advance(step)
+		got, again := MustRefresh(t, s, t1)
+		if again != t2 || got.ID != f.ID || got.RevokedAt != nil || !got.ExpiresAt.Equal(f.ExpiresAt) {
+			t.Fatalf("replay %v after rotation: got %s, %q, want family %s and %q", step, dump(got), again, f.ID, t2)
+		}
+	}
+	if got := MustFindFamily(t, s, f.ID); got.RevokedAt != nil {
+		t.Fatalf("family revoked by a replay in the window: %v", got.RevokedAt)
+	}
+	// The shared token goes on as the family's live one.
+	e.clock.Advance(time.Minute)
+	_, t3 := MustRefresh(t, s, t2)
+	if t3 == t2 || t3 == t1 {
+		t.Fatalf("refresh after the replays: got %q, want a new token", t3)
+	}
+	if n := len(MustAuditEvents(t, s, latchkey.AuditFilter{AccountID: e.account.ID, Action: ptr(latchkey.ActionSessionReuse)})); n != 0 {
+		t.Errorf("reuse events: got %d, want 0", n)
+	}
+}
+
+func testSessionReplayAfterWindow(t *testing.T, b backend) {
+	e := MustSessionEnv(t, b)
+	s := e.store
+	f, t1 := MustCreateSession(t, s, e.user.ID)
+	_, t2 := MustRefresh(t, s, t1)
+	MustRefresh(t, s, t1) // inside: harmless
+	e.clock.Advance(latchkey.RefreshReplayWindow)
+	reusedAt := e.clock.Now()
+	wantRefreshFails(t, s, t1, reuseMessage)
+	if got := MustFindFamily(t, s, f.ID); got.RevokedAt == nil || !got.RevokedAt.Equal(reusedAt) {
+		t.Fatalf("family after a replay at the window's end: got revoked_at %v, want %v", got.RevokedAt, reusedAt)
+	}
+	wantRefreshFails(t, s, t2, "invalid or expired refresh token")
+	if n := len(MustAuditEvents(t, s, latchkey.AuditFilter{AccountID: e.account.ID, Action: ptr(latchkey.ActionSessionReuse)})); n != 1 {
+		t.Errorf("reuse events: got %d, want 1", n)
+	}
+}
+
+// testSessionReplayFollowsLine: when the successor was rotated too within
+// the window, a replay answers the newest token, the one that still
+// refreshes, so a browser that stores the late answer keeps a live token.
+func testSessionReplayFollowsLine(t *testing.T, b backend) {
+	e := MustSessionEnv(t, b)
+	s := e.store
+	f, t1 := MustCreateSession(t, s, e.user.ID)
+	_, t2 := MustRefresh(t, s, t1)
+	e.clock.Advance(time.Second)
+	_, t3 := MustRefresh(t, s, t2)
+	e.clock.Advance(time.Second)
+	for name, tok := range map[string]string{"t1": t1, "t2": t2} {
+		if got, next := MustRefresh(t, s, tok); next != t3 || got.ID != f.ID {
+			t.Errorf("replay of %s: got %q, want the newest token %q", name, next, t3)
+		}
+	}
+	e.clock.Advance(time.Minute)
+	if _, t4 := MustRefresh(t, s, t3); t4 == t3 {
+		t.Fatal("the newest token did not rotate")
+	}
+	if got := MustFindFamily(t, s, f.ID); got.RevokedAt != nil {
+		t.Fatalf("family revoked: %v", got.RevokedAt)
+	}
+}
+
+// testSessionReplayOtherKey: a successor derived under another key (the
+// secret key changed) cannot be given back; the replay fails and revokes
+// nothing.
+func testSessionReplayOtherKey(t *testing.T, b backend) {
+	e := MustSessionEnv(t, b)
+	s := e.store
+	f, t1 := MustCreateSession(t, s, e.user.ID)
+	_, t2 := MustRefresh(t, s, t1)
+	other := bytes.Repeat([]byte{7}, 32)
+	if got, next, err := s.RefreshSession(ctx, t1, other); latchkey.ErrorCode(err) != latchkey.EUNAUTHORIZED || got != nil || next != "" {
+		t.Fatalf("replay under another key: got %v, %q, %v, want unauthorized", got, next, err)
+	}
+	if got := MustFindFamily(t, s, f.ID); got.RevokedAt != nil {
+		t.Fatalf("family revoked: %v", got.RevokedAt)
+	}
+	MustRefresh(t, s, t2)
+}
+
+func testSessionReplayRevokedFamily(t *testing.T, b backend) {
+	e := MustSessionEnv(t, b)
+	s := e.store
+	f, t1 := MustCreateSession(t, s, e.user.ID)
+	MustRefresh(t, s, t1)
+	if err := s.RevokeSessionFamily(ctx, f.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantRefreshFails(t, s, t1, "invalid or expired refresh token")
+}
+
+func testSessionRefreshShortKey(t *testing.T, b backend) {
+	e := MustSessionEnv(t, b)
+	_, t1 := MustCreateSession(t, e.store, e.user.ID)
+	for _, key := range [][]byte{nil, []byte("short")} {
+		if _, _, err := e.store.RefreshSession(ctx, t1, key); err == nil || latchkey.ErrorCode(err) != latchkey.EINTERNAL {
+			t.Errorf("key of %d bytes: got %v, want an internal error", len(key), err)
+		}
+	}
+	MustRefresh(t, e.store, t1) // nothing was rotated
+}
+
+// testSessionRefreshConcurrentTwoStores races one token through two stores
+// on one database, as two instances would.
+func testSessionRefreshConcurrentTwoStores(t *testing.T, b backend) {
+	e := MustSessionEnv(t, b)
+	stores := []*sqldb.Store{e.store, MustOpen(t, e.dsn, e.clock.Now)}
+	for round := 0; round < 4; round++ {
+		f, token := MustCreateSession(t, e.store, e.user.ID)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		nexts := make([]string, 2*len(stores))
+		errs := make([]error, len(nexts))
+		for i := range nexts {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				_, nexts[i], errs[i] = stores[i%len(stores)].RefreshSession(ctx, token, sessionKey)
+			}()
+		}
+		close(start)
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d, racer %d: %v", round, i, err)
+			}
+			if nexts[i] != nexts[0] {
+				t.Fatalf("round %d: racers got %q and %q, want one token", round, nexts[0], nexts[i])
+			}
+		}
+		if got := MustFindFamily(t, e.store, f.ID); got.RevokedAt != nil {
+			t.Fatalf("round %d: family revoked", round)
+		}
 	}
 }
 
