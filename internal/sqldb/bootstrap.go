@@ -23,7 +23,7 @@ const BootstrapKeyName = "bootstrap root key"
 // and returns nil, nil. Concurrent calls, from any number of processes, create
 // them once.
 func (s *Store) Bootstrap(ctx context.Context) (*Bootstrap, error) {
-	tx, err := s.beginWrite(ctx)
+	tx, err := s.beginLong(ctx)
 	if err != nil {
 		return nil, err
 	}

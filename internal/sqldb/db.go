@@ -142,7 +142,7 @@ func (s *Store) Dialect() string { return s.dialect.name }
 // store's dialect not yet recorded in schema_migrations. It is idempotent
 // and safe to run from several processes at once.
 func (s *Store) Migrate(ctx context.Context) error {
-	tx, err := s.beginWrite(ctx)
+	tx, err := s.beginLong(ctx)
 	if err != nil {
 		return err
 	}
@@ -315,17 +315,38 @@ type Tx struct {
 
 // beginWrite starts a write transaction (immediate on SQLite).
 func (s *Store) beginWrite(ctx context.Context) (*Tx, error) {
-	return s.begin(ctx, s.db, nil)
+	return s.begin(ctx, s.db, nil, s.timeout)
+}
+
+// longTimeout bounds the transactions that are not a request's: migrating,
+// bootstrapping, flushing usage. They also end with their ctx.
+const longTimeout = 10 * time.Minute
+
+// beginLong starts a write transaction bounded by longTimeout instead of
+// the store's timeout, on PostgreSQL with the statement timeout lifted to
+// match.
+func (s *Store) beginLong(ctx context.Context) (*Tx, error) {
+	tx, err := s.begin(ctx, s.db, nil, longTimeout)
+	if err != nil {
+		return nil, err
+	}
+	if s.dialect == postgresDialect {
+		if _, err := tx.exec(ctx, `SET LOCAL statement_timeout = '10min'`); err != nil {
+			tx.Rollback()
+			return nil, err
+		}
+	}
+	return tx, nil
 }
 
 // beginRead starts a read-only transaction, so a method's several queries
 // see one snapshot.
 func (s *Store) beginRead(ctx context.Context) (*Tx, error) {
-	return s.begin(ctx, s.rdb, &sql.TxOptions{ReadOnly: true})
+	return s.begin(ctx, s.rdb, &sql.TxOptions{ReadOnly: true}, s.timeout)
 }
 
-func (s *Store) begin(ctx context.Context, pool *sql.DB, opts *sql.TxOptions) (*Tx, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+func (s *Store) begin(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, timeout time.Duration) (*Tx, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	tx, err := pool.BeginTx(ctx, opts)
 	if err != nil {
 		cancel()

@@ -258,6 +258,16 @@ func isForeignKeyViolation(err error) bool {
 	return false
 }
 
+// pgLogChanges is logChanges on PostgreSQL in one statement: it takes
+// the next ? numbers from change_seq, writes a change_log row per
+// (account, key) of the two arrays, origin and time, and queues the NOTIFY
+// on the channel with "first last".
+const pgLogChanges = `WITH s AS (UPDATE change_seq SET seq = seq + ? WHERE id = 1 RETURNING seq),
+	c AS (SELECT a, k, ord FROM unnest(?::bigint[], ?::bigint[]) WITH ORDINALITY AS c(a, k, ord)),
+	ins AS (INSERT INTO change_log (seq, account_id, key_id, origin, created_at)
+		SELECT s.seq - (SELECT count(*) FROM c) + c.ord, c.a, c.k, ?, ? FROM s, c)
+	SELECT pg_notify(?, (s.seq - (SELECT count(*) FROM c) + 1)::text || ' ' || s.seq::text) IS NULL FROM s`
+
 // unavailableRetry is the Retry-After of an unreachable database.
 const unavailableRetry = 2 * time.Second
 

@@ -138,9 +138,21 @@ func (tx *Tx) keyChanged(ctx context.Context, accountID, keyID int64) error {
 // logChanges numbers the transaction's changes and writes them to the
 // change log, and on PostgreSQL queues the NOTIFY that carries their
 // numbers. It runs last before the commit: the change_seq row it locks is
-// held until then, and every key mutation waits for it.
+// held until then, and every key mutation waits for it, so PostgreSQL does
+// it all in one statement (one round trip under the lock).
 func (tx *Tx) logChanges() error {
 	s, ctx, n := tx.store, tx.ctx, int64(len(tx.changes))
+	if s.dialect == postgresDialect {
+		accounts, keys := make([]int64, n), make([]int64, n)
+		for i, c := range tx.changes {
+			accounts[i], keys[i] = c.AccountID, c.KeyID
+		}
+		var ok bool
+		if err := tx.queryRow(ctx, pgLogChanges, n, accounts, keys, s.instance, micros(tx.now), s.channel).Scan(&ok); err != nil {
+			return fmt.Errorf("log key changes: %w", err)
+		}
+		return nil
+	}
 	var last int64
 	if err := tx.queryRow(ctx, `UPDATE change_seq SET seq = seq + ? WHERE id = 1 RETURNING seq`, n).Scan(&last); err != nil {
 		return fmt.Errorf("number key changes: %w", err)
@@ -156,12 +168,6 @@ func (tx *Tx) logChanges() error {
 			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?), ", len(chunk)), ", ")
 		if _, err := tx.exec(ctx, q, args...); err != nil {
 			return fmt.Errorf("log key changes: %w", err)
-		}
-	}
-	if s.dialect == postgresDialect {
-		payload := strconv.FormatInt(first, 10) + " " + strconv.FormatInt(last, 10)
-		if _, err := tx.exec(ctx, `SELECT pg_notify(?, ?)`, s.channel, payload); err != nil {
-			return fmt.Errorf("notify key changes: %w", err)
 		}
 	}
 	return nil

@@ -121,7 +121,7 @@ func (s *Store) FlushUsage(ctx context.Context, b *latchkey.UsageBatch) error {
 		}
 	}
 
-	tx, err := s.beginWrite(ctx)
+	tx, err := s.beginLong(ctx)
 	if err != nil {
 		return err
 	}
