@@ -19,8 +19,55 @@ type target struct {
 	name   string
 	pid    int    // the server process, for its CPU time
 	url    string // the verify URL
-	root   string // Authorization: Bearer value (sent to both, so the requests are the same bytes)
+	root   string // Authorization: Bearer value (sent to all, so the requests are the same bytes)
 	client *http.Client
+	meters []cpuMeter          // other processes its requests cost CPU in
+	bodies map[string][][]byte // scenario name → the request bodies to pick from
+	sample [][]byte            // the cold sweep's bodies (every sampled seeded key)
+}
+
+// cpuMeter reads the CPU time of processes that serve a target's requests
+// beside the server itself (PostgreSQL's backends, Redis), by process id.
+type cpuMeter struct {
+	name string
+	read func(ctx context.Context) (map[int]time.Duration, error)
+}
+
+// cpuSnap is a target's CPU times at one instant.
+type cpuSnap struct {
+	srv    time.Duration
+	cli    time.Duration
+	meters []map[int]time.Duration // nil where a meter could not be read
+}
+
+func (t *target) cpu(ctx context.Context) cpuSnap {
+	s := cpuSnap{meters: make([]map[int]time.Duration, len(t.meters))}
+	for i, m := range t.meters {
+		mctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		s.meters[i], _ = m.read(mctx)
+		cancel()
+	}
+	s.srv, _ = processCPU(t.pid)
+	s.cli = selfCPU()
+	return s
+}
+
+// setCPU records in r the CPU spent between snapshots a and b. A meter's
+// time is summed over the processes b holds (one that started in between
+// counts from zero; one that exited in between is lost), and is -1 when a
+// snapshot could not read it.
+func (r *result) setCPU(a, b cpuSnap) {
+	r.srvCPU, r.cliCPU = b.srv-a.srv, b.cli-a.cli
+	r.meterCPU = make([]time.Duration, len(a.meters))
+	for i := range a.meters {
+		if a.meters[i] == nil || b.meters[i] == nil {
+			r.meterCPU[i] = -1
+			continue
+		}
+		for pid, t := range b.meters[i] {
+			r.meterCPU[i] += t - a.meters[i][pid]
+		}
+	}
 }
 
 func newClient(conns int) *http.Client {
@@ -94,14 +141,32 @@ type result struct {
 	lat      []time.Duration // sorted
 	srvCPU   time.Duration   // the server's CPU time during the run
 	cliCPU   time.Duration   // this process's CPU time during the run
+	meterCPU []time.Duration // by the target's meters; -1 unknown
 }
 
-// cpuPerReq is the server's and the load generator's CPU time per request.
-func (r *result) cpuPerReq() (srv, cli time.Duration) {
+// srvPerReq is the server's CPU time per request.
+func (r *result) srvPerReq() time.Duration {
 	if r.requests == 0 {
-		return 0, 0
+		return 0
 	}
-	return r.srvCPU / time.Duration(r.requests), r.cliCPU / time.Duration(r.requests)
+	return r.srvCPU / time.Duration(r.requests)
+}
+
+// cliPerReq is the load generator's CPU time per request.
+func (r *result) cliPerReq() time.Duration {
+	if r.requests == 0 {
+		return 0
+	}
+	return r.cliCPU / time.Duration(r.requests)
+}
+
+// meterPerReq is the CPU time per request in the target's i-th meter, and
+// false when it is unknown.
+func (r *result) meterPerReq(i int) (time.Duration, bool) {
+	if r.requests == 0 || r.meterCPU[i] < 0 {
+		return 0, false
+	}
+	return r.meterCPU[i] / time.Duration(r.requests), true
 }
 
 func (r *result) rate() float64 { return float64(r.requests) / r.elapsed.Seconds() }
@@ -117,6 +182,16 @@ func (r *result) pct(p float64) time.Duration {
 func merge(rs []*result) *result {
 	m := &result{}
 	for _, r := range rs {
+		if m.meterCPU == nil {
+			m.meterCPU = make([]time.Duration, len(r.meterCPU))
+		}
+		for i, t := range r.meterCPU {
+			if t < 0 || m.meterCPU[i] < 0 {
+				m.meterCPU[i] = -1
+			} else {
+				m.meterCPU[i] += t
+			}
+		}
 		m.requests += r.requests
 		m.errors += r.errors
 		m.elapsed += r.elapsed
@@ -131,8 +206,9 @@ func merge(rs []*result) *result {
 	return m
 }
 
-// drive runs conns workers against t for d. pick chooses the body of each
-// request from bodies. Requests in flight at the deadline finish and count.
+// drive runs conns workers against t for d, each request with bodies[0],
+// or with one of bodies picked uniformly at random. Requests in flight at
+// the deadline finish and count.
 func drive(ctx context.Context, t *target, conns int, d time.Duration, bodies [][]byte, random bool, seed uint64) *result {
 	var stop atomic.Bool
 	timer := time.AfterFunc(d, func() { stop.Store(true) })
@@ -144,8 +220,7 @@ func drive(ctx context.Context, t *target, conns int, d time.Duration, bodies []
 	}
 	parts := make([]part, conns)
 	var wg sync.WaitGroup
-	srv0, _ := processCPU(t.pid)
-	cli0 := selfCPU()
+	cpu0 := t.cpu(ctx)
 	start := time.Now()
 	for i := range conns {
 		wg.Add(1)
@@ -179,9 +254,8 @@ func drive(ctx context.Context, t *target, conns int, d time.Duration, bodies []
 		}()
 	}
 	wg.Wait()
-	r := &result{elapsed: time.Since(start), cliCPU: selfCPU() - cli0}
-	srv1, _ := processCPU(t.pid)
-	r.srvCPU = srv1 - srv0
+	r := &result{elapsed: time.Since(start)}
+	r.setCPU(cpu0, t.cpu(ctx))
 	for _, p := range parts {
 		r.requests += p.n
 		r.errors += p.errs
@@ -201,8 +275,7 @@ func sweep(ctx context.Context, t *target, conns int, bodies [][]byte) *result {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	r := &result{}
-	srv0, _ := processCPU(t.pid)
-	cli0 := selfCPU()
+	cpu0 := t.cpu(ctx)
 	start := time.Now()
 	for range conns {
 		wg.Add(1)
@@ -240,9 +313,7 @@ func sweep(ctx context.Context, t *target, conns int, bodies [][]byte) *result {
 	}
 	wg.Wait()
 	r.elapsed = time.Since(start)
-	r.cliCPU = selfCPU() - cli0
-	srv1, _ := processCPU(t.pid)
-	r.srvCPU = srv1 - srv0
+	r.setCPU(cpu0, t.cpu(ctx))
 	slices.Sort(r.lat)
 	return r
 }
@@ -252,10 +323,14 @@ func verifyOnce(ctx context.Context, t *target, body []byte) error {
 	return newWorker(t).do(ctx, body)
 }
 
-// createKey creates a key through latchkey's API and returns its secret.
-func createKey(ctx context.Context, base, root, name string) (string, error) {
-	body, _ := json.Marshal(map[string]string{"name": name})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/keys", bytes.NewReader(body))
+// createKey creates a key through latchkey's API from the JSON body and
+// returns its secret.
+func createKey(ctx context.Context, base, root string, body any) (string, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return "", err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/keys", bytes.NewReader(b))
 	if err != nil {
 		return "", err
 	}
@@ -266,7 +341,7 @@ func createKey(ctx context.Context, base, root, name string) (string, error) {
 		return "", err
 	}
 	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
+	b, _ = io.ReadAll(res.Body)
 	if res.StatusCode != http.StatusCreated {
 		return "", fmt.Errorf("POST /v1/keys: %d %s", res.StatusCode, b)
 	}

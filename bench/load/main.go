@@ -3,33 +3,57 @@
 //
 //	go run ./bench/load -duration 10s -conns 32
 //	go run ./bench/load -duration 10s -conns 32 -keys 1000000
+//	go run ./bench/load -duration 10s -conns 32 -keys 1000 -samples 1000 \
+//	  -stores sqlite,postgres+redis \
+//	  -postgres-url 'postgres://postgres@127.0.0.1:5432/test?sslmode=disable' \
+//	  -redis-url redis://127.0.0.1:6379/0
 //
-// It builds both binaries into a temporary directory, starts latchkey on a
-// fresh SQLite file (first start: bootstrap, root key) and creates a key
-// through the API. With -keys N it then stops latchkey, seeds N more keys
-// straight into the SQLite file, and starts it again on the seeded store.
-// It starts the baseline with the same secrets, then drives POST verify at
-// each in alternating rounds with the same keep-alive client settings and
-// connection count, and prints req/s, p50 and p99 for each and the ratio
-// latchkey/baseline.
+// It builds both binaries into a temporary directory and starts one
+// latchkey for each store of -stores (default sqlite), each on a fresh
+// store of its own: "sqlite" a new SQLite file, "postgres" a new schema in
+// the -postgres-url database (search_path in its DSN, dropped at the end);
+// "+redis" adds -redis-url, so rate limits are counted by Redis's script
+// instead of in the server's memory. For each, the first start bootstraps
+// the store and prints the root key, and the tool creates two keys through
+// the API: one without limits and one with a rate limit of 10^9 an hour.
+// With -keys N it then stops that latchkey, seeds N more keys straight into
+// its store (the same SQL on SQLite and PostgreSQL), and starts it again on
+// the seeded store. It starts the baseline with the secrets of the first
+// store, then drives POST verify at every server in alternating rounds with
+// the same keep-alive client settings and connection count, and prints
+// req/s, p50 and p99 for each and the ratio of each store to the baseline
+// measured in the same rounds, as lines and as a Markdown table.
 //
-// Scenarios: "hot" verifies the one key created through the API; with
-// -keys, "random/S" picks uniformly among S seeded keys, for each size S of
-// -samples (capped at -keys), after a "cold" sweep that verifies each of the
-// largest sample once (each a store read in latchkey), so the random rounds
-// run on a warm cache. The sampled secrets are spread evenly over the ids;
-// a smaller sample is a prefix of the larger one.
+// Scenarios: "hot" verifies the key without limits; "limited" the key with
+// the rate limit, which is never reached, so every verification takes a
+// token (in memory, or one Redis round trip with +redis); with -keys,
+// "random/S" picks uniformly among S seeded keys, for each size S of
+// -samples (capped at -keys), after a "cold" sweep that verifies each of
+// the largest sample once (each a store read in latchkey), so the random
+// rounds run on a warm cache. The sampled secrets are spread evenly over
+// the ids; a smaller sample is a prefix of the larger one. The baseline
+// runs every scenario too, on the same bodies, with its one map lookup.
 //
 // -duration is the measured time per target and scenario, split over
 // -rounds rounds; each (target, scenario) also gets -warmup first, not
-// measured. The order alternates round by round (baseline, latchkey, then
-// latchkey, baseline, …) so neither always runs first.
+// measured. The order alternates round by round (baseline, then each store
+// in -stores order, then the reverse, …) so none always runs first.
 //
-// It reports for latchkey the time from process start to its listening line
-// and its VmRSS after start and after the load. Every child process is
+// CPU per request is read from /proc/PID/stat for each server, and, for a
+// postgres store, for the PostgreSQL backends its DSN opened (found in
+// pg_stat_activity by an application_name set to its schema), and for a
+// +redis store from Redis's INFO cpu (the whole Redis server's).
+//
+// It reports for each latchkey the time from process start to its listening
+// line and its VmRSS after start and after the load. Every child process is
 // stopped on exit, on SIGINT/SIGTERM and when the parent process goes away,
-// and gets SIGKILL from the kernel if this process dies. The whole run is
-// bounded by -max-time.
+// and gets SIGKILL from the kernel if this process dies (a schema is then
+// left behind, named lk_bench_…). The whole run is bounded by -max-time.
+// Servers under test get no LATCHKEY_* setting from the environment but the
+// ones the tool gives them. PostgreSQL and Redis must be on a loopback
+// address; Redis is never flushed: each latchkey names its counters under a
+// prefix derived from its fresh store's secret key, and they expire within
+// an hour and a minute.
 package main
 
 import (
@@ -58,6 +82,8 @@ type config struct {
 	host                      string
 	keep                      bool
 	seed                      uint64
+	stores                    []storeSpec
+	postgresURL, redisURL     string
 }
 
 func main() {
@@ -67,12 +93,15 @@ func main() {
 	flag.DurationVar(&c.maxTime, "max-time", 30*time.Minute, "hard bound on the whole run")
 	flag.IntVar(&c.rounds, "rounds", 2, "rounds per target and scenario, alternating targets")
 	flag.IntVar(&c.conns, "conns", 32, "concurrent keep-alive connections per target")
-	flag.IntVar(&c.keys, "keys", 0, "seed this many keys into the store before the load (0: only the API-created key)")
+	flag.IntVar(&c.keys, "keys", 0, "seed this many keys into each store before the load (0: only the API-created keys)")
 	samples := flag.String("samples", "1000,100000", "with -keys, comma-separated sizes of the sets of seeded keys to pick from at random")
 	flag.IntVar(&c.txKeys, "seed-tx", 100_000, "keys per seeding transaction")
 	flag.StringVar(&c.host, "host", "127.0.0.1", "loopback address the servers listen on (127.0.0.1 or ::1)")
-	flag.BoolVar(&c.keep, "keep", false, "keep the temporary directory (binaries, database, server logs)")
+	flag.BoolVar(&c.keep, "keep", false, "keep the temporary directory (binaries, SQLite files, server logs)")
 	flag.Uint64Var(&c.seed, "seed", uint64(time.Now().UnixNano()), "seed of the random key picks")
+	stores := flag.String("stores", "sqlite", "comma-separated latchkey stores to measure beside the yardstick: sqlite, postgres, sqlite+redis, postgres+redis")
+	flag.StringVar(&c.postgresURL, "postgres-url", "", "for postgres stores: a loopback PostgreSQL URL like postgres://postgres@127.0.0.1:5432/test?sslmode=disable; each store gets a fresh schema there, dropped at the end")
+	flag.StringVar(&c.redisURL, "redis-url", "", "for +redis stores: a loopback Redis URL like redis://127.0.0.1:6379/0")
 	flag.Parse()
 	for _, f := range strings.Split(*samples, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -93,11 +122,20 @@ func main() {
 		fmt.Fprintf(os.Stderr, "load: -host %q is not a loopback address; this tool only loads its own local servers\n", c.host)
 		os.Exit(2)
 	}
+	var err error
+	if c.stores, err = parseStores(*stores); err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(2)
+	}
+	if err := c.checkURLs(); err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(2)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	ctx, cancel := context.WithTimeout(ctx, c.maxTime)
 	go watchParent(ctx, cancel)
-	err := run(ctx, c)
+	err = run(ctx, c)
 	stopAll()
 	cancel()
 	stop()
@@ -105,6 +143,25 @@ func main() {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
+}
+
+// checkURLs requires -postgres-url exactly when a postgres store is named,
+// and -redis-url exactly when a +redis one is: a URL no store uses is a
+// mistake in the command, not something to ignore.
+func (c config) checkURLs() error {
+	pg := slices.ContainsFunc(c.stores, func(s storeSpec) bool { return s.postgres })
+	rd := slices.ContainsFunc(c.stores, func(s storeSpec) bool { return s.redis })
+	switch {
+	case pg && c.postgresURL == "":
+		return fmt.Errorf("-stores names a postgres store: set -postgres-url")
+	case !pg && c.postgresURL != "":
+		return fmt.Errorf("-postgres-url is set but -stores names no postgres store (e.g. -stores sqlite,postgres+redis)")
+	case rd && c.redisURL == "":
+		return fmt.Errorf("-stores names a +redis store: set -redis-url")
+	case !rd && c.redisURL != "":
+		return fmt.Errorf("-redis-url is set but -stores names no +redis store (e.g. -stores sqlite,postgres+redis)")
+	}
+	return nil
 }
 
 // watchParent cancels the run when the parent (go run, a shell) goes away.
@@ -151,77 +208,43 @@ func run(ctx context.Context, c config) error {
 	defer func() { logf("load average at end: %s", loadavg()) }()
 	lkBin, baseBin := filepath.Join(tmp, "latchkey"), filepath.Join(tmp, "baseline")
 	t0 := time.Now()
-	if err := runCmd(ctx, root, "go", "build", "-o", lkBin, "./cmd/latchkey"); err != nil {
+	if err := runCmd(ctx, root, nil, "go", "build", "-o", lkBin, "./cmd/latchkey"); err != nil {
 		return err
 	}
-	if err := runCmd(ctx, root, "go", "build", "-o", baseBin, "./bench/baseline"); err != nil {
+	if err := runCmd(ctx, root, nil, "go", "build", "-o", baseBin, "./bench/baseline"); err != nil {
 		return err
 	}
 	logf("built latchkey and baseline in %s", time.Since(t0).Round(time.Millisecond))
 
-	dbPath := filepath.Join(tmp, "latchkey.db")
-	if err := runCmd(ctx, tmp, lkBin, "migrate", "--database-url", dbPath); err != nil {
-		return err
-	}
 	listen := net.JoinHostPort(c.host, "0")
-	lkArgs := []string{"serve", "--listen", listen, "--database-url", dbPath}
-
-	// First start: empty store, bootstrap, root key.
-	lk, err := startChild(ctx, "latchkey", lkBin, lkArgs, filepath.Join(tmp, "latchkey-1.log"), true)
-	if err != nil {
-		return err
-	}
-	if lk.rootKey == "" {
-		return fmt.Errorf("latchkey printed no root key on its first start")
-	}
-	if err := checkLoopback(lk.addr); err != nil {
-		return err
-	}
-	firstStart := lk.startup
-	logf("latchkey first start (empty store): listening after %s at %s", firstStart.Round(time.Microsecond), lk.addr)
-	hot, err := createKey(ctx, lk.addr, lk.rootKey, "bench")
-	if err != nil {
-		return err
-	}
-	rootKey := lk.rootKey
-
-	var seeded *seedStats
-	if c.keys > 0 {
-		if err := lk.stop(); err != nil {
+	h := &harness{tmp: tmp, lkBin: lkBin, listen: listen}
+	defer h.close()
+	if c.postgresURL != "" {
+		if h.pg, err = openPostgresServer(ctx, c.postgresURL); err != nil {
 			return err
 		}
-		logf("seeding %d keys into %s …", c.keys, dbPath)
-		if seeded, err = seedKeys(ctx, dbPath, c.keys, c.samples[len(c.samples)-1], c.txKeys); err != nil {
-			return fmt.Errorf("seed: %w", err)
-		}
-		fi, _ := os.Stat(dbPath)
-		logf("seeded %d keys in %s (%.0f keys/s); database file %.1f MiB",
-			c.keys, seeded.elapsed.Round(time.Millisecond), float64(c.keys)/seeded.elapsed.Seconds(), float64(fi.Size())/(1<<20))
-		if lk, err = startChild(ctx, "latchkey", lkBin, lkArgs, filepath.Join(tmp, "latchkey-2.log"), true); err != nil {
+	}
+	if c.redisURL != "" {
+		if h.rd, err = openRedisServer(ctx, c.redisURL); err != nil {
 			return err
 		}
-		if err := checkLoopback(lk.addr); err != nil {
+	}
+	var insts []*instance
+	for _, spec := range c.stores {
+		in, err := h.start(ctx, c, spec)
+		if err != nil {
 			return err
 		}
-		logf("latchkey restart on %d+2 keys: listening after %s at %s", c.keys, lk.startup.Round(time.Microsecond), lk.addr)
+		insts = append(insts, in)
 	}
-	time.Sleep(200 * time.Millisecond) // let start-up garbage settle before reading RSS
-	memStart, err := readMemory(lk.cmd.Process.Pid)
-	if err != nil {
-		return err
-	}
-	logf("latchkey after start: %s", memStart)
 
-	// Baseline: knows the hot key and the sample.
-	secrets := []string{hot}
-	if seeded != nil {
-		secrets = append(secrets, seeded.sample...)
-	}
+	// Baseline: knows the first store's keys, and is driven with them.
+	first := insts[0]
 	keysFile := filepath.Join(tmp, "secrets.txt")
-	if err := os.WriteFile(keysFile, []byte(strings.Join(secrets, "\n")+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(keysFile, []byte(strings.Join(first.secrets(), "\n")+"\n"), 0o600); err != nil {
 		return err
 	}
-	base, err := startChild(ctx, "baseline", baseBin, []string{"-listen", listen, "-keys-file", keysFile}, filepath.Join(tmp, "baseline.log"), false)
+	base, err := startChild(ctx, "baseline", baseBin, []string{"-listen", listen, "-keys-file", keysFile}, nil, filepath.Join(tmp, "baseline.log"), false)
 	if err != nil {
 		return err
 	}
@@ -230,55 +253,76 @@ func run(ctx context.Context, c config) error {
 	}
 	logf("baseline listening after %s at %s", base.startup.Round(time.Microsecond), base.addr)
 
-	targets := []*target{
-		{name: "baseline", pid: base.cmd.Process.Pid, url: base.addr + "/v1/keys/verify", root: rootKey, client: newClient(c.conns)},
-		{name: "latchkey", pid: lk.cmd.Process.Pid, url: lk.addr + "/v1/keys/verify", root: rootKey, client: newClient(c.conns)},
+	scenarios := []scenario{{name: "hot"}, {name: "limited"}}
+	for _, n := range c.samples {
+		scenarios = append(scenarios, scenario{name: fmt.Sprintf("random/%d", n), random: true, size: n})
 	}
-	hotBody := [][]byte{verifyBody(hot)}
+	newTarget := func(name string, pid int, addr string, in *instance) *target {
+		t := &target{name: name, pid: pid, url: addr + "/v1/keys/verify", root: in.rootKey, client: newClient(c.conns),
+			meters: in.meters, bodies: map[string][][]byte{}}
+		if in.seeded != nil {
+			for _, s := range in.seeded.sample {
+				t.sample = append(t.sample, verifyBody(s))
+			}
+		}
+		for _, sc := range scenarios {
+			switch {
+			case sc.name == "hot":
+				t.bodies[sc.name] = [][]byte{verifyBody(in.hot)}
+			case sc.name == "limited":
+				t.bodies[sc.name] = [][]byte{verifyBody(in.limited)}
+			default:
+				t.bodies[sc.name] = t.sample[:sc.size]
+			}
+		}
+		return t
+	}
+	// The yardstick gets the first store's requests, byte for byte (it
+	// ignores the root key and has no limits); it has no store, so nothing
+	// but its own process to measure.
+	yard := *first
+	yard.meters = nil
+	targets := []*target{newTarget("baseline", base.cmd.Process.Pid, base.addr, &yard)}
+	for _, in := range insts {
+		targets = append(targets, newTarget(in.spec.name, in.lk.cmd.Process.Pid, in.lk.addr, in))
+	}
 	for _, t := range targets {
-		if err := verifyOnce(ctx, t, hotBody[0]); err != nil {
-			return fmt.Errorf("sanity check: %w", err)
-		}
-	}
-
-	scenarios := []scenario{{name: "hot", bodies: hotBody}}
-	var sample [][]byte
-	if seeded != nil {
-		sample = make([][]byte, len(seeded.sample))
-		for i, s := range seeded.sample {
-			sample[i] = verifyBody(s)
-		}
-		for _, n := range c.samples {
-			scenarios = append(scenarios, scenario{name: fmt.Sprintf("random/%d", n), bodies: sample[:n], random: true})
+		for _, sc := range []string{"hot", "limited"} {
+			if err := verifyOnce(ctx, t, t.bodies[sc][0]); err != nil {
+				return fmt.Errorf("sanity check: %w", err)
+			}
 		}
 	}
 
 	results := map[string][]*result{} // scenario/target → rounds
+	swept := false
 	for i, sc := range scenarios {
-		if i == 1 {
+		if sc.random && !swept {
 			// Cold sweep: every sampled key once (in latchkey, each a store
 			// read), so the random rounds run on a cache holding them all.
 			for _, t := range targets {
-				r := sweep(ctx, t, c.conns, sample)
+				r := sweep(ctx, t, c.conns, t.sample)
 				if err := ctx.Err(); err != nil {
 					return err
 				}
-				srv, cli := r.cpuPerReq()
-				logf("cold sweep %-8s %d keys once each: %.0f req/s, p50 %s, p99 %s, cpu/req server %s client %s, errors %d%s",
-					t.name, len(sample), r.rate(), fmtDur(r.pct(0.50)), fmtDur(r.pct(0.99)), fmtDur(srv), fmtDur(cli), r.errors, errNote(r))
+				logf("cold sweep %-14s %d keys once each: %.0f req/s, p50 %s, p99 %s, cpu/req server %s%s client %s, errors %d%s",
+					t.name, len(t.sample), r.rate(), fmtDur(r.pct(0.50)), fmtDur(r.pct(0.99)), fmtDur(r.srvPerReq()), meterNote(t, r), fmtDur(r.cliPerReq()), r.errors, errNote(r))
 				if r.errors > 0 {
 					return fmt.Errorf("cold sweep of %s failed", t.name)
 				}
 			}
+			swept = true
 		}
 		if err := runScenario(ctx, c, targets, sc, uint64(i), results); err != nil {
 			return err
 		}
 	}
 
-	memAfter, err := readMemory(lk.cmd.Process.Pid)
-	if err != nil {
-		return err
+	memAfter := make([]memory, len(insts))
+	for i, in := range insts {
+		if memAfter[i], err = readMemory(in.lk.cmd.Process.Pid); err != nil {
+			return err
+		}
 	}
 	baseMem, _ := readMemory(base.cmd.Process.Pid)
 
@@ -287,45 +331,49 @@ func run(ctx context.Context, c config) error {
 	failed := false
 	for _, sc := range scenarios {
 		b := merge(results[sc.name+"/baseline"])
-		l := merge(results[sc.name+"/latchkey"])
-		ratio := l.rate() / b.rate()
-		verdict := "meets"
-		if ratio < 0.6 {
-			verdict = "MISSES"
+		for _, t := range targets {
+			r := merge(results[sc.name+"/"+t.name])
+			fmt.Printf("%-14s %-14s %8.0f req/s  p50 %8s  p99 %8s  cpu/req server %6s%s client %6s\n",
+				sc.name, t.name, r.rate(), fmtDur(r.pct(0.50)), fmtDur(r.pct(0.99)), fmtDur(r.srvPerReq()), meterNote(t, r), fmtDur(r.cliPerReq()))
+			if r.errors > 0 {
+				failed = true
+			}
 		}
-		for _, x := range []struct {
-			name string
-			r    *result
-		}{{"baseline", b}, {"latchkey", l}} {
-			srv, cli := x.r.cpuPerReq()
-			fmt.Printf("%-14s %s %8.0f req/s  p50 %8s  p99 %8s  cpu/req server %6s client %6s\n",
-				sc.name, x.name, x.r.rate(), fmtDur(x.r.pct(0.50)), fmtDur(x.r.pct(0.99)), fmtDur(srv), fmtDur(cli))
-		}
-		fmt.Printf("%-14s ratio latchkey/baseline %.2f req/s (%s the 0.6 target); per round:", sc.name, ratio, verdict)
-		for i := range results[sc.name+"/latchkey"] {
-			fmt.Printf(" %.2f", results[sc.name+"/latchkey"][i].rate()/results[sc.name+"/baseline"][i].rate())
-		}
-		bs, _ := b.cpuPerReq()
-		ls, _ := l.cpuPerReq()
-		if ls > 0 {
-			fmt.Printf("; server CPU per request baseline/latchkey %.2f", float64(bs)/float64(ls))
-		}
-		fmt.Println()
-		if b.errors+l.errors > 0 {
-			failed = true
+		for _, t := range targets[1:] {
+			l := merge(results[sc.name+"/"+t.name])
+			ratio := l.rate() / b.rate()
+			verdict := "meets"
+			if ratio < 0.6 {
+				verdict = "MISSES"
+			}
+			fmt.Printf("%-14s ratio %s/baseline %.2f req/s (%s the 0.6 target); per round:", sc.name, t.name, ratio, verdict)
+			for i, r := range results[sc.name+"/"+t.name] {
+				fmt.Printf(" %.2f", r.rate()/results[sc.name+"/baseline"][i].rate())
+			}
+			if ls := l.srvPerReq(); ls > 0 {
+				fmt.Printf("; server CPU per request baseline/%s %.2f", t.name, float64(b.srvPerReq())/float64(ls))
+			}
+			fmt.Println()
 		}
 	}
-	if seeded != nil {
-		fmt.Printf("store: %d seeded keys (+ root and hot key), seeded in %s\n", c.keys, seeded.elapsed.Round(time.Millisecond))
+	fmt.Println()
+	printTable(scenarios, targets, results)
+	fmt.Println()
+	for i, in := range insts {
+		if in.seeded != nil {
+			fmt.Printf("%s: store of %d seeded keys (+ root, hot and limited keys), seeded in %s\n", in.spec.name, c.keys, in.seeded.elapsed.Round(time.Millisecond))
+		}
+		fmt.Printf("%s: latchkey start → listening line: %s (first start on an empty store: %s)\n",
+			in.spec.name, in.lk.startup.Round(time.Microsecond), in.firstStart.Round(time.Microsecond))
+		fmt.Printf("%s: latchkey memory after start: %s\n", in.spec.name, in.memStart)
+		fmt.Printf("%s: latchkey memory after load:  %s\n", in.spec.name, memAfter[i])
 	}
-	fmt.Printf("latchkey start → listening line: %s (first start on an empty store: %s)\n",
-		lk.startup.Round(time.Microsecond), firstStart.Round(time.Microsecond))
-	fmt.Printf("latchkey memory after start: %s\n", memStart)
-	fmt.Printf("latchkey memory after load:  %s\n", memAfter)
 	fmt.Printf("baseline memory after load:  %s\n", baseMem)
 
-	if err := lk.stop(); err != nil {
-		return err
+	for _, in := range insts {
+		if err := in.lk.stop(); err != nil {
+			return err
+		}
 	}
 	if err := base.stop(); err != nil {
 		return err
@@ -336,39 +384,111 @@ func run(ctx context.Context, c config) error {
 	return nil
 }
 
+// scenario is one kind of traffic, the same for every target: "hot"
+// verifies one key without limits, "limited" one key with a rate limit
+// (limitedKey), "random/N" one of N seeded keys picked at random.
 type scenario struct {
 	name   string
-	bodies [][]byte
 	random bool
+	size   int // random: how many of the sample to pick from
 }
 
 // runScenario warms each target up, then runs c.rounds measured rounds of
-// each, alternating which goes first.
+// each, in the order of targets on even rounds and the reverse on odd ones.
 func runScenario(ctx context.Context, c config, targets []*target, sc scenario, salt uint64, results map[string][]*result) error {
 	for _, t := range targets {
 		if c.warmup > 0 {
-			drive(ctx, t, c.conns, c.warmup, sc.bodies, sc.random, c.seed^salt)
+			drive(ctx, t, c.conns, c.warmup, t.bodies[sc.name], sc.random, c.seed^salt)
 		}
 	}
 	per := c.duration / time.Duration(c.rounds)
 	for round := range c.rounds {
-		order := targets
+		order := slices.Clone(targets)
 		if round%2 == 1 {
-			order = []*target{targets[1], targets[0]}
+			slices.Reverse(order)
 		}
 		for _, t := range order {
-			r := drive(ctx, t, c.conns, per, sc.bodies, sc.random, c.seed^salt+uint64(round+1))
+			r := drive(ctx, t, c.conns, per, t.bodies[sc.name], sc.random, c.seed^salt+uint64(round+1))
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 			key := sc.name + "/" + t.name
 			results[key] = append(results[key], r)
-			srv, cli := r.cpuPerReq()
-			fmt.Printf("round %d %-14s %-8s %8.0f req/s  p50 %8s  p99 %8s  cpu/req server %6s client %6s  (%d requests, %d errors)%s\n",
-				round+1, sc.name, t.name, r.rate(), fmtDur(r.pct(0.50)), fmtDur(r.pct(0.99)), fmtDur(srv), fmtDur(cli), r.requests, r.errors, errNote(r))
+			fmt.Printf("round %d %-14s %-14s %8.0f req/s  p50 %8s  p99 %8s  cpu/req server %6s%s client %6s  (%d requests, %d errors)%s\n",
+				round+1, sc.name, t.name, r.rate(), fmtDur(r.pct(0.50)), fmtDur(r.pct(0.99)), fmtDur(r.srvPerReq()), meterNote(t, r), fmtDur(r.cliPerReq()), r.requests, r.errors, errNote(r))
 		}
 	}
 	return nil
+}
+
+// meterNote is " + postgres 3.1µs + redis 12µs": the CPU per request of
+// r's target's meters, "?" where unknown.
+func meterNote(t *target, r *result) string {
+	var b strings.Builder
+	for i, m := range t.meters {
+		if d, ok := r.meterPerReq(i); ok {
+			fmt.Fprintf(&b, " + %s %s", m.name, fmtDur(d))
+		} else {
+			fmt.Fprintf(&b, " + %s ?", m.name)
+		}
+	}
+	return b.String()
+}
+
+// printTable prints the summary as a Markdown table: every target beside
+// the yardstick measured in the same rounds, CPU per request in µs.
+func printTable(scenarios []scenario, targets []*target, results map[string][]*result) {
+	var meters []string // every meter name, in order of first appearance
+	for _, t := range targets {
+		for _, m := range t.meters {
+			if !slices.Contains(meters, m.name) {
+				meters = append(meters, m.name)
+			}
+		}
+	}
+	fmt.Print("| scenario | target | req/s | ratio to yardstick | p50 | p99 | server CPU µs/req |")
+	for _, m := range meters {
+		fmt.Printf(" + %s CPU µs/req |", m)
+	}
+	fmt.Print("\n|---|---|---|---|---|---|---|")
+	fmt.Println(strings.Repeat("---|", len(meters)))
+	us := func(d time.Duration) string {
+		return strconv.FormatFloat(float64(d)/float64(time.Microsecond), 'f', 1, 64)
+	}
+	for _, sc := range scenarios {
+		b := merge(results[sc.name+"/baseline"])
+		for _, t := range targets {
+			r := merge(results[sc.name+"/"+t.name])
+			name, ratio := t.name, fmt.Sprintf("%.2f", r.rate()/b.rate())
+			if t.name == "baseline" {
+				name, ratio = "yardstick", "1"
+			}
+			fmt.Printf("| %s | %s | %s | %s | %s | %s | %s |", sc.name, name, thousands(r.rate()), ratio, fmtDur(r.pct(0.50)), fmtDur(r.pct(0.99)), us(r.srvPerReq()))
+			for _, m := range meters {
+				cell := "—"
+				for i, tm := range t.meters {
+					if tm.name != m {
+						continue
+					}
+					cell = "?"
+					if d, ok := r.meterPerReq(i); ok {
+						cell = us(d)
+					}
+				}
+				fmt.Printf(" %s |", cell)
+			}
+			fmt.Println()
+		}
+	}
+}
+
+// thousands formats a rate as 12,345.
+func thousands(x float64) string {
+	s := strconv.FormatInt(int64(x+0.5), 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // loadavg is the first three fields of /proc/loadavg.

@@ -39,17 +39,18 @@ var (
 
 var listenRE = regexp.MustCompile(`listening on (http://\S+)`)
 
-// startChild runs bin with args, stderr to logPath, and waits (up to 60s)
-// for the line announcing its address. For latchkey it also reads the root
-// key printed on a first start and waits for the "Stop with Ctrl-C" line.
-func startChild(ctx context.Context, name, bin string, args []string, logPath string, latchkeyOutput bool) (*child, error) {
+// startChild runs bin with args and env (see childEnv), stderr to logPath,
+// and waits (up to 60s) for the line announcing its address. For latchkey
+// it also reads the root key printed on a first start and waits for the
+// "Stop with Ctrl-C" line.
+func startChild(ctx context.Context, name, bin string, args, env []string, logPath string, latchkeyOutput bool) (*child, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stderr = logf
-	cmd.Env = append(os.Environ(), "LATCHKEY_ADMIN_SECRET=", "LATCHKEY_REDIS_URL=")
+	cmd.Env = childEnv(env...)
 	// Own process group (a terminal's Ctrl-C reaches only the orchestrator,
 	// which then stops the child itself) and SIGKILL if we die first.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -205,11 +206,26 @@ func readMemory(pid int) (memory, error) {
 	return m, nil
 }
 
+// childEnv is this process's environment without any LATCHKEY_* setting
+// of the shell it runs in, plus extra ("NAME=value"): a server under test
+// gets only the settings the tool chose. Database and Redis URLs travel
+// this way rather than as flags, which show in ps.
+func childEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "LATCHKEY_") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, extra...)
+}
+
 // runCmd runs a short command (a build, a migration) and returns its error
-// with its output.
-func runCmd(ctx context.Context, dir, name string, args ...string) error {
+// with its output. A nil env inherits this process's environment.
+func runCmd(ctx context.Context, dir string, env []string, name string, args ...string) error {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
+	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -10,7 +10,8 @@ import (
 	"sync"
 	"time"
 
-	_ "modernc.org/sqlite" // the "sqlite" database/sql driver latchkey uses
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver latchkey uses
+	_ "modernc.org/sqlite"             // the "sqlite" database/sql driver latchkey uses
 
 	"github.com/latchkey/latchkey"
 )
@@ -28,38 +29,35 @@ type seedKey struct {
 	start  string
 }
 
-// Rows per INSERT statement: 7 (keys) and 4 (key_secrets) parameters a row,
-// well under SQLite's 32766 parameter limit.
+// Rows per INSERT statement: 6 (keys) and 4 (key_secrets) parameters a row,
+// well under SQLite's 32766 and PostgreSQL's 65535 parameter limits.
 const seedRowsPerStmt = 500
 
 // seedKeys inserts n api keys, each with one real secret (latchkey.NewSecret
-// and its SHA-256), into the default account of the SQLite file at path,
+// and its SHA-256), into the default account of the store at dsn (a SQLite
+// file path or a postgres:// URL, as latchkey's --database-url takes them),
 // straight through database/sql in transactions of txKeys keys. The store
 // must be migrated and bootstrapped, and no server may be writing to it. It
 // keeps up to keep secrets, every n/keep-th one.
-func seedKeys(ctx context.Context, path string, n, keep, txKeys int) (*seedStats, error) {
-	q := url.Values{}
-	for _, p := range []string{"busy_timeout(10000)", "synchronous(OFF)", "cache_size(-262144)", "foreign_keys(OFF)", "temp_store(MEMORY)"} {
-		q.Add("_pragma", p)
-	}
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+//
+// The SQL is the same on both; only opening, the placeholders and what is
+// done before and after differ (see seedDB).
+func seedKeys(ctx context.Context, dsn string, n, keep, txKeys int) (*seedStats, error) {
+	sdb, err := openSeedDB(dsn)
 	if err != nil {
 		return nil, err
 	}
+	db := sdb.db
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 
 	var accountID int64
 	var prefix string
-	if err := db.QueryRowContext(ctx, `SELECT id, key_prefix FROM accounts WHERE name = ?`, latchkey.DefaultAccountName).Scan(&accountID, &prefix); err != nil {
+	if err := db.QueryRowContext(ctx, sdb.bind(`SELECT id, key_prefix FROM accounts WHERE name = ?`), latchkey.DefaultAccountName).Scan(&accountID, &prefix); err != nil {
 		return nil, fmt.Errorf("find the default account (is the store bootstrapped?): %w", err)
 	}
-	// No journal while seeding: the store is a throwaway bench file and no
-	// server has it open. WAL is switched back on at the end, as latchkey
-	// expects (it also sets WAL itself when it opens the file).
-	var mode string
-	if err := db.QueryRowContext(ctx, `PRAGMA journal_mode = OFF`).Scan(&mode); err != nil {
-		return nil, fmt.Errorf("journal_mode: %w", err)
+	if err := sdb.before(ctx); err != nil {
+		return nil, err
 	}
 	var maxID int64
 	if err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM keys`).Scan(&maxID); err != nil {
@@ -119,12 +117,12 @@ func seedKeys(ctx context.Context, path string, n, keep, txKeys int) (*seedStats
 		return `INSERT INTO key_secrets (key_id, hash, start, created_at) VALUES ` +
 			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?),", rows), ",")
 	}
-	fullKeys, err := db.PrepareContext(ctx, sqlKeys(chunk))
+	fullKeys, err := db.PrepareContext(ctx, sdb.bind(sqlKeys(chunk)))
 	if err != nil {
 		return nil, err
 	}
 	defer fullKeys.Close()
-	fullSecrets, err := db.PrepareContext(ctx, sqlSecrets(chunk))
+	fullSecrets, err := db.PrepareContext(ctx, sdb.bind(sqlSecrets(chunk)))
 	if err != nil {
 		return nil, err
 	}
@@ -133,10 +131,10 @@ func seedKeys(ctx context.Context, path string, n, keep, txKeys int) (*seedStats
 		if rows == chunk {
 			return tx.StmtContext(ctx, fullKeys), tx.StmtContext(ctx, fullSecrets), nil
 		}
-		if k, err = tx.PrepareContext(ctx, sqlKeys(rows)); err != nil {
+		if k, err = tx.PrepareContext(ctx, sdb.bind(sqlKeys(rows))); err != nil {
 			return nil, nil, err
 		}
-		s, err = tx.PrepareContext(ctx, sqlSecrets(rows))
+		s, err = tx.PrepareContext(ctx, sdb.bind(sqlSecrets(rows)))
 		return k, s, err
 	}
 
@@ -193,9 +191,89 @@ func seedKeys(ctx context.Context, path string, n, keep, txKeys int) (*seedStats
 	if got := id - maxID; got != int64(n) {
 		return nil, fmt.Errorf("seeded %d keys, want %d", got, n)
 	}
-	if err := db.QueryRowContext(ctx, `PRAGMA journal_mode = WAL`).Scan(&mode); err != nil || mode != "wal" {
-		return nil, fmt.Errorf("back to WAL: %q, %v", mode, err)
+	if err := sdb.after(ctx, id); err != nil {
+		return nil, err
 	}
 	st.elapsed = time.Since(t0)
 	return st, nil
+}
+
+// seedDB is what seeding does differently on each database.
+type seedDB struct {
+	db       *sql.DB
+	postgres bool
+}
+
+func openSeedDB(dsn string) (*seedDB, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		db, err := sql.Open("pgx", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		return &seedDB{db: db, postgres: true}, nil
+	}
+	q := url.Values{}
+	for _, p := range []string{"busy_timeout(10000)", "synchronous(OFF)", "cache_size(-262144)", "foreign_keys(OFF)", "temp_store(MEMORY)"} {
+		q.Add("_pragma", p)
+	}
+	db, err := sql.Open("sqlite", "file:"+dsn+"?"+q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	return &seedDB{db: db}, nil
+}
+
+// bind returns q with its ? placeholders as $1, $2, … on PostgreSQL. The
+// seeding SQL has no ? anywhere else.
+func (s *seedDB) bind(q string) string {
+	if !s.postgres {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// before readies the database for a bulk load. On SQLite: no journal, as
+// the store is a throwaway bench file and no server has it open.
+func (s *seedDB) before(ctx context.Context) error {
+	if s.postgres {
+		return nil
+	}
+	var mode string
+	if err := s.db.QueryRowContext(ctx, `PRAGMA journal_mode = OFF`).Scan(&mode); err != nil {
+		return fmt.Errorf("journal_mode: %w", err)
+	}
+	return nil
+}
+
+// after leaves the store as latchkey expects it, maxID being the last id
+// seeded. On SQLite: WAL again (latchkey also sets it when it opens the
+// file). On PostgreSQL: the identity of keys.id moved past the seeded ids,
+// which were given explicitly, so the next key created gets a fresh one;
+// and statistics, which a bulk load otherwise leaves the planner without
+// until autovacuum comes by.
+func (s *seedDB) after(ctx context.Context, maxID int64) error {
+	if !s.postgres {
+		var mode string
+		if err := s.db.QueryRowContext(ctx, `PRAGMA journal_mode = WAL`).Scan(&mode); err != nil || mode != "wal" {
+			return fmt.Errorf("back to WAL: %q, %v", mode, err)
+		}
+		return nil
+	}
+	if _, err := s.db.ExecContext(ctx, `SELECT setval(pg_get_serial_sequence('keys', 'id'), $1)`, maxID); err != nil {
+		return fmt.Errorf("move the keys identity past the seeded ids: %w", err)
+	}
+	if _, err := s.db.ExecContext(ctx, `ANALYZE keys, key_secrets`); err != nil {
+		return fmt.Errorf("analyze: %w", err)
+	}
+	return nil
 }
