@@ -95,12 +95,13 @@ func (s *Server) refuseBadStringsIn(pattern string, h http.Handler) http.Handler
 	})
 }
 
-// checkRequestStrings refuses a request whose path values (the wildcards
+// checkRequestStrings refuses a request whose path values (the wildcard
 // names of its route), query parameters or X-Account-ID hold a NUL byte or
 // invalid UTF-8, and returns it with a User-Agent that holds neither: that
 // header is informational, written by client libraries rather than by the
 // caller, and only stored (created_ip/user_agent, audit, sessions), so it is
-// made valid (each bad byte becomes U+FFFD) instead of failing the request.
+// made valid (each NUL, and each run of invalid bytes, becomes U+FFFD)
+// instead of failing the request.
 // On the common path it allocates nothing.
 func checkRequestStrings(r *http.Request, names []string) (*http.Request, error) {
 	for _, name := range names {
@@ -125,7 +126,7 @@ func checkRequestStrings(r *http.Request, names []string) (*http.Request, error)
 }
 
 // withValidUserAgent returns a copy of r whose User-Agent values have each
-// NUL byte and invalid UTF-8 sequence replaced by U+FFFD.
+// NUL byte and each run of invalid UTF-8 replaced by U+FFFD.
 func withValidUserAgent(r *http.Request) *http.Request {
 	r2 := r.WithContext(r.Context())
 	r2.Header = r.Header.Clone()
