@@ -70,11 +70,24 @@ func renderProblem(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="latchkey"`)
 	}
-	var le *latchkey.Error
-	if errors.As(err, &le) && le.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int((le.RetryAfter+time.Second-1)/time.Second)))
+	if ra := retryAfter(err); ra > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(ra))
 	}
 	writeJSONType(w, status, "application/problem+json", p)
+}
+
+// retryAfter returns the Retry-After of an error, in whole seconds rounded
+// up: its own RetryAfter, else 1 for an outage (503 always says when to try
+// again), else 0 for none.
+func retryAfter(err error) int {
+	var le *latchkey.Error
+	if errors.As(err, &le) && le.RetryAfter > 0 {
+		return int((le.RetryAfter + time.Second - 1) / time.Second)
+	}
+	if ErrorStatus(err) == http.StatusServiceUnavailable {
+		return 1
+	}
+	return 0
 }
 
 // logError logs internal errors in full, and an outage (unavailable) at
