@@ -83,6 +83,10 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	proxies, err := cfg.trustedProxies()
+	if err != nil {
+		return err
+	}
 	checks := []lkhttp.Check{{Name: "store", Check: store.Ping}}
 	if store.FeedStatus().Shared {
 		checks = append(checks, lkhttp.Check{Name: "feed", Check: feedCheck(store)})
@@ -127,21 +131,22 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	go maintain(runCtx, store, logger)
 
 	api := &lkhttp.Server{
-		Keys:         store,
-		Permissions:  store,
-		Audit:        store,
-		Accounts:     store,
-		Verifier:     verifier,
-		Users:        store,
-		Sessions:     store,
-		Passwords:    password.New(),
-		LoginLimiter: loginLimiter,
-		SecretKey:    secretKey,
-		AdminSecret:  cfg.AdminSecret,
-		Checks:       checks,
-		Feed:         store.FeedStatus,
-		Logger:       logger,
-		Clock:        clock,
+		Keys:           store,
+		Permissions:    store,
+		Audit:          store,
+		Accounts:       store,
+		Verifier:       verifier,
+		Users:          store,
+		Sessions:       store,
+		Passwords:      password.New(),
+		LoginLimiter:   loginLimiter,
+		SecretKey:      secretKey,
+		AdminSecret:    cfg.AdminSecret,
+		TrustedProxies: proxies,
+		Checks:         checks,
+		Feed:           store.FeedStatus,
+		Logger:         logger,
+		Clock:          clock,
 	}
 	if rc != nil {
 		api.RedisUp = rc.Up
