@@ -159,7 +159,10 @@ func (s *Server) Handler() http.Handler {
 		return noRoute(mux, w, r)
 	}), renderProblem))
 	mux.Handle("GET /{$}", s.refuseBadStringsIn("/", http.HandlerFunc(s.handleIndex)))
-	return mux
+	if len(s.TrustedProxies) == 0 {
+		return mux // every client address is the socket's peer: nothing to store
+	}
+	return s.withClientIP(mux)
 }
 
 // noRoute answers a /v1/ request no route matched: 405 with Allow when the

@@ -48,7 +48,7 @@ type pending struct {
 	spent      int64
 	refilledAt *time.Time
 	base       *time.Time // with shared counters: the baseline spent is counted against
-	minute     int64 // Unix minute of counts
+	minute     int64      // Unix minute of counts
 	counts     [numCodes]int64
 	older      []latchkey.UsageCount // KeyID unset
 }
