@@ -250,7 +250,7 @@ func MustStart(tb testing.TB, n int, env map[string]string) *instance {
 	go func() { cmd.Wait(); close(in.exited) }()
 	tb.Cleanup(func() {
 		if d, killed := in.stop(); killed {
-			tb.Logf("instance %d did not stop %v after SIGTERM: killed", n, d.Round(time.Millisecond))
+			tb.Logf("instance %d did not stop %v after SIGTERM: killed; its log ends:\n%s", n, d.Round(time.Millisecond), tail(in.stderr.String(), 2<<10))
 		}
 		if tb.Failed() {
 			tb.Logf("--- instance %d log ---\n%s", n, tail(in.stderr.String(), 16<<10))
