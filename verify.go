@@ -178,7 +178,7 @@ type FeedStatus struct {
 	Applied    int64     // number of the last change applied
 	Head       int64     // newest change number seen in the store
 	LastHeard  time.Time // when the store last answered on the feed's connection
-	Replays    int64     // catch-ups that applied changes no notification had carried
+	Replays    int64     // catch-ups that applied changes from the change log
 	CacheDrops int64     // times the log no longer reached back and caches were dropped
 }
 

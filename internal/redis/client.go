@@ -78,7 +78,11 @@ func Open(ctx context.Context, url string, o Options) (*Client, error) {
 	opts.WriteTimeout = ioTimeout
 	opts.PoolTimeout = dialTimeout
 	opts.ContextTimeoutEnabled = true
-	opts.MaxRetries = 0 // a failed call falls back at once; the probe finds Redis again
+	// A failed call falls back at once; the probe finds Redis again. (0
+	// would mean go-redis's default of 3 retries, and dials are retried 5
+	// times unless told otherwise.)
+	opts.MaxRetries = -1
+	opts.DialerRetries = 1
 	c := &Client{prefix: o.Prefix, logger: o.Logger, closed: make(chan struct{})}
 	if c.prefix == "" {
 		c.prefix = "latchkey"

@@ -344,7 +344,7 @@ func (s *Store) catchUp(ctx context.Context, conn *pgx.Conn) error {
 	if head > s.feed.head.Load() {
 		s.feed.head.Store(head)
 	}
-	replayed := false
+	replayed := false // counted once per catch-up
 	for applied := s.feed.applied.Load(); applied < head; applied = s.feed.applied.Load() {
 		rows, err := conn.Query(qctx, `SELECT seq, account_id, key_id, origin FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2`, applied, replayBatch)
 		if err != nil {
@@ -378,17 +378,19 @@ func (s *Store) catchUp(ctx context.Context, conn *pgx.Conn) error {
 			// The log was trimmed past what this instance applied.
 			s.logger.Warn("change log no longer reaches back to the last change applied; dropping every cached key",
 				"applied", applied, "head", head)
-			s.feed.publish([]latchkey.KeyChange{{All: true}})
+			// The state is set before the subscribers hear, so one that
+			// reads FeedStatus when told finds it current.
 			s.feed.cacheDrops.Add(1)
 			s.feed.applied.Store(head)
+			s.feed.publish([]latchkey.KeyChange{{All: true}})
 			return nil
 		}
-		s.feed.publish(changes)
+		if !replayed {
+			s.feed.replays.Add(1)
+			replayed = true
+		}
 		s.feed.applied.Store(next - 1)
-		replayed = true
-	}
-	if replayed {
-		s.feed.replays.Add(1)
+		s.feed.publish(changes)
 	}
 	return nil
 }
