@@ -104,11 +104,12 @@ func Open(ctx context.Context, url string, o Options) (*Client, error) {
 }
 
 // slogPrinter hands go-redis's log lines to slog, so they keep the
-// server's log format.
+// server's log format, at debug: they repeat every failed dial, and the
+// Client logs losing and regaining Redis itself, once each.
 type slogPrinter struct{ l *slog.Logger }
 
 func (p slogPrinter) Printf(ctx context.Context, format string, v ...any) {
-	p.l.Warn("redis client", "detail", fmt.Sprintf(format, v...))
+	p.l.Debug("redis client", "detail", fmt.Sprintf(format, v...))
 }
 
 // Up reports whether Redis answered the last call made to it.
