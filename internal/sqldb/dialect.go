@@ -143,7 +143,7 @@ func openPostgres(ctx context.Context, dsn string, timeout time.Duration) (*sql.
 	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(32)
-	db.SetMaxIdleConns(8)
+	db.SetMaxIdleConns(32) // as many as may be open: a burst of cold reads must not open and close connections over and over
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := db.PingContext(pctx); err != nil {
