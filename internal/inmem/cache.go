@@ -35,6 +35,7 @@ type entry struct {
 	rateLimit latchkey.RateLimit
 	expiresAt time.Time
 	email     string
+	credits   bool // the snapshot has credits (their state lives in ks)
 	// staleAt (Unix nanoseconds) is when the snapshot has been trusted
 	// for MaxAge: from then on a verification starts a refresh from the
 	// store and goes on with the snapshot meanwhile. A refresh that fails
@@ -48,7 +49,7 @@ type entry struct {
 // mean less memory, fewer cache misses on the hot path and less for the
 // garbage collector to mark.
 func newEntry(vk *latchkey.VerifyKey, ks *keyState) *entry {
-	e := &entry{vk: *vk, ks: ks}
+	e := &entry{vk: *vk, ks: ks, credits: vk.Credits != nil}
 	e.vk.Devices, e.vk.Credits = nil, nil
 	switch vk.Kind { // constants instead of the store's copies
 	case latchkey.KindAPI:

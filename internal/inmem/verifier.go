@@ -209,7 +209,7 @@ func (v *Verifier) Verify(ctx context.Context, accountID int64, req *latchkey.Ve
 		var tokens int64
 		covered := true
 		if code == latchkey.CodeValid && cost > 0 {
-			if covered = e.ks.creditsCover(cost, now); covered {
+			if covered = !e.credits || e.ks.creditsCover(cost, now); covered {
 				tokens = 1
 			}
 		}
