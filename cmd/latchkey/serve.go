@@ -144,12 +144,14 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		AdminSecret:    cfg.AdminSecret,
 		TrustedProxies: proxies,
 		Checks:         checks,
-		Feed:           store.FeedStatus,
 		Logger:         logger,
 		Clock:          clock,
 	}
 	if rc != nil {
 		api.RedisUp = rc.Up
+	}
+	if store.FeedStatus().Shared {
+		api.Feed = store.FeedStatus // one instance on SQLite has no feed to report
 	}
 	api.Surfaces = []lkhttp.Surface{&compat.Surfaces{Server: api, Keys: store, Logger: logger, Clock: clock}}
 	base := "http://" + ln.Addr().String()
