@@ -140,6 +140,13 @@ func testChangesDuringGap(t *testing.T, gap string) {
 			t.Logf("instance 3 obeyed the %s %v after the link returned", w.what, took[i].Round(time.Millisecond))
 		}
 	}
+	// The feed says it is back, and has applied what the store has.
+	if v, ok := c.metric(3, "latchkey_feed_connected"); !ok || v != "1" {
+		t.Errorf("after the gap, /metrics on instance 3: latchkey_feed_connected %q (present: %v), want 1", v, ok)
+	}
+	if v, ok := c.metric(3, "latchkey_feed_lag_changes"); !ok || v != "0" {
+		t.Errorf("after the gap, /metrics on instance 3: latchkey_feed_lag_changes %q (present: %v), want 0", v, ok)
+	}
 }
 
 // avoidWindowEdge waits out the end of a clock-aligned window when it is
