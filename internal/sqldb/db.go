@@ -51,8 +51,9 @@ type Store struct {
 	stmtsMu sync.Mutex
 	stmts   map[stmtKey]*sql.Stmt // see Tx.stmt
 
-	pgConfig  *pgx.ConnConfig // PostgreSQL: for the feed connection
-	feedStart sync.Once
+	pgConfig    *pgx.ConnConfig // PostgreSQL: for the feed connection
+	feedMu      sync.Mutex      // guards feedStarted
+	feedStarted bool
 }
 
 // stmtKey names a statement prepared on one pool.
@@ -192,7 +193,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("read migration %s: %w", m.name, err)
 		}
-		if _, err := tx.tx.ExecContext(ctx, string(body)); err != nil {
+		if _, err := tx.tx.ExecContext(tx.ctx, string(body)); err != nil {
 			return fmt.Errorf("apply migration %s: %w", m.name, err)
 		}
 		if _, err := tx.exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
@@ -215,13 +216,19 @@ func (s *Store) startFeedOnce(ctx context.Context) error {
 	if s.pgConfig == nil {
 		return nil
 	}
-	var err error
-	s.feedStart.Do(func() {
-		if err = s.startAt(ctx); err == nil {
-			err = s.startFeed(ctx, s.pgConfig)
-		}
-	})
-	return err
+	s.feedMu.Lock()
+	defer s.feedMu.Unlock()
+	if s.feedStarted {
+		return nil
+	}
+	if err := s.startAt(ctx); err != nil {
+		return err // a later Migrate tries again
+	}
+	if err := s.startFeed(ctx, s.pgConfig); err != nil {
+		return err
+	}
+	s.feedStarted = true
+	return nil
 }
 
 // hotQueries are the constant queries of cold verifications, kept prepared
@@ -232,6 +239,8 @@ var hotQueries = []string{findVerifyKeyQuery, findDevicesQuery, permissionsOfOne
 // It runs outside any transaction: preparing on a pool takes one of its
 // connections, and SQLite's write pool has only one.
 func (s *Store) prepareHot(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	for _, pool := range []*sql.DB{s.db, s.rdb} {
 		for _, q := range hotQueries {
 			k := stmtKey{pool, q}
@@ -245,7 +254,7 @@ func (s *Store) prepareHot(ctx context.Context) error {
 			// connection, which a transaction in Tx.stmt may hold.
 			st, err := pool.PrepareContext(ctx, s.dialect.rebind(q))
 			if err != nil {
-				return fmt.Errorf("prepare: %w", err)
+				return unavailable(fmt.Errorf("prepare: %w", err))
 			}
 			s.stmtsMu.Lock()
 			if s.stmts == nil {

@@ -258,14 +258,18 @@ func isForeignKeyViolation(err error) bool {
 	return false
 }
 
+// pgNowMicros is the database's clock in unix microseconds: change-log rows
+// are stamped and trimmed by it, so instances' clocks do not matter.
+const pgNowMicros = `(extract(epoch FROM clock_timestamp()) * 1000000)::bigint`
+
 // pgLogChanges is logChanges on PostgreSQL in one statement: it takes
 // the next ? numbers from change_seq, writes a change_log row per
-// (account, key) of the two arrays, origin and time, and queues the NOTIFY
+// (account, key) of the two arrays with the origin, and queues the NOTIFY
 // on the channel with "first last".
 const pgLogChanges = `WITH s AS (UPDATE change_seq SET seq = seq + ? WHERE id = 1 RETURNING seq),
 	c AS (SELECT a, k, ord FROM unnest(?::bigint[], ?::bigint[]) WITH ORDINALITY AS c(a, k, ord)),
 	ins AS (INSERT INTO change_log (seq, account_id, key_id, origin, created_at)
-		SELECT s.seq - (SELECT count(*) FROM c) + c.ord, c.a, c.k, ?, ? FROM s, c)
+		SELECT s.seq - (SELECT count(*) FROM c) + c.ord, c.a, c.k, ?, ` + pgNowMicros + ` FROM s, c)
 	SELECT pg_notify(?, (s.seq - (SELECT count(*) FROM c) + 1)::text || ' ' || s.seq::text) IS NULL FROM s`
 
 // unavailableRetry is the Retry-After of an unreachable database.
@@ -308,6 +312,7 @@ func isUnavailable(err error) bool {
 		case strings.HasPrefix(pe.Code, "08"): // connection exception
 			return true
 		case pe.Code == "57014", // query_canceled: statement_timeout
+			pe.Code == "53100", pe.Code == "53200", // disk full, out of memory
 			pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", // shutting down, cannot connect now
 			pe.Code == "53300",                     // too_many_connections
 			pe.Code == "40001", pe.Code == "40P01", // serialization failure, deadlock: try again

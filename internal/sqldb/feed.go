@@ -3,10 +3,10 @@ package sqldb
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -60,7 +60,8 @@ type feed struct {
 	subs map[int]func(latchkey.KeyChange)
 	next int
 
-	shared     bool // a feed connection runs (PostgreSQL)
+	shared     bool   // a feed connection runs (PostgreSQL)
+	epoch      string // of change_seq, read at start; owned by feedLoop after it
 	connected  atomic.Bool
 	applied    atomic.Int64
 	head       atomic.Int64
@@ -148,7 +149,7 @@ func (tx *Tx) logChanges() error {
 			accounts[i], keys[i] = c.AccountID, c.KeyID
 		}
 		var ok bool
-		if err := tx.queryRow(ctx, pgLogChanges, n, accounts, keys, s.instance, micros(tx.now), s.channel).Scan(&ok); err != nil {
+		if err := tx.queryRow(ctx, pgLogChanges, n, accounts, keys, s.instance, s.channel).Scan(&ok); err != nil {
 			return fmt.Errorf("log key changes: %w", err)
 		}
 		return nil
@@ -175,14 +176,20 @@ func (tx *Tx) logChanges() error {
 
 // TrimChanges deletes change-log rows older than changeLogKeep and returns
 // how many it deleted. An instance cut off for longer than that drops its
-// whole cache when it is back instead of replaying.
+// whole cache when it is back instead of replaying. On PostgreSQL the rows
+// are stamped and judged by the database's clock, so an instance whose
+// clock runs ahead cannot trim what others still need.
 func (s *Store) TrimChanges(ctx context.Context) (int64, error) {
 	tx, err := s.beginWrite(ctx)
 	if err != nil {
 		return 0, err
 	}
 	defer tx.Rollback()
-	res, err := tx.exec(ctx, `DELETE FROM change_log WHERE created_at < ?`, micros(tx.now.Add(-changeLogKeep)))
+	q, arg := `DELETE FROM change_log WHERE created_at < ?`, any(micros(tx.now.Add(-changeLogKeep)))
+	if s.dialect == postgresDialect {
+		q, arg = `DELETE FROM change_log WHERE created_at < `+pgNowMicros+` - ?`, changeLogKeep.Microseconds()
+	}
+	res, err := tx.exec(ctx, q, arg)
 	if err != nil {
 		return 0, fmt.Errorf("trim change log: %w", err)
 	}
@@ -196,14 +203,13 @@ func (s *Store) TrimChanges(ctx context.Context) (int64, error) {
 // Commit already published), and the number it starts from. The loop runs
 // until Close.
 func (s *Store) startFeed(ctx context.Context, cfg *pgx.ConnConfig) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	var schema string
 	if err := s.db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
-		return fmt.Errorf("read current schema: %w", err)
+		return unavailable(fmt.Errorf("read current schema: %w", err))
 	}
-	s.channel = "latchkey_keys." + schema
-	if len(s.channel) > 63 {
-		s.channel = s.channel[:63]
-	}
+	s.channel = feedChannel(schema)
 	s.feed.shared = true
 	lctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -214,6 +220,13 @@ func (s *Store) startFeed(ctx context.Context, cfg *pgx.ConnConfig) error {
 	prev := s.closeFn
 	s.closeFn = func() { cancel(); <-done; prev() }
 	return nil
+}
+
+// feedChannel names the NOTIFY channel of a schema: a hash, so that any
+// schema name fits PostgreSQL's 63 bytes whole and no two schemas share one.
+func feedChannel(schema string) string {
+	h := sha256.Sum256([]byte(schema))
+	return "latchkey_keys_" + hex.EncodeToString(h[:12])
 }
 
 // newInstanceID names this Store in the change log.
@@ -228,9 +241,11 @@ func newInstanceID() string {
 // startAt sets the number the feed starts from: the newest change when the
 // store was opened, before anything was cached. It runs after Migrate.
 func (s *Store) startAt(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	var head int64
-	if err := s.db.QueryRowContext(ctx, `SELECT seq FROM change_seq WHERE id = 1`).Scan(&head); err != nil {
-		return fmt.Errorf("read change log: %w", err)
+	if err := s.db.QueryRowContext(ctx, `SELECT seq, epoch FROM change_seq WHERE id = 1`).Scan(&head, &s.feed.epoch); err != nil {
+		return unavailable(fmt.Errorf("read change log: %w", err))
 	}
 	s.feed.applied.Store(head)
 	s.feed.head.Store(head)
@@ -246,7 +261,11 @@ func (s *Store) feedLoop(ctx context.Context, cfg *pgx.ConnConfig) {
 		}
 	}()
 	lost := time.Time{} // when the connection was lost; zero while up
-	backoff := 50 * time.Millisecond
+	const minBackoff = 50 * time.Millisecond
+	backoff := minBackoff
+	// drop closes the connection, logs the loss once, and waits before the
+	// next attempt, longer each time until a catch-up succeeds: a store
+	// that accepts connections but fails queries is not hammered.
 	drop := func(err error) {
 		if conn != nil {
 			conn.Close(context.Background())
@@ -256,21 +275,20 @@ func (s *Store) feedLoop(ctx context.Context, cfg *pgx.ConnConfig) {
 			lost = time.Now()
 			s.logger.Warn("change feed lost; cached keys are served until it is back, then changes are replayed", "err", err)
 		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, feedMaxBackoff)
 	}
 	for ctx.Err() == nil {
 		if conn == nil {
 			c, err := s.feedConnect(ctx, cfg)
 			if err != nil {
 				drop(err)
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(backoff):
-				}
-				backoff = min(2*backoff, feedMaxBackoff)
 				continue
 			}
-			conn, backoff = c, 50*time.Millisecond
+			conn = c
 		}
 		before := s.feed.applied.Load()
 		if err := s.catchUp(ctx, conn); err != nil {
@@ -279,6 +297,7 @@ func (s *Store) feedLoop(ctx context.Context, cfg *pgx.ConnConfig) {
 			}
 			continue
 		}
+		backoff = minBackoff
 		if !s.feed.connected.Swap(true) {
 			if lost.IsZero() {
 				s.logger.Debug("change feed connected", "applied", s.feed.applied.Load())
@@ -289,14 +308,12 @@ func (s *Store) feedLoop(ctx context.Context, cfg *pgx.ConnConfig) {
 			lost = time.Time{}
 		}
 		wctx, cancel := context.WithTimeout(ctx, feedHeartbeat)
-		n, err := conn.WaitForNotification(wctx)
+		_, err := conn.WaitForNotification(wctx)
 		cancel()
 		switch {
 		case err == nil:
+			// Only a wake-up: catchUp reads what there is from the log.
 			s.feed.lastHeard.Store(micros(time.Now()))
-			if last := notifiedLast(n.Payload); last > s.feed.head.Load() {
-				s.feed.head.Store(last)
-			}
 		case ctx.Err() != nil:
 			return
 		case errors.Is(err, context.DeadlineExceeded) && !conn.IsClosed():
@@ -322,13 +339,6 @@ func (s *Store) feedConnect(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn
 	return conn, nil
 }
 
-// notifiedLast returns the last change number a notification carries, or 0.
-func notifiedLast(payload string) int64 {
-	_, last, _ := strings.Cut(payload, " ")
-	n, _ := strconv.ParseInt(last, 10, 64)
-	return n
-}
-
 // catchUp reads the newest change number and applies, in order, every
 // change after the last one applied. When the log no longer holds the next
 // number, it tells the subscribers that every key changed and starts from
@@ -337,12 +347,23 @@ func (s *Store) catchUp(ctx context.Context, conn *pgx.Conn) error {
 	qctx, cancel := context.WithTimeout(ctx, feedQueryTimeout)
 	defer cancel()
 	var head int64
-	if err := conn.QueryRow(qctx, `SELECT seq FROM change_seq WHERE id = 1`).Scan(&head); err != nil {
+	var epoch string
+	if err := conn.QueryRow(qctx, `SELECT seq, epoch FROM change_seq WHERE id = 1`).Scan(&head, &epoch); err != nil {
 		return fmt.Errorf("read change log head: %w", err)
 	}
 	s.feed.lastHeard.Store(micros(time.Now()))
-	if head > s.feed.head.Load() {
-		s.feed.head.Store(head)
+	s.feed.head.Store(head)
+	if applied := s.feed.applied.Load(); epoch != s.feed.epoch || head < applied {
+		// Not the numbering this instance applied from: the database was
+		// restored, failed over to a standby that lacks the last commits,
+		// or made anew. Nothing it remembers can be trusted.
+		s.logger.Warn("the change log was reset under this instance (a restore, a failover or a new database); dropping every cached key",
+			"applied", applied, "head", head)
+		s.feed.epoch = epoch
+		s.feed.cacheDrops.Add(1)
+		s.feed.applied.Store(head)
+		s.feed.publish([]latchkey.KeyChange{{All: true}})
+		return nil
 	}
 	replayed := false // counted once per catch-up
 	for applied := s.feed.applied.Load(); applied < head; applied = s.feed.applied.Load() {

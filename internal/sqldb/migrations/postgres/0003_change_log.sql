@@ -5,11 +5,16 @@
 -- in order and replay it from the last number they applied after a lost
 -- connection or a missed notification. Rows older than an hour are trimmed.
 
+-- epoch names this numbering: a database restored from a backup, failed
+-- over to a standby that lacks the last commits or created anew keeps its
+-- URL but not its numbers, and an instance that sees another epoch (or a
+-- number below the last it applied) drops its whole cache.
 CREATE TABLE change_seq (
-	id  INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
-	seq BIGINT  NOT NULL
+	id    INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+	seq   BIGINT  NOT NULL,
+	epoch TEXT    NOT NULL
 );
-INSERT INTO change_seq (id, seq) VALUES (1, 0);
+INSERT INTO change_seq (id, seq, epoch) VALUES (1, 0, md5(random()::text || clock_timestamp()::text));
 
 CREATE TABLE change_log (
 	seq        BIGINT NOT NULL PRIMARY KEY,
@@ -18,3 +23,5 @@ CREATE TABLE change_log (
 	origin     TEXT   NOT NULL,
 	created_at BIGINT NOT NULL
 );
+
+CREATE INDEX change_log_created_at ON change_log (created_at);
