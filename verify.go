@@ -219,6 +219,11 @@ type Spend struct {
 	// for refills; nil: the snapshot's.
 	Base *time.Time
 	Cost int64 // credits to spend if every check passes (0 peeks)
+	// Debt is what this instance spent while the counters could not be
+	// reached, against the baseline DebtBase: taken off the shared balance
+	// first, when that still has the same baseline.
+	Debt     int64
+	DebtBase *time.Time
 
 	// The answer.
 	Rate      RateLimitState

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -119,8 +120,12 @@ type keyState struct {
 	deviceSet  map[string]struct{} // devices, once there are many
 	hasCredits bool
 	credits    latchkey.Credits // remaining as spent in memory
-	seed       latchkey.Credits // the store's snapshot, less unflushed spend: what shared counters start from
 	sharedBase *time.Time       // the baseline the shared counters last answered with
+	// debt is what was spent here while the shared counters could not be
+	// reached, against the baseline debtBase: owed to them once they are
+	// back.
+	debt     int64
+	debtBase *time.Time
 	refills    bool             // credits refill
 	refillDue  time.Time        // Refill is called from then on
 	dirty      bool             // listed in a dirty shard
@@ -152,7 +157,7 @@ func (ks *keyState) load(vk *latchkey.VerifyKey) {
 		}
 		c.Remaining = max(c.Remaining-p.spent, 0)
 	}
-	ks.credits, ks.seed, ks.sharedBase = c, c, nil
+	ks.credits, ks.sharedBase, ks.debt, ks.debtBase = c, nil, 0, nil
 	ks.scheduleRefill()
 }
 
@@ -314,17 +319,26 @@ func (v *Verifier) load(ctx context.Context, h latchkey.SecretHash) (*entry, err
 				v.loadsMu.Unlock()
 				close(l.done)
 			}()
-			l.e, l.err = v.fetch(ctx, h)
+			l.e, l.err = v.fetch(ctx, h, false)
 		}()
 		return l.e, l.err
 	}
 }
 
 // fetch reads a hash from the store and caches the answer unless its key
-// was invalidated during the read, in which case it reads again.
-func (v *Verifier) fetch(ctx context.Context, h latchkey.SecretHash) (*entry, error) {
-	v.flushMu.RLock()
-	defer v.flushMu.RUnlock()
+// was invalidated during the read, in which case it reads again; reload
+// (a refresh past MaxAge) also reloads the key's devices and credits. It
+// waits for a flush under way, and gives up after LoadTimeout.
+func (v *Verifier) fetch(ctx context.Context, h latchkey.SecretHash, reload bool) (*entry, error) {
+	if v.LoadTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, v.LoadTimeout)
+		defer cancel()
+	}
+	if err := v.flushGate.Acquire(ctx, 1); err != nil {
+		return nil, latchkey.Errorf(latchkey.EUNAVAILABLE, "the store did not answer in time; try again shortly")
+	}
+	defer v.flushGate.Release(1)
 	for attempt := 1; ; attempt++ {
 		g0 := v.inval.gen.Load()
 		vk, err := v.store.FindVerifyKey(ctx, h)
@@ -334,7 +348,7 @@ func (v *Verifier) fetch(ctx context.Context, h latchkey.SecretHash) (*entry, er
 		} else if err != nil {
 			return nil, fmt.Errorf("find verify key: %w", err)
 		}
-		if e := v.insert(h, vk, g0, attempt == loadAttempts); e != nil {
+		if e := v.insert(h, vk, g0, attempt == loadAttempts, reload); e != nil {
 			return e, nil
 		}
 	}
@@ -344,7 +358,7 @@ func (v *Verifier) fetch(ctx context.Context, h latchkey.SecretHash) (*entry, er
 // returns its entry. If the key was invalidated since, the snapshot may be
 // stale: insert returns nil, unless force, when the entry is returned
 // without being cached.
-func (v *Verifier) insert(h latchkey.SecretHash, vk *latchkey.VerifyKey, g0 uint64, force bool) *entry {
+func (v *Verifier) insert(h latchkey.SecretHash, vk *latchkey.VerifyKey, g0 uint64, force, reload bool) *entry {
 	ksh := v.keyShard(vk.KeyID)
 	ksh.mu.Lock()
 	stale := v.inval.gen.Load() != g0 && v.inval.touched(g0, vk.KeyID)
@@ -359,10 +373,12 @@ func (v *Verifier) insert(h latchkey.SecretHash, vk *latchkey.VerifyKey, g0 uint
 		ksh.m[vk.KeyID] = ks
 	}
 	e := newEntry(vk, ks)
-	e.staleAt.Store(v.clock().UnixNano() + int64(v.MaxAge))
+	// ±10% of jitter, so snapshots loaded together do not all go stale,
+	// and refresh, in the same second.
+	e.staleAt.Store(v.clock().UnixNano() + int64(v.MaxAge) - int64(v.MaxAge)/10 + rand.Int64N(int64(v.MaxAge)/5+1))
 
 	ks.mu.Lock()
-	if !ks.loaded || ks.stateGen != ks.gen {
+	if !ks.loaded || ks.stateGen != ks.gen || reload {
 		ks.load(vk)
 		if stale {
 			ks.stateGen-- // let the next load reset the state again

@@ -1,6 +1,7 @@
 package inmem_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -30,10 +31,10 @@ func TestVerify_MaxAgeRefreshesAMissedChange(t *testing.T) {
 	// A revoke the feed never told this instance of.
 	past := h.clock.Now().Add(-time.Second)
 	h.store.update(1, func(vk *latchkey.VerifyKey) { vk.RevokedAt = &past })
-	h.clock.Add(59 * time.Second)
-	wantCode(t, h.verify(t, req), latchkey.CodeValid) // younger than MaxAge: the snapshot is trusted
+	h.clock.Add(53 * time.Second)
+	wantCode(t, h.verify(t, req), latchkey.CodeValid) // younger than MaxAge (less its 10% jitter): trusted
 
-	h.clock.Add(2 * time.Second)
+	h.clock.Add(14 * time.Second) // older than MaxAge and its jitter
 	h.eventually(t, req, latchkey.CodeRevoked)
 }
 
@@ -134,4 +135,52 @@ func TestInvalidateAllForgetsEveryKey(t *testing.T) {
 	if after != before+1 {
 		t.Fatalf("an unknown secret after invalidating all: got %d store finds, want 1 (the negative cache ends too)", after-before)
 	}
+}
+
+// A refresh past MaxAge reloads the key's devices too: a device removed
+// by a change this instance missed frees its place.
+func TestVerify_MaxAgeReloadsDevices(t *testing.T) {
+	h := MustHarness(t)
+	h.v.MaxAge = time.Minute
+	vk := baseKey(1)
+	vk.MaxDevices = 1
+	h.store.devices[1] = []string{"old-laptop"}
+	secret := h.add(t, vk)
+	wantCode(t, h.verify(t, latchkey.VerifyRequest{Key: secret, DeviceID: "phone"}), latchkey.CodeDeviceLimitExceeded)
+	h.store.mu.Lock()
+	h.store.devices[1] = nil // an admin removed it; this instance was not told
+	h.store.mu.Unlock()
+	h.clock.Add(2 * time.Minute)
+	h.eventually(t, latchkey.VerifyRequest{Key: secret, DeviceID: "phone"}, latchkey.CodeValid)
+}
+
+// A cache miss waiting for a flush that does not finish gives up after
+// LoadTimeout, as unavailable: a partitioned store during a flush is
+// answered, not waited on.
+func TestVerify_LoadGivesUpBehindAStuckFlush(t *testing.T) {
+	h := MustHarness(t)
+	h.v.LoadTimeout = 200 * time.Millisecond
+	warm := h.add(t, baseKey(1))
+	wantCode(t, h.verify(t, latchkey.VerifyRequest{Key: warm}), latchkey.CodeValid) // something to flush
+	release := make(chan struct{})
+	started := make(chan struct{})
+	h.store.flushHook = func() { close(started); <-release }
+	flushed := make(chan error, 1)
+	go func() { flushed <- h.v.Flush(context.Background()) }()
+	<-started
+	cold := h.add(t, baseKey(2))
+	start := time.Now()
+	_, err := h.v.Verify(context.Background(), 1, &latchkey.VerifyRequest{Key: cold})
+	if latchkey.ErrorCode(err) != latchkey.EUNAVAILABLE {
+		t.Fatalf("cold verify behind a stuck flush: got %v, want unavailable", err)
+	}
+	if took := time.Since(start); took > 5*time.Second { // a bound: it must not wait for the flush
+		t.Fatalf("cold verify behind a stuck flush answered after %v", took)
+	}
+	close(release)
+	if err := <-flushed; err != nil {
+		t.Fatal(err)
+	}
+	h.store.flushHook = nil
+	wantCode(t, h.verify(t, latchkey.VerifyRequest{Key: cold}), latchkey.CodeValid)
 }

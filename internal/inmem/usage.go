@@ -177,8 +177,10 @@ func (v *Verifier) Flush(ctx context.Context) error {
 // usage with one store.FlushUsage call. It returns how many dirty keys it
 // took.
 func (v *Verifier) flushChunk(ctx context.Context, limit int, owed *[keyShards]int) (int, error) {
-	v.flushMu.Lock()
-	defer v.flushMu.Unlock()
+	if err := v.flushGate.Acquire(ctx, flushWeight); err != nil {
+		return 0, fmt.Errorf("wait for loads to finish: %w", err)
+	}
+	defer v.flushGate.Release(flushWeight)
 	items, taken := v.collect(limit, owed)
 	if len(items) == 0 {
 		return taken, nil
@@ -199,7 +201,7 @@ func (v *Verifier) flushChunk(ctx context.Context, limit int, owed *[keyShards]i
 // collect takes the buffered usage out of up to limit dirty keys, from the
 // front of each shard's list and no more than owed of each, and counts
 // them off owed. It returns the usage and how many dirty keys it took (some
-// may have had nothing left to write). The caller holds flushMu.
+// may have had nothing left to write). The caller holds the flushGate.
 func (v *Verifier) collect(limit int, owed *[keyShards]int) ([]flushItem, int) {
 	var items []flushItem
 	taken := 0

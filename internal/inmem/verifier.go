@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/latchkey/latchkey"
 )
 
@@ -21,6 +23,12 @@ const (
 	DefaultNegativeMax   = 100_000
 	DefaultMaxEntries    = 1 << 21
 	DefaultMaxAge        = 60 * time.Second
+	DefaultLoadTimeout   = 5 * time.Second
+	// maxRefreshes bounds the background refreshes of snapshots past
+	// MaxAge under way at once; past it, a stale snapshot waits its turn.
+	maxRefreshes = 16
+	// flushWeight is the flush's share of flushGate: all of it.
+	flushWeight = 1 << 30
 	// refreshTimeout bounds one background refresh of a snapshot past
 	// MaxAge; refreshRetry is how long a failed one waits to be tried again.
 	refreshTimeout = 10 * time.Second
@@ -50,6 +58,9 @@ type Verifier struct {
 	// MaxEntries bounds the cache, in secrets; past it, arbitrary entries
 	// are evicted (and reloaded when next used).
 	MaxEntries int
+	// LoadTimeout bounds a cache miss: waiting for a flush to finish and
+	// reading the store. Set it before the first verification.
+	LoadTimeout time.Duration
 	// MaxAge is how long a cached snapshot is trusted without a fresh
 	// read, a second line behind the change feed: a verification of an
 	// older one starts a refresh in the background and is answered from
@@ -77,10 +88,13 @@ type Verifier struct {
 	loadsMu sync.Mutex
 	loads   map[latchkey.SecretHash]*load
 
-	// flushMu keeps loads from the store (RLock) apart from flushes
-	// (Lock), so a load never reads the store between the moment a flush
-	// takes credit spend out of memory and the moment the store has it.
-	flushMu sync.RWMutex
+	// flushGate keeps loads from the store (weight 1 each) apart from
+	// flushes (the whole weight), so a load never reads the store between
+	// the moment a flush takes credit spend out of memory and the moment
+	// the store has it. A load waiting for it gives up with its ctx.
+	flushGate *semaphore.Weighted
+	// refreshSlots bounds the background refreshes under way at once.
+	refreshSlots chan struct{}
 	pool    sync.Pool // of *pending
 }
 
@@ -102,6 +116,9 @@ func NewVerifier(store latchkey.VerifyStore, limiter latchkey.RateLimiter, clock
 		NegativeMax:   DefaultNegativeMax,
 		MaxEntries:    DefaultMaxEntries,
 		MaxAge:        DefaultMaxAge,
+		LoadTimeout:   DefaultLoadTimeout,
+		flushGate:     semaphore.NewWeighted(flushWeight),
+		refreshSlots:  make(chan struct{}, maxRefreshes),
 		store:         store,
 		limiter:       limiter,
 		clock:         clock,
@@ -225,7 +242,7 @@ func (v *Verifier) Verify(ctx context.Context, accountID int64, req *latchkey.Ve
 			code = latchkey.CodeRateLimited
 		}
 	}
-	code = v.settle(e.ks, code, cost, now, b)
+	code = v.settle(e.ks, code, cost, now, b, v.Shared != nil)
 	b.res.Code = code
 	b.res.Valid = code == latchkey.CodeValid
 	return &b.res, nil
@@ -248,7 +265,10 @@ func (ks *keyState) creditsCover(cost int64, now time.Time) bool {
 
 // settle does the last check, credits, and records the outcome in the
 // write-behind buffers, under the key's lock.
-func (v *Verifier) settle(ks *keyState, code latchkey.VerifyCode, cost int64, now time.Time, b *resultBox) latchkey.VerifyCode {
+//
+// owed says the shared counters are set but could not be reached: credits
+// spent here are then also owed to them (keyState.debt).
+func (v *Verifier) settle(ks *keyState, code latchkey.VerifyCode, cost int64, now time.Time, b *resultBox, owed bool) latchkey.VerifyCode {
 	ks.mu.Lock()
 	p := ks.p
 	if p == nil {
@@ -265,6 +285,11 @@ func (v *Verifier) settle(ks *keyState, code latchkey.VerifyCode, cost int64, no
 				ks.scheduleRefill()
 				p.refilledAt = refilledAt
 				p.spent = 0 // the store resets to the refill amount first
+				if owed {
+					// A newer baseline than the counters have: they take
+					// this balance as it is, debt included.
+					ks.debt, ks.debtBase = 0, refilledAt
+				}
 			}
 		}
 		if code == latchkey.CodeValid {
@@ -274,6 +299,9 @@ func (v *Verifier) settle(ks *keyState, code latchkey.VerifyCode, cost int64, no
 				rem -= cost
 				ks.credits.Remaining = rem
 				p.spent += cost
+				if owed {
+					ks.debt, ks.debtBase = ks.debt+cost, ks.credits.RefilledAt
+				}
 			}
 		}
 		b.credits = rem
@@ -298,11 +326,16 @@ func (v *Verifier) settle(ks *keyState, code latchkey.VerifyCode, cost int64, no
 func (v *Verifier) spendShared(ctx context.Context, e *entry, code latchkey.VerifyCode, cost int64, now time.Time, b *resultBox) (bool, error) {
 	ks := e.ks
 	sp := latchkey.Spend{KeyID: e.vk.KeyID, Now: now, RateLimit: e.vk.RateLimit}
+	// The credits as last known here (the store's snapshot, then the
+	// shared counters' answers, less what was spent here meanwhile): what
+	// Redis starts from if it has lost the balance, or takes if it is newer.
 	var seed latchkey.Credits
+	var debt int64
 	ks.mu.Lock()
 	if ks.hasCredits {
-		seed = ks.seed
+		seed = ks.credits
 		sp.Credits, sp.Base = &seed, ks.sharedBase
+		sp.Debt, sp.DebtBase, debt = ks.debt, ks.debtBase, ks.debt
 	}
 	ks.mu.Unlock()
 	if sp.RateLimit == nil && sp.Credits == nil {
@@ -356,6 +389,7 @@ func (v *Verifier) spendShared(ctx context.Context, e *entry, code latchkey.Veri
 				}
 			}
 			ks.sharedBase = base
+			ks.debt -= debt // paid, or moot: the counters have it either way
 			ks.credits.Remaining, ks.credits.RefilledAt = sp.Remaining, base
 			ks.scheduleRefill()
 			if code == latchkey.CodeValid {
@@ -435,9 +469,15 @@ func (v *Verifier) refreshIfStale(h latchkey.SecretHash, e *entry, now time.Time
 		return
 	}
 	e.staleAt.Store(now.Add(refreshRetry).UnixNano()) // one refresh at a time
+	select {
+	case v.refreshSlots <- struct{}{}:
+	default:
+		return // enough under way; this one is tried again after refreshRetry
+	}
 	v.loadsMu.Lock()
 	if _, busy := v.loads[h]; busy {
 		v.loadsMu.Unlock()
+		<-v.refreshSlots
 		return
 	}
 	l := &load{done: make(chan struct{})}
@@ -449,10 +489,11 @@ func (v *Verifier) refreshIfStale(h latchkey.SecretHash, e *entry, now time.Time
 			delete(v.loads, h)
 			v.loadsMu.Unlock()
 			close(l.done)
+			<-v.refreshSlots
 		}()
 		ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
 		defer cancel()
-		l.e, l.err = v.fetch(ctx, h)
+		l.e, l.err = v.fetch(ctx, h, true)
 		switch {
 		case l.err == errNotFound: // the secret is gone
 			v.Invalidate(latchkey.KeyChange{AccountID: e.vk.AccountID, KeyID: e.vk.KeyID})

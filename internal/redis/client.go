@@ -57,6 +57,7 @@ type Client struct {
 	mu       sync.Mutex
 	lastWarn time.Time // of the last logged failure
 	unlogged int       // failures since, not logged
+	isClosed bool      // Close was called: no probe starts
 }
 
 // Open connects to the Redis server at url (redis:// or rediss://) and
@@ -117,12 +118,14 @@ func (c *Client) Up() bool { return c.up.Load() }
 
 // Close stops probing and closes the connections.
 func (c *Client) Close() error {
-	select {
-	case <-c.closed:
+	c.mu.Lock()
+	if c.isClosed {
+		c.mu.Unlock()
 		return nil
-	default:
 	}
+	c.isClosed = true
 	close(c.closed)
+	c.mu.Unlock()
 	c.wg.Wait()
 	return c.rdb.Close()
 }
@@ -167,10 +170,12 @@ func (c *Client) lost(cause error) {
 		}
 		c.mu.Unlock()
 	}
-	if c.probing.CompareAndSwap(false, true) {
-		c.wg.Add(1)
+	c.mu.Lock()
+	if !c.isClosed && c.probing.CompareAndSwap(false, true) {
+		c.wg.Add(1) // under mu, so Close's Wait never races an Add
 		go c.probe()
 	}
+	c.mu.Unlock()
 }
 
 // probe pings Redis every probeEvery until it answers, then marks it up.

@@ -52,8 +52,8 @@ func (k *Counters) Spend(ctx context.Context, sp *latchkey.Spend) (bool, error) 
 		hasRL, limit = 1, min(rl.Limit, maxLuaInt)
 		rlKey, end, ttl = k.c.window("rl", sp.KeyID, *rl, sp.Now)
 	}
-	var hasCR, seedBase, seedRem, refillAmount int64
-	refillFrom, refillDue := int64(-1), int64(0)
+	var hasCR, seedBase, seedRem, refillAmount, debt int64
+	refillFrom, refillDue, debtBase := int64(-1), int64(0), int64(-1)
 	base := sp.Base
 	if c := sp.Credits; c != nil {
 		hasCR, seedRem = 1, min(c.Remaining, maxLuaInt)
@@ -62,6 +62,12 @@ func (k *Counters) Spend(ctx context.Context, sp *latchkey.Spend) (bool, error) 
 		}
 		if base == nil {
 			base = c.RefilledAt
+		}
+		if sp.Debt > 0 {
+			debt, debtBase = min(sp.Debt, maxLuaInt), 0
+			if sp.DebtBase != nil {
+				debtBase = sp.DebtBase.UnixMicro()
+			}
 		}
 	}
 	for attempt := 0; ; attempt++ {
@@ -76,7 +82,7 @@ func (k *Counters) Spend(ctx context.Context, sp *latchkey.Spend) (bool, error) 
 		res, err := k.c.run(ctx, []string{rlKey, crKey},
 			hasRL, min(sp.Tokens, maxLuaInt), limit, ttl,
 			hasCR, seedBase, seedRem, min(sp.Cost, maxLuaInt), refillFrom, refillDue, refillAmount,
-			sp.Now.UnixMicro(), creditsTTL.Milliseconds())
+			sp.Now.UnixMicro(), creditsTTL.Milliseconds(), debt, debtBase)
 		if err != nil {
 			if ctx.Err() != nil {
 				return false, err
@@ -86,6 +92,9 @@ func (k *Counters) Spend(ctx context.Context, sp *latchkey.Spend) (bool, error) 
 		b := time.UnixMicro(res.base).UTC()
 		if res.askAgain && attempt < 2 {
 			base = &b // another instance refilled, or an admin set the credits
+			if res.replaced {
+				debt = 0
+			}
 			continue
 		}
 		sp.RateOK, sp.CreditsOK = res.rateOK, res.creditsOK && !res.askAgain

@@ -142,3 +142,30 @@ func TestCountersExactAcrossInstances(t *testing.T) {
 		})
 	}
 }
+
+// Credits spent by an instance while Redis was unreachable (its debt) come
+// off the shared balance once, when Redis is back; a balance the instance
+// seeds anew already holds them.
+func TestCountersDebt(t *testing.T) {
+	k := MustClient(t, MustRedisURL(t), newPrefix()).Counters(false)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	base := now.Add(-time.Hour)
+	snap := &latchkey.Credits{Remaining: 100, RefilledAt: &base}
+	if sp := spend(t, k, latchkey.Spend{KeyID: 3, Now: now, Credits: snap, Cost: 10}); sp.Remaining != 90 {
+		t.Fatalf("first: got %d, want 90", sp.Remaining)
+	}
+	// 50 spent while Redis was down, against the same baseline.
+	if sp := spend(t, k, latchkey.Spend{KeyID: 3, Now: now, Credits: snap, Cost: 1, Debt: 50, DebtBase: &base}); sp.Remaining != 39 {
+		t.Fatalf("with a debt of 50: got %d, want 39", sp.Remaining)
+	}
+	// A debt against another baseline (an admin has set the credits since) is moot.
+	older := base.Add(-time.Hour)
+	if sp := spend(t, k, latchkey.Spend{KeyID: 3, Now: now, Credits: snap, Cost: 1, Debt: 5, DebtBase: &older}); sp.Remaining != 38 {
+		t.Fatalf("with a debt against an older baseline: got %d, want 38", sp.Remaining)
+	}
+	// Redis lost the balance: seeded from what the instance knows, debt included.
+	known := &latchkey.Credits{Remaining: 20, RefilledAt: &base}
+	if sp := spend(t, k, latchkey.Spend{KeyID: 4, Now: now, Credits: known, Cost: 1, Debt: 7, DebtBase: &base}); sp.Remaining != 19 {
+		t.Fatalf("seeded anew with a debt: got %d, want 19 (the seed holds the debt)", sp.Remaining)
+	}
+}

@@ -34,16 +34,21 @@ const maxLuaInt = 1 << 53
 // ARGV: 1 has rate limit, 2 tokens, 3 limit, 4 counter TTL ms, 5 has
 // credits, 6 the store's baseline, 7 the store's remaining, 8 cost, 9 the
 // baseline the caller computed the refill from (-1: no refill), 10 when
-// that refill is due (µs), 11 refill amount, 12 now (µs), 13 balance TTL ms.
+// that refill is due (µs), 11 refill amount, 12 now (µs), 13 balance TTL ms,
+// 14 debt (credits the caller spent while Redis was unreachable), 15 the
+// baseline the debt was spent against (-1: none).
 //
 // The store's balance replaces Redis's when its baseline is newer (an
 // admin set the credits, or Redis lost the balance): exactly once, since
-// the baseline then matches. When the refill was computed from another
+// the baseline then matches. Otherwise a debt spent against the same
+// baseline is taken off first (a replaced balance already holds it). When
+// the refill was computed from another
 // baseline than Redis holds, the script answers {…, 2} and spends nothing:
 // the caller computes the refill from the baseline returned and asks again.
 //
 // Returns {window count, rate ok, credits ok, remaining, baseline, status}
-// with status 0 decided, 1 decided and refilled, 2 ask again.
+// with status 0 decided, 1 decided and refilled, 2 ask again, 3 ask again
+// without the debt (the replaced balance holds it).
 var spendScript = goredis.NewScript(`
 local hasRL, tokens, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local hasCR, cost = tonumber(ARGV[5]), tonumber(ARGV[8])
@@ -56,15 +61,24 @@ local rem, base, crOK, status = 0, 0, 1, 0
 if hasCR == 1 then
   local seedBase, seedRem = tonumber(ARGV[6]), tonumber(ARGV[7])
   local h = redis.call('HMGET', KEYS[2], 'b', 'r')
+  local replaced = false
   if (not h[1]) or tonumber(h[1]) < seedBase then
-    base, rem = seedBase, seedRem
+    base, rem, replaced = seedBase, seedRem, true
     redis.call('HSET', KEYS[2], 'b', base, 'r', rem)
   else
     base, rem = tonumber(h[1]), tonumber(h[2])
   end
   local refillFrom = tonumber(ARGV[9])
+  if refillFrom >= 0 and refillFrom ~= base then
+    if replaced then return {count, rlOK, 0, rem, base, 3} end
+    return {count, rlOK, 0, rem, base, 2}
+  end
+  local debt = tonumber(ARGV[14])
+  if debt > 0 and not replaced and tonumber(ARGV[15]) == base then
+    rem = math.max(rem - debt, 0)
+    redis.call('HSET', KEYS[2], 'r', rem)
+  end
   if refillFrom >= 0 then
-    if refillFrom ~= base then return {count, rlOK, 0, rem, base, 2} end
     local now = tonumber(ARGV[12])
     if now >= tonumber(ARGV[10]) then
       base, rem, status = now, tonumber(ARGV[11]), 1
@@ -91,6 +105,7 @@ type spendResult struct {
 	count, remaining, base int64
 	rateOK, creditsOK      bool
 	refilled, askAgain     bool
+	replaced               bool // with askAgain: the balance was replaced, debt and all
 }
 
 // window returns the window counter's name, the end of the window holding
@@ -142,7 +157,7 @@ func (l *RateLimiter) Take(ctx context.Context, keyID int64, rl latchkey.RateLim
 		return l.fallback.Take(ctx, keyID, rl, cost, now)
 	}
 	key, end, ttl := l.c.window(l.ns, keyID, rl, now)
-	res, err := l.c.run(ctx, []string{key, key}, 1, min(cost, maxLuaInt), min(rl.Limit, maxLuaInt), ttl, 0, 0, 0, 0, -1, 0, 0, 0, 0)
+	res, err := l.c.run(ctx, []string{key, key}, 1, min(cost, maxLuaInt), min(rl.Limit, maxLuaInt), ttl, 0, 0, 0, 0, -1, 0, 0, 0, 0, 0, -1)
 	if err != nil {
 		if ctx.Err() != nil {
 			return latchkey.RateLimitState{}, false, err
@@ -168,7 +183,7 @@ func (c *Client) run(ctx context.Context, keys []string, args ...any) (spendResu
 	}
 	return spendResult{
 		count: v[0], rateOK: v[1] == 1, creditsOK: v[2] == 1, remaining: v[3], base: v[4],
-		refilled: v[5] == 1, askAgain: v[5] == 2,
+		refilled: v[5] == 1, askAgain: v[5] == 2 || v[5] == 3, replaced: v[5] == 3,
 	}, nil
 }
 
