@@ -124,13 +124,13 @@ type keyState struct {
 	// debt is what was spent here while the shared counters could not be
 	// reached, against the baseline debtBase: owed to them once they are
 	// back.
-	debt     int64
-	debtBase *time.Time
-	refills    bool             // credits refill
-	refillDue  time.Time        // Refill is called from then on
-	dirty      bool             // listed in a dirty shard
-	inFlush    bool             // a flush holds usage of this key
-	p          *pending         // usage since the last flush; nil if none
+	debt      int64
+	debtBase  *time.Time
+	refills   bool      // credits refill
+	refillDue time.Time // Refill is called from then on
+	dirty     bool      // listed in a dirty shard
+	inFlush   bool      // a flush holds usage of this key
+	p         *pending  // usage since the last flush; nil if none
 }
 
 type keyShard struct {

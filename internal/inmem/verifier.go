@@ -95,7 +95,7 @@ type Verifier struct {
 	flushGate *semaphore.Weighted
 	// refreshSlots bounds the background refreshes under way at once.
 	refreshSlots chan struct{}
-	pool    sync.Pool // of *pending
+	pool         sync.Pool // of *pending
 }
 
 // NewVerifier returns a verifier reading through to store and counting
