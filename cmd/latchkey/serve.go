@@ -120,6 +120,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 
 	verifier := inmem.NewVerifier(store, limiter, clock, logger)
 	verifier.MaxAge = cfg.cacheMaxAge()
+	verifier.LoadTimeout = cfg.storeTimeout()
 	if rc != nil {
 		verifier.Shared = rc.Counters(cfg.redisFailClosed())
 	}
