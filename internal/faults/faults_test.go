@@ -319,8 +319,17 @@ func TestPartitionAnsweredInTime(t *testing.T) {
 	if a := c.listWith(3, c.root); a.status != http.StatusOK {
 		t.Fatalf("before the partition, GET /v1/keys on instance 3: %v", a)
 	}
+	// Usage waiting to be written, so a write-behind flush is under way
+	// (and stuck) during the partition: a cold load must not wait for it.
+	busy := c.mustCreate(1, map[string]any{"name": "verified on 3 just before the cut"})
+	for i := 0; i < 3; i++ {
+		if code, a := c.verify(3, busy.Secret, nil); code != "VALID" {
+			t.Fatalf("before the partition, verify on instance 3: %v", a)
+		}
+	}
 
 	c.cutDB(Partition)
+	time.Sleep(1500 * time.Millisecond) // past the next flush (about once a second)
 	type sent struct {
 		what string
 		do   func() (answer, bool) // the answer, and whether it was VALID
