@@ -2,12 +2,13 @@ package main
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/sqldb"
+
+	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 // newStore makes a migrated, bootstrapped store at dsn as latchkey's first
@@ -39,13 +40,7 @@ func sqliteDSN(tb testing.TB) string {
 // the test is skipped, or fails under CI=true.
 func postgresDSN(tb testing.TB) string {
 	tb.Helper()
-	base := os.Getenv("LATCHKEY_TEST_POSTGRES_URL")
-	if base == "" {
-		if os.Getenv("CI") == "true" {
-			tb.Fatal("CI=true but LATCHKEY_TEST_POSTGRES_URL is not set: seeding must be tested on PostgreSQL in CI")
-		}
-		tb.Skip("LATCHKEY_TEST_POSTGRES_URL is not set; set it (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to test seeding on PostgreSQL")
-	}
+	base := testenv.PostgresURL(tb)
 	ctx := context.Background()
 	pg, err := openPostgresServer(ctx, base)
 	if err != nil {

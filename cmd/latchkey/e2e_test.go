@@ -11,9 +11,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 // testServer is a real latchkey server started in-process on port 0 on a
@@ -21,9 +22,9 @@ import (
 type testServer struct {
 	URL     string
 	RootKey string
-	welcome []string    // what serve printed up to its stop hint
-	logs    *syncBuffer // the server's log output
-	issued  []string    // secrets the server returned, to look for in logs
+	welcome []string        // what serve printed up to its stop hint
+	logs    *testenv.Buffer // the server's log output
+	issued  []string        // secrets the server returned, to look for in logs
 	cancel  context.CancelFunc
 	done    chan error
 }
@@ -46,7 +47,7 @@ func MustStartServer(tb testing.TB, cfg Config) *testServer {
 	}
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
-	ts := &testServer{cancel: cancel, done: make(chan error, 1), logs: &syncBuffer{}}
+	ts := &testServer{cancel: cancel, done: make(chan error, 1), logs: &testenv.Buffer{}}
 	go func() {
 		err := serve(ctx, cfg, pw, ts.logs)
 		pw.Close()
@@ -80,24 +81,6 @@ func MustStartServer(tb testing.TB, cfg Config) *testServer {
 	}
 	tb.Cleanup(ts.Stop)
 	return ts
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's concurrent log writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // Stop shuts the server down as SIGTERM would.

@@ -1,59 +1,18 @@
 package main
 
 import (
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"fmt"
-	"net/url"
-	"os"
 	"testing"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
-)
 
-// MustPostgresDSN returns a DSN on a fresh schema of the PostgreSQL at
-// LATCHKEY_TEST_POSTGRES_URL, dropped when the test ends. Without the
-// variable the test is skipped, and under CI=true it fails.
-func MustPostgresDSN(tb testing.TB) string {
-	tb.Helper()
-	base := os.Getenv("LATCHKEY_TEST_POSTGRES_URL")
-	if base == "" {
-		if os.Getenv("CI") == "true" {
-			tb.Fatal("CI=true but LATCHKEY_TEST_POSTGRES_URL is not set")
-		}
-		tb.Skip("LATCHKEY_TEST_POSTGRES_URL is not set; set it (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run on PostgreSQL")
-	}
-	db, err := sql.Open("pgx", base)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "lk_e2e_" + hex.EncodeToString(b[:])
-	if _, err := db.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		tb.Fatalf("create schema: %v", err)
-	}
-	tb.Cleanup(func() {
-		defer db.Close()
-		if _, err := db.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
-			tb.Errorf("drop schema: %v", err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+	"github.com/latchkey/latchkey/internal/testenv"
+)
 
 // TestEndToEndPostgres runs the end-to-end walk on PostgreSQL.
 func TestEndToEndPostgres(t *testing.T) {
-	dsn := MustPostgresDSN(t)
+	dsn := testenv.PostgresDSN(t)
 	ts := MustStartServer(t, Config{DatabaseURL: dsn})
 	if ts.RootKey == "" {
 		t.Fatal("first start printed no root key")
@@ -71,7 +30,7 @@ func TestEndToEndPostgres(t *testing.T) {
 // key verified (and so cached) on every one is revoked on the first, and
 // the others obey within a bounded time, which is logged.
 func TestRevokeReachesOtherInstances(t *testing.T) {
-	dsn := MustPostgresDSN(t)
+	dsn := testenv.PostgresDSN(t)
 	a := MustStartServer(t, Config{DatabaseURL: dsn})
 	b := MustStartServer(t, Config{DatabaseURL: dsn})
 	c := MustStartServer(t, Config{DatabaseURL: dsn})
@@ -102,14 +61,8 @@ func TestRevokeReachesOtherInstances(t *testing.T) {
 // shared Redis counters: a key's rate limit holds across both, whichever
 // instance answers.
 func TestRateLimitAcrossInstances(t *testing.T) {
-	dsn := MustPostgresDSN(t)
-	redisURL := os.Getenv("LATCHKEY_TEST_REDIS_URL")
-	if redisURL == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true but LATCHKEY_TEST_REDIS_URL is not set")
-		}
-		t.Skip("LATCHKEY_TEST_REDIS_URL is not set; set it (e.g. redis://127.0.0.1:6379/0) to run with shared counters")
-	}
+	dsn := testenv.PostgresDSN(t)
+	redisURL := testenv.RedisURL(t)
 	a := MustStartServer(t, Config{DatabaseURL: dsn, RedisURL: redisURL})
 	b := MustStartServer(t, Config{DatabaseURL: dsn, RedisURL: redisURL})
 	b.RootKey = a.RootKey

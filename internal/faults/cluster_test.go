@@ -3,9 +3,6 @@ package faults
 import (
 	"bufio"
 	"bytes"
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -23,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 // The suite's harness: the latchkey binary built once, a fresh PostgreSQL
@@ -111,61 +108,11 @@ func buildBinary(dir string) (string, error) {
 // skips the test when either is unset, and fails it under CI=true.
 func MustServices(tb testing.TB) (pgURL, redisURL string) {
 	tb.Helper()
-	pgURL, redisURL = os.Getenv("LATCHKEY_TEST_POSTGRES_URL"), os.Getenv("LATCHKEY_TEST_REDIS_URL")
-	if pgURL == "" || redisURL == "" {
-		if os.Getenv("CI") == "true" {
-			tb.Fatal("CI=true but LATCHKEY_TEST_POSTGRES_URL or LATCHKEY_TEST_REDIS_URL is not set: the fault suite must run in CI")
-		}
-		tb.Skip("LATCHKEY_TEST_POSTGRES_URL and LATCHKEY_TEST_REDIS_URL must both be set (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable and redis://127.0.0.1:6379/0) to run the fault suite")
-	}
+	pgURL, redisURL = testenv.PostgresURL(tb), testenv.RedisURL(tb)
 	if binary == "" {
 		tb.Fatal("the latchkey binary was not built")
 	}
 	return pgURL, redisURL
-}
-
-// MustSchema creates a fresh schema on the PostgreSQL at base and returns
-// base with search_path set to it; the schema is dropped when the test
-// ends.
-func MustSchema(tb testing.TB, base string) string {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		tb.Fatalf("connect to LATCHKEY_TEST_POSTGRES_URL: %v", err)
-	}
-	defer conn.Close(ctx)
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "lk_faults_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		tb.Fatalf("create schema: %v", err)
-	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "SET lock_timeout = '15s'"); err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-		}
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		tb.Fatalf("parse LATCHKEY_TEST_POSTGRES_URL: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 // hostPort is the host:port of a postgres:// or redis:// URL, with the
@@ -193,30 +140,12 @@ func viaProxy(tb testing.TB, raw, addr string) string {
 	return u.String()
 }
 
-// syncBuffer is a bytes.Buffer for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // instance is one running `latchkey serve` process.
 type instance struct {
 	n      int // 1, 2 or 3
 	URL    string
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *testenv.Buffer
 	client *http.Client
 	exited chan struct{}
 }
@@ -238,7 +167,7 @@ func MustStart(tb testing.TB, n int, env map[string]string) *instance {
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	in := &instance{n: n, cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	in := &instance{n: n, cmd: cmd, stderr: &testenv.Buffer{}, exited: make(chan struct{})}
 	cmd.Stderr = in.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -429,7 +358,7 @@ var rootPermissions = []string{"keys:read", "keys:write", "keys:verify", "accoun
 func MustCluster(t *testing.T) *cluster {
 	t.Helper()
 	pgURL, redisURL := MustServices(t)
-	dsn := MustSchema(t, pgURL)
+	dsn := testenv.PostgresSchema(t, pgURL)
 	c := &cluster{t: t, ledger: newLedger()}
 	var err error
 	if c.dbProxy, err = NewProxy(hostPort(t, pgURL, "5432")); err != nil {

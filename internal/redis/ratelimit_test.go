@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,23 +12,15 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/redis"
+
+	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 var ctx = context.Background()
 
-// MustRedisURL returns LATCHKEY_TEST_REDIS_URL. Without it the test is
-// skipped, except under CI=true, where that is a failure.
-func MustRedisURL(tb testing.TB) string {
-	tb.Helper()
-	url := os.Getenv("LATCHKEY_TEST_REDIS_URL")
-	if url == "" {
-		if os.Getenv("CI") == "true" {
-			tb.Fatal("LATCHKEY_TEST_REDIS_URL is not set; CI must run the Redis tests")
-		}
-		tb.Skip("LATCHKEY_TEST_REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0): skipping the Redis tests")
-	}
-	return url
-}
+// MustRedisURL returns LATCHKEY_TEST_REDIS_URL, or skips (fails under
+// CI=true) without it.
+func MustRedisURL(tb testing.TB) string { tb.Helper(); return testenv.RedisURL(tb) }
 
 // MustClient opens a client on url under prefix.
 func MustClient(tb testing.TB, url, prefix string) *redis.Client {
