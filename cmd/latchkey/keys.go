@@ -62,11 +62,22 @@ func (f *apiFlags) client() (*client.Client, error) {
 	return c, nil
 }
 
+// newKeysCmd is `latchkey keys`: its subcommands talk to a running server
+// through the client package, with the server and credential flags of
+// apiFlags.
 func newKeysCmd(stdout io.Writer, getenv func(string) string) *cobra.Command {
-	var f apiFlags
+	f := &apiFlags{}
 	cmd := &cobra.Command{Use: "keys", Short: "Manage and verify keys on a running server"}
 	f.bind(cmd, getenv)
+	cmd.AddCommand(newKeysCreateCmd(f, stdout), newKeysListCmd(f, stdout))
+	cmd.AddCommand(newKeysByIDCmds(f, stdout)...)
+	cmd.AddCommand(newKeysVerifyCmd(f, stdout))
+	return cmd
+}
 
+// newKeysCreateCmd is `keys create`: every field it offers as a flag, and
+// the secret printed once.
+func newKeysCreateCmd(f *apiFlags, stdout io.Writer) *cobra.Command {
 	var create latchkey.KeyCreate
 	var owner, expires string
 	var rateLimit int64
@@ -124,6 +135,11 @@ func newKeysCmd(stdout io.Writer, getenv func(string) string) *cobra.Command {
 	createCmd.Flags().Int64Var(&create.MaxDevices, "max-devices", 0, "distinct device ids allowed (0: unlimited)")
 	createCmd.Flags().Int64Var(&credits, "credits", 0, "remaining uses (unset: unlimited)")
 
+	return createCmd
+}
+
+// newKeysListCmd is `keys list`, with the list filters as flags.
+func newKeysListCmd(f *apiFlags, stdout io.Writer) *cobra.Command {
 	var lo client.ListOptions
 	listCmd := &cobra.Command{
 		Use:   "list",
@@ -155,6 +171,12 @@ func newKeysCmd(stdout io.Writer, getenv func(string) string) *cobra.Command {
 	listCmd.Flags().IntVar(&lo.Limit, "limit", 50, "keys per page (1-1000)")
 	listCmd.Flags().StringVar(&lo.Cursor, "cursor", "", "next page cursor")
 
+	return listCmd
+}
+
+// newKeysByIDCmds are the subcommands that act on one key by its id: get,
+// revoke, rotate and delete.
+func newKeysByIDCmds(f *apiFlags, stdout io.Writer) []*cobra.Command {
 	byID := func(use, short string, run func(cmd *cobra.Command, c *client.Client, id int64) (any, error)) *cobra.Command {
 		return &cobra.Command{
 			Use:   use + " ID",
@@ -208,6 +230,12 @@ func newKeysCmd(stdout io.Writer, getenv func(string) string) *cobra.Command {
 		return nil, nil
 	})
 
+	return []*cobra.Command{getCmd, revokeCmd, rotateCmd, deleteCmd}
+}
+
+// newKeysVerifyCmd is `keys verify`: it exits non-zero for a key that is
+// not valid, so scripts can test with it.
+func newKeysVerifyCmd(f *apiFlags, stdout io.Writer) *cobra.Command {
 	var vreq latchkey.VerifyRequest
 	verifyCmd := &cobra.Command{
 		Use:   "verify SECRET",
@@ -243,8 +271,7 @@ func newKeysCmd(stdout io.Writer, getenv func(string) string) *cobra.Command {
 	verifyCmd.Flags().StringSliceVar(&vreq.Permissions, "permission", nil, "permission the key must hold (repeatable)")
 	verifyCmd.Flags().StringVar(&vreq.DeviceID, "device", "", "device id")
 
-	cmd.AddCommand(createCmd, listCmd, getCmd, revokeCmd, rotateCmd, deleteCmd, verifyCmd)
-	return cmd
+	return verifyCmd
 }
 
 // parseExpiry reads an RFC 3339 time or a duration from now.
