@@ -258,7 +258,7 @@ func printWelcome(w io.Writer, base string, cfg Config, boot *sqldb.Bootstrap) {
 	if cfg.RedisURL != "" {
 		limits = "shared in Redis"
 	}
-	fmt.Fprintf(w, "Latchkey %s listening on %s (store: %s; rate limits: %s)\n", latchkey.Version, base, redactDSN(cfg.DatabaseURL), limits)
+	fmt.Fprintf(w, "Latchkey %s listening on %s (store: %s; rate limits and credits: %s)\n", latchkey.Version, base, redactDSN(cfg.DatabaseURL), limits)
 	fmt.Fprintf(w, "  API description: %s/openapi.json   health: %s/healthz   metrics: %s/metrics\n", base, base, base)
 	defer fmt.Fprintln(w, stopHint)
 	if boot == nil {
