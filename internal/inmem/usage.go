@@ -9,35 +9,31 @@ import (
 	"github.com/latchkey/latchkey"
 )
 
+// numCodes is len(latchkey.VerifyCodes), as a constant so that a key's
+// counts of a minute fit in an array; init checks that it still is.
 const numCodes = 9
 
-// codeIndex numbers the verification codes in check order.
-func codeIndex(c latchkey.VerifyCode) int {
-	switch c {
-	case latchkey.CodeNotFound:
-		return 0
-	case latchkey.CodeRevoked:
-		return 1
-	case latchkey.CodeExpired:
-		return 2
-	case latchkey.CodeDisabled:
-		return 3
-	case latchkey.CodeInsufficientPermission:
-		return 4
-	case latchkey.CodeDeviceLimitExceeded:
-		return 5
-	case latchkey.CodeRateLimited:
-		return 6
-	case latchkey.CodeUsageExceeded:
-		return 7
+// codeByIndex is latchkey.VerifyCodes as an array: usage counts are kept
+// by a code's index in it.
+var codeByIndex = func() (a [numCodes]latchkey.VerifyCode) {
+	if len(latchkey.VerifyCodes) != numCodes {
+		panic(fmt.Sprintf("inmem: numCodes is %d but latchkey.VerifyCodes has %d codes", numCodes, len(latchkey.VerifyCodes)))
 	}
-	return 8
-}
+	copy(a[:], latchkey.VerifyCodes)
+	return a
+}()
 
-var codeByIndex = [numCodes]latchkey.VerifyCode{
-	latchkey.CodeNotFound, latchkey.CodeRevoked, latchkey.CodeExpired, latchkey.CodeDisabled,
-	latchkey.CodeInsufficientPermission, latchkey.CodeDeviceLimitExceeded, latchkey.CodeRateLimited,
-	latchkey.CodeUsageExceeded, latchkey.CodeValid,
+// codeIndex returns the index of a verification code in codeByIndex. It
+// scans from the end, where VALID, the usual code, is. A code missing from
+// latchkey.VerifyCodes, which lists every code, is counted as the last one
+// (VALID) rather than panicking under a key's lock.
+func codeIndex(c latchkey.VerifyCode) int {
+	for i := numCodes - 1; i >= 0; i-- {
+		if codeByIndex[i] == c {
+			return i
+		}
+	}
+	return numCodes - 1
 }
 
 // pending is a key's usage not yet written to the store: last use, credits
