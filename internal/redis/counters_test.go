@@ -169,3 +169,26 @@ func TestCountersDebt(t *testing.T) {
 		t.Fatalf("seeded anew with a debt: got %d, want 19 (the seed holds the debt)", sp.Remaining)
 	}
 }
+
+// BenchmarkSpendConcurrent measures Spend from 32 goroutines at once, as a
+// server under load calls it (a rate limit and credits on one key each).
+func BenchmarkSpendConcurrent(b *testing.B) {
+	k := MustClient(b, MustRedisURL(b), newPrefix()).Counters(false)
+	now := time.Now().UTC()
+	base := now.Add(-time.Hour).Truncate(time.Microsecond)
+	rl := &latchkey.RateLimit{Limit: 1 << 40, WindowSeconds: 3600}
+	var id atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		key := id.Add(1)
+		snap := &latchkey.Credits{Remaining: 1 << 40, RefilledAt: &base}
+		for pb.Next() {
+			sp := latchkey.Spend{KeyID: key, Now: now, RateLimit: rl, Tokens: 1, Credits: snap, Cost: 1}
+			if decided, err := k.Spend(ctx, &sp); err != nil || !decided || !sp.RateOK || !sp.CreditsOK {
+				b.Errorf("got decided=%v %+v %v", decided, sp, err)
+				return
+			}
+		}
+	})
+}
