@@ -17,6 +17,16 @@ const (
 // Valid reports whether r is a known role.
 func (r Role) Valid() bool { return r == RoleAdmin || r == RoleMember }
 
+// Permits reports whether the role grants a root-key permission in its
+// account: an admin every one, a member (and any other role) only the read
+// ones, keys:read and audit:read.
+func (r Role) Permits(perm string) bool {
+	if r == RoleAdmin {
+		return true
+	}
+	return perm == PermKeysRead || perm == PermAuditRead
+}
+
 // User is a person who signs in to the admin UI and APIs. The password
 // hash is never part of it.
 type User struct {

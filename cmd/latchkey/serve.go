@@ -15,6 +15,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	lkhttp "github.com/latchkey/latchkey/internal/http"
+	"github.com/latchkey/latchkey/internal/http/auth"
 	"github.com/latchkey/latchkey/internal/http/compat"
 	"github.com/latchkey/latchkey/internal/inmem"
 	"github.com/latchkey/latchkey/internal/password"
@@ -131,12 +132,9 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	go func() { defer close(runDone); verifier.Run(runCtx) }()
 	go maintain(runCtx, store, logger)
 
-	api := &lkhttp.Server{
-		Keys:           store,
-		Permissions:    store,
-		Audit:          store,
-		Accounts:       store,
+	authn := &auth.Authenticator{
 		Verifier:       verifier,
+		Accounts:       store,
 		Users:          store,
 		Sessions:       store,
 		Passwords:      password.New(),
@@ -144,9 +142,19 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		SecretKey:      secretKey,
 		AdminSecret:    cfg.AdminSecret,
 		TrustedProxies: proxies,
-		Checks:         checks,
-		Logger:         logger,
 		Clock:          clock,
+	}
+	api := &lkhttp.Server{
+		Keys:        store,
+		Permissions: store,
+		Audit:       store,
+		Accounts:    store,
+		Verifier:    verifier,
+		Users:       store,
+		Auth:        authn,
+		Checks:      checks,
+		Logger:      logger,
+		Clock:       clock,
 	}
 	if rc != nil {
 		api.RedisUp = rc.Up
@@ -154,7 +162,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if store.FeedStatus().Shared {
 		api.Feed = store.FeedStatus // one instance on SQLite has no feed to report
 	}
-	api.Surfaces = []lkhttp.Surface{&compat.Surfaces{Server: api, Keys: store, Logger: logger, Clock: clock}}
+	api.Surfaces = []lkhttp.Surface{&compat.Surfaces{Auth: authn, Keys: store, Logger: logger, Clock: clock}}
 	base := "http://" + ln.Addr().String()
 	srv := &http.Server{
 		Handler:           api.Handler(),

@@ -14,21 +14,19 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/http/httpx"
 )
 
-// MaxBodyBytes is the largest request body any route reads.
-const MaxBodyBytes = 64 << 10
-
-// readBody reads a JSON request body of at most MaxBodyBytes. A body with a
+// readBody reads a JSON request body of at most httpx.MaxBodyBytes. A body with a
 // content type other than JSON is refused with 415; an empty body yields nil.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if err := checkContentType(r); err != nil {
 		return nil, err
 	}
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, httpx.MaxBodyBytes))
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return nil, latchkey.Errorf(latchkey.ETOOLARGE, "request body must be at most %d bytes", MaxBodyBytes)
+		return nil, latchkey.Errorf(latchkey.ETOOLARGE, "request body must be at most %d bytes", httpx.MaxBodyBytes)
 	} else if err != nil {
 		return nil, latchkey.Errorf(latchkey.EINVALID, "could not read request body")
 	}
@@ -37,20 +35,6 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	}
 	return b, nil
 }
-
-// ReadBody reads a request body of at most MaxBodyBytes for other
-// surfaces: too_large past the limit, unsupported_media_type for a
-// Content-Type that is set and not JSON; an empty body yields nil.
-func ReadBody(w http.ResponseWriter, r *http.Request) ([]byte, error) { return readBody(w, r) }
-
-// WriteJSON writes v as application/json with the status.
-func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }
-
-// ClientIP is the request's client address, as the login throttle counts
-// it and audit events and created_ip record it: the address the Server's
-// handler resolved under its TrustedProxies, stored in the request's
-// context; for a request that did not pass through it, the socket's peer.
-func ClientIP(r *http.Request) string { return contextClientIP(r) }
 
 // checkContentType refuses a body whose Content-Type is set and not JSON.
 func checkContentType(r *http.Request) error {
@@ -83,9 +67,9 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any, optional bool) er
 
 // unmarshalStrict decodes one JSON value into v with unknown fields refused
 // and errors that name the field, a string holding a NUL byte or invalid
-// UTF-8 among them (see checkJSONStrings).
+// UTF-8 among them (see httpx.CheckJSONStrings).
 func unmarshalStrict(b []byte, v any) error {
-	if err := checkJSONStrings(b); err != nil {
+	if err := httpx.CheckJSONStrings(b); err != nil {
 		return err
 	}
 	if err := decodeStrict(b, v); err != nil {
@@ -144,7 +128,7 @@ func jsonError(field string, err error) error {
 		return latchkey.FieldError(orBody(field), "must be an RFC 3339 time like 2027-01-01T00:00:00Z")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return latchkey.FieldError(join(field, safeFieldName(name)), "is not a known field")
+		return latchkey.FieldError(join(field, httpx.SafeFieldName(name)), "is not a known field")
 	}
 	var le *latchkey.Error
 	if errors.As(err, &le) {
@@ -199,14 +183,14 @@ type fieldSpec struct {
 
 // decodeFields decodes a JSON object field by field into specs, naming the
 // field at fault: a string holding a NUL byte or invalid UTF-8 (see
-// checkJSONStrings), unknown fields, read-only fields, null where null is
+// httpx.CheckJSONStrings), unknown fields, read-only fields, null where null is
 // not allowed, and wrong types. Fields are checked in name order so the
 // error is deterministic.
 func decodeFields(b []byte, specs map[string]fieldSpec) (present map[string]bool, err error) {
 	if b == nil {
 		return nil, latchkey.Errorf(latchkey.EINVALID, "request body must be a JSON object")
 	}
-	if err := checkJSONStrings(b); err != nil {
+	if err := httpx.CheckJSONStrings(b); err != nil {
 		return nil, err
 	}
 	var raw map[string]json.RawMessage
@@ -237,7 +221,7 @@ func decodeFields(b []byte, specs map[string]fieldSpec) (present map[string]bool
 	}
 	for _, name := range names {
 		spec, ok := specs[name]
-		shown := safeFieldName(name)
+		shown := httpx.SafeFieldName(name)
 		switch {
 		case !ok:
 			add(latchkey.FieldError(shown, "is not a known field"))
@@ -266,23 +250,11 @@ func decodeFields(b []byte, specs map[string]fieldSpec) (present map[string]bool
 	return present, nil
 }
 
-// safeFieldName shows an unknown field name in an error unless it is long
-// enough to be something pasted by mistake, such as a secret.
-func safeFieldName(name string) string {
-	if len(name) > 40 || latchkey.CheckSecret(name) {
-		return "(a " + fmt.Sprint(len(name)) + "-character field name)"
-	}
-	return name
-}
-
 // writeJSON writes v as JSON with the status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	writeJSONType(w, status, "application/json", v)
+	httpx.WriteJSON(w, status, v)
 }
 
 func writeJSONType(w http.ResponseWriter, status int, contentType string, v any) {
-	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v) // a failed write means the client left
+	httpx.WriteJSONType(w, status, contentType, v)
 }

@@ -129,7 +129,7 @@ func (s *Server) recoverer(h http.Handler) http.Handler {
 					panic(v)
 				}
 				s.logger.Error("panic serving request", "method", r.Method, "route", routeOf(r), "err", fmt.Errorf("panic: %v\n%s", v, debug.Stack()))
-				WriteJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal error"})
+				writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal error"})
 			}
 		}()
 		h.ServeHTTP(w, r)

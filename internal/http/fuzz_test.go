@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/http/auth"
+	"github.com/latchkey/latchkey/internal/http/httpx"
 	"github.com/latchkey/latchkey/internal/mock"
 )
 
@@ -95,8 +97,38 @@ const fuzzAdminSecret = "fuzz-operator-secret-0123456789"
 func fuzzServer() *Server {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	fam := func(userID int64) *latchkey.SessionFamily {
-		return &latchkey.SessionFamily{ID: "fam", UserID: userID, ExpiresAt: now.Add(RefreshTTL)}
+		return &latchkey.SessionFamily{ID: "fam", UserID: userID, ExpiresAt: now.Add(auth.RefreshTTL)}
 	}
+	accounts := &mock.AccountService{
+		FindAccountByNameFn: func(ctx context.Context, name string) (*latchkey.Account, error) {
+			return &latchkey.Account{ID: 7, Name: name}, nil
+		},
+		FindAccountByIDFn: func(ctx context.Context, id int64) (*latchkey.Account, error) {
+			return &latchkey.Account{ID: id, Name: "default"}, nil
+		},
+		CreateAccountFn: func(ctx context.Context, a *latchkey.Account) error { a.ID = 9; return nil },
+	}
+	users := &mock.UserService{
+		FindUserByEmailFn: func(ctx context.Context, email string) (*latchkey.User, string, error) {
+			if email == "admin@acme.test" {
+				return &latchkey.User{ID: 1, Email: email}, "h:correct horse battery", nil
+			}
+			return nil, "", latchkey.Errorf(latchkey.ENOTFOUND, "no user")
+		},
+		FindUserByIDFn: func(ctx context.Context, id int64) (*latchkey.User, error) {
+			return &latchkey.User{ID: id, Email: "member@acme.test"}, nil
+		},
+		CreateMemberFn: func(ctx context.Context, accountID int64, u *latchkey.User, hash string, role latchkey.Role) error {
+			u.ID = 3
+			return nil
+		},
+		SetMembershipFn: func(ctx context.Context, accountID, userID int64, role latchkey.Role) error { return nil },
+		FindMembershipsFn: func(ctx context.Context, userID int64) ([]*latchkey.Membership, error) {
+			return []*latchkey.Membership{{AccountID: 7, UserID: userID, Role: latchkey.RoleMember}}, nil
+		},
+	}
+	verifier := &mock.Verifier{}
+	clock := func() time.Time { return now }
 	return &Server{
 		Keys: &mock.KeyService{
 			FindKeyByIDFn: func(ctx context.Context, accountID, id int64) (*latchkey.Key, error) {
@@ -110,53 +142,33 @@ func fuzzServer() *Server {
 			},
 		},
 		Permissions: &mock.PermissionService{CreatePermissionFn: func(ctx context.Context, p *latchkey.Permission) error { return nil }},
-		Accounts: &mock.AccountService{
-			FindAccountByNameFn: func(ctx context.Context, name string) (*latchkey.Account, error) {
-				return &latchkey.Account{ID: 7, Name: name}, nil
+		Accounts:    accounts,
+		Users:       users,
+		Verifier:    verifier,
+		Clock:       clock,
+		Auth: &auth.Authenticator{
+			Verifier: verifier,
+			Accounts: accounts,
+			Users:    users,
+			Sessions: &mock.SessionService{
+				CreateSessionFn: func(ctx context.Context, userID int64, ttl time.Duration, ip, ua string) (*latchkey.SessionFamily, string, error) {
+					return fam(userID), "rt-new", nil
+				},
+				RefreshSessionFn: func(ctx context.Context, tok string) (*latchkey.SessionFamily, string, error) {
+					if tok != "rt-good" {
+						return nil, "", latchkey.Errorf(latchkey.EUNAUTHORIZED, "invalid refresh token")
+					}
+					return fam(1), "rt-next", nil
+				},
 			},
-			FindAccountByIDFn: func(ctx context.Context, id int64) (*latchkey.Account, error) {
-				return &latchkey.Account{ID: id, Name: "default"}, nil
+			Passwords: &mock.PasswordHasher{
+				HashFn:   func(pw string) (string, error) { return "h:" + pw, nil },
+				VerifyFn: func(enc, pw string) (bool, error) { return enc == "h:"+pw, nil },
 			},
-			CreateAccountFn: func(ctx context.Context, a *latchkey.Account) error { a.ID = 9; return nil },
+			SecretKey:   []byte("0123456789abcdef0123456789abcdef"),
+			AdminSecret: fuzzAdminSecret,
+			Clock:       clock,
 		},
-		Users: &mock.UserService{
-			FindUserByEmailFn: func(ctx context.Context, email string) (*latchkey.User, string, error) {
-				if email == "admin@acme.test" {
-					return &latchkey.User{ID: 1, Email: email}, "h:correct horse battery", nil
-				}
-				return nil, "", latchkey.Errorf(latchkey.ENOTFOUND, "no user")
-			},
-			FindUserByIDFn: func(ctx context.Context, id int64) (*latchkey.User, error) {
-				return &latchkey.User{ID: id, Email: "member@acme.test"}, nil
-			},
-			CreateMemberFn: func(ctx context.Context, accountID int64, u *latchkey.User, hash string, role latchkey.Role) error {
-				u.ID = 3
-				return nil
-			},
-			SetMembershipFn: func(ctx context.Context, accountID, userID int64, role latchkey.Role) error { return nil },
-			FindMembershipsFn: func(ctx context.Context, userID int64) ([]*latchkey.Membership, error) {
-				return []*latchkey.Membership{{AccountID: 7, UserID: userID, Role: latchkey.RoleMember}}, nil
-			},
-		},
-		Sessions: &mock.SessionService{
-			CreateSessionFn: func(ctx context.Context, userID int64, ttl time.Duration, ip, ua string) (*latchkey.SessionFamily, string, error) {
-				return fam(userID), "rt-new", nil
-			},
-			RefreshSessionFn: func(ctx context.Context, tok string) (*latchkey.SessionFamily, string, error) {
-				if tok != "rt-good" {
-					return nil, "", latchkey.Errorf(latchkey.EUNAUTHORIZED, "invalid refresh token")
-				}
-				return fam(1), "rt-next", nil
-			},
-		},
-		Passwords: &mock.PasswordHasher{
-			HashFn:   func(pw string) (string, error) { return "h:" + pw, nil },
-			VerifyFn: func(enc, pw string) (bool, error) { return enc == "h:"+pw, nil },
-		},
-		Verifier:    &mock.Verifier{},
-		SecretKey:   []byte("0123456789abcdef0123456789abcdef"),
-		AdminSecret: fuzzAdminSecret,
-		Clock:       func() time.Time { return now },
 	}
 }
 
@@ -177,7 +189,7 @@ var commonBodySeeds = []string{
 }
 
 // maxFuzzBody bounds the fuzzed bodies (cut without a branch, so length
-// alone is never new coverage): an input past MaxBodyBytes would reach the
+// alone is never new coverage): an input past httpx.MaxBodyBytes would reach the
 // 413 path, and minimizing a 64 KiB input takes the whole -fuzzminimizetime
 // (a minute by default) with no other progress. Every length rule of these
 // bodies is far below it; the 413 is checked once before fuzzing.
@@ -207,8 +219,8 @@ func fuzzBody(f *testing.F, rt bodyRoute) {
 		}
 	}
 	// Past the limit is a 413, checked here rather than fuzzed.
-	if rec := serve([]byte(`{"name":"` + strings.Repeat("a", MaxBodyBytes) + `"}`)); rec.Code != http.StatusRequestEntityTooLarge {
-		f.Fatalf("%s %s with a body past %d bytes: got %d %s, want 413", rt.method, rt.path, MaxBodyBytes, rec.Code, rec.Body)
+	if rec := serve([]byte(`{"name":"` + strings.Repeat("a", httpx.MaxBodyBytes) + `"}`)); rec.Code != http.StatusRequestEntityTooLarge {
+		f.Fatalf("%s %s with a body past %d bytes: got %d %s, want 413", rt.method, rt.path, httpx.MaxBodyBytes, rec.Code, rec.Body)
 	}
 	for _, s := range slices.Concat(rt.valid, rt.invalid, commonBodySeeds) {
 		f.Add([]byte(s))

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/http/auth"
 )
 
 // extraOperations are served outside routes() and must still be described.
@@ -173,7 +174,7 @@ func wantSecurity(perm string) map[string][]string {
 func userRoles(perm string) string {
 	var roles []string
 	for _, r := range []latchkey.Role{latchkey.RoleAdmin, latchkey.RoleMember} {
-		p := &Principal{Actor: latchkey.Actor{Kind: latchkey.ActorUser}, Role: r}
+		p := &auth.Principal{Actor: latchkey.Actor{Kind: latchkey.ActorUser}, Role: r}
 		if p.Can(perm) {
 			roles = append(roles, string(r))
 		}
@@ -262,7 +263,7 @@ func TestOpenAPISecuritySchemes(t *testing.T) {
 		schemeAdmin:  {"type": "apiKey", "in": "header", "name": "X-Admin-Secret"},
 		schemeRoot:   {"type": "http", "scheme": "bearer"},
 		schemeBearer: {"type": "http", "scheme": "bearer"},
-		schemeCookie: {"type": "apiKey", "in": "cookie", "name": accessCookie},
+		schemeCookie: {"type": "apiKey", "in": "cookie", "name": auth.AccessCookie},
 	}
 	for _, name := range keysOf(want) {
 		s, ok := schemes[name].(map[string]any)
@@ -279,8 +280,8 @@ func TestOpenAPISecuritySchemes(t *testing.T) {
 	if s, _ := schemes[schemeCookie].(map[string]any); !strings.Contains(fmt.Sprint(s["description"]), "X-CSRF-Token") {
 		t.Errorf("securitySchemes.%s.description: got %v, want it to tell of X-CSRF-Token on unsafe methods", schemeCookie, s["description"])
 	}
-	if s, _ := schemes[schemeBearer].(map[string]any); !strings.Contains(fmt.Sprint(s["bearerFormat"]), accessPrefix) {
-		t.Errorf("securitySchemes.%s.bearerFormat: got %v, want it to name the %s prefix", schemeBearer, s["bearerFormat"], accessPrefix)
+	if s, _ := schemes[schemeBearer].(map[string]any); !strings.Contains(fmt.Sprint(s["bearerFormat"]), auth.AccessPrefix) {
+		t.Errorf("securitySchemes.%s.bearerFormat: got %v, want it to name the %s prefix", schemeBearer, s["bearerFormat"], auth.AccessPrefix)
 	}
 	// Every scheme an operation names is declared.
 	for key, op := range openAPIOperations(t, doc) {

@@ -1,18 +1,22 @@
 // Package http serves Latchkey's native JSON API: key management, the
-// verify hot path, permissions, audit, health, metrics and the OpenAPI
-// document, with operator and root-key authentication. It talks to the
-// domain only through the root package's interfaces.
+// verify hot path, permissions, accounts and users, sign-in routes, audit,
+// health, metrics and the OpenAPI document, in one routes table. Who is
+// calling is decided by internal/http/auth; the seed surfaces it serves
+// beside the native API (internal/http/compat) are handed to it as
+// Surfaces. It talks to the domain only through the root package's
+// interfaces.
 package http
 
 import (
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/http/auth"
+	"github.com/latchkey/latchkey/internal/http/httpx"
 )
 
 // Server holds the services the API is served from. Set the fields, then
@@ -24,24 +28,11 @@ type Server struct {
 	Accounts    latchkey.AccountService
 	Verifier    latchkey.Verifier
 	Users       latchkey.UserService
-	Sessions    latchkey.SessionService
-	Passwords   latchkey.PasswordHasher
-	// LoginLimiter throttles login attempts per client IP and per email.
-	LoginLimiter latchkey.RateLimiter
-	// SecretKey signs access tokens and derives CSRF tokens; every
-	// instance on one store shares it.
-	SecretKey []byte
+	// Auth decides who is calling (operator, user session, root key),
+	// signs users in and resolves client addresses. Nil authenticates root
+	// keys only, by Verifier and Accounts: no operator, no sign-in.
+	Auth *auth.Authenticator
 
-	// AdminSecret enables the operator's X-Admin-Secret header; empty
-	// refuses that header.
-	AdminSecret string
-	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
-	// believed (LATCHKEY_TRUSTED_PROXIES). A request from one of them is
-	// counted by the login throttle, stamped in created_ip and audited as
-	// coming from the right-most X-Forwarded-For address that is not itself
-	// trusted; any other request as coming from its socket's peer. Empty
-	// trusts no proxy.
-	TrustedProxies []netip.Prefix
 	// Checks are what /readyz reports on, each by name: the store, Redis,
 	// the change feed.
 	Checks []Check
@@ -56,33 +47,19 @@ type Server struct {
 	// surfaces of internal/http/compat), each rendering its own envelope.
 	Surfaces []Surface
 
-	logger   *slog.Logger
-	clock    latchkey.Clock
-	metrics  *Metrics
-	accounts sync.Map // account name → id (accounts are never deleted)
+	logger  *slog.Logger
+	clock   latchkey.Clock
+	metrics *Metrics
 
 	outageMu       sync.Mutex // guards the two below; see logError
 	outageLogged   time.Time
 	outageUnlogged int
-
-	dummyOnce sync.Once // dummyHash is verified for unknown emails
-	dummyHash string
-	hashSlots chan struct{} // bounds concurrent password hashing
 }
 
-// maxConcurrentHashes bounds argon2id runs at once (login, user creation).
-const maxConcurrentHashes = 8
-
-// Route is one route another package serves on this server.
-type Route struct {
-	Method  string
-	Pattern string
-	Handler http.Handler
-}
-
-// Surface is a set of routes with their own auth and error envelope.
+// Surface is a set of routes with their own auth and error envelope,
+// served beside the native API (internal/http/compat's seed surfaces).
 type Surface interface {
-	Routes() []Route
+	Routes() []httpx.Route
 }
 
 // route is one entry of the API's single routing table.
@@ -137,8 +114,10 @@ func (s *Server) Handler() http.Handler {
 	if s.clock == nil {
 		s.clock = latchkey.SystemClock
 	}
+	if s.Auth == nil {
+		s.Auth = &auth.Authenticator{Verifier: s.Verifier, Accounts: s.Accounts, Users: s.Users, Clock: s.Clock}
+	}
 	s.metrics = newMetrics(s.Feed, s.RedisUp)
-	s.hashSlots = make(chan struct{}, maxConcurrentHashes)
 
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
@@ -159,10 +138,7 @@ func (s *Server) Handler() http.Handler {
 		return noRoute(mux, w, r)
 	}), renderProblem))
 	mux.Handle("GET /{$}", s.refuseBadStringsIn("/", http.HandlerFunc(s.handleIndex)))
-	if len(s.TrustedProxies) == 0 {
-		return mux // every client address is the socket's peer: nothing to store
-	}
-	return s.withClientIP(mux)
+	return s.Auth.WithClientIP(mux)
 }
 
 // noRoute answers a /v1/ request no route matched: 405 with Allow when the
@@ -182,8 +158,5 @@ func noRoute(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) error {
 	}
 	return latchkey.Errorf(latchkey.ENOTFOUND, "no route %s %s", r.Method, r.URL.Path)
 }
-
-// Metrics returns the server's Prometheus collectors (after Handler).
-func (s *Server) Metrics() *Metrics { return s.metrics }
 
 func (s *Server) now() time.Time { return s.clock() }

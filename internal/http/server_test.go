@@ -13,6 +13,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	lkhttp "github.com/latchkey/latchkey/internal/http"
+	"github.com/latchkey/latchkey/internal/http/auth"
 	"github.com/latchkey/latchkey/internal/mock"
 )
 
@@ -73,7 +74,8 @@ func MustFixture(tb testing.TB) *fixture {
 		VerifyFn: func(enc, pw string) (bool, error) { return enc == "h:"+pw, nil },
 	}
 	s := &lkhttp.Server{Keys: f.keys, Permissions: f.perms, Audit: f.audit, Accounts: accounts,
-		Verifier: f.verifier, Users: f.users, Passwords: passwords, AdminSecret: adminSecret}
+		Verifier: f.verifier, Users: f.users, Auth: &auth.Authenticator{Verifier: f.verifier, Accounts: accounts,
+			Users: f.users, Passwords: passwords, AdminSecret: adminSecret}}
 	f.srv = httptest.NewServer(s.Handler())
 	tb.Cleanup(f.srv.Close)
 	return f

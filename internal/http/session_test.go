@@ -15,6 +15,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	lkhttp "github.com/latchkey/latchkey/internal/http"
+	"github.com/latchkey/latchkey/internal/http/auth"
 	"github.com/latchkey/latchkey/internal/inmem"
 	"github.com/latchkey/latchkey/internal/mock"
 )
@@ -120,8 +121,7 @@ func MustSessionFixture(tb testing.TB, options ...func(*lkhttp.Server)) *session
 	f := &sessionFixture{clock: &now, keys: &mock.KeyService{}}
 	f.sessions = newFakeSessions(func() time.Time { return *f.clock })
 	users := map[string]*latchkey.User{"admin@acme.test": {ID: 1, Email: "admin@acme.test"}, "member@acme.test": {ID: 2, Email: "member@acme.test"}}
-	s := &lkhttp.Server{
-		Keys:     f.keys,
+	authn := &auth.Authenticator{
 		Verifier: &mock.Verifier{},
 		Accounts: &mock.AccountService{FindAccountByIDFn: func(ctx context.Context, id int64) (*latchkey.Account, error) {
 			return &latchkey.Account{ID: id, Name: "acme"}, nil
@@ -158,6 +158,8 @@ func MustSessionFixture(tb testing.TB, options ...func(*lkhttp.Server)) *session
 			},
 		},
 	}
+	s := &lkhttp.Server{Keys: f.keys, Verifier: authn.Verifier, Accounts: authn.Accounts, Users: authn.Users,
+		Clock: authn.Clock, Auth: authn}
 	f.keys.FindKeysFn = func(ctx context.Context, kf latchkey.KeyFilter) ([]*latchkey.Key, string, error) { return nil, "", nil }
 	f.keys.CreateKeyFn = func(ctx context.Context, accountID int64, c *latchkey.KeyCreate) (*latchkey.Key, string, error) {
 		a := latchkey.ActorFromContext(ctx)
@@ -351,7 +353,7 @@ func TestSessions(t *testing.T) {
 		if st := f.req(t, "GET", "/v1/keys", "", "Authorization", "Bearer "+forged); st != 401 {
 			t.Fatalf("forged: got %d, want 401", st)
 		}
-		*f.clock = f.clock.Add(lkhttp.AccessTTL + time.Second)
+		*f.clock = f.clock.Add(auth.AccessTTL + time.Second)
 		if st := f.req(t, "GET", "/v1/keys", "", "Authorization", "Bearer "+l.access); st != 401 {
 			t.Fatalf("expired: got %d, want 401", st)
 		}
@@ -493,7 +495,7 @@ func TestTrustedProxies(t *testing.T) {
 	trust := func(cidrs ...string) func(*lkhttp.Server) {
 		return func(s *lkhttp.Server) {
 			for _, c := range cidrs {
-				s.TrustedProxies = append(s.TrustedProxies, netip.MustParsePrefix(c))
+				s.Auth.TrustedProxies = append(s.Auth.TrustedProxies, netip.MustParsePrefix(c))
 			}
 		}
 	}

@@ -25,7 +25,9 @@ import (
 
 	"github.com/latchkey/latchkey"
 	lkhttp "github.com/latchkey/latchkey/internal/http"
+	"github.com/latchkey/latchkey/internal/http/auth"
 	"github.com/latchkey/latchkey/internal/http/compat"
+	"github.com/latchkey/latchkey/internal/http/httpx"
 	"github.com/latchkey/latchkey/internal/inmem"
 	"github.com/latchkey/latchkey/internal/password"
 	"github.com/latchkey/latchkey/internal/sqldb"
@@ -157,10 +159,11 @@ func MustStack(tb testing.TB, dsn string) *stack {
 	}
 	verifier := inmem.NewVerifier(store, inmem.NewRateLimiter(), latchkey.SystemClock, logger)
 	tb.Cleanup(func() { verifier.Close(context.Background()) })
+	authn := &auth.Authenticator{Verifier: verifier, Accounts: store, Users: store, Sessions: store,
+		Passwords: password.New(), LoginLimiter: inmem.NewRateLimiter(), SecretKey: secretKey, AdminSecret: stackAdminSecret}
 	api := &lkhttp.Server{Keys: store, Permissions: store, Audit: store, Accounts: store, Verifier: verifier,
-		Users: store, Sessions: store, Passwords: password.New(), LoginLimiter: inmem.NewRateLimiter(),
-		SecretKey: secretKey, AdminSecret: stackAdminSecret, Logger: logger}
-	api.Surfaces = []lkhttp.Surface{&compat.Surfaces{Server: api, Keys: store, Logger: logger}}
+		Users: store, Auth: authn, Logger: logger}
+	api.Surfaces = []lkhttp.Surface{&compat.Surfaces{Auth: authn, Keys: store, Logger: logger}}
 	st.h = api.Handler()
 
 	operator := []string{"X-Admin-Secret", stackAdminSecret}
@@ -238,7 +241,7 @@ func (st *stack) mustNotHaveFailed(tb testing.TB) {
 
 // route is one route of the server and the surface whose envelope it answers in.
 type route struct {
-	lkhttp.Route
+	httpx.Route
 	surface string // "native", "seed000" … "seed003"
 }
 
@@ -265,7 +268,7 @@ func allRoutes(tb testing.TB) []route {
 		if !ok {
 			tb.Fatalf("seed route %s %s: no surface known to this test; add it to seedSurfaces", rt.Method, rt.Pattern)
 		}
-		out = append(out, route{lkhttp.Route{Method: rt.Method, Pattern: rt.Pattern}, sf})
+		out = append(out, route{httpx.Route{Method: rt.Method, Pattern: rt.Pattern}, sf})
 	}
 	return out
 }

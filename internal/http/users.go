@@ -1,82 +1,16 @@
 package http
 
 import (
-	"context"
-	"hash/fnv"
 	"net/http"
-	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/latchkey/latchkey"
 )
 
-// Login throttles: attempts per minute per client IP and per email.
-var (
-	loginPerIP    = latchkey.RateLimit{Limit: 30, WindowSeconds: 60}
-	loginPerEmail = latchkey.RateLimit{Limit: 10, WindowSeconds: 60}
-)
-
-// throttleKey maps a throttle subject to a limiter key. Negative ids never
-// collide with key ids, which are positive.
-func throttleKey(kind, subject string) int64 {
-	h := fnv.New64a()
-	h.Write([]byte(kind + ":" + subject))
-	return -int64(h.Sum64()>>1) - 1
-}
-
-// throttleNet is the network a sign-in attempt is counted against: the
-// IPv4 address, or the IPv6 /64 (one subscriber's prefix, whose addresses
-// cost nothing to change).
-func throttleNet(ip string) string {
-	addr, err := netip.ParseAddr(ip)
-	if err != nil || addr.Is4() || addr.Is4In6() {
-		return ip
-	}
-	p, err := addr.Prefix(64)
-	if err != nil {
-		return ip
-	}
-	return p.String()
-}
-
-// throttleLogin spends one attempt of the IP's and the email's budgets.
-func (s *Server) throttleLogin(ctx context.Context, ip, email string) error {
-	if s.LoginLimiter == nil {
-		return nil
-	}
-	now := s.now()
-	for _, t := range []struct {
-		key int64
-		rl  latchkey.RateLimit
-	}{{throttleKey("ip", ip), loginPerIP}, {throttleKey("email", email), loginPerEmail}} {
-		st, ok, err := s.LoginLimiter.Take(ctx, t.key, t.rl, 1, now)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			// Whole seconds, rounded up, as Retry-After says them.
-			wait := max((st.ResetAt.Sub(now) + time.Second - 1).Truncate(time.Second), time.Second)
-			return &latchkey.Error{Code: latchkey.ERATELIMITED, Message: "too many sign-in attempts; try again in " +
-				strconv.Itoa(int(wait/time.Second)) + " s", RetryAfter: wait}
-		}
-	}
-	return nil
-}
-
-// hashSlot waits for one of the few slots password hashing may use at once,
-// bounding the memory argon2id takes (about 19 MiB a hash) under a burst.
-func (s *Server) hashSlot(ctx context.Context) (release func(), err error) {
-	select {
-	case s.hashSlots <- struct{}{}:
-		return func() { <-s.hashSlots }, nil
-	case <-ctx.Done():
-		return nil, latchkey.Errorf(latchkey.EUNAVAILABLE, "request cancelled while waiting to check a password")
-	}
-}
-
+// handleLogin is POST /v1/auth/login: email and password in, a session
+// (tokens and cookies) out; see auth.Authenticator.SignIn.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
 		Email    string `json:"email"`
@@ -85,52 +19,16 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &body, false); err != nil {
 		return err
 	}
-	email := strings.ToLower(strings.TrimSpace(body.Email))
-	if email == "" {
-		return latchkey.FieldError("email", "is required")
-	}
-	if body.Password == "" {
-		return latchkey.FieldError("password", "is required")
-	}
-	if len(body.Password) > 256 {
-		return latchkey.FieldError("password", "must be at most 256 bytes")
-	}
-	ip := s.clientIP(r)
-	if err := s.throttleLogin(r.Context(), throttleNet(ip), email); err != nil {
-		return err
-	}
-	if s.Users == nil || s.Sessions == nil || s.Passwords == nil {
-		return latchkey.Errorf(latchkey.EUNAVAILABLE, "sign-in is not configured on this server")
-	}
-	release, err := s.hashSlot(r.Context())
+	sess, err := s.Auth.SignIn(w, r, body.Email, body.Password)
 	if err != nil {
 		return err
 	}
-	defer release()
-	bad := latchkey.Errorf(latchkey.EUNAUTHORIZED, "invalid email or password")
-	u, hash, err := s.Users.FindUserByEmail(r.Context(), email)
-	if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
-		// Spend as long on an unknown email as on a wrong password.
-		s.dummyOnce.Do(func() { s.dummyHash, _ = s.Passwords.Hash("not a real password, for timing only") })
-		s.Passwords.Verify(s.dummyHash, body.Password)
-		return bad
-	} else if err != nil {
-		return err
-	}
-	if ok, err := s.Passwords.Verify(hash, body.Password); err != nil {
-		return err
-	} else if !ok {
-		return bad
-	}
-	ctx := latchkey.NewContextWithActor(r.Context(), s.requestActor(r, latchkey.ActorUser, u.ID))
-	fam, refresh, err := s.Sessions.CreateSession(ctx, u.ID, RefreshTTL, ip, r.UserAgent())
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, s.startSession(w, fam, refresh))
+	writeJSON(w, http.StatusOK, sess)
 	return nil
 }
 
+// handleRefresh is POST /v1/auth/refresh: the refresh token from the body
+// or the cookie is rotated; see auth.Authenticator.Refresh.
 func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
 		RefreshToken string `json:"refresh_token"`
@@ -138,50 +36,30 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &body, true); err != nil {
 		return err
 	}
-	token := body.RefreshToken
-	if token == "" {
-		if c, err := r.Cookie(refreshCookie); err == nil {
-			token = c.Value
-		}
-	}
-	if token == "" {
-		return latchkey.Errorf(latchkey.EUNAUTHORIZED, "no refresh token: send the __Host-refresh cookie or refresh_token")
-	}
-	if s.Sessions == nil {
-		return latchkey.Errorf(latchkey.EUNAVAILABLE, "sign-in is not configured on this server")
-	}
-	fam, refresh, err := s.Sessions.RefreshSession(r.Context(), token, s.SecretKey)
+	sess, err := s.Auth.Refresh(w, r, body.RefreshToken)
 	if err != nil {
-		if latchkey.ErrorCode(err) == latchkey.EUNAUTHORIZED {
-			setCookie(w, accessCookie, "", time.Time{})
-			setCookie(w, refreshCookie, "", time.Time{})
-		}
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.startSession(w, fam, refresh))
+	writeJSON(w, http.StatusOK, sess)
 	return nil
 }
 
+// handleLogout is POST /v1/auth/logout: the caller's session family ends.
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
-	p := principalFrom(r.Context())
-	if p.FamilyID == "" {
-		return latchkey.Errorf(latchkey.EINVALID, "only a signed-in user can log out")
-	}
-	if err := s.Sessions.RevokeSessionFamily(r.Context(), p.FamilyID); err != nil {
+	if err := s.Auth.SignOut(w, r, principalFrom(r.Context())); err != nil {
 		return err
 	}
-	setCookie(w, accessCookie, "", time.Time{})
-	setCookie(w, refreshCookie, "", time.Time{})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
+// handleCSRF is GET /v1/auth/csrf: the session family's CSRF token.
 func (s *Server) handleCSRF(w http.ResponseWriter, r *http.Request) error {
 	p := principalFrom(r.Context())
 	if p.FamilyID == "" {
 		return latchkey.Errorf(latchkey.EINVALID, "CSRF tokens belong to user sessions")
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"csrf_token": s.csrfToken(p.FamilyID)})
+	writeJSON(w, http.StatusOK, map[string]string{"csrf_token": s.Auth.CSRFToken(p.FamilyID)})
 	return nil
 }
 
@@ -272,12 +150,7 @@ func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) error 
 	if err := latchkey.ValidatePassword(body.Password); err != nil {
 		return err
 	}
-	release, err := s.hashSlot(r.Context())
-	if err != nil {
-		return err
-	}
-	hash, err := s.Passwords.Hash(body.Password)
-	release()
+	hash, err := s.Auth.HashPassword(r.Context(), body.Password)
 	if err != nil {
 		return err
 	}

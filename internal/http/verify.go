@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/http/httpx"
 )
 
 // bufPool holds request-body buffers for the verify hot path.
@@ -24,10 +25,10 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) error {
 	if err := checkContentType(r); err != nil {
 		return err
 	}
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxBodyBytes)); err != nil {
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, httpx.MaxBodyBytes)); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return latchkey.Errorf(latchkey.ETOOLARGE, "request body must be at most %d bytes", MaxBodyBytes)
+			return latchkey.Errorf(latchkey.ETOOLARGE, "request body must be at most %d bytes", httpx.MaxBodyBytes)
 		}
 		return latchkey.Errorf(latchkey.EINVALID, "could not read request body")
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	lkhttp "github.com/latchkey/latchkey/internal/http"
+	"github.com/latchkey/latchkey/internal/http/auth"
 	"github.com/latchkey/latchkey/internal/http/compat"
 	"github.com/latchkey/latchkey/internal/mock"
 )
@@ -167,10 +168,11 @@ func MustFixture(tb testing.TB) *fixture {
 	}
 	clock := func() time.Time { return t0 }
 	f.users, f.accounts, f.verifier = userSvc, accountSvc, verifier
-	s := &lkhttp.Server{Keys: f.keys, Accounts: accountSvc, Verifier: verifier, Users: userSvc, Sessions: sessions,
-		Passwords: hasher, SecretKey: []byte("0123456789abcdef0123456789abcdef"), AdminSecret: adminSecret, Clock: clock,
+	authn := &auth.Authenticator{Accounts: accountSvc, Verifier: verifier, Users: userSvc, Sessions: sessions,
+		Passwords: hasher, SecretKey: []byte("0123456789abcdef0123456789abcdef"), AdminSecret: adminSecret, Clock: clock}
+	s := &lkhttp.Server{Keys: f.keys, Accounts: accountSvc, Verifier: verifier, Users: userSvc, Auth: authn, Clock: clock,
 		Logger: logger}
-	s.Surfaces = []lkhttp.Surface{&compat.Surfaces{Server: s, Keys: f.keys, Clock: clock, Logger: logger}}
+	s.Surfaces = []lkhttp.Surface{&compat.Surfaces{Auth: authn, Keys: f.keys, Clock: clock, Logger: logger}}
 	f.srv = httptest.NewServer(s.Handler())
 	tb.Cleanup(f.srv.Close)
 	f.fakeStore()

@@ -10,7 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/latchkey/latchkey"
-	lkhttp "github.com/latchkey/latchkey/internal/http"
+	"github.com/latchkey/latchkey/internal/http/auth"
+	"github.com/latchkey/latchkey/internal/http/httpx"
 )
 
 // Seed 000 — PATCH /api/admin/api-tokens/{id}, the admin API of a mail
@@ -48,9 +49,6 @@ import (
 // a store that cannot be reached answers 503 service_unavailable with
 // Retry-After.
 
-// accessCookie is the session cookie the document names.
-const accessCookie = "__Host-access"
-
 // tokenError is a seed 000 error: a status and {"error": code} with the
 // field, reason or id at fault.
 type tokenError struct {
@@ -73,7 +71,7 @@ func badTokenPatch(reason string) *tokenError {
 
 func renderToken(w http.ResponseWriter, e *tokenError) {
 	setRetryAfter(w, e.RetryAfter)
-	lkhttp.WriteJSON(w, e.Status, e)
+	httpx.WriteJSON(w, e.Status, e)
 }
 
 func renderTokenInternal(w http.ResponseWriter) {
@@ -217,19 +215,19 @@ func (s *Surfaces) handleTokenPatch(w http.ResponseWriter, r *http.Request) {
 		renderToken(w, s.tokenFailure(err))
 		return
 	}
-	lkhttp.WriteJSON(w, http.StatusOK, tokenUpdated{OK: true, Updated: true, Item: newTokenItem(k, now)})
+	httpx.WriteJSON(w, http.StatusOK, tokenUpdated{OK: true, Updated: true, Item: newTokenItem(k, now)})
 }
 
 // tokenPrincipal authenticates the caller the way the product does: the
 // session cookie, then the admin role, then CSRF.
-func (s *Surfaces) tokenPrincipal(r *http.Request) (*lkhttp.Principal, *tokenError) {
+func (s *Surfaces) tokenPrincipal(r *http.Request) (*auth.Principal, *tokenError) {
 	unauthorized := &tokenError{Status: http.StatusUnauthorized, Error: "invalid_or_expired_session"}
 	forbidden := &tokenError{Status: http.StatusForbidden, Error: "forbidden"}
-	c, err := r.Cookie(accessCookie)
-	if err != nil || c.Value == "" {
+	token, ok := auth.AccessCookieValue(r)
+	if !ok {
 		return nil, unauthorized
 	}
-	p, err := s.Server.UserSession(r, c.Value)
+	p, err := s.Auth.UserSession(r, token)
 	switch latchkey.ErrorCode(err) {
 	case "":
 	case latchkey.EUNAUTHORIZED:
@@ -243,9 +241,9 @@ func (s *Surfaces) tokenPrincipal(r *http.Request) (*lkhttp.Principal, *tokenErr
 		return nil, forbidden
 	}
 	p.Cookie = true
-	switch err := s.Server.CheckCSRF(r, p); {
+	switch err := s.Auth.CheckCSRF(r, p); {
 	case err == nil:
-	case errors.Is(err, lkhttp.ErrCSRFRequired):
+	case errors.Is(err, auth.ErrCSRFRequired):
 		return nil, &tokenError{Status: http.StatusForbidden, Error: "csrf_required"}
 	default:
 		return nil, &tokenError{Status: http.StatusForbidden, Error: "invalid_csrf_token"}

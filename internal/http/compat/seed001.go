@@ -6,7 +6,8 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey"
-	lkhttp "github.com/latchkey/latchkey/internal/http"
+	"github.com/latchkey/latchkey/internal/http/auth"
+	"github.com/latchkey/latchkey/internal/http/httpx"
 )
 
 // Seed 001 — PATCH /admin/api-keys/{id}, the admin API of a WhatsApp
@@ -57,7 +58,7 @@ func renderAdminKey(w http.ResponseWriter, e *adminKeyError) {
 	// As the product (and the document's examples): message and error
 	// carry the same detail.
 	setRetryAfter(w, e.RetryAfter)
-	lkhttp.WriteJSON(w, e.Status, adminKeyEnvelope{Code: e.Status, Message: e.Detail, Error: e.Detail})
+	httpx.WriteJSON(w, e.Status, adminKeyEnvelope{Code: e.Status, Message: e.Detail, Error: e.Detail})
 }
 
 func renderAdminKeyInternal(w http.ResponseWriter) {
@@ -137,21 +138,21 @@ func (s *Surfaces) handleAdminKeyPatch(w http.ResponseWriter, r *http.Request) {
 		renderAdminKey(w, s.adminKeyFailure(err))
 		return
 	}
-	lkhttp.WriteJSON(w, http.StatusOK, adminKeyEnvelope{Status: true, Code: http.StatusOK,
+	httpx.WriteJSON(w, http.StatusOK, adminKeyEnvelope{Status: true, Code: http.StatusOK,
 		Message: "API key updated successfully", Data: &struct{}{}})
 }
 
 // adminKeyPrincipal authenticates the operator by X-Admin-Secret.
-func (s *Surfaces) adminKeyPrincipal(r *http.Request) (*lkhttp.Principal, *adminKeyError) {
+func (s *Surfaces) adminKeyPrincipal(r *http.Request) (*auth.Principal, *adminKeyError) {
 	if r.Header.Get("X-Admin-Secret") == "" {
 		return nil, &adminKeyError{Status: http.StatusUnauthorized, Detail: "Missing X-Admin-Secret header"}
 	}
-	p, err := s.Server.Operator(r)
+	p, err := s.Auth.Operator(r)
 	switch latchkey.ErrorCode(err) {
 	case "":
 		return p, nil
 	case latchkey.EUNAUTHORIZED:
-		if s.Server.AdminSecret == "" {
+		if !s.Auth.OperatorEnabled() {
 			return nil, &adminKeyError{Status: http.StatusUnauthorized, Detail: "X-Admin-Secret is not enabled on this server"}
 		}
 		return nil, &adminKeyError{Status: http.StatusUnauthorized, Detail: "Invalid admin secret"}

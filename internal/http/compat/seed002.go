@@ -7,7 +7,8 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
-	lkhttp "github.com/latchkey/latchkey/internal/http"
+	"github.com/latchkey/latchkey/internal/http/auth"
+	"github.com/latchkey/latchkey/internal/http/httpx"
 )
 
 // Seed 002 — PATCH /apikeys/{id}, the PulseCRM public API. A signed-in
@@ -50,7 +51,7 @@ func badAPIKey(msg string) *apiKeyError {
 
 func renderAPIKey(w http.ResponseWriter, e *apiKeyError) {
 	setRetryAfter(w, e.RetryAfter)
-	lkhttp.WriteJSON(w, e.Status, e)
+	httpx.WriteJSON(w, e.Status, e)
 }
 
 func renderAPIKeyInternal(w http.ResponseWriter) {
@@ -121,25 +122,24 @@ func (s *Surfaces) handleAPIKeyPatch(w http.ResponseWriter, r *http.Request) {
 		renderAPIKey(w, s.apiKeyFailure(err))
 		return
 	}
-	lkhttp.WriteJSON(w, http.StatusOK, struct {
+	httpx.WriteJSON(w, http.StatusOK, struct {
 		Success bool `json:"success"`
 	}{true})
 }
 
 // apiKeyPrincipal authenticates a user by bearer access token and requires
 // the admin role in the chosen account. Any key as the bearer is refused.
-func (s *Surfaces) apiKeyPrincipal(r *http.Request) (*lkhttp.Principal, *apiKeyError) {
+func (s *Surfaces) apiKeyPrincipal(r *http.Request) (*auth.Principal, *apiKeyError) {
 	unauthorized := &apiKeyError{Status: http.StatusUnauthorized, Error: "User not authenticated",
 		Message: "send Authorization: Bearer <access token>"}
-	h := r.Header.Get("Authorization")
-	if len(h) < 7 || !strings.EqualFold(h[:7], "bearer ") || strings.TrimSpace(h[7:]) == "" {
+	token, ok := auth.BearerToken(r)
+	if !ok || token == "" {
 		return nil, unauthorized
 	}
-	token := strings.TrimSpace(h[7:])
 	if latchkey.CheckSecret(token) {
 		return nil, &apiKeyError{Status: http.StatusForbidden, Error: "API keys cannot update other API keys"}
 	}
-	p, err := s.Server.UserSession(r, token)
+	p, err := s.Auth.UserSession(r, token)
 	switch latchkey.ErrorCode(err) {
 	case "":
 	case latchkey.EUNAUTHORIZED:

@@ -12,7 +12,8 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
-	lkhttp "github.com/latchkey/latchkey/internal/http"
+	"github.com/latchkey/latchkey/internal/http/auth"
+	"github.com/latchkey/latchkey/internal/http/httpx"
 )
 
 // Seed 003 — PUT /api/admin/api-tokens/{token}, the Unleash admin API.
@@ -131,7 +132,7 @@ func renderUnleash(w http.ResponseWriter, f *unleashFailure) {
 		w.WriteHeader(f.Status)
 		return
 	}
-	lkhttp.WriteJSON(w, f.Status, f.Body)
+	httpx.WriteJSON(w, f.Status, f.Body)
 }
 
 func renderUnleashInternal(w http.ResponseWriter) {
@@ -234,7 +235,7 @@ func (s *Surfaces) handleExpiryPut(w http.ResponseWriter, r *http.Request) {
 // end or revive root credentials) and a root key's change to itself (it
 // could lock the account out). Unleash answers the like with its
 // OperationDeniedError.
-func rootKeyGuard(p *lkhttp.Principal, k *latchkey.Key) *unleashFailure {
+func rootKeyGuard(p *auth.Principal, k *latchkey.Key) *unleashFailure {
 	if k.Kind != latchkey.KindRoot {
 		return nil
 	}
@@ -251,28 +252,28 @@ func rootKeyGuard(p *lkhttp.Principal, k *latchkey.Key) *unleashFailure {
 
 // unleashPrincipal authenticates the Authorization header: "Bearer <x>" or
 // the bare <x>, where x is a user access token or a root key.
-func (s *Surfaces) unleashPrincipal(r *http.Request) (*lkhttp.Principal, *unleashFailure) {
+func (s *Surfaces) unleashPrincipal(r *http.Request) (*auth.Principal, *unleashFailure) {
 	h := strings.TrimSpace(r.Header.Get("Authorization"))
 	if h == "" {
 		return nil, unleashAuthRequired()
 	}
 	token := h
-	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-		token = strings.TrimSpace(h[7:])
+	if t, ok := auth.ParseBearer(h); ok {
+		token = t
 	}
-	var p *lkhttp.Principal
+	var p *auth.Principal
 	var err error
 	noAccess := "A root key acts only on its own account."
-	if strings.HasPrefix(token, "lka_") {
-		p, err = s.Server.UserSession(r, token)
+	if auth.IsAccessToken(token) {
+		p, err = s.Auth.UserSession(r, token)
 		noAccess = "You are not a member of this account."
 	} else {
-		p, err = s.Server.RootKey(r, token)
+		p, err = s.Auth.RootKey(r, token)
 	}
 	switch {
 	case err == nil:
 		return p, nil
-	case errors.Is(err, lkhttp.ErrAPIKeyRefused):
+	case errors.Is(err, auth.ErrAPIKeyRefused):
 		return nil, unleashTokenType()
 	}
 	switch latchkey.ErrorCode(err) {

@@ -9,7 +9,11 @@
 //	seed003.go  PUT   /api/admin/api-tokens/{token} (Unleash admin API)
 //
 // Every change goes through KeyService.UpdateKey with the caller as the
-// context's actor, so the audit log records who made it.
+// context's actor, so the audit log records who made it. Callers are
+// authenticated by the *auth.Authenticator the native API shares
+// (internal/http/auth); bodies are read and JSON written with
+// internal/http/httpx. This package does not import internal/http, which
+// serves its Routes beside the native ones.
 package compat
 
 import (
@@ -28,14 +32,15 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
-	lkhttp "github.com/latchkey/latchkey/internal/http"
+	"github.com/latchkey/latchkey/internal/http/auth"
+	"github.com/latchkey/latchkey/internal/http/httpx"
 )
 
 // Surfaces serves the four seed surfaces on a Server. Set the fields, then
 // add it to Server.Surfaces before calling Server.Handler.
 type Surfaces struct {
-	// Server authenticates callers (operator, user sessions, root keys).
-	Server *lkhttp.Server
+	// Auth authenticates callers (operator, user sessions, root keys).
+	Auth *auth.Authenticator
 	// Keys applies the updates.
 	Keys latchkey.KeyService
 	// Logger receives internal errors; nil discards them.
@@ -44,11 +49,9 @@ type Surfaces struct {
 	Clock latchkey.Clock
 }
 
-var _ lkhttp.Surface = (*Surfaces)(nil)
-
 // Routes lists the seed routes.
-func (s *Surfaces) Routes() []lkhttp.Route {
-	return []lkhttp.Route{
+func (s *Surfaces) Routes() []httpx.Route {
+	return []httpx.Route{
 		{Method: "PATCH", Pattern: "/api/admin/api-tokens/{id}", Handler: s.guard("seed000", s.handleTokenPatch, renderTokenInternal, renderTokenBadString)},
 		{Method: "PATCH", Pattern: "/admin/api-keys/{id}", Handler: s.guard("seed001", s.handleAdminKeyPatch, renderAdminKeyInternal, renderAdminKeyBadString)},
 		{Method: "PATCH", Pattern: "/apikeys/{id}", Handler: s.guard("seed002", s.handleAPIKeyPatch, renderAPIKeyInternal, renderAPIKeyBadString)},
@@ -72,7 +75,7 @@ func (s *Surfaces) now() time.Time {
 
 // guard returns a surface's route handler: it recovers a panic in h and
 // answers 500 in that surface's envelope, and it renders in that envelope
-// the strings lkhttp.Server refuses before h runs (a path value, query
+// the strings the server (internal/http) refuses before h runs (a path value, query
 // parameter or X-Account-ID holding a NUL byte or invalid UTF-8).
 func (s *Surfaces) guard(surface string, h http.HandlerFunc, internal func(http.ResponseWriter), badString func(http.ResponseWriter, error)) http.Handler {
 	return &surfaceHandler{s: s, surface: surface, h: h, internal: internal, badString: badString}
@@ -87,7 +90,7 @@ type surfaceHandler struct {
 	badString func(http.ResponseWriter, error)
 }
 
-var _ lkhttp.BadInputRenderer = (*surfaceHandler)(nil)
+var _ httpx.BadInputRenderer = (*surfaceHandler)(nil)
 
 // ServeHTTP serves the route. It logs the surface's name, never the
 // request path: seed 003 carries a secret in its path.
@@ -140,26 +143,26 @@ func setRetryAfter(w http.ResponseWriter, seconds int) {
 
 // actorContext returns the request's context carrying the principal as the
 // audit actor.
-func actorContext(r *http.Request, p *lkhttp.Principal) context.Context {
+func actorContext(r *http.Request, p *auth.Principal) context.Context {
 	return latchkey.NewContextWithActor(r.Context(), p.Actor)
 }
 
-// errTooLarge says a body went past lkhttp.MaxBodyBytes.
+// errTooLarge says a body went past httpx.MaxBodyBytes.
 var errTooLarge = errors.New("request body too large")
 
-// readBody reads a request body of at most lkhttp.MaxBodyBytes; past it,
+// readBody reads a request body of at most httpx.MaxBodyBytes; past it,
 // errTooLarge. A body holding a NUL byte or invalid UTF-8 in any field is
-// refused with lkhttp.CheckBodyStrings's invalid error naming the field
+// refused with httpx.CheckBodyStrings's invalid error naming the field
 // (see badStringField). Content types are each surface's own business.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, lkhttp.MaxBodyBytes))
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, httpx.MaxBodyBytes))
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return nil, errTooLarge
 	} else if err != nil {
 		return nil, err
 	}
-	if err := lkhttp.CheckBodyStrings(r, b); err != nil {
+	if err := httpx.CheckBodyStrings(r, b); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -167,7 +170,7 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 
 // badStringField returns the field and its message when err is the
 // server's refusal of a string holding a NUL byte or invalid UTF-8 (from
-// readBody, or lkhttp.Server before a route runs).
+// readBody, or the server before a route runs).
 func badStringField(err error) (field, message string, ok bool) {
 	if latchkey.ErrorCode(err) != latchkey.EINVALID {
 		return "", "", false

@@ -1,9 +1,8 @@
-package http
+package auth
 
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"net/http"
 	"strconv"
@@ -13,15 +12,52 @@ import (
 	"github.com/latchkey/latchkey"
 )
 
-// Session lifetimes (DESIGN §3).
+// This file holds the credentials' wire forms, written once: the session
+// cookies, the access token and its prefix, the bearer header, the CSRF
+// token.
+
+// Session lifetimes (DESIGN.md, "Who may call what").
 const (
 	AccessTTL  = 10 * time.Minute
 	RefreshTTL = 30 * 24 * time.Hour
-
-	accessCookie  = "__Host-access"
-	refreshCookie = "__Host-refresh"
-	accessPrefix  = "lka_"
 )
+
+// Cookie names and the access token's prefix.
+const (
+	AccessCookie  = "__Host-access"
+	RefreshCookie = "__Host-refresh"
+	// AccessPrefix starts every access token, so a bearer is told from a
+	// root key without a lookup.
+	AccessPrefix = "lka_"
+)
+
+// ParseBearer returns the token of an Authorization header value of the
+// form "Bearer <token>" (scheme in any case), trimmed of spaces.
+func ParseBearer(h string) (string, bool) {
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:]), true
+	}
+	return "", false
+}
+
+// BearerToken returns the token of the request's "Authorization: Bearer" header.
+func BearerToken(r *http.Request) (string, bool) {
+	return ParseBearer(r.Header.Get("Authorization"))
+}
+
+// AccessCookieValue returns the access token of the __Host-access cookie
+// when the request carries a non-empty one.
+func AccessCookieValue(r *http.Request) (string, bool) {
+	c, err := r.Cookie(AccessCookie)
+	if err != nil || c.Value == "" {
+		return "", false
+	}
+	return c.Value, true
+}
+
+// IsAccessToken reports whether a bearer is shaped as a user's access
+// token (rather than a root key).
+func IsAccessToken(token string) bool { return strings.HasPrefix(token, AccessPrefix) }
 
 // accessClaims is what an access token says: its session family, its user
 // and when it expires.
@@ -31,40 +67,34 @@ type accessClaims struct {
 	Expires  time.Time
 }
 
-// mac returns HMAC-SHA256 of msg under the server's secret key.
-func (s *Server) mac(msg string) []byte {
-	m := hmac.New(sha256.New, s.SecretKey)
+// mac returns HMAC-SHA256 of msg under the secret key.
+func (a *Authenticator) mac(msg string) []byte {
+	m := hmac.New(sha256.New, a.SecretKey)
 	m.Write([]byte(msg))
 	return m.Sum(nil)
 }
 
-// csrfToken is base64url(HMAC-SHA256(server key, family id)): constant for
+// CSRFToken is base64url(HMAC-SHA256(secret key, family id)): constant for
 // the family, so a page can keep it for the session's life.
-func (s *Server) csrfToken(familyID string) string {
-	return base64.RawURLEncoding.EncodeToString(s.mac(familyID))
-}
-
-// checkCSRF compares a presented CSRF token with the family's in constant time.
-func (s *Server) checkCSRF(familyID, presented string) bool {
-	want := s.csrfToken(familyID)
-	return subtle.ConstantTimeCompare([]byte(want), []byte(presented)) == 1
+func (a *Authenticator) CSRFToken(familyID string) string {
+	return base64.RawURLEncoding.EncodeToString(a.mac(familyID))
 }
 
 // newAccessToken signs claims: "lka_" + base64url(family.user.exp) + "." +
 // base64url(HMAC(key, "access:" + payload)).
-func (s *Server) newAccessToken(c accessClaims) string {
+func (a *Authenticator) newAccessToken(c accessClaims) string {
 	payload := c.FamilyID + "." + strconv.FormatInt(c.UserID, 10) + "." + strconv.FormatInt(c.Expires.Unix(), 10)
 	enc := base64.RawURLEncoding.EncodeToString([]byte(payload))
-	return accessPrefix + enc + "." + base64.RawURLEncoding.EncodeToString(s.mac("access:"+payload))
+	return AccessPrefix + enc + "." + base64.RawURLEncoding.EncodeToString(a.mac("access:"+payload))
 }
 
 // parseAccessToken checks an access token's signature and expiry.
-func (s *Server) parseAccessToken(tok string) (accessClaims, error) {
+func (a *Authenticator) parseAccessToken(tok string) (accessClaims, error) {
 	bad := latchkey.Errorf(latchkey.EUNAUTHORIZED, "invalid or expired session")
-	if !strings.HasPrefix(tok, accessPrefix) || len(tok) > 512 {
+	if !IsAccessToken(tok) || len(tok) > 512 {
 		return accessClaims{}, bad
 	}
-	enc, sig, ok := strings.Cut(tok[len(accessPrefix):], ".")
+	enc, sig, ok := strings.Cut(tok[len(AccessPrefix):], ".")
 	if !ok {
 		return accessClaims{}, bad
 	}
@@ -74,7 +104,7 @@ func (s *Server) parseAccessToken(tok string) (accessClaims, error) {
 		return accessClaims{}, bad
 	}
 	payload := string(raw)
-	if !hmac.Equal(gotSig, s.mac("access:"+payload)) {
+	if !hmac.Equal(gotSig, a.mac("access:"+payload)) {
 		return accessClaims{}, bad
 	}
 	parts := strings.Split(payload, ".")
@@ -87,29 +117,10 @@ func (s *Server) parseAccessToken(tok string) (accessClaims, error) {
 		return accessClaims{}, bad
 	}
 	c := accessClaims{FamilyID: parts[0], UserID: uid, Expires: time.Unix(exp, 0).UTC()}
-	if !s.now().Before(c.Expires) {
+	if !a.now().Before(c.Expires) {
 		return accessClaims{}, bad
 	}
 	return c, nil
-}
-
-// sessionAnswer is the body of login and refresh.
-type sessionAnswer struct {
-	AccessToken string    `json:"access_token"`
-	CSRFToken   string    `json:"csrf_token"`
-	ExpiresAt   time.Time `json:"expires_at"`
-}
-
-// startSession sets both cookies for a family and returns the answer.
-func (s *Server) startSession(w http.ResponseWriter, fam *latchkey.SessionFamily, refresh string) sessionAnswer {
-	exp := s.now().Add(AccessTTL).Truncate(time.Second)
-	if fam.ExpiresAt.Before(exp) {
-		exp = fam.ExpiresAt
-	}
-	access := s.newAccessToken(accessClaims{FamilyID: fam.ID, UserID: fam.UserID, Expires: exp})
-	setCookie(w, accessCookie, access, exp)
-	setCookie(w, refreshCookie, refresh, fam.ExpiresAt)
-	return sessionAnswer{AccessToken: access, CSRFToken: s.csrfToken(fam.ID), ExpiresAt: exp}
 }
 
 // setCookie writes a __Host- cookie: Secure, HttpOnly, Path=/, SameSite=Strict.
@@ -127,27 +138,33 @@ func setCookie(w http.ResponseWriter, name, value string, expires time.Time) {
 	http.SetCookie(w, c)
 }
 
+// clearCookies deletes both session cookies.
+func clearCookies(w http.ResponseWriter) {
+	setCookie(w, AccessCookie, "", time.Time{})
+	setCookie(w, RefreshCookie, "", time.Time{})
+}
+
 // sessionUser resolves a user access token to its live family and user.
 // Every request checks that the family is alive, so logout and reuse
 // detection take effect at once.
-func (s *Server) sessionUser(r *http.Request, tok string) (*latchkey.SessionFamily, *latchkey.User, error) {
-	c, err := s.parseAccessToken(tok)
+func (a *Authenticator) sessionUser(r *http.Request, tok string) (*latchkey.SessionFamily, *latchkey.User, error) {
+	c, err := a.parseAccessToken(tok)
 	if err != nil {
 		return nil, nil, err
 	}
-	if s.Sessions == nil || s.Users == nil {
+	if a.Sessions == nil || a.Users == nil {
 		return nil, nil, latchkey.Errorf(latchkey.EUNAUTHORIZED, "invalid or expired session")
 	}
-	fam, err := s.Sessions.FindSessionFamily(r.Context(), c.FamilyID)
+	fam, err := a.Sessions.FindSessionFamily(r.Context(), c.FamilyID)
 	if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
 		return nil, nil, latchkey.Errorf(latchkey.EUNAUTHORIZED, "invalid or expired session")
 	} else if err != nil {
 		return nil, nil, err
 	}
-	if fam.RevokedAt != nil || !s.now().Before(fam.ExpiresAt) || fam.UserID != c.UserID {
+	if fam.RevokedAt != nil || !a.now().Before(fam.ExpiresAt) || fam.UserID != c.UserID {
 		return nil, nil, latchkey.Errorf(latchkey.EUNAUTHORIZED, "invalid or expired session")
 	}
-	u, err := s.Users.FindUserByID(r.Context(), c.UserID)
+	u, err := a.Users.FindUserByID(r.Context(), c.UserID)
 	if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
 		return nil, nil, latchkey.Errorf(latchkey.EUNAUTHORIZED, "invalid or expired session")
 	} else if err != nil {

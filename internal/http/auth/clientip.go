@@ -1,4 +1,4 @@
-package http
+package auth
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 )
 
 // This file works out a request's client address: the socket's peer, or,
-// when that peer is one of Server.TrustedProxies, the address the proxies
+// when that peer is one of Authenticator.TrustedProxies, the address the proxies
 // say they were reached from in X-Forwarded-For.
 //
 // X-Forwarded-For is a list each proxy appends its own peer to, so every
@@ -25,31 +25,27 @@ import (
 
 type clientIPKey struct{}
 
-// withClientIP resolves each request's client address once and stores it
+// WithClientIP resolves each request's client address once and stores it
 // in the request's context, where ClientIP and every handler find it.
-func (s *Server) withClientIP(h http.Handler) http.Handler {
+// Without TrustedProxies it returns h: every address is the socket's peer.
+func (a *Authenticator) WithClientIP(h http.Handler) http.Handler {
+	if len(a.TrustedProxies) == 0 {
+		return h
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ip := resolveClientIP(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.TrustedProxies)
+		ip := resolveClientIP(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), a.TrustedProxies)
 		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientIPKey{}, ip)))
 	})
 }
 
-// clientIP is the request's client address under the server's
-// TrustedProxies: the one withClientIP stored, or resolved now.
-func (s *Server) clientIP(r *http.Request) string {
+// ClientIP is the request's client address, as the login throttle counts
+// it and audit events and created_ip record it, under TrustedProxies: the
+// one WithClientIP stored, or resolved now.
+func (a *Authenticator) ClientIP(r *http.Request) string {
 	if ip, ok := r.Context().Value(clientIPKey{}).(string); ok {
 		return ip
 	}
-	return resolveClientIP(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.TrustedProxies)
-}
-
-// contextClientIP is the address withClientIP stored, or the socket's peer
-// for a request that did not pass through it.
-func contextClientIP(r *http.Request) string {
-	if ip, ok := r.Context().Value(clientIPKey{}).(string); ok {
-		return ip
-	}
-	return resolveClientIP(r.RemoteAddr, nil, nil)
+	return resolveClientIP(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), a.TrustedProxies)
 }
 
 // resolveClientIP returns the client address of a request from remoteAddr
