@@ -1,7 +1,12 @@
-// Package client is the Go SDK for a Latchkey server: key management and
-// verification over the native API, and net/http middleware that lets
-// only requests with a valid API key through. It imports the standard
-// library and the root package only.
+// Package client is the Go SDK for a Latchkey server: typed methods for
+// every route of the native API, and net/http middleware that lets only
+// requests with a valid API key through. It imports the standard library
+// and the root package only.
+//
+// Every method returns the server's refusals as *latchkey.Error, with the
+// problem's code, its message, its per-field errors and, for rate_limited
+// and unavailable, the server's Retry-After. A call that never got an
+// answer (a network error, a cancelled context) returns that error as is.
 package client
 
 import (
@@ -19,16 +24,23 @@ import (
 	"github.com/latchkey/latchkey"
 )
 
-// Client calls a Latchkey server with a root key (or the operator's admin
-// secret).
+// Client calls a Latchkey server. Set one credential: a root key, a user's
+// access token, or the operator's admin secret. A Client is safe for
+// concurrent use once its fields are set.
 type Client struct {
 	// BaseURL is the server's address, like http://127.0.0.1:8080.
 	BaseURL string
 	// RootKey authenticates as Authorization: Bearer.
 	RootKey string
-	// AdminSecret, when set instead, authenticates as the operator.
+	// AccessToken, a user's session token from Login, authenticates as
+	// Authorization: Bearer when RootKey is empty.
+	AccessToken string
+	// AdminSecret, when set, authenticates as the operator (X-Admin-Secret)
+	// and wins over the other two.
 	AdminSecret string
-	// AccountID picks the operator's account (X-Account-ID); optional.
+	// AccountID picks the account an operator or a user works in
+	// (X-Account-ID, an id or a name); optional. A root key always works
+	// in its own account.
 	AccountID string
 	// HTTPClient defaults to a client with a 10 s timeout.
 	HTTPClient *http.Client
@@ -41,7 +53,181 @@ func New(baseURL, rootKey string) *Client {
 
 var defaultHTTPClient = &http.Client{Timeout: 10 * time.Second}
 
-// Error is a problem+json answer of the server.
+// hasCredential reports whether the client has something to authenticate
+// with.
+func (c *Client) hasCredential() bool {
+	return c.RootKey != "" || c.AccessToken != "" || c.AdminSecret != ""
+}
+
+// Page is one page of a list answer. NextCursor, when not nil, fetches the
+// next page; lists that are never paged have it nil.
+type Page[T any] struct {
+	Data       []T     `json:"data"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+// request is one call: its body is JSON-encoded unless nil.
+type request struct {
+	method, path string
+	query        url.Values
+	body         any
+	contentType  string // default application/json
+}
+
+// do sends a request and decodes a 2xx JSON answer into out. A non-2xx
+// answer becomes a *latchkey.Error.
+func (c *Client) do(ctx context.Context, rq request, out any) error {
+	_, err := c.send(ctx, rq, out)
+	return err
+}
+
+// send is do that also returns the answer's headers.
+func (c *Client) send(ctx context.Context, rq request, out any) (http.Header, error) {
+	var rd io.Reader
+	if rq.body != nil {
+		b, err := json.Marshal(rq.body)
+		if err != nil {
+			return nil, fmt.Errorf("latchkey: encode request: %w", err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	u := strings.TrimRight(c.BaseURL, "/") + rq.path
+	if len(rq.query) > 0 {
+		u += "?" + rq.query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, rq.method, u, rd)
+	if err != nil {
+		return nil, fmt.Errorf("latchkey: %w", err)
+	}
+	if rq.body != nil {
+		ct := rq.contentType
+		if ct == "" {
+			ct = "application/json"
+		}
+		req.Header.Set("Content-Type", ct)
+	}
+	req.Header.Set("Accept", "application/json, application/problem+json")
+	req.Header.Set("User-Agent", "latchkey-go/"+latchkey.Version)
+	switch {
+	case c.AdminSecret != "":
+		req.Header.Set("X-Admin-Secret", c.AdminSecret)
+	case c.RootKey != "":
+		req.Header.Set("Authorization", "Bearer "+c.RootKey)
+	case c.AccessToken != "":
+		req.Header.Set("Authorization", "Bearer "+c.AccessToken)
+	}
+	if c.AccountID != "" {
+		req.Header.Set("X-Account-ID", c.AccountID)
+	}
+	hc := c.HTTPClient
+	if hc == nil {
+		hc = defaultHTTPClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("latchkey: %s %s: %w", rq.method, rq.path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return resp.Header, fmt.Errorf("latchkey: %s %s: read answer: %w", rq.method, rq.path, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return resp.Header, apiError(rq.method, rq.path, resp, b)
+	}
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			return resp.Header, fmt.Errorf("latchkey: %s %s: decode answer: %w", rq.method, rq.path, err)
+		}
+	}
+	return resp.Header, nil
+}
+
+// StatusError is the cause of every *latchkey.Error the client returns:
+// the HTTP status of the answer, for logs and for callers that need it
+// (errors.As(err, &se)).
+type StatusError struct {
+	Method, Path string
+	Status       int
+}
+
+// Error implements error.
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("%s %s: HTTP %d", e.Method, e.Path, e.Status)
+}
+
+// problem is the server's RFC 9457 answer.
+type problem struct {
+	Status int               `json:"status"`
+	Detail string            `json:"detail"`
+	Code   string            `json:"code"`
+	Errors map[string]string `json:"errors"`
+}
+
+// apiError turns a non-2xx answer into a *latchkey.Error: the problem's
+// code, detail and errors when the body is one, else a code from the
+// status (a proxy's 502 page is unavailable, as the server's own 503 is).
+func apiError(method, path string, resp *http.Response, body []byte) *latchkey.Error {
+	var p problem
+	e := &latchkey.Error{Err: &StatusError{Method: method, Path: path, Status: resp.StatusCode}}
+	if json.Unmarshal(body, &p) == nil && p.Code != "" {
+		e.Code, e.Message, e.Fields = p.Code, p.Detail, p.Errors
+	} else {
+		e.Code = codeOfStatus(resp.StatusCode)
+		e.Message = http.StatusText(resp.StatusCode)
+		if e.Message == "" {
+			e.Message = "HTTP " + strconv.Itoa(resp.StatusCode)
+		}
+	}
+	if s, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); err == nil && s >= 0 {
+		e.RetryAfter = time.Duration(s) * time.Second
+	} else if t, err := http.ParseTime(resp.Header.Get("Retry-After")); err == nil {
+		e.RetryAfter = max(time.Until(t), 0)
+	}
+	return e
+}
+
+// codeOfStatus is the error code of an answer that is not a problem.
+func codeOfStatus(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return latchkey.EINVALID
+	case http.StatusUnauthorized:
+		return latchkey.EUNAUTHORIZED
+	case http.StatusForbidden:
+		return latchkey.EFORBIDDEN
+	case http.StatusNotFound:
+		return latchkey.ENOTFOUND
+	case http.StatusConflict:
+		return latchkey.ECONFLICT
+	case http.StatusRequestEntityTooLarge:
+		return latchkey.ETOOLARGE
+	case http.StatusUnsupportedMediaType:
+		return latchkey.EUNSUPPORTED
+	case http.StatusTooManyRequests:
+		return latchkey.ERATELIMITED
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return latchkey.EUNAVAILABLE
+	}
+	return latchkey.EINTERNAL
+}
+
+// itoa formats an id for a path.
+func itoa(id int64) string { return strconv.FormatInt(id, 10) }
+
+// setTime sets a query parameter to an RFC 3339 time unless t is zero.
+func setTime(q url.Values, name string, t time.Time) {
+	if !t.IsZero() {
+		q.Set(name, t.UTC().Format(time.RFC3339))
+	}
+}
+
+// Error was this package's error type before the client returned
+// *latchkey.Error.
+//
+// Deprecated: no method returns it any more; match *latchkey.Error (and
+// *StatusError for the HTTP status) instead. It stays so that code which
+// still tests for it keeps compiling.
 type Error struct {
 	Status int               `json:"status"`
 	Code   string            `json:"code"`
@@ -52,140 +238,4 @@ type Error struct {
 // Error implements error.
 func (e *Error) Error() string {
 	return fmt.Sprintf("latchkey: %d %s: %s", e.Status, e.Code, e.Detail)
-}
-
-// KeyWithSecret is a key with the secret returned once at create or rotate.
-type KeyWithSecret struct {
-	latchkey.Key
-	Secret string `json:"secret"`
-}
-
-// KeyPage is a page of keys.
-type KeyPage struct {
-	Data       []*latchkey.Key `json:"data"`
-	NextCursor *string         `json:"next_cursor"`
-}
-
-// do sends a request and decodes a 2xx JSON answer into out.
-func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return fmt.Errorf("encode request: %w", err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.BaseURL, "/")+path, rd)
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "latchkey-go/"+latchkey.Version)
-	if c.AdminSecret != "" {
-		req.Header.Set("X-Admin-Secret", c.AdminSecret)
-		if c.AccountID != "" {
-			req.Header.Set("X-Account-ID", c.AccountID)
-		}
-	} else if c.RootKey != "" {
-		req.Header.Set("Authorization", "Bearer "+c.RootKey)
-	}
-	hc := c.HTTPClient
-	if hc == nil {
-		hc = defaultHTTPClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return fmt.Errorf("read answer: %w", err)
-	}
-	if resp.StatusCode >= 300 {
-		e := &Error{Status: resp.StatusCode}
-		if json.Unmarshal(b, e) != nil || e.Code == "" {
-			e.Code, e.Detail = "http_error", strings.TrimSpace(string(b))
-		}
-		e.Status = resp.StatusCode
-		return e
-	}
-	if out != nil && len(b) > 0 {
-		if err := json.Unmarshal(b, out); err != nil {
-			return fmt.Errorf("decode answer: %w", err)
-		}
-	}
-	return nil
-}
-
-// CreateKey creates a key; the answer carries its secret, this once.
-func (c *Client) CreateKey(ctx context.Context, in *latchkey.KeyCreate) (*KeyWithSecret, error) {
-	var k KeyWithSecret
-	return &k, c.do(ctx, "POST", "/v1/keys", in, &k)
-}
-
-// GetKey reads a key.
-func (c *Client) GetKey(ctx context.Context, id int64) (*latchkey.Key, error) {
-	var k latchkey.Key
-	return &k, c.do(ctx, "GET", "/v1/keys/"+strconv.FormatInt(id, 10), nil, &k)
-}
-
-// ListOptions filters ListKeys; zero values match all.
-type ListOptions struct {
-	OwnerEmail, Status, Kind, Query, Cursor string
-	Limit                                   int
-}
-
-// ListKeys returns a page of keys, newest first.
-func (c *Client) ListKeys(ctx context.Context, o ListOptions) (*KeyPage, error) {
-	q := url.Values{}
-	for k, v := range map[string]string{"owner_email": o.OwnerEmail, "status": o.Status, "kind": o.Kind, "q": o.Query, "cursor": o.Cursor} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	if o.Limit > 0 {
-		q.Set("limit", strconv.Itoa(o.Limit))
-	}
-	path := "/v1/keys"
-	if len(q) > 0 {
-		path += "?" + q.Encode()
-	}
-	var p KeyPage
-	return &p, c.do(ctx, "GET", path, nil, &p)
-}
-
-// UpdateKey sends a JSON merge patch: fields absent from patch are kept,
-// fields set to nil are cleared.
-func (c *Client) UpdateKey(ctx context.Context, id int64, patch map[string]any) (*latchkey.Key, error) {
-	var k latchkey.Key
-	return &k, c.do(ctx, "PATCH", "/v1/keys/"+strconv.FormatInt(id, 10), patch, &k)
-}
-
-// DeleteKey deletes a key.
-func (c *Client) DeleteKey(ctx context.Context, id int64) error {
-	return c.do(ctx, "DELETE", "/v1/keys/"+strconv.FormatInt(id, 10), nil, nil)
-}
-
-// RevokeKey revokes a key with a reason.
-func (c *Client) RevokeKey(ctx context.Context, id int64, reason string) (*latchkey.Key, error) {
-	var k latchkey.Key
-	return &k, c.do(ctx, "POST", "/v1/keys/"+strconv.FormatInt(id, 10)+"/revoke", map[string]string{"reason": reason}, &k)
-}
-
-// RotateKey issues a new secret; the old one lives out grace.
-func (c *Client) RotateKey(ctx context.Context, id int64, grace time.Duration) (*KeyWithSecret, error) {
-	var k KeyWithSecret
-	return &k, c.do(ctx, "POST", "/v1/keys/"+strconv.FormatInt(id, 10)+"/rotate", map[string]int64{"grace_seconds": int64(grace / time.Second)}, &k)
-}
-
-// Verify checks a key. The answer's Valid and Code say the outcome; an
-// error means the call itself failed.
-func (c *Client) Verify(ctx context.Context, req *latchkey.VerifyRequest) (*latchkey.VerifyResult, error) {
-	var res latchkey.VerifyResult
-	return &res, c.do(ctx, "POST", "/v1/keys/verify", req, &res)
 }
