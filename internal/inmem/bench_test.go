@@ -1,3 +1,6 @@
+// Benchmarks of the verify hot path and the rate limiter, with memory per
+// cached key.
+
 package inmem_test
 
 import (

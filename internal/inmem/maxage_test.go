@@ -1,3 +1,5 @@
+// Tests of refreshes past MaxAge, InvalidateAll and loads behind a stuck flush.
+
 package inmem_test
 
 import (

@@ -1,3 +1,5 @@
+// RateLimiter, the single-node fixed-window rate limiter.
+
 package inmem
 
 import (
@@ -128,10 +130,4 @@ func windowStart(sec, ws int64) int64 {
 		m += ws
 	}
 	return sec - m
-}
-
-// shardOfKey spreads key ids, which are sequential, over n shards (n a
-// power of two) with a multiplicative hash.
-func shardOfKey(keyID int64, n int) int {
-	return int(((uint64(keyID) * 0x9E3779B97F4A7C15) >> 32) & uint64(n-1))
 }

@@ -1,3 +1,5 @@
+// Tests of RateLimiter.
+
 package inmem_test
 
 import (

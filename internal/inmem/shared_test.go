@@ -1,3 +1,6 @@
+// Tests of verification with shared counters (fakeShared): debt while they
+// are down, and seeding.
+
 package inmem_test
 
 import (

@@ -1,3 +1,5 @@
+// fakeStore, the in-memory VerifyStore the tests verify against.
+
 package inmem_test
 
 import (

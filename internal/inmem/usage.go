@@ -1,3 +1,6 @@
+// Write-behind: the usage of a key not yet written to the store, the lists
+// of keys with usage, and the flushes (Flush, Run, Close).
+
 package inmem
 
 import (

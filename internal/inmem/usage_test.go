@@ -1,3 +1,5 @@
+// Tests of the usage code index.
+
 package inmem
 
 import (

@@ -1,3 +1,6 @@
+// The Verifier: its settings, construction, and the verification itself
+// (Verify, Authenticate, the device, rate-limit and shared-counter checks).
+
 package inmem
 
 import (
@@ -35,7 +38,7 @@ const (
 	refreshRetry   = time.Second
 )
 
-// Verifier is the single-node verify hot path (DESIGN §2): a cache of
+// Verifier is the single-node verify hot path (ARCHITECTURE.md): a cache of
 // VerifyKeys by secret hash in front of a VerifyStore, a negative cache of
 // unknown hashes, and write-behind buffers of last_used_at, usage counts
 // and credit spend that Run flushes about once a second and Close flushes
@@ -150,7 +153,7 @@ func notFound() *latchkey.VerifyResult {
 	return &latchkey.VerifyResult{Code: latchkey.CodeNotFound}
 }
 
-// Verify checks a key of the account as DESIGN §2 says: NOT_FOUND (bad
+// Verify checks a key of the account in check order: NOT_FOUND (bad
 // checksum, unknown, another account's or a root key), REVOKED, EXPIRED,
 // DISABLED, INSUFFICIENT_PERMISSIONS, DEVICE_LIMIT_EXCEEDED, RATE_LIMITED,
 // USAGE_EXCEEDED, VALID; the first failure wins and nothing is spent unless
@@ -246,21 +249,6 @@ func (v *Verifier) Verify(ctx context.Context, accountID int64, req *latchkey.Ve
 	b.res.Code = code
 	b.res.Valid = code == latchkey.CodeValid
 	return &b.res, nil
-}
-
-// creditsCover reports whether the key's credits (after a refill due at
-// now) cover cost; true for a key without credits.
-func (ks *keyState) creditsCover(cost int64, now time.Time) bool {
-	ks.mu.Lock()
-	defer ks.mu.Unlock()
-	if !ks.hasCredits {
-		return true
-	}
-	if ks.refills && !now.Before(ks.refillDue) {
-		rem, _ := ks.credits.Refill(now)
-		return rem >= cost
-	}
-	return ks.credits.Remaining >= cost
 }
 
 // settle does the last check, credits, and records the outcome in the

@@ -1,3 +1,6 @@
+// The test harness and the tests of Verify: codes, devices, rate limits,
+// credits, caching and write-behind.
+
 package inmem_test
 
 import (
