@@ -1,3 +1,6 @@
+// The permission catalogue of an account, and the permissions of keys:
+// checking, setting and loading them.
+
 package sqldb
 
 import (
@@ -5,6 +8,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 
 	"github.com/latchkey/latchkey"
 )
@@ -165,4 +170,141 @@ func keysHolding(ctx context.Context, tx *Tx, accountID int64, name, q string) (
 		return nil, fmt.Errorf("find keys holding permission: %w", err)
 	}
 	return ids, nil
+}
+
+// checkPermissions returns the sorted, distinct names a key of kind may
+// hold: an api key's must be in the account's catalogue, a root key's must
+// be root permissions. The error names the first unknown one.
+func checkPermissions(ctx context.Context, tx *Tx, accountID int64, kind latchkey.KeyKind, names []string) ([]string, error) {
+	set := make(map[string]bool, len(names))
+	out := []string{}
+	for _, n := range names {
+		if !set[n] {
+			set[n] = true
+			out = append(out, n)
+		}
+	}
+	if kind == latchkey.KindRoot {
+		for _, n := range out {
+			if !latchkey.IsRootPermission(n) {
+				return nil, latchkey.FieldError("permissions", "unknown permission %q: a root key may hold only %s",
+					n, strings.Join(latchkey.RootPermissions, ", "))
+			}
+		}
+	} else if len(out) > 0 {
+		args := []any{accountID}
+		for _, n := range out {
+			args = append(args, n)
+		}
+		rows, err := tx.query(ctx, `SELECT name FROM permissions WHERE account_id = ? AND name IN (`+placeholders(len(out))+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("check permissions: %w", err)
+		}
+		defer rows.Close()
+		known := make(map[string]bool, len(out))
+		for rows.Next() {
+			var n string
+			if err := rows.Scan(&n); err != nil {
+				return nil, fmt.Errorf("check permissions: %w", err)
+			}
+			known[n] = true
+		}
+		if err := rowsErr(rows); err != nil {
+			return nil, fmt.Errorf("check permissions: %w", err)
+		}
+		for _, n := range out {
+			if !known[n] {
+				return nil, latchkey.FieldError("permissions", "unknown permission %q", n)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// setKeyPermissions replaces the key's permissions with names, which
+// checkPermissions has approved.
+func setKeyPermissions(ctx context.Context, tx *Tx, k *latchkey.Key, names []string) error {
+	if _, err := tx.exec(ctx, `DELETE FROM key_permissions WHERE key_id = ?`, k.ID); err != nil {
+		return fmt.Errorf("clear key permissions: %w", err)
+	}
+	if _, err := tx.exec(ctx, `DELETE FROM key_root_permissions WHERE key_id = ?`, k.ID); err != nil {
+		return fmt.Errorf("clear key permissions: %w", err)
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	var args []any
+	var q string
+	if k.Kind == latchkey.KindRoot {
+		q = `INSERT INTO key_root_permissions (key_id, name) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, ?), ", len(names)), ", ")
+		for _, n := range names {
+			args = append(args, k.ID, n)
+		}
+	} else {
+		q = `INSERT INTO key_permissions (key_id, account_id, name) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", len(names)), ", ")
+		for _, n := range names {
+			args = append(args, k.ID, k.AccountID, n)
+		}
+	}
+	if _, err := tx.exec(ctx, q, args...); isForeignKeyViolation(err) {
+		// A permission deleted by a concurrent transaction (PostgreSQL).
+		return latchkey.FieldError("permissions", "unknown permission in %q", names)
+	} else if err != nil {
+		return fmt.Errorf("set key permissions: %w", err)
+	}
+	return nil
+}
+
+// permissionsQuery reads the permissions of n keys, whose ids it takes
+// twice.
+func permissionsQuery(n int) string {
+	in := placeholders(n)
+	return `SELECT key_id, name FROM key_permissions WHERE key_id IN (` + in + `)
+		UNION ALL SELECT key_id, name FROM key_root_permissions WHERE key_id IN (` + in + `)`
+}
+
+// permissionsOfOneKeyQuery is permissionsQuery(1), one of the hot queries
+// kept prepared.
+var permissionsOfOneKeyQuery = permissionsQuery(1)
+
+// loadPermissions sets the sorted permissions of each key.
+func loadPermissions(ctx context.Context, tx *Tx, keys []*latchkey.Key) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	byID := make(map[int64]*latchkey.Key, len(keys))
+	args := make([]any, 0, 2*len(keys))
+	for _, k := range keys {
+		k.Permissions = []string{}
+		byID[k.ID] = k
+		args = append(args, k.ID)
+	}
+	args = append(args, args...)
+	// For one key the text is permissionsOfOneKeyQuery, kept prepared;
+	// other texts are not cached and run as plain queries.
+	rows, err := tx.queryCached(ctx, permissionsQuery(len(keys)), args...)
+	if err != nil {
+		return fmt.Errorf("load key permissions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var name string
+		if err := rows.Scan(&id, &name); err != nil {
+			return fmt.Errorf("load key permissions: %w", err)
+		}
+		if k := byID[id]; k != nil {
+			k.Permissions = append(k.Permissions, name)
+		}
+	}
+	if err := rowsErr(rows); err != nil {
+		return fmt.Errorf("load key permissions: %w", err)
+	}
+	for _, k := range keys {
+		sort.Strings(k.Permissions)
+	}
+	return nil
 }

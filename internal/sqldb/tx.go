@@ -1,0 +1,214 @@
+// Tx, how transactions begin, the statement helpers, and the statement
+// cache of the hot queries.
+
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+// Tx is a transaction with the one now every helper in it uses, and the
+// key changes to announce once it commits.
+//
+// Each transaction runs under the store's timeout: its ctx carries the
+// deadline, and every error that says the database could not be reached or
+// did not answer in time comes back as unavailable (see unavailable).
+type Tx struct {
+	tx      *sql.Tx
+	ctx     context.Context // with the store's deadline
+	cancel  context.CancelFunc
+	pool    *sql.DB // the pool tx came from
+	store   *Store
+	now     time.Time
+	changes []latchkey.KeyChange
+}
+
+// beginWrite starts a write transaction (immediate on SQLite).
+func (s *Store) beginWrite(ctx context.Context) (*Tx, error) {
+	return s.begin(ctx, s.db, nil, s.timeout)
+}
+
+// longTimeout bounds the transactions that are not a request's: migrating,
+// bootstrapping, flushing usage. They also end with their ctx.
+const longTimeout = 10 * time.Minute
+
+// beginLong starts a write transaction bounded by longTimeout instead of
+// the store's timeout, on PostgreSQL with the statement timeout lifted to
+// match.
+func (s *Store) beginLong(ctx context.Context) (*Tx, error) {
+	tx, err := s.begin(ctx, s.db, nil, longTimeout)
+	if err != nil {
+		return nil, err
+	}
+	if s.dialect == postgresDialect {
+		if _, err := tx.exec(ctx, `SET LOCAL statement_timeout = '10min'`); err != nil {
+			tx.Rollback()
+			return nil, err
+		}
+	}
+	return tx, nil
+}
+
+// beginRead starts a read-only transaction, so a method's several queries
+// see one snapshot.
+func (s *Store) beginRead(ctx context.Context) (*Tx, error) {
+	return s.begin(ctx, s.rdb, &sql.TxOptions{ReadOnly: true}, s.timeout)
+}
+
+func (s *Store) begin(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, timeout time.Duration) (*Tx, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	tx, err := pool.BeginTx(ctx, opts)
+	if err != nil {
+		cancel()
+		return nil, unavailable(fmt.Errorf("begin transaction: %w", err))
+	}
+	return &Tx{tx: tx, ctx: ctx, cancel: cancel, pool: pool, store: s, now: s.now()}, nil
+}
+
+// Commit logs the key changes the transaction made (see logChanges),
+// commits, then tells the change feed's subscribers about them. They are
+// told on a failed commit too: a commit whose answer was lost may have
+// happened, and telling them of a change that did not is harmless.
+func (tx *Tx) Commit() error {
+	defer tx.cancel()
+	if len(tx.changes) > 0 {
+		if err := tx.logChanges(); err != nil {
+			return err
+		}
+	}
+	if err := tx.tx.Commit(); err != nil {
+		tx.store.feed.publish(tx.changes)
+		return unavailable(fmt.Errorf("commit: %w", err))
+	}
+	tx.store.feed.publish(tx.changes)
+	return nil
+}
+
+// Rollback aborts the transaction; after Commit it does nothing.
+func (tx *Tx) Rollback() error {
+	defer tx.cancel()
+	return tx.tx.Rollback()
+}
+
+// The statement helpers run under the transaction's ctx, whatever ctx they
+// are handed: it is the caller's with the store's deadline added.
+
+func (tx *Tx) exec(_ context.Context, q string, args ...any) (sql.Result, error) {
+	res, err := tx.tx.ExecContext(tx.ctx, tx.store.dialect.rebind(q), args...)
+	return res, unavailable(err)
+}
+
+// stmt returns q, one of hotQueries, bound to the transaction, or nil
+// before Migrate has prepared it. The statement was prepared once for the
+// transaction's pool; database/sql prepares it at most once more on each
+// connection, where every later transaction reuses it. Parsing costs more
+// than running the short queries of cold verifications.
+func (tx *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
+	s := tx.store
+	s.stmtsMu.Lock()
+	st := s.stmts[stmtKey{tx.pool, q}]
+	s.stmtsMu.Unlock()
+	if st == nil {
+		return nil
+	}
+	return tx.tx.StmtContext(tx.ctx, st)
+}
+
+// queryCached and queryRowCached are query and queryRow through tx.stmt.
+func (tx *Tx) queryCached(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := tx.stmt(ctx, q); st != nil {
+		rows, err := st.QueryContext(tx.ctx, args...)
+		return rows, unavailable(err)
+	}
+	return tx.query(ctx, q, args...)
+}
+
+func (tx *Tx) queryRowCached(ctx context.Context, q string, args ...any) row {
+	if st := tx.stmt(ctx, q); st != nil {
+		return row{st.QueryRowContext(tx.ctx, args...)}
+	}
+	return tx.queryRow(ctx, q, args...)
+}
+
+// prepare prepares q for use within the transaction; the caller closes it.
+func (tx *Tx) prepare(_ context.Context, q string) (*sql.Stmt, error) {
+	st, err := tx.tx.PrepareContext(tx.ctx, tx.store.dialect.rebind(q))
+	return st, unavailable(err)
+}
+
+func (tx *Tx) query(_ context.Context, q string, args ...any) (*sql.Rows, error) {
+	rows, err := tx.tx.QueryContext(tx.ctx, tx.store.dialect.rebind(q), args...)
+	return rows, unavailable(err)
+}
+
+func (tx *Tx) queryRow(_ context.Context, q string, args ...any) row {
+	return row{tx.tx.QueryRowContext(tx.ctx, tx.store.dialect.rebind(q), args...)}
+}
+
+// row is a *sql.Row whose Scan reports an unreachable database as
+// unavailable.
+type row struct{ r *sql.Row }
+
+// Scan scans the row as sql.Row.Scan does.
+func (r row) Scan(dest ...any) error { return unavailable(r.r.Scan(dest...)) }
+
+// rowsErr is rows.Err, with an unreachable database as unavailable.
+func rowsErr(rows *sql.Rows) error { return unavailable(rows.Err()) }
+
+// placeholders returns "?, ?, …" for n values.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// stmtKey names a statement prepared on one pool.
+type stmtKey struct {
+	pool *sql.DB
+	q    string
+}
+
+// hotQueries are the constant queries of cold verifications, kept prepared
+// (see Tx.stmt).
+var hotQueries = []string{findVerifyKeyQuery, findDevicesQuery, permissionsOfOneKeyQuery}
+
+// prepareHot prepares hotQueries on both pools, once the schema is there.
+// It runs outside any transaction: preparing on a pool takes one of its
+// connections, and SQLite's write pool has only one.
+func (s *Store) prepareHot(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	for _, pool := range []*sql.DB{s.db, s.rdb} {
+		for _, q := range hotQueries {
+			k := stmtKey{pool, q}
+			s.stmtsMu.Lock()
+			have := s.stmts[k] != nil
+			s.stmtsMu.Unlock()
+			if have {
+				continue
+			}
+			// Prepared without the lock: preparing waits for a pooled
+			// connection, which a transaction in Tx.stmt may hold.
+			st, err := pool.PrepareContext(ctx, s.dialect.rebind(q))
+			if err != nil {
+				return unavailable(fmt.Errorf("prepare: %w", err))
+			}
+			s.stmtsMu.Lock()
+			if s.stmts == nil {
+				s.stmts = make(map[stmtKey]*sql.Stmt)
+			}
+			if s.stmts[k] == nil {
+				s.stmts[k], st = st, nil
+			}
+			s.stmtsMu.Unlock()
+			if st != nil { // another Migrate won
+				st.Close()
+			}
+		}
+	}
+	return nil
+}
