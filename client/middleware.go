@@ -51,8 +51,10 @@ type MiddlewareOptions struct {
 //   - 401 with WWW-Authenticate: Bearer for a missing or unknown key;
 //   - 403 for a revoked, expired, disabled or under-privileged key, or one
 //     past its device limit;
-//   - 429 with Retry-After for a rate limit (or exhausted credits: with
-//     Retry-After when the answer says when the window resets);
+//   - 429 for a rate limit, with Retry-After (the seconds until its window
+//     resets), and for exhausted credits, with Retry-After only when a
+//     spent rate limit says when (the verify answer does not say when
+//     credits refill);
 //   - 500 when the client itself is misconfigured: no credential, or the
 //     server refusing it (401, 403). That is logged once, not per request;
 //   - 503 with Retry-After when the server cannot be reached or answers 503.
