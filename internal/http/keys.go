@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/http/auth"
 )
 
 // keyWithSecret is a key as returned by create and rotate: the only two
@@ -94,35 +95,18 @@ func decodeKeyUpdate(b []byte) (*latchkey.KeyUpdate, error) {
 	return u, nil
 }
 
-// errRootNeedsAdmin refuses a change to a root key by a principal without
-// account:admin: keys:write alone must not mint or widen root credentials.
-var errRootNeedsAdmin = latchkey.Errorf(latchkey.EFORBIDDEN, "creating or changing a root key needs the %s permission", latchkey.PermAccountAdmin)
-
-// errSelfLockout refuses a root key's change to itself that could lock the
-// account out of its own API.
-var errSelfLockout = latchkey.Errorf(latchkey.ECONFLICT, "a root key cannot delete, revoke or change itself; use another root key or the operator")
-
-// guardRootKey loads the key a mutation targets and refuses it when it is a
-// root key and the principal lacks account:admin, or when it is the calling
-// root key itself and the mutation is not selfSafe (rotating oneself is:
-// the answer carries the new secret; so is forgetting one of one's devices,
-// which locks nothing).
+// guardRootKey refuses a mutation of key id that the principal may not make
+// (see auth.Principal.GuardKeyChange), loading the key only when its kind
+// decides.
 func (s *Server) guardRootKey(r *http.Request, id int64, selfSafe bool) error {
 	p := principalFrom(r.Context())
-	if p.Actor.Kind == latchkey.ActorRootKey && p.Actor.ID == id && !selfSafe {
-		return errSelfLockout
-	}
-	if p.Can(latchkey.PermAccountAdmin) {
-		return nil
-	}
-	k, err := s.Keys.FindKeyByID(r.Context(), p.AccountID, id)
-	if err != nil {
-		return err
-	}
-	if k.Kind == latchkey.KindRoot {
-		return errRootNeedsAdmin
-	}
-	return nil
+	return p.GuardKeyChange(id, selfSafe, func() (latchkey.KeyKind, error) {
+		k, err := s.Keys.FindKeyByID(r.Context(), p.AccountID, id)
+		if err != nil {
+			return "", err
+		}
+		return k.Kind, nil
+	})
 }
 
 // pathID parses a positive integer path value.
@@ -145,7 +129,7 @@ func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	p := principalFrom(r.Context())
 	if c.Kind == latchkey.KindRoot && !p.Can(latchkey.PermAccountAdmin) {
-		return errRootNeedsAdmin
+		return auth.ErrRootNeedsAdmin
 	}
 	k, secret, err := s.Keys.CreateKey(r.Context(), p.AccountID, c)
 	if err != nil {

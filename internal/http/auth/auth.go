@@ -101,6 +101,39 @@ func (p *Principal) Can(perm string) bool {
 	return false
 }
 
+// GuardKeyChange applies the one rule for changing a key that may be a
+// root key: the calling root key may not change itself (ErrSelfLockout)
+// unless the change is selfSafe (rotating oneself, forgetting a device),
+// and changing a root key needs account:admin (ErrRootNeedsAdmin), since
+// keys:write alone must not end, revive or widen root credentials. kind
+// reports the key's kind; it is asked only when the answer depends on it.
+func (p *Principal) GuardKeyChange(id int64, selfSafe bool, kind func() (latchkey.KeyKind, error)) error {
+	if p.Actor.Kind == latchkey.ActorRootKey && p.Actor.ID == id && !selfSafe {
+		return ErrSelfLockout
+	}
+	if p.Can(latchkey.PermAccountAdmin) {
+		return nil
+	}
+	k, err := kind()
+	if err != nil {
+		return err
+	}
+	if k == latchkey.KindRoot {
+		return ErrRootNeedsAdmin
+	}
+	return nil
+}
+
+// Refusals of GuardKeyChange, which other surfaces tell apart.
+var (
+	// ErrRootNeedsAdmin refuses a change to a root key by a principal
+	// without account:admin.
+	ErrRootNeedsAdmin = latchkey.Errorf(latchkey.EFORBIDDEN, "creating or changing a root key needs the %s permission", latchkey.PermAccountAdmin)
+	// ErrSelfLockout refuses a root key's change to itself that could lock
+	// the account out of its own API.
+	ErrSelfLockout = latchkey.Errorf(latchkey.ECONFLICT, "a root key cannot delete, revoke or change itself; use another root key or the operator")
+)
+
 // Failures other surfaces tell apart to render their own codes.
 var (
 	ErrCSRFRequired = &latchkey.Error{Code: latchkey.EFORBIDDEN, Message: "X-CSRF-Token header is required with cookie authentication"}

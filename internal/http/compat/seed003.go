@@ -230,24 +230,23 @@ func (s *Surfaces) handleExpiryPut(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// rootKeyGuard refuses, as the native API does, a change to a root key's
-// expiry by a principal without account:admin (keys:write alone must not
-// end or revive root credentials) and a root key's change to itself (it
-// could lock the account out). Unleash answers the like with its
+// rootKeyGuard refuses what the native API refuses (see
+// auth.Principal.GuardKeyChange): a root key's change to its own expiry
+// (it could lock the account out) and a change to a root key's expiry by
+// a principal without account:admin (keys:write alone must not end or
+// revive root credentials). Unleash answers the like with its
 // OperationDeniedError.
 func rootKeyGuard(p *auth.Principal, k *latchkey.Key) *unleashFailure {
-	if k.Kind != latchkey.KindRoot {
+	err := p.GuardKeyChange(k.ID, false, func() (latchkey.KeyKind, error) { return k.Kind, nil })
+	switch {
+	case err == nil:
 		return nil
-	}
-	if p.Actor.Kind == latchkey.ActorRootKey && p.Actor.ID == k.ID {
+	case errors.Is(err, auth.ErrSelfLockout):
 		return newUnleashError(http.StatusForbidden, "OperationDeniedError",
 			"A root key cannot change its own expiry. Use another root key or the operator.")
 	}
-	if !p.Can(latchkey.PermAccountAdmin) {
-		return newUnleashError(http.StatusForbidden, "OperationDeniedError",
-			fmt.Sprintf("You do not have the required access [%s] to perform this operation", latchkey.PermAccountAdmin))
-	}
-	return nil
+	return newUnleashError(http.StatusForbidden, "OperationDeniedError",
+		fmt.Sprintf("You do not have the required access [%s] to perform this operation", latchkey.PermAccountAdmin))
 }
 
 // unleashPrincipal authenticates the Authorization header: "Bearer <x>" or
