@@ -142,14 +142,14 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // failed answers a verification that got no verdict: 500 for a client
 // the server refuses, the end user's 401 for a key the server calls
-// malformed, 503 for an outage, the caller's own cancellation unanswered.
+// malformed, 503 for an outage (and for a request cancelled meanwhile,
+// unlogged).
 func (m *middleware) failed(w http.ResponseWriter, r *http.Request, err error) {
 	var le *latchkey.Error
 	if !errors.As(err, &le) {
-		if r.Context().Err() != nil {
-			return // the caller gave up; nobody reads an answer
+		if r.Context().Err() == nil {
+			m.outage(err) // not when the request was cancelled: that is no outage
 		}
-		m.outage(err)
 		w.Header().Set("Retry-After", "1")
 		deny(w, http.StatusServiceUnavailable, "VERIFY_UNAVAILABLE")
 		return

@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -222,5 +223,20 @@ func TestMiddlewareMalformedKeyIs401(t *testing.T) {
 	}
 	if logs.Len() != 0 {
 		t.Errorf("an end user's bad key was logged: %s", logs.String())
+	}
+}
+
+func TestMiddlewareCancelledRequestIsNotAnOutage(t *testing.T) {
+	srv := MustVerifyServer(t)
+	var logs bytes.Buffer
+	h := client.New(srv.URL, "root").Middleware(client.MiddlewareOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil))}, http.NotFoundHandler())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/", nil).WithContext(ctx)
+	req.Header.Set("X-API-Key", "VALID")
+	h.ServeHTTP(rec, req)
+	if rec.Code != 503 || logs.Len() != 0 {
+		t.Errorf("got %d and log %q, want 503 and no log", rec.Code, logs.String())
 	}
 }
