@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"strings"
+
+	"github.com/latchkey/latchkey"
+	"github.com/spf13/cobra"
+)
+
+// completeFunc completes an argument or a flag value in a shell
+// (cobra's __complete).
+type completeFunc = func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective)
+
+// fixedValues completes a flag that takes one of a few words.
+func fixedValues(values ...string) completeFunc {
+	return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return values, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+func completionContext(cmd *cobra.Command) context.Context {
+	if ctx := cmd.Context(); ctx != nil {
+		return ctx
+	}
+	return context.Background()
+}
+
+// completePermissions completes permission names from the account's
+// catalogue on the server.
+func completePermissions(f *apiFlags) completeFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		c, err := f.client()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		ctx, cancel := context.WithTimeout(completionContext(cmd), completionTimeout)
+		defer cancel()
+		var p page[*latchkey.Permission]
+		if err := call(ctx, c, "GET", "/v1/permissions", nil, &p); err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var out []string
+		for _, perm := range p.Data {
+			if strings.HasPrefix(perm.Name, toComplete) {
+				if perm.Description != "" {
+					out = append(out, perm.Name+"\t"+perm.Description)
+				} else {
+					out = append(out, perm.Name)
+				}
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// firstArgOnly completes the first argument with fn and nothing after it.
+func firstArgOnly(fn completeFunc) completeFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return fn(cmd, args, toComplete)
+	}
+}
