@@ -121,6 +121,20 @@ func TestMethodsSendTheRoutesOfTheAPI(t *testing.T) {
 		{"Login", func(c *client.Client) error { _, err := c.Login(ctx, "a@b.test", "pw"); return err }, "POST", "/v1/auth/login", `{"email":"a@b.test","password":"pw"}`, `{"access_token":"at"}`, "application/json"},
 		{"Refresh", func(c *client.Client) error { _, err := c.Refresh(ctx, "rt"); return err }, "POST", "/v1/auth/refresh", `{"refresh_token":"rt"}`, `{"access_token":"at"}`, "application/json"},
 		{"Logout", func(c *client.Client) error { return c.Logout(ctx) }, "POST", "/v1/auth/logout", "", "", ""},
+		{"Health", func(c *client.Client) error {
+			h, err := c.Health(ctx)
+			if err == nil && (h.Status != "ok" || h.Version != "dev") {
+				t.Errorf("Health: got %+v", h)
+			}
+			return err
+		}, "GET", "/healthz", "", `{"status":"ok","version":"dev"}`, ""},
+		{"Ready", func(c *client.Client) error {
+			r, err := c.Ready(ctx)
+			if err == nil && (r.Status != "ready" || r.Checks["store"] != "ok") {
+				t.Errorf("Ready: got %+v", r)
+			}
+			return err
+		}, "GET", "/readyz", "", `{"status":"ready","checks":{"store":"ok"}}`, ""},
 		{"CSRFToken", func(c *client.Client) error {
 			tok, err := c.CSRFToken(ctx)
 			if err == nil && tok != "x" {

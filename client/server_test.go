@@ -102,6 +102,13 @@ func TestAgainstTheRealServer(t *testing.T) {
 	ctx := context.Background()
 	op := &client.Client{BaseURL: base, AdminSecret: operatorSecret}
 
+	if h := must(op.Health(ctx)).ok(t); h.Status != "ok" {
+		t.Errorf("Health: got %+v", h)
+	}
+	if r := must(op.Ready(ctx)).ok(t); r.Status != "ready" || r.Checks["store"] != "ok" {
+		t.Errorf("Ready: got %+v", r)
+	}
+
 	// The operator mints a root key holding every permission.
 	all := []string{latchkey.PermKeysRead, latchkey.PermKeysWrite, latchkey.PermKeysVerify, latchkey.PermAccountAdmin, latchkey.PermAuditRead}
 	rk := must(op.CreateKey(ctx, &latchkey.KeyCreate{Kind: latchkey.KindRoot, Name: "sdk test", Permissions: all})).ok(t)
