@@ -35,7 +35,10 @@ type MiddlewareOptions struct {
 	KeyHeader string
 	// KeyFrom, when set, extracts the key instead of KeyHeader.
 	KeyFrom func(r *http.Request) string
-	// DeviceFrom extracts a device id; default: none.
+	// DeviceHeader names a header carrying the end user's device id, like
+	// "X-Device-Id", counted against the key's max_devices; empty: none.
+	DeviceHeader string
+	// DeviceFrom, when set, extracts the device id instead of DeviceHeader.
 	DeviceFrom func(r *http.Request) string
 	// Cost is the credits a request spends; nil means 1.
 	Cost *int64
@@ -112,8 +115,11 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := &latchkey.VerifyRequest{Key: key, Permissions: m.o.Permissions, Cost: m.o.Cost}
-	if m.o.DeviceFrom != nil {
+	switch {
+	case m.o.DeviceFrom != nil:
 		req.DeviceID = m.o.DeviceFrom(r)
+	case m.o.DeviceHeader != "":
+		req.DeviceID = strings.TrimSpace(r.Header.Get(m.o.DeviceHeader))
 	}
 	res, window, err := m.c.verify(r.Context(), req)
 	if err != nil {

@@ -240,3 +240,17 @@ func TestMiddlewareCancelledRequestIsNotAnOutage(t *testing.T) {
 		t.Errorf("got %d and log %q, want 503 and no log", rec.Code, logs.String())
 	}
 }
+
+func TestMiddlewareDeviceHeader(t *testing.T) {
+	var got latchkey.VerifyRequest
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		json.NewDecoder(r.Body).Decode(&got)
+		w.Write([]byte(`{"valid":true,"code":"VALID","key_id":7}`))
+	}))
+	defer srv.Close()
+	h := client.New(srv.URL, "root").Middleware(client.MiddlewareOptions{DeviceHeader: "X-Device-Id"}, http.NotFoundHandler())
+	serve(h, "X-API-Key", "lk_k", "X-Device-Id", "laptop-7")
+	if got.Key != "lk_k" || got.DeviceID != "laptop-7" {
+		t.Errorf("verify request: got %+v, want key lk_k on device laptop-7", got)
+	}
+}
