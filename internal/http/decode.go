@@ -17,23 +17,34 @@ import (
 	"github.com/latchkey/latchkey/internal/http/httpx"
 )
 
-// readBody reads a JSON request body of at most httpx.MaxBodyBytes. A body with a
-// content type other than JSON is refused with 415; an empty body yields nil.
+// readBody reads a JSON request body of at most httpx.MaxBodyBytes. A body
+// with a content type other than JSON is refused with 415; an empty body
+// yields nil.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	if err := checkContentType(r); err != nil {
+	var buf bytes.Buffer
+	if err := readBodyInto(w, r, &buf); err != nil {
 		return nil, err
 	}
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, httpx.MaxBodyBytes))
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return nil, latchkey.Errorf(latchkey.ETOOLARGE, "request body must be at most %d bytes", httpx.MaxBodyBytes)
-	} else if err != nil {
-		return nil, latchkey.Errorf(latchkey.EINVALID, "could not read request body")
-	}
-	if len(bytes.TrimSpace(b)) == 0 {
+	if len(bytes.TrimSpace(buf.Bytes())) == 0 {
 		return nil, nil
 	}
-	return b, nil
+	return buf.Bytes(), nil
+}
+
+// readBodyInto reads a JSON request body into buf (see httpx.ReadBodyInto):
+// 415 for a content type other than JSON, too_large past the limit,
+// invalid when it cannot be read.
+func readBodyInto(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer) error {
+	if err := checkContentType(r); err != nil {
+		return err
+	}
+	switch err := httpx.ReadBodyInto(w, r, buf); {
+	case errors.Is(err, httpx.ErrTooLarge):
+		return latchkey.Errorf(latchkey.ETOOLARGE, "request body must be at most %d bytes", httpx.MaxBodyBytes)
+	case err != nil:
+		return latchkey.Errorf(latchkey.EINVALID, "could not read request body")
+	}
+	return nil
 }
 
 // checkContentType refuses a body whose Content-Type is set and not JSON.

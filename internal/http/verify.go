@@ -3,13 +3,11 @@ package http
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/latchkey/latchkey"
-	"github.com/latchkey/latchkey/internal/http/httpx"
 )
 
 // bufPool holds request-body buffers for the verify hot path.
@@ -22,15 +20,8 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) error {
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer bufPool.Put(buf)
-	if err := checkContentType(r); err != nil {
+	if err := readBodyInto(w, r, buf); err != nil {
 		return err
-	}
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, httpx.MaxBodyBytes)); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return latchkey.Errorf(latchkey.ETOOLARGE, "request body must be at most %d bytes", httpx.MaxBodyBytes)
-		}
-		return latchkey.Errorf(latchkey.EINVALID, "could not read request body")
 	}
 	var req latchkey.VerifyRequest
 	if err := unmarshalStrict(buf.Bytes(), &req); err != nil {

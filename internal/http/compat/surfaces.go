@@ -148,20 +148,18 @@ func actorContext(r *http.Request, p *auth.Principal) context.Context {
 }
 
 // errTooLarge says a body went past httpx.MaxBodyBytes.
-var errTooLarge = errors.New("request body too large")
+var errTooLarge = httpx.ErrTooLarge
 
 // readBody reads a request body of at most httpx.MaxBodyBytes; past it,
 // errTooLarge. A body holding a NUL byte or invalid UTF-8 in any field is
 // refused with httpx.CheckBodyStrings's invalid error naming the field
 // (see badStringField). Content types are each surface's own business.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, httpx.MaxBodyBytes))
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return nil, errTooLarge
-	} else if err != nil {
+	var buf bytes.Buffer
+	if err := httpx.ReadBodyInto(w, r, &buf); err != nil {
 		return nil, err
 	}
+	b := buf.Bytes()
 	if err := httpx.CheckBodyStrings(r, b); err != nil {
 		return nil, err
 	}
