@@ -4,6 +4,7 @@ import (
 	"io"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/client"
 	"github.com/spf13/cobra"
 )
 
@@ -31,10 +32,11 @@ func newAccountsCmd(stdout io.Writer, getenv func(string) string) *cobra.Command
 			if err != nil {
 				return err
 			}
-			var p page[*latchkey.Account]
-			if err := call(cmd.Context(), c, "GET", "/v1/accounts", nil, &p); err != nil {
+			accounts, err := c.ListAccounts(cmd.Context())
+			if err != nil {
 				return err
 			}
+			p := client.Page[*latchkey.Account]{Data: accounts}
 			ids := make([]string, len(p.Data))
 			for i, a := range p.Data {
 				ids[i] = itoa(a.ID)
@@ -53,12 +55,11 @@ func newAccountsCmd(stdout io.Writer, getenv func(string) string) *cobra.Command
 			if err != nil {
 				return err
 			}
-			var a latchkey.Account
-			body := map[string]string{"name": args[0], "key_prefix": prefix}
-			if err := call(cmd.Context(), c, "POST", "/v1/accounts", body, &a); err != nil {
+			a, err := c.CreateAccount(cmd.Context(), args[0], prefix)
+			if err != nil {
 				return err
 			}
-			return f.emit(stdout, &a, []string{itoa(a.ID)}, func(w io.Writer) { printAccounts(w, []*latchkey.Account{&a}) })
+			return f.emit(stdout, a, []string{itoa(a.ID)}, func(w io.Writer) { printAccounts(w, []*latchkey.Account{a}) })
 		},
 	}
 	create.Flags().StringVar(&prefix, "key-prefix", "", "prefix of the account's key secrets (default lk)")

@@ -119,7 +119,7 @@ func (f *apiFlags) client() (*client.Client, error) {
 }
 
 // call sends a request to a route the client package has no method for
-// yet, with the client's server and credential. A refusal comes back as a
+// (PATCH /v1/users/{id}), with the client's server and credential. A refusal comes back as a
 // *latchkey.Error with the server's code, message and per-field errors.
 func call(ctx context.Context, c *client.Client, method, path string, body, out any) error {
 	var rd io.Reader
@@ -179,19 +179,10 @@ func call(ctx context.Context, c *client.Client, method, path string, body, out 
 	return nil
 }
 
-// page is a list answer of the native API.
-type page[T any] struct {
-	Data       []T     `json:"data"`
-	NextCursor *string `json:"next_cursor"`
-}
-
 // refusal returns the code, message and per-field errors of an API
-// refusal, from the client package's error or call's.
+// refusal: the client package and call both return it as a
+// *latchkey.Error.
 func refusal(err error) (code, msg string, fields map[string]string, ok bool) {
-	var ce *client.Error
-	if errors.As(err, &ce) {
-		return ce.Code, ce.Detail, ce.Errors, true
-	}
 	var le *latchkey.Error
 	if errors.As(err, &le) {
 		return le.Code, le.Message, le.Fields, true

@@ -3,12 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
-	"net/url"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/client"
 	"github.com/spf13/cobra"
 )
 
@@ -27,50 +26,32 @@ func newAuditCmd(stdout io.Writer, getenv func(string) string) *cobra.Command {
 		Short: "List audit events, newest first",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			q := url.Values{}
-			if cmd.Flags().Changed("key") {
-				q.Set("key_id", itoa(keyID))
-			}
+			o := client.AuditOptions{KeyID: keyID, ActorKind: latchkey.ActorKind(actorKind), Action: action, Limit: limit, Cursor: cursor}
 			if cmd.Flags().Changed("actor-id") {
-				q.Set("actor_id", itoa(actorID))
+				o.ActorID = &actorID
 			}
-			if actorKind != "" {
-				q.Set("actor_kind", actorKind)
+			var err error
+			if o.Since, err = parseWhen("since", since); err != nil {
+				return err
 			}
-			if action != "" {
-				q.Set("action", action)
-			}
-			for name, v := range map[string]string{"since": since, "until": until} {
-				if v == "" {
-					continue
-				}
-				t, err := parseWhen(name, v)
-				if err != nil {
-					return err
-				}
-				q.Set(name, t.Format(time.RFC3339))
-			}
-			if limit > 0 {
-				q.Set("limit", fmt.Sprint(limit))
-			}
-			if cursor != "" {
-				q.Set("cursor", cursor)
+			if o.Until, err = parseWhen("until", until); err != nil {
+				return err
 			}
 			c, err := f.client()
 			if err != nil {
 				return err
 			}
-			var p page[*latchkey.AuditEvent]
+			var p client.Page[*latchkey.AuditEvent]
 			for {
-				var next page[*latchkey.AuditEvent]
-				if err := call(cmd.Context(), c, "GET", "/v1/audit?"+q.Encode(), nil, &next); err != nil {
+				next, err := c.ListAudit(cmd.Context(), o)
+				if err != nil {
 					return err
 				}
 				p.Data, p.NextCursor = append(p.Data, next.Data...), next.NextCursor
 				if !all || next.NextCursor == nil {
 					break
 				}
-				q.Set("cursor", *next.NextCursor)
+				o.Cursor = *next.NextCursor
 			}
 			if p.Data == nil {
 				p.Data = []*latchkey.AuditEvent{}

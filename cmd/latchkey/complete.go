@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 
-	"github.com/latchkey/latchkey"
 	"github.com/spf13/cobra"
 )
 
@@ -36,12 +35,12 @@ func completePermissions(f *apiFlags) completeFunc {
 		}
 		ctx, cancel := context.WithTimeout(completionContext(cmd), completionTimeout)
 		defer cancel()
-		var p page[*latchkey.Permission]
-		if err := call(ctx, c, "GET", "/v1/permissions", nil, &p); err != nil {
+		perms, err := c.ListPermissions(ctx)
+		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
 		var out []string
-		for _, perm := range p.Data {
+		for _, perm := range perms {
 			if strings.HasPrefix(perm.Name, toComplete) {
 				if perm.Description != "" {
 					out = append(out, perm.Name+"\t"+perm.Description)

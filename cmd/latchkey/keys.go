@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -511,28 +510,19 @@ func newKeysDeleteCmd(f *apiFlags, stdout io.Writer) *cobra.Command {
 func newKeysUsageCmd(f *apiFlags, stdout io.Writer) *cobra.Command {
 	var bucket, since, until string
 	cmd := keyCmd(f, "usage ID", "Verification counts by outcome over time", func(cmd *cobra.Command, c *client.Client, id int64) error {
-		q := url.Values{}
-		if bucket != "" {
-			q.Set("bucket", bucket)
-		}
-		for name, v := range map[string]string{"since": since, "until": until} {
-			if v == "" {
-				continue
-			}
-			t, err := parseWhen(name, v)
-			if err != nil {
-				return err
-			}
-			q.Set(name, t.Format(time.RFC3339))
-		}
-		path := "/v1/keys/" + itoa(id) + "/usage"
-		if len(q) > 0 {
-			path += "?" + q.Encode()
-		}
-		var p page[*latchkey.UsageBucket]
-		if err := call(cmd.Context(), c, "GET", path, nil, &p); err != nil {
+		o := client.UsageOptions{Bucket: bucket}
+		var err error
+		if o.Since, err = parseWhen("since", since); err != nil {
 			return err
 		}
+		if o.Until, err = parseWhen("until", until); err != nil {
+			return err
+		}
+		buckets, err := c.KeyUsage(cmd.Context(), id, o)
+		if err != nil {
+			return err
+		}
+		p := client.Page[*latchkey.UsageBucket]{Data: buckets}
 		ids := make([]string, len(p.Data))
 		rows := make([][]string, len(p.Data))
 		for i, b := range p.Data {
@@ -577,7 +567,7 @@ func newKeysDevicesCmd(f *apiFlags, stdout io.Writer) *cobra.Command {
 	var remove []string
 	cmd := keyCmd(f, "devices ID", "List the device ids seen verifying a key, or --remove some", func(cmd *cobra.Command, c *client.Client, id int64) error {
 		for _, d := range remove {
-			if err := call(cmd.Context(), c, "DELETE", "/v1/keys/"+itoa(id)+"/devices/"+url.PathEscape(d), nil, nil); err != nil {
+			if err := c.DeleteDevice(cmd.Context(), id, d); err != nil {
 				return err
 			}
 			if f.output == "table" {
@@ -587,10 +577,11 @@ func newKeysDevicesCmd(f *apiFlags, stdout io.Writer) *cobra.Command {
 		if len(remove) > 0 {
 			return nil
 		}
-		var p page[*latchkey.Device]
-		if err := call(cmd.Context(), c, "GET", "/v1/keys/"+itoa(id)+"/devices", nil, &p); err != nil {
+		devices, err := c.ListDevices(cmd.Context(), id)
+		if err != nil {
 			return err
 		}
+		p := client.Page[*latchkey.Device]{Data: devices}
 		ids := make([]string, len(p.Data))
 		rows := make([][]string, len(p.Data))
 		for i, d := range p.Data {
@@ -663,8 +654,12 @@ func parseExpiry(s string) (time.Time, error) {
 	return time.Now().UTC().Add(d).Truncate(time.Second), nil
 }
 
-// parseWhen reads an RFC 3339 time or a duration ago.
+// parseWhen reads an RFC 3339 time or a duration ago; "" is the zero
+// time (the server's default).
 func parseWhen(flag, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t.UTC(), nil
 	}

@@ -3,9 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
-	"net/url"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/client"
 	"github.com/spf13/cobra"
 )
 
@@ -25,10 +25,11 @@ func newPermissionsCmd(stdout io.Writer, getenv func(string) string) *cobra.Comm
 			if err != nil {
 				return err
 			}
-			var p page[*latchkey.Permission]
-			if err := call(cmd.Context(), c, "GET", "/v1/permissions", nil, &p); err != nil {
+			perms, err := c.ListPermissions(cmd.Context())
+			if err != nil {
 				return err
 			}
+			p := client.Page[*latchkey.Permission]{Data: perms}
 			names := make([]string, len(p.Data))
 			rows := make([][]string, len(p.Data))
 			for i, perm := range p.Data {
@@ -51,12 +52,11 @@ func newPermissionsCmd(stdout io.Writer, getenv func(string) string) *cobra.Comm
 			if err != nil {
 				return err
 			}
-			var perm latchkey.Permission
-			body := map[string]string{"name": args[0], "description": description}
-			if err := call(cmd.Context(), c, "POST", "/v1/permissions", body, &perm); err != nil {
+			perm, err := c.CreatePermission(cmd.Context(), args[0], description)
+			if err != nil {
 				return err
 			}
-			return f.emit(stdout, &perm, []string{perm.Name}, func(w io.Writer) {
+			return f.emit(stdout, perm, []string{perm.Name}, func(w io.Writer) {
 				printTable(w, []string{"NAME", "DESCRIPTION", "CREATED"}, [][]string{{perm.Name, perm.Description, timeOr(&perm.CreatedAt, "-")}})
 			})
 		},
@@ -73,7 +73,7 @@ func newPermissionsCmd(stdout io.Writer, getenv func(string) string) *cobra.Comm
 			if err != nil {
 				return err
 			}
-			if err := call(cmd.Context(), c, "DELETE", "/v1/permissions/"+url.PathEscape(args[0]), nil, nil); err != nil {
+			if err := c.DeletePermission(cmd.Context(), args[0]); err != nil {
 				return err
 			}
 			return f.emit(stdout, map[string]any{"name": args[0], "deleted": true}, []string{args[0]}, func(w io.Writer) {

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/client"
 	"github.com/spf13/cobra"
 )
@@ -220,8 +219,8 @@ the variables: flags show in ps.`,
 			// The credential must work before it is saved.
 			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
 			defer cancel()
-			var accounts page[*latchkey.Account]
-			if err := call(ctx, c, "GET", "/v1/accounts", nil, &accounts); err != nil {
+			accounts, err := c.ListAccounts(ctx)
+			if err != nil {
 				return err
 			}
 			p := profile{Server: f.server, Account: f.account}
@@ -234,8 +233,8 @@ the variables: flags show in ps.`,
 			if err != nil {
 				return err
 			}
-			names := make([]string, len(accounts.Data))
-			for i, a := range accounts.Data {
+			names := make([]string, len(accounts))
+			for i, a := range accounts {
 				names[i] = a.Name
 			}
 			result := map[string]any{"profile": name, "path": path, "server": f.server, "accounts": names}

@@ -48,10 +48,11 @@ func newUsersListCmd(f *apiFlags, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var p page[*latchkey.Member]
-			if err := call(cmd.Context(), c, "GET", "/v1/users", nil, &p); err != nil {
+			members, err := c.ListUsers(cmd.Context())
+			if err != nil {
 				return err
 			}
+			p := client.Page[*latchkey.Member]{Data: members}
 			return f.emit(stdout, p, memberIDs(p.Data), func(w io.Writer) { printMembers(w, p.Data) })
 		},
 	}
@@ -89,12 +90,11 @@ func newUsersCreateCmd(f *apiFlags, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var m latchkey.Member
-			body := map[string]string{"email": email, "name": name, "password": pw, "role": role}
-			if err := call(cmd.Context(), c, "POST", "/v1/users", body, &m); err != nil {
+			m, err := c.CreateUser(cmd.Context(), &client.UserCreate{Email: email, Name: name, Password: pw, Role: latchkey.Role(role)})
+			if err != nil {
 				return err
 			}
-			return f.emit(stdout, &m, []string{itoa(m.ID)}, func(w io.Writer) { printMembers(w, []*latchkey.Member{&m}) })
+			return f.emit(stdout, m, []string{itoa(m.ID)}, func(w io.Writer) { printMembers(w, []*latchkey.Member{m}) })
 		},
 	}
 	cmd.Flags().StringVar(&email, "email", "", "email to sign in with")
@@ -143,23 +143,23 @@ func newUsersUpdateCmd(f *apiFlags, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var m latchkey.Member
+			m := &latchkey.Member{}
 			if role != "" {
 				account, err := accountID(cmd.Context(), c, f.account)
 				if err != nil {
 					return err
 				}
-				path := fmt.Sprintf("/v1/accounts/%d/members/%d", account, id)
-				if err := call(cmd.Context(), c, "PUT", path, map[string]string{"role": role}, &m); err != nil {
+				if m, err = c.SetMemberRole(cmd.Context(), account, id, latchkey.Role(role)); err != nil {
 					return err
 				}
 			}
 			if len(patch) > 0 {
-				if err := call(cmd.Context(), c, "PATCH", fmt.Sprintf("/v1/users/%d", id), patch, &m); err != nil {
+				// The client package has no method for PATCH /v1/users/{id}.
+				if err := call(cmd.Context(), c, "PATCH", fmt.Sprintf("/v1/users/%d", id), patch, m); err != nil {
 					return err
 				}
 			}
-			return f.emit(stdout, &m, []string{itoa(id)}, func(w io.Writer) { printMembers(w, []*latchkey.Member{&m}) })
+			return f.emit(stdout, m, []string{itoa(id)}, func(w io.Writer) { printMembers(w, []*latchkey.Member{m}) })
 		},
 	}
 	cmd.Flags().StringVar(&role, "role", "", "admin or member")
@@ -174,20 +174,20 @@ func newUsersUpdateCmd(f *apiFlags, stdout io.Writer) *cobra.Command {
 // accountID returns the id of the account the caller acts in: the one
 // --account names, else the only one it reaches.
 func accountID(ctx context.Context, c *client.Client, account string) (int64, error) {
-	var p page[*latchkey.Account]
-	if err := call(ctx, c, "GET", "/v1/accounts", nil, &p); err != nil {
+	accounts, err := c.ListAccounts(ctx)
+	if err != nil {
 		return 0, err
 	}
-	for _, a := range p.Data {
+	for _, a := range accounts {
 		if account != "" && (account == a.Name || account == itoa(a.ID)) {
 			return a.ID, nil
 		}
 	}
-	if account == "" && len(p.Data) == 1 {
-		return p.Data[0].ID, nil
+	if account == "" && len(accounts) == 1 {
+		return accounts[0].ID, nil
 	}
 	if account == "" {
-		return 0, usageErrorf("--account: you reach %d accounts; name one", len(p.Data))
+		return 0, usageErrorf("--account: you reach %d accounts; name one", len(accounts))
 	}
 	return 0, usageErrorf("--account: no account %q", account)
 }
@@ -201,12 +201,12 @@ func completeUserIDs(f *apiFlags) completeFunc {
 		}
 		ctx, cancel := context.WithTimeout(completionContext(cmd), completionTimeout)
 		defer cancel()
-		var p page[*latchkey.Member]
-		if err := call(ctx, c, "GET", "/v1/users", nil, &p); err != nil {
+		members, err := c.ListUsers(ctx)
+		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
 		var out []string
-		for _, m := range p.Data {
+		for _, m := range members {
 			if id := itoa(m.ID); strings.HasPrefix(id, toComplete) {
 				out = append(out, id+"\t"+m.Email+" ("+string(m.Role)+")")
 			}
