@@ -11,13 +11,8 @@ import (
 // This file gates each native route by what its caller may do; who the
 // caller is, is decided by Server.Auth (internal/http/auth).
 
-type principalKey struct{}
-
 // principalFrom returns the request's principal, set by authenticate.
-func principalFrom(ctx context.Context) *auth.Principal {
-	p, _ := ctx.Value(principalKey{}).(*auth.Principal)
-	return p
-}
+func principalFrom(ctx context.Context) *auth.Principal { return auth.FromContext(ctx) }
 
 // Route requirements beyond root-key permissions.
 const (
@@ -44,8 +39,6 @@ func (s *Server) authenticate(perm string, h handlerFunc) handlerFunc {
 			}
 			return latchkey.Errorf(latchkey.EFORBIDDEN, "this credential lacks the %s permission", perm)
 		}
-		ctx := context.WithValue(r.Context(), principalKey{}, p)
-		ctx = latchkey.NewContextWithActor(ctx, p.Actor)
-		return h(w, r.WithContext(ctx))
+		return h(w, r.WithContext(auth.NewContext(r.Context(), p)))
 	}
 }

@@ -84,6 +84,21 @@ type Principal struct {
 	Cookie bool
 }
 
+type principalKey struct{}
+
+// NewContext returns ctx carrying the principal, and its actor for the
+// audit log (see latchkey.NewContextWithActor).
+func NewContext(ctx context.Context, p *Principal) context.Context {
+	ctx = context.WithValue(ctx, principalKey{}, p)
+	return latchkey.NewContextWithActor(ctx, p.Actor)
+}
+
+// FromContext returns the principal NewContext stored, or nil.
+func FromContext(ctx context.Context) *Principal {
+	p, _ := ctx.Value(principalKey{}).(*Principal)
+	return p
+}
+
 // Can reports whether the principal holds a root-key permission; a user
 // holds them by role (see latchkey.Role.Permits).
 func (p *Principal) Can(perm string) bool {
