@@ -97,7 +97,7 @@ func TestCLIKeys(t *testing.T) {
 	// The table of keys get shows every field.
 	out := mustCLI(t, env, "keys", "get", id)
 	for _, want := range []string{"acme prod", "prod key", "ops@acme.test", "Acme", "+1 555 0100", "2030-01-01T00:00:00Z",
-		"readApplications", "100 per 1m0s", "max devices:  2", "50 (refill to 50 each day)", `{"plan":"pro"}`} {
+		"readApplications", "100 per 1m", "max devices:  2", "50 (refill to 50 each day)", `{"plan":"pro"}`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("keys get: no %q in\n%s", want, out)
 		}

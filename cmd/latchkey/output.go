@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -87,7 +88,7 @@ func printKeys(w io.Writer, keys []*latchkey.Key) {
 func printKey(w io.Writer, k *latchkey.Key) {
 	rate := "unlimited"
 	if k.RateLimit != nil {
-		rate = fmt.Sprintf("%d per %s", k.RateLimit.Limit, k.RateLimit.Window())
+		rate = fmt.Sprintf("%d per %s", k.RateLimit.Limit, formatWindow(k.RateLimit.Window()))
 	}
 	credits := "unlimited"
 	if c := k.Credits; c != nil {
@@ -100,9 +101,10 @@ func printKey(w io.Writer, k *latchkey.Key) {
 	if k.MaxDevices > 0 {
 		devices = itoa(k.MaxDevices)
 	}
-	meta := string(k.Meta)
-	if meta == "" || meta == "null" {
-		meta = "{}"
+	meta := "{}"
+	var compact bytes.Buffer
+	if json.Compact(&compact, k.Meta) == nil && compact.String() != "null" {
+		meta = compact.String()
 	}
 	revoked := timeOr(k.RevokedAt, "-")
 	if k.RevokedAt != nil && k.RevokedReason != nil && *k.RevokedReason != "" {
@@ -123,4 +125,16 @@ func printKey(w io.Writer, k *latchkey.Key) {
 		fmt.Fprintf(tw, "%s:\t%s\n", f[0], f[1])
 	}
 	tw.Flush()
+}
+
+// formatWindow prints a rate-limit window in its largest whole unit: 1h,
+// 15m, 90s.
+func formatWindow(d time.Duration) string {
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	case d >= time.Minute && d%time.Minute == 0:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	}
+	return fmt.Sprintf("%ds", d/time.Second)
 }
