@@ -297,6 +297,7 @@ func TestCLIExitCodes(t *testing.T) {
 	isolateConfig(t)
 	ts := MustStartServer(t, Config{})
 	env := rootEnv(ts)
+	rootID := strings.TrimSpace(mustCLI(t, env, "keys", "list", "--kind", "root", "-o", "id"))
 	for _, tt := range []struct {
 		name   string
 		env    map[string]string
@@ -320,6 +321,8 @@ func TestCLIExitCodes(t *testing.T) {
 		{"nothing to update", env, []string{"keys", "update", "1"}, 2, "nothing to update"},
 		{"bad meta", env, []string{"keys", "update", "1", "--meta", "[1]"}, 2, "--meta"},
 		{"bad refill interval", env, []string{"keys", "create", "--credits", "1", "--refill-amount", "1", "--refill-interval", "year"}, 2, "--refill-interval"},
+		{"window without a limit", env, []string{"keys", "update", rootID, "--rate-window", "2h"}, 2, "set --rate-limit too"},
+		{"refill without credits", env, []string{"keys", "update", rootID, "--refill-amount", "5", "--refill-interval", "day"}, 2, "set --credits too"},
 		{"negative rate limit", env, []string{"keys", "create", "--rate-limit", "-5"}, 2, "--rate-limit must not be negative"},
 		{"no credential", map[string]string{"LATCHKEY_SERVER": ts.URL}, []string{"keys", "list"}, 2, "no credential"},
 		{"bad server", map[string]string{"LATCHKEY_SERVER": "localhost:8080", "LATCHKEY_ROOT_KEY": "lk_x"}, []string{"keys", "list"}, 2, "want a URL like http://"},
@@ -374,6 +377,10 @@ func TestCLIProfiles(t *testing.T) {
 	b, _ := os.ReadFile(path)
 	if !strings.Contains(string(b), ts.RootKey) || !strings.Contains(string(b), cliAdminSecret) {
 		t.Fatalf("profiles.json: got %s", b)
+	}
+
+	if got := mustCLI(t, map[string]string{}, "__complete", "keys", "list", "--profile", ""); !strings.HasPrefix(got, "default\t"+ts.URL+"\nops\t"+ts.URL+"\n") {
+		t.Fatalf("--profile <TAB>: got %q", got)
 	}
 
 	// The default profile serves a command with no flags or variables.
@@ -453,6 +460,16 @@ func TestCLICompletion(t *testing.T) {
 				t.Errorf("keys %s <TAB>: line %d is %q, want %q", sub, i, got[i], want)
 			}
 		}
+	}
+	if got := complete("permissions", "delete", ""); !equalStrings(got, "readApplications") {
+		t.Errorf("permissions delete <TAB>: got %q", got)
+	}
+	if got := complete("users", "update", ""); len(got) != 0 {
+		t.Errorf("users update <TAB> with no users: got %q", got)
+	}
+	mustCLI(t, env, "users", "create", "--email", "ada@acme.test", "--password", "correct horse battery")
+	if got := complete("users", "update", ""); len(got) != 1 || !strings.HasSuffix(got[0], "\tada@acme.test (member)") {
+		t.Errorf("users update <TAB>: got %q", got)
 	}
 	if got := complete("keys", "get", ids[0], ""); len(got) != 0 {
 		t.Errorf("keys get ID <TAB>: got %q, want nothing after the one id", got)

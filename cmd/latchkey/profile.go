@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -65,7 +66,8 @@ func readProfiles() (*profileFile, string, error) {
 	if err != nil {
 		return nil, path, fmt.Errorf("profiles: %w", err)
 	}
-	if st.Mode().Perm()&0o077 != 0 {
+	// Windows has no such mode bits: its ACLs keep a user's config private.
+	if runtime.GOOS != "windows" && st.Mode().Perm()&0o077 != 0 {
 		return nil, path, usageErrorf("profiles: %s holds credentials but others may read it (mode %04o); run chmod 600 %s", path, st.Mode().Perm(), path)
 	}
 	if err := json.NewDecoder(fh).Decode(pf); err != nil {
