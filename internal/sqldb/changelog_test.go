@@ -159,11 +159,20 @@ func testReplayMissedNotification(t *testing.T, b backend) {
 	heard := make(chan latchkey.KeyChange, 64)
 	t.Cleanup(other.Subscribe(func(c latchkey.KeyChange) { heard <- c }))
 	db := MustDB(t, b, e.dsn)
-	var seq int64
-	if err := db.QueryRow(`UPDATE change_seq SET seq = seq + 1 WHERE id = 1 RETURNING seq`).Scan(&seq); err != nil {
+	// Numbered and logged in one transaction, as a store does it; only the
+	// NOTIFY is missing.
+	tx, err := db.Begin()
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(`INSERT INTO change_log (seq, account_id, key_id, origin, created_at) VALUES ($1, 7, 42, 'elsewhere', 0)`, seq); err != nil {
+	var seq int64
+	if err := tx.QueryRow(`UPDATE change_seq SET seq = seq + 1 WHERE id = 1 RETURNING seq`).Scan(&seq); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(`INSERT INTO change_log (seq, account_id, key_id, origin, created_at) VALUES ($1, 7, 42, 'elsewhere', 0)`, seq); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
 	waitHeard(t, heard, latchkey.KeyChange{AccountID: 7, KeyID: 42})
