@@ -11,8 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Metrics holds the server's Prometheus collectors in a registry of its own.
-type Metrics struct {
+// serverMetrics holds the server's Prometheus collectors in a registry of its own.
+type serverMetrics struct {
 	Registry      *prometheus.Registry
 	verifications map[latchkey.VerifyCode]prometheus.Counter
 	verifyLatency prometheus.Histogram
@@ -20,8 +20,8 @@ type Metrics struct {
 	duration      *prometheus.HistogramVec
 }
 
-func newMetrics(feed func() latchkey.FeedStatus, redisUp func() bool) *Metrics {
-	m := &Metrics{Registry: prometheus.NewRegistry()}
+func newMetrics(feed func() latchkey.FeedStatus, redisUp func() bool) *serverMetrics {
+	m := &serverMetrics{Registry: prometheus.NewRegistry()}
 	if redisUp != nil {
 		m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "latchkey_redis_up",
@@ -89,7 +89,7 @@ func boolGauge(b bool) float64 {
 	return 0
 }
 
-func (m *Metrics) observeVerify(code latchkey.VerifyCode, d time.Duration) {
+func (m *serverMetrics) observeVerify(code latchkey.VerifyCode, d time.Duration) {
 	if c, ok := m.verifications[code]; ok {
 		c.Inc()
 	}
@@ -119,7 +119,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // instrument counts requests of a route by status and times them.
-func (m *Metrics) instrument(route string, h http.Handler) http.Handler {
+func (m *serverMetrics) instrument(route string, h http.Handler) http.Handler {
 	hist := m.duration.WithLabelValues(route)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -133,6 +133,6 @@ func (m *Metrics) instrument(route string, h http.Handler) http.Handler {
 	})
 }
 
-func (m *Metrics) handler() http.Handler {
+func (m *serverMetrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
 }

@@ -49,7 +49,7 @@ type Server struct {
 
 	logger  *slog.Logger
 	clock   latchkey.Clock
-	metrics *Metrics
+	metrics *serverMetrics
 
 	outageMu       sync.Mutex // guards the two below; see logError
 	outageLogged   time.Time
