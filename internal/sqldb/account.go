@@ -14,68 +14,38 @@ var _ latchkey.AccountService = (*Store)(nil)
 
 // FindAccountByID returns an account. Errors: not_found.
 func (s *Store) FindAccountByID(ctx context.Context, id int64) (*latchkey.Account, error) {
-	tx, err := s.beginRead(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	return findAccountByID(ctx, tx, id)
+	return readTx(ctx, s, func(tx *Tx) (*latchkey.Account, error) {
+		return findAccountByID(ctx, tx, id)
+	})
 }
 
 // FindAccountByName returns an account. Errors: not_found.
 func (s *Store) FindAccountByName(ctx context.Context, name string) (*latchkey.Account, error) {
-	tx, err := s.beginRead(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	a, err := scanAccount(tx.queryRow(ctx, `SELECT id, name, key_prefix, created_at FROM accounts WHERE name = ?`, name))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, latchkey.Errorf(latchkey.ENOTFOUND, "account %q not found", name)
-	} else if err != nil {
-		return nil, fmt.Errorf("find account: %w", err)
-	}
-	return a, nil
+	return readTx(ctx, s, func(tx *Tx) (*latchkey.Account, error) {
+		a, err := scanAccount(tx.queryRow(ctx, `SELECT id, name, key_prefix, created_at FROM accounts WHERE name = ?`, name))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, latchkey.Errorf(latchkey.ENOTFOUND, "account %q not found", name)
+		} else if err != nil {
+			return nil, fmt.Errorf("find account: %w", err)
+		}
+		return a, nil
+	})
 }
 
 // FindAccounts lists every account by id.
 func (s *Store) FindAccounts(ctx context.Context) ([]*latchkey.Account, error) {
-	tx, err := s.beginRead(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	rows, err := tx.query(ctx, `SELECT id, name, key_prefix, created_at FROM accounts ORDER BY id`)
-	if err != nil {
-		return nil, fmt.Errorf("find accounts: %w", err)
-	}
-	defer rows.Close()
-	list := []*latchkey.Account{}
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, fmt.Errorf("find accounts: %w", err)
-		}
-		list = append(list, a)
-	}
-	if err := rowsErr(rows); err != nil {
-		return nil, fmt.Errorf("find accounts: %w", err)
-	}
-	return list, nil
+	return readTx(ctx, s, func(tx *Tx) ([]*latchkey.Account, error) {
+		rows, err := tx.query(ctx, `SELECT id, name, key_prefix, created_at FROM accounts ORDER BY id`)
+		return collect(rows, err, "find accounts", scanAccount)
+	})
 }
 
 // CreateAccount creates an account (key prefix "lk" unless set) and sets
 // its ID and CreatedAt. Errors: invalid, conflict (name taken).
 func (s *Store) CreateAccount(ctx context.Context, a *latchkey.Account) error {
-	tx, err := s.beginWrite(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := createAccount(ctx, tx, a); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return s.write(ctx, func(tx *Tx) error {
+		return createAccount(ctx, tx, a)
+	})
 }
 
 func createAccount(ctx context.Context, tx *Tx, a *latchkey.Account) error {
@@ -112,7 +82,7 @@ func findAccountByID(ctx context.Context, tx *Tx, id int64) (*latchkey.Account, 
 	return a, nil
 }
 
-func scanAccount(row interface{ Scan(...any) error }) (*latchkey.Account, error) {
+func scanAccount(row scanner) (*latchkey.Account, error) {
 	var a latchkey.Account
 	var createdAt int64
 	if err := row.Scan(&a.ID, &a.Name, &a.KeyPrefix, &createdAt); err != nil {

@@ -50,48 +50,45 @@ func (s *Store) FindAuditEvents(ctx context.Context, f latchkey.AuditFilter) ([]
 	}
 	args = append(args, limit+1)
 
-	tx, err := s.beginRead(ctx)
-	if err != nil {
-		return nil, "", err
-	}
-	defer tx.Rollback()
-	rows, err := tx.query(ctx, `
-		SELECT id, account_id, time, actor_kind, actor_id, action, target_type, target_id, changes, ip, user_agent
-		FROM audit_events
-		WHERE `+strings.Join(where, " AND ")+`
-		ORDER BY id DESC
-		LIMIT ?`, args...)
-	if err != nil {
-		return nil, "", fmt.Errorf("find audit events: %w", err)
-	}
-	defer rows.Close()
-	list := []*latchkey.AuditEvent{}
-	for rows.Next() {
-		var e latchkey.AuditEvent
-		var t int64
-		var kind, changes string
-		if err := rows.Scan(&e.ID, &e.AccountID, &t, &kind, &e.ActorID, &e.Action, &e.TargetType, &e.TargetID,
-			&changes, &e.IP, &e.UserAgent); err != nil {
+	return readTx2(ctx, s, func(tx *Tx) ([]*latchkey.AuditEvent, string, error) {
+		rows, err := tx.query(ctx, `
+			SELECT id, account_id, time, actor_kind, actor_id, action, target_type, target_id, changes, ip, user_agent
+			FROM audit_events
+			WHERE `+strings.Join(where, " AND ")+`
+			ORDER BY id DESC
+			LIMIT ?`, args...)
+		if err != nil {
 			return nil, "", fmt.Errorf("find audit events: %w", err)
 		}
-		e.Time, e.ActorKind = fromMicros(t), latchkey.ActorKind(kind)
-		if err := json.Unmarshal([]byte(changes), &e.Changes); err != nil {
-			return nil, "", fmt.Errorf("audit event %d: decode changes: %w", e.ID, err)
+		defer rows.Close()
+		list := []*latchkey.AuditEvent{}
+		for rows.Next() {
+			var e latchkey.AuditEvent
+			var t int64
+			var kind, changes string
+			if err := rows.Scan(&e.ID, &e.AccountID, &t, &kind, &e.ActorID, &e.Action, &e.TargetType, &e.TargetID,
+				&changes, &e.IP, &e.UserAgent); err != nil {
+				return nil, "", fmt.Errorf("find audit events: %w", err)
+			}
+			e.Time, e.ActorKind = fromMicros(t), latchkey.ActorKind(kind)
+			if err := json.Unmarshal([]byte(changes), &e.Changes); err != nil {
+				return nil, "", fmt.Errorf("audit event %d: decode changes: %w", e.ID, err)
+			}
+			if e.Changes == nil {
+				e.Changes = map[string]latchkey.Change{}
+			}
+			list = append(list, &e)
 		}
-		if e.Changes == nil {
-			e.Changes = map[string]latchkey.Change{}
+		if err := rowsErr(rows); err != nil {
+			return nil, "", fmt.Errorf("find audit events: %w", err)
 		}
-		list = append(list, &e)
-	}
-	if err := rowsErr(rows); err != nil {
-		return nil, "", fmt.Errorf("find audit events: %w", err)
-	}
-	next := ""
-	if len(list) > limit {
-		list = list[:limit]
-		next = encodeCursor(cursorAudit, list[limit-1].ID)
-	}
-	return list, next, nil
+		next := ""
+		if len(list) > limit {
+			list = list[:limit]
+			next = encodeCursor(cursorAudit, list[limit-1].ID)
+		}
+		return list, next, nil
+	})
 }
 
 // insertAuditEvent appends e, stamped with the transaction's now and the

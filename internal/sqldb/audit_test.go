@@ -14,9 +14,7 @@ import (
 )
 
 func testAudit(t *testing.T, b backend) {
-	e := MustEnv(t, b)
-	s := e.store
-	a := MustCreateAccount(t, s, "acme")
+	e, s, a := MustAcme(t, b)
 	e.clock.Advance(time.Second)
 	actx := latchkey.NewContextWithActor(ctx, testActor)
 	step := func(what string, err error) {
@@ -97,9 +95,7 @@ func testAudit(t *testing.T, b backend) {
 }
 
 func testAuditFilters(t *testing.T, b backend) {
-	e := MustEnv(t, b)
-	s := e.store
-	a := MustCreateAccount(t, s, "acme")
+	e, s, a := MustAcme(t, b)
 	alice := latchkey.NewContextWithActor(ctx, latchkey.Actor{Kind: latchkey.ActorUser, ID: 1})
 	rootKey := latchkey.NewContextWithActor(ctx, latchkey.Actor{Kind: latchkey.ActorRootKey, ID: 99})
 	e.clock.Advance(time.Second)

@@ -11,29 +11,20 @@ import (
 
 // FindDevices lists the key's devices, oldest first. Errors: not_found.
 func (s *Store) FindDevices(ctx context.Context, accountID, keyID int64) ([]*latchkey.Device, error) {
-	tx, err := s.beginRead(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	if err := keyExists(ctx, tx, accountID, keyID, false); err != nil {
-		return nil, err
-	}
-	return findDevices(ctx, tx, keyID)
+	return readTx(ctx, s, func(tx *Tx) ([]*latchkey.Device, error) {
+		if err := keyExists(ctx, tx, accountID, keyID, false); err != nil {
+			return nil, err
+		}
+		return findDevices(ctx, tx, keyID)
+	})
 }
 
 // DeleteDevice forgets one device of a key, so the key may admit another.
 // Errors: not_found (key or device).
 func (s *Store) DeleteDevice(ctx context.Context, accountID, keyID int64, deviceID string) error {
-	tx, err := s.beginWrite(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := deleteDevice(ctx, tx, accountID, keyID, deviceID); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return s.write(ctx, func(tx *Tx) error {
+		return deleteDevice(ctx, tx, accountID, keyID, deviceID)
+	})
 }
 
 // AddDevice registers a device for a key unless the key already has max
@@ -45,15 +36,9 @@ func (s *Store) AddDevice(ctx context.Context, keyID int64, deviceID string, max
 	if deviceID == "" || len(deviceID) > 200 {
 		return latchkey.FieldError("device_id", "must be 1 to 200 bytes")
 	}
-	tx, err := s.beginWrite(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := addDevice(ctx, tx, keyID, deviceID, max); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return s.write(ctx, func(tx *Tx) error {
+		return addDevice(ctx, tx, keyID, deviceID, max)
+	})
 }
 
 func addDevice(ctx context.Context, tx *Tx, keyID int64, deviceID string, max int64) error {
@@ -112,24 +97,15 @@ const findDevicesQuery = `SELECT device_id, created_at FROM devices WHERE key_id
 
 func findDevices(ctx context.Context, tx *Tx, keyID int64) ([]*latchkey.Device, error) {
 	rows, err := tx.queryCached(ctx, findDevicesQuery, keyID)
-	if err != nil {
-		return nil, fmt.Errorf("find devices: %w", err)
-	}
-	defer rows.Close()
-	list := []*latchkey.Device{}
-	for rows.Next() {
+	return collect(rows, err, "find devices", func(r scanner) (*latchkey.Device, error) {
 		d := &latchkey.Device{KeyID: keyID}
 		var createdAt int64
-		if err := rows.Scan(&d.DeviceID, &createdAt); err != nil {
-			return nil, fmt.Errorf("find devices: %w", err)
+		if err := r.Scan(&d.DeviceID, &createdAt); err != nil {
+			return nil, err
 		}
 		d.CreatedAt = fromMicros(createdAt)
-		list = append(list, d)
-	}
-	if err := rowsErr(rows); err != nil {
-		return nil, fmt.Errorf("find devices: %w", err)
-	}
-	return list, nil
+		return d, nil
+	})
 }
 
 // keyExists returns not_found unless the account has the key; lock (in a

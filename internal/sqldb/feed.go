@@ -168,21 +168,18 @@ func (tx *Tx) logChanges() error {
 // are stamped and judged by the database's clock, so an instance whose
 // clock runs ahead cannot trim what others still need.
 func (s *Store) TrimChanges(ctx context.Context) (int64, error) {
-	tx, err := s.beginWrite(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer tx.Rollback()
-	q, arg := `DELETE FROM change_log WHERE created_at < ?`, any(micros(tx.now.Add(-changeLogKeep)))
-	if s.dialect == postgresDialect {
-		q, arg = `DELETE FROM change_log WHERE created_at < `+pgNowMicros+` - ?`, changeLogKeep.Microseconds()
-	}
-	res, err := tx.exec(ctx, q, arg)
-	if err != nil {
-		return 0, fmt.Errorf("trim change log: %w", err)
-	}
-	n, _ := res.RowsAffected()
-	return n, tx.Commit()
+	return writeTx(ctx, s, func(tx *Tx) (int64, error) {
+		q, arg := `DELETE FROM change_log WHERE created_at < ?`, any(micros(tx.now.Add(-changeLogKeep)))
+		if s.dialect == postgresDialect {
+			q, arg = `DELETE FROM change_log WHERE created_at < `+pgNowMicros+` - ?`, changeLogKeep.Microseconds()
+		}
+		res, err := tx.exec(ctx, q, arg)
+		if err != nil {
+			return 0, fmt.Errorf("trim change log: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		return n, nil
+	})
 }
 
 // newInstanceID names this Store in the change log.

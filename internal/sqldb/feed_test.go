@@ -18,9 +18,7 @@ type seen struct {
 }
 
 func testChangeFeed(t *testing.T, b backend) {
-	e := MustEnv(t, b)
-	s := e.store
-	a := MustCreateAccount(t, s, "acme")
+	e, s, a := MustAcme(t, b)
 	MustCreatePermission(t, s, a.ID, "read")
 	k, _ := MustCreateKey(t, s, a.ID, &latchkey.KeyCreate{Permissions: []string{"read"}})
 

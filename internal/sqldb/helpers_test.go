@@ -139,6 +139,13 @@ func MustEnv(tb testing.TB, b backend) *env {
 	return &env{store: MustOpen(tb, dsn, clock.Now), clock: clock, dsn: dsn}
 }
 
+// MustAcme returns a fresh env, its store, and an account named acme in it.
+func MustAcme(tb testing.TB, b backend) (*env, *sqldb.Store, *latchkey.Account) {
+	tb.Helper()
+	e := MustEnv(tb, b)
+	return e, e.store, MustCreateAccount(tb, e.store, "acme")
+}
+
 // MustCreateAccount creates an account named name.
 func MustCreateAccount(tb testing.TB, s *sqldb.Store, name string) *latchkey.Account {
 	tb.Helper()
@@ -247,3 +254,29 @@ func wantCode(tb testing.TB, err error, code string) {
 func ptr[T any](v T) *T { return &v }
 
 var ctx = context.Background()
+
+// MustCloseAndRead closes a SQLite store kept in dir/lk.db and returns the
+// bytes of all its files (the database, its WAL and shared memory), to
+// look for what must not be stored.
+func MustCloseAndRead(tb testing.TB, s *sqldb.Store, dir string) []byte {
+	tb.Helper()
+	if err := s.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "lk.db*"))
+	var all []byte
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		all = append(all, b...)
+	}
+	return all
+}
+
+// countEvents counts the account's audit events of an action.
+func countEvents(tb testing.TB, s *sqldb.Store, accountID int64, action string) int {
+	tb.Helper()
+	return len(MustAuditEvents(tb, s, latchkey.AuditFilter{AccountID: accountID, Action: &action}))
+}

@@ -24,60 +24,28 @@ const maxReasonLen = 500
 // context's actor. Errors: invalid (bad field, unknown permission),
 // not_found (account).
 func (s *Store) CreateKey(ctx context.Context, accountID int64, c *latchkey.KeyCreate) (*latchkey.Key, string, error) {
-	tx, err := s.beginWrite(ctx)
-	if err != nil {
-		return nil, "", err
-	}
-	defer tx.Rollback()
-	k, secret, err := createKey(ctx, tx, accountID, c)
-	if err != nil {
-		return nil, "", err
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, "", err
-	}
-	return k, secret, nil
+	return writeTx2(ctx, s, func(tx *Tx) (*latchkey.Key, string, error) { return createKey(ctx, tx, accountID, c) })
 }
 
 // FindKeyByID returns a key of the account. Errors: not_found.
 func (s *Store) FindKeyByID(ctx context.Context, accountID, id int64) (*latchkey.Key, error) {
-	tx, err := s.beginRead(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	return findKey(ctx, tx, accountID, id, false)
+	return readTx(ctx, s, func(tx *Tx) (*latchkey.Key, error) { return findKey(ctx, tx, accountID, id, false) })
 }
 
 // FindKeys returns a page of the account's keys, newest first, and the
 // cursor of the next page ("" at the end). Errors: invalid (bad cursor,
 // limit, status or kind).
 func (s *Store) FindKeys(ctx context.Context, f latchkey.KeyFilter) ([]*latchkey.Key, string, error) {
-	tx, err := s.beginRead(ctx)
-	if err != nil {
-		return nil, "", err
-	}
-	defer tx.Rollback()
-	return findKeys(ctx, tx, f)
+	return readTx2(ctx, s, func(tx *Tx) ([]*latchkey.Key, string, error) { return findKeys(ctx, tx, f) })
 }
 
 // UpdateKey applies a merge patch (see latchkey.KeyUpdate) and records the
 // fields that changed in the audit log. A patch that changes nothing writes
 // nothing. Errors: invalid, not_found.
 func (s *Store) UpdateKey(ctx context.Context, accountID, id int64, u *latchkey.KeyUpdate) (*latchkey.Key, error) {
-	tx, err := s.beginWrite(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	k, err := updateKey(ctx, tx, accountID, id, u, latchkey.ActionKeyUpdate)
-	if err != nil {
-		return nil, err
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, err
-	}
-	return k, nil
+	return writeTx(ctx, s, func(tx *Tx) (*latchkey.Key, error) {
+		return updateKey(ctx, tx, accountID, id, u, latchkey.ActionKeyUpdate)
+	})
 }
 
 // RevokeKey stamps revoked_at (keeping an earlier stamp) and sets the reason
@@ -88,24 +56,14 @@ func (s *Store) RevokeKey(ctx context.Context, accountID, id int64, reason strin
 	} else if strings.ContainsRune(reason, 0) {
 		return nil, latchkey.FieldError("reason", "must not contain NUL")
 	}
-	tx, err := s.beginWrite(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
 	revoked := true
 	u := &latchkey.KeyUpdate{Revoked: &revoked}
 	if reason != "" {
 		u.RevokedReason = latchkey.Some(reason)
 	}
-	k, err := updateKey(ctx, tx, accountID, id, u, latchkey.ActionKeyRevoke)
-	if err != nil {
-		return nil, err
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, err
-	}
-	return k, nil
+	return writeTx(ctx, s, func(tx *Tx) (*latchkey.Key, error) {
+		return updateKey(ctx, tx, accountID, id, u, latchkey.ActionKeyRevoke)
+	})
 }
 
 // RotateKey issues a new secret for the key and returns it with the key.
@@ -113,33 +71,13 @@ func (s *Store) RevokeKey(ctx context.Context, accountID, id int64, reason strin
 // and then verifies as EXPIRED. Errors: invalid (negative grace), not_found,
 // conflict (revoked key).
 func (s *Store) RotateKey(ctx context.Context, accountID, id int64, grace time.Duration) (*latchkey.Key, string, error) {
-	tx, err := s.beginWrite(ctx)
-	if err != nil {
-		return nil, "", err
-	}
-	defer tx.Rollback()
-	k, secret, err := rotateKey(ctx, tx, accountID, id, grace)
-	if err != nil {
-		return nil, "", err
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, "", err
-	}
-	return k, secret, nil
+	return writeTx2(ctx, s, func(tx *Tx) (*latchkey.Key, string, error) { return rotateKey(ctx, tx, accountID, id, grace) })
 }
 
 // DeleteKey deletes a key with its secrets, permissions, devices and usage.
 // Errors: not_found.
 func (s *Store) DeleteKey(ctx context.Context, accountID, id int64) error {
-	tx, err := s.beginWrite(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := deleteKey(ctx, tx, accountID, id); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return s.write(ctx, func(tx *Tx) error { return deleteKey(ctx, tx, accountID, id) })
 }
 
 func createKey(ctx context.Context, tx *Tx, accountID int64, c *latchkey.KeyCreate) (*latchkey.Key, string, error) {
@@ -396,11 +334,18 @@ func findKey(ctx context.Context, tx *Tx, accountID, id int64, lock bool) (*latc
 	if lock {
 		q += tx.store.dialect.forUpdate
 	}
-	k, err := scanKey(tx.queryRow(ctx, q, id, accountID))
+	return keyOf(ctx, tx, tx.queryRow(ctx, q, id, accountID), "find key", "key %d not found", id)
+}
+
+// keyOf reads the key a one-row query selects (keyColumns) and adds its
+// permissions and status. Without a row it returns not_found with the
+// message notFound and args make; what names the query in other errors.
+func keyOf(ctx context.Context, tx *Tx, row scanner, what, notFound string, args ...any) (*latchkey.Key, error) {
+	k, err := scanKey(row)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, latchkey.Errorf(latchkey.ENOTFOUND, "key %d not found", id)
+		return nil, latchkey.Errorf(latchkey.ENOTFOUND, notFound, args...)
 	} else if err != nil {
-		return nil, fmt.Errorf("find key: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	if err := loadPermissions(ctx, tx, []*latchkey.Key{k}); err != nil {
 		return nil, err
@@ -448,23 +393,13 @@ func findKeys(ctx context.Context, tx *Tx, f latchkey.KeyFilter) ([]*latchkey.Ke
 	args = append(args, limit+1)
 	rows, err := tx.query(ctx, `SELECT `+keyColumns+` FROM keys k WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY k.id DESC LIMIT ?`, args...)
+	keys, err := collect(rows, err, "find keys", scanKey)
 	if err != nil {
-		return nil, "", fmt.Errorf("find keys: %w", err)
+		return nil, "", err
 	}
-	defer rows.Close()
-	keys := []*latchkey.Key{}
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("find keys: %w", err)
-		}
+	for _, k := range keys {
 		k.Status = k.StatusAt(tx.now)
-		keys = append(keys, k)
 	}
-	if err := rowsErr(rows); err != nil {
-		return nil, "", fmt.Errorf("find keys: %w", err)
-	}
-	rows.Close()
 	next := ""
 	if len(keys) > limit {
 		keys = keys[:limit]
@@ -534,7 +469,7 @@ func keyMutableArgs(k *latchkey.Key) []any {
 		k.MaxDevices, credRemaining, credRefill, credInterval, credRefilledAt, string(k.Meta)}
 }
 
-func scanKey(row interface{ Scan(...any) error }) (*latchkey.Key, error) {
+func scanKey(row scanner) (*latchkey.Key, error) {
 	var (
 		k                                                         latchkey.Key
 		kind, meta                                                string

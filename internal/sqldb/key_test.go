@@ -1,7 +1,6 @@
 package sqldb_test
 
 import (
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -35,9 +34,7 @@ func fullKey() *latchkey.KeyCreate {
 }
 
 func testCreateKey(t *testing.T, b backend) {
-	e := MustEnv(t, b)
-	s := e.store
-	a := MustCreateAccount(t, s, "acme")
+	e, s, a := MustAcme(t, b)
 	MustCreatePermission(t, s, a.ID, "read", "write")
 	now := e.clock.Now()
 
@@ -119,9 +116,7 @@ func testCreateKey(t *testing.T, b backend) {
 }
 
 func testCreateKeyInvalid(t *testing.T, b backend) {
-	e := MustEnv(t, b)
-	s := e.store
-	a := MustCreateAccount(t, s, "acme")
+	_, s, a := MustAcme(t, b)
 	MustCreatePermission(t, s, a.ID, "read")
 	tests := []struct {
 		name      string
@@ -230,9 +225,7 @@ func testAccountIsolation(t *testing.T, b backend) {
 }
 
 func testUpdateKeyMergePatch(t *testing.T, b backend) {
-	e := MustEnv(t, b)
-	s := e.store
-	a := MustCreateAccount(t, s, "acme")
+	e, s, a := MustAcme(t, b)
 	MustCreatePermission(t, s, a.ID, "read", "write")
 	newExpiry := time.Date(2032, 6, 1, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
@@ -378,9 +371,7 @@ func testUpdateKeyMergePatch(t *testing.T, b backend) {
 }
 
 func testUpdateKeyPermissions(t *testing.T, b backend) {
-	e := MustEnv(t, b)
-	s := e.store
-	a := MustCreateAccount(t, s, "acme")
+	_, s, a := MustAcme(t, b)
 	MustCreatePermission(t, s, a.ID, "read", "write", "admin")
 	k, _ := MustCreateKey(t, s, a.ID, &latchkey.KeyCreate{Permissions: []string{"read"}})
 
@@ -411,9 +402,7 @@ func testUpdateKeyPermissions(t *testing.T, b backend) {
 }
 
 func testUpdateKeyNoChange(t *testing.T, b backend) {
-	e := MustEnv(t, b)
-	s := e.store
-	a := MustCreateAccount(t, s, "acme")
+	e, s, a := MustAcme(t, b)
 	k, _ := MustCreateKey(t, s, a.ID, &latchkey.KeyCreate{Name: "same", OwnerEmail: ptr("o@acme.test")})
 	rec := MustSubscribe(t, s)
 	e.clock.Advance(time.Minute)
@@ -421,7 +410,7 @@ func testUpdateKeyNoChange(t *testing.T, b backend) {
 	if !reflect.DeepEqual(got, k) {
 		t.Errorf("got %s, want the key unchanged (updated_at too)", dump(got))
 	}
-	if n := len(MustAuditEvents(t, s, latchkey.AuditFilter{AccountID: a.ID, Action: ptr(latchkey.ActionKeyUpdate)})); n != 0 {
+	if n := countEvents(t, s, a.ID, latchkey.ActionKeyUpdate); n != 0 {
 		t.Errorf("update events: got %d, want 0", n)
 	}
 	if c := rec.take(); len(c) != 0 {
@@ -430,9 +419,7 @@ func testUpdateKeyNoChange(t *testing.T, b backend) {
 }
 
 func testRevokeAndUnrevoke(t *testing.T, b backend) {
-	e := MustEnv(t, b)
-	s := e.store
-	a := MustCreateAccount(t, s, "acme")
+	e, s, a := MustAcme(t, b)
 	k, secret := MustCreateKey(t, s, a.ID, nil)
 	t0 := e.clock.Now()
 
@@ -488,9 +475,7 @@ func testRevokeAndUnrevoke(t *testing.T, b backend) {
 }
 
 func testRotateKey(t *testing.T, b backend) {
-	e := MustEnv(t, b)
-	s := e.store
-	a := MustCreateAccount(t, s, "acme")
+	e, s, a := MustAcme(t, b)
 	MustCreatePermission(t, s, a.ID, "read")
 	k, s1 := MustCreateKey(t, s, a.ID, &latchkey.KeyCreate{Name: "rotating", Permissions: []string{"read"}, MaxDevices: 3})
 	status := func(secret string) latchkey.Status {
@@ -578,9 +563,7 @@ func testRotateKey(t *testing.T, b backend) {
 }
 
 func testDeleteKey(t *testing.T, b backend) {
-	e := MustEnv(t, b)
-	s := e.store
-	a := MustCreateAccount(t, s, "acme")
+	e, s, a := MustAcme(t, b)
 	MustCreatePermission(t, s, a.ID, "read")
 	k, s1 := MustCreateKey(t, s, a.ID, &latchkey.KeyCreate{Permissions: []string{"read"}})
 	keep, keepSecret := MustCreateKey(t, s, a.ID, &latchkey.KeyCreate{Permissions: []string{"read"}})
@@ -609,7 +592,7 @@ func testDeleteKey(t *testing.T, b backend) {
 	wantCode(t, err, latchkey.ENOTFOUND)
 	wantCode(t, s.DeleteKey(ctx, a.ID, k.ID), latchkey.ENOTFOUND)
 
-	db := rawDB(t, b, e.dsn)
+	db := MustDB(t, b, e.dsn)
 	for _, table := range []string{"key_secrets", "key_permissions", "key_root_permissions", "devices", "key_usage"} {
 		var n int
 		if err := db.QueryRow(fmt.Sprintf(`SELECT COUNT(*) FROM %s WHERE key_id = %d`, table, k.ID)).Scan(&n); err != nil {
@@ -635,25 +618,8 @@ func testDeleteKey(t *testing.T, b backend) {
 	}
 }
 
-// rawDB opens the backend's database directly, for checks below the store.
-func rawDB(tb testing.TB, b backend, dsn string) *sql.DB {
-	tb.Helper()
-	driver := "sqlite"
-	if b.name == "postgres" {
-		driver = "pgx"
-	}
-	db, err := sql.Open(driver, dsn)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	return db
-}
-
 func testFindKeysFilters(t *testing.T, b backend) {
-	e := MustEnv(t, b)
-	s := e.store
-	a := MustCreateAccount(t, s, "acme")
+	e, s, a := MustAcme(t, b)
 	now := e.clock.Now()
 	active, _ := MustCreateKey(t, s, a.ID, &latchkey.KeyCreate{Name: "Acme Prod", OwnerEmail: ptr("ops@acme.test")})
 	disabled, _ := MustCreateKey(t, s, a.ID, &latchkey.KeyCreate{Name: "staging", Enabled: ptr(false), OwnerEmail: ptr("ops@acme.test")})
@@ -716,9 +682,7 @@ func testFindKeysFilters(t *testing.T, b backend) {
 }
 
 func testFindKeysPagination(t *testing.T, b backend) {
-	e := MustEnv(t, b)
-	s := e.store
-	a := MustCreateAccount(t, s, "acme")
+	_, s, a := MustAcme(t, b)
 	other := MustCreateAccount(t, s, "other")
 	var all []int64
 	for i := 0; i < 23; i++ {
@@ -805,9 +769,7 @@ func testFindKeysPagination(t *testing.T, b backend) {
 }
 
 func testFindKeysInvalid(t *testing.T, b backend) {
-	e := MustEnv(t, b)
-	s := e.store
-	a := MustCreateAccount(t, s, "acme")
+	_, s, a := MustAcme(t, b)
 	bad := latchkey.Status("lost")
 	badKind := latchkey.KeyKind("admin")
 	tests := []struct {

@@ -18,60 +18,36 @@ var _ latchkey.PermissionService = (*Store)(nil)
 
 // FindPermissions lists the account's catalogue by name.
 func (s *Store) FindPermissions(ctx context.Context, accountID int64) ([]*latchkey.Permission, error) {
-	tx, err := s.beginRead(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	rows, err := tx.query(ctx, `SELECT account_id, name, description, created_at FROM permissions
-		WHERE account_id = ? ORDER BY name`, accountID)
-	if err != nil {
-		return nil, fmt.Errorf("find permissions: %w", err)
-	}
-	defer rows.Close()
-	list := []*latchkey.Permission{}
-	for rows.Next() {
-		var p latchkey.Permission
-		var createdAt int64
-		if err := rows.Scan(&p.AccountID, &p.Name, &p.Description, &createdAt); err != nil {
-			return nil, fmt.Errorf("find permissions: %w", err)
-		}
-		p.CreatedAt = fromMicros(createdAt)
-		list = append(list, &p)
-	}
-	if err := rowsErr(rows); err != nil {
-		return nil, fmt.Errorf("find permissions: %w", err)
-	}
-	return list, nil
+	return readTx(ctx, s, func(tx *Tx) ([]*latchkey.Permission, error) {
+		rows, err := tx.query(ctx, `SELECT account_id, name, description, created_at FROM permissions
+			WHERE account_id = ? ORDER BY name`, accountID)
+		return collect(rows, err, "find permissions", func(r scanner) (*latchkey.Permission, error) {
+			var p latchkey.Permission
+			var createdAt int64
+			if err := r.Scan(&p.AccountID, &p.Name, &p.Description, &createdAt); err != nil {
+				return nil, err
+			}
+			p.CreatedAt = fromMicros(createdAt)
+			return &p, nil
+		})
+	})
 }
 
 // CreatePermission adds a name to p.AccountID's catalogue and sets
 // p.CreatedAt. Errors: invalid, not_found (account), conflict (exists).
 func (s *Store) CreatePermission(ctx context.Context, p *latchkey.Permission) error {
-	tx, err := s.beginWrite(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := createPermission(ctx, tx, p); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return s.write(ctx, func(tx *Tx) error {
+		return createPermission(ctx, tx, p)
+	})
 }
 
 // DeletePermission removes a name from the catalogue and from every key
 // holding it; each such key is announced on the change feed.
 // Errors: not_found.
 func (s *Store) DeletePermission(ctx context.Context, accountID int64, name string) error {
-	tx, err := s.beginWrite(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := deletePermission(ctx, tx, accountID, name); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return s.write(ctx, func(tx *Tx) error {
+		return deletePermission(ctx, tx, accountID, name)
+	})
 }
 
 func createPermission(ctx context.Context, tx *Tx, p *latchkey.Permission) error {
@@ -154,22 +130,9 @@ func deletePermission(ctx context.Context, tx *Tx, accountID int64, name string)
 // keysHolding returns the key ids query q selects for the permission.
 func keysHolding(ctx context.Context, tx *Tx, accountID int64, name, q string) ([]int64, error) {
 	rows, err := tx.query(ctx, q, accountID, name)
-	if err != nil {
-		return nil, fmt.Errorf("find keys holding permission: %w", err)
-	}
-	defer rows.Close()
-	ids := []int64{}
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("find keys holding permission: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	if err := rowsErr(rows); err != nil {
-		return nil, fmt.Errorf("find keys holding permission: %w", err)
-	}
-	return ids, nil
+	return collect(rows, err, "find keys holding permission", func(r scanner) (id int64, err error) {
+		return id, r.Scan(&id)
+	})
 }
 
 // checkPermissions returns the sorted, distinct names a key of kind may

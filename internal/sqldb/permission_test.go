@@ -10,9 +10,7 @@ import (
 )
 
 func testPermissions(t *testing.T, b backend) {
-	e := MustEnv(t, b)
-	s := e.store
-	a := MustCreateAccount(t, s, "acme")
+	e, s, a := MustAcme(t, b)
 	other := MustCreateAccount(t, s, "other")
 	for _, n := range []string{"write", "admin", "read"} {
 		p := &latchkey.Permission{AccountID: a.ID, Name: n, Description: "may " + n}
@@ -98,7 +96,7 @@ func testPermissions(t *testing.T, b backend) {
 	if len(events) != 1 || events[0].TargetID != "read" || string(events[0].Changes["key_ids"].Before) != dump([]int64{holder.ID}) {
 		t.Errorf("delete events: got %s, want one naming read and the holder", dump(events))
 	}
-	if n := len(MustAuditEvents(t, s, latchkey.AuditFilter{AccountID: a.ID, Action: ptr(latchkey.ActionPermissionCreate)})); n != 3 {
+	if n := countEvents(t, s, a.ID, latchkey.ActionPermissionCreate); n != 3 {
 		t.Errorf("create events: got %d, want 3", n)
 	}
 }
@@ -107,9 +105,7 @@ func testPermissions(t *testing.T, b backend) {
 // writers assign them: every call ends in success or a clear refusal
 // (unknown permission), never a deadlock or an internal error.
 func testPermissionDeleteConcurrent(t *testing.T, b backend) {
-	e := MustEnv(t, b)
-	s := e.store
-	a := MustCreateAccount(t, s, "acme")
+	_, s, a := MustAcme(t, b)
 	const names = 12
 	var all []string
 	for i := 0; i < names; i++ {

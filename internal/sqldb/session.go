@@ -48,19 +48,9 @@ func (s *Store) CreateSession(ctx context.Context, userID int64, ttl time.Durati
 	if ttl <= 0 {
 		return nil, "", latchkey.FieldError("ttl", "must be positive")
 	}
-	tx, err := s.beginWrite(ctx)
-	if err != nil {
-		return nil, "", err
-	}
-	defer tx.Rollback()
-	f, token, err := createSession(ctx, tx, userID, ttl, ip, userAgent)
-	if err != nil {
-		return nil, "", err
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, "", err
-	}
-	return f, token, nil
+	return writeTx2(ctx, s, func(tx *Tx) (*latchkey.SessionFamily, string, error) {
+		return createSession(ctx, tx, userID, ttl, ip, userAgent)
+	})
 }
 
 // RefreshSession exchanges a family's current refresh token for a new one
@@ -105,34 +95,25 @@ func (s *Store) RefreshSession(ctx context.Context, refreshToken string, key []b
 
 // FindSessionFamily returns a family, whatever its state. Errors: not_found.
 func (s *Store) FindSessionFamily(ctx context.Context, id string) (*latchkey.SessionFamily, error) {
-	tx, err := s.beginRead(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	return findSessionFamily(ctx, tx, id, false)
+	return readTx(ctx, s, func(tx *Tx) (*latchkey.SessionFamily, error) {
+		return findSessionFamily(ctx, tx, id, false)
+	})
 }
 
 // RevokeSessionFamily ends a family and every refresh token of it. The
 // first revocation is stamped and audited as a logout; revoking again does
 // nothing. Errors: not_found.
 func (s *Store) RevokeSessionFamily(ctx context.Context, id string) error {
-	tx, err := s.beginWrite(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	f, err := findSessionFamily(ctx, tx, id, true)
-	if err != nil {
-		return err
-	}
-	if f.RevokedAt != nil {
-		return nil
-	}
-	if err := revokeSessionFamily(ctx, tx, f, latchkey.ActionSessionLogout); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return s.write(ctx, func(tx *Tx) error {
+		f, err := findSessionFamily(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		if f.RevokedAt != nil {
+			return nil
+		}
+		return revokeSessionFamily(ctx, tx, f, latchkey.ActionSessionLogout)
+	})
 }
 
 // PruneSessions deletes the families, with their refresh tokens, that
@@ -144,30 +125,24 @@ func (s *Store) PruneSessions(ctx context.Context, keep time.Duration) (int64, e
 	if keep < 0 {
 		return 0, latchkey.FieldError("keep", "must not be negative")
 	}
-	tx, err := s.beginWrite(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer tx.Rollback()
-	cutoff := micros(tx.now.Add(-keep))
-	// Tokens first, explicitly: the cascade would do it on both engines,
-	// but this keeps the delete independent of foreign-key settings.
-	if _, err := tx.exec(ctx, `DELETE FROM refresh_tokens WHERE family_id IN
-		(SELECT id FROM session_families WHERE expires_at < ?)`, cutoff); err != nil {
-		return 0, fmt.Errorf("prune refresh tokens: %w", err)
-	}
-	res, err := tx.exec(ctx, `DELETE FROM session_families WHERE expires_at < ?`, cutoff)
-	if err != nil {
-		return 0, fmt.Errorf("prune session families: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("prune session families: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, err
-	}
-	return n, nil
+	return writeTx(ctx, s, func(tx *Tx) (int64, error) {
+		cutoff := micros(tx.now.Add(-keep))
+		// Tokens first, explicitly: the cascade would do it on both engines,
+		// but this keeps the delete independent of foreign-key settings.
+		if _, err := tx.exec(ctx, `DELETE FROM refresh_tokens WHERE family_id IN
+			(SELECT id FROM session_families WHERE expires_at < ?)`, cutoff); err != nil {
+			return 0, fmt.Errorf("prune refresh tokens: %w", err)
+		}
+		res, err := tx.exec(ctx, `DELETE FROM session_families WHERE expires_at < ?`, cutoff)
+		if err != nil {
+			return 0, fmt.Errorf("prune session families: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, fmt.Errorf("prune session families: %w", err)
+		}
+		return n, nil
+	})
 }
 
 func createSession(ctx context.Context, tx *Tx, userID int64, ttl time.Duration, ip, userAgent string) (*latchkey.SessionFamily, string, error) {

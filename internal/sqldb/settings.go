@@ -18,30 +18,24 @@ const settingSecretKey = "secret_key"
 // derivation), generating it on first use. Every instance on the store gets
 // the same key: the first to insert it wins and the others read it.
 func (s *Store) SecretKey(ctx context.Context) ([]byte, error) {
-	tx, err := s.beginWrite(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	var fresh [32]byte
-	if _, err := rand.Read(fresh[:]); err != nil {
-		return nil, fmt.Errorf("generate secret key: %w", err)
-	}
-	if err := insertSettingIfAbsent(ctx, tx, settingSecretKey, base64.StdEncoding.EncodeToString(fresh[:])); err != nil {
-		return nil, err
-	}
-	v, err := findSetting(ctx, tx, settingSecretKey)
-	if err != nil {
-		return nil, err
-	}
-	key, err := base64.StdEncoding.DecodeString(v)
-	if err != nil || len(key) != 32 {
-		return nil, fmt.Errorf("setting %s: not 32 bytes of base64", settingSecretKey)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, err
-	}
-	return key, nil
+	return writeTx(ctx, s, func(tx *Tx) ([]byte, error) {
+		var fresh [32]byte
+		if _, err := rand.Read(fresh[:]); err != nil {
+			return nil, fmt.Errorf("generate secret key: %w", err)
+		}
+		if err := insertSettingIfAbsent(ctx, tx, settingSecretKey, base64.StdEncoding.EncodeToString(fresh[:])); err != nil {
+			return nil, err
+		}
+		v, err := findSetting(ctx, tx, settingSecretKey)
+		if err != nil {
+			return nil, err
+		}
+		key, err := base64.StdEncoding.DecodeString(v)
+		if err != nil || len(key) != 32 {
+			return nil, fmt.Errorf("setting %s: not 32 bytes of base64", settingSecretKey)
+		}
+		return key, nil
+	})
 }
 
 func insertSettingIfAbsent(ctx context.Context, tx *Tx, name, value string) error {

@@ -89,18 +89,7 @@ func TestSQLiteStoresNoSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	files, _ := filepath.Glob(filepath.Join(dir, "lk.db*"))
-	var all []byte
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		all = append(all, b...)
-	}
+	all := MustCloseAndRead(t, s, dir)
 	for _, sec := range []string{secret, rotated} {
 		body := sec[strings.IndexByte(sec, '_')+1:]
 		if bytes.Contains(all, []byte(body[8:])) {

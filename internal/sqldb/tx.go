@@ -61,6 +61,67 @@ func (s *Store) beginRead(ctx context.Context) (*Tx, error) {
 	return s.begin(ctx, s.rdb, &sql.TxOptions{ReadOnly: true}, s.timeout)
 }
 
+// write runs fn in a write transaction and commits it unless fn fails:
+// the shape of every public method that writes.
+func (s *Store) write(ctx context.Context, fn func(tx *Tx) error) error {
+	_, err := writeTx(ctx, s, func(tx *Tx) (struct{}, error) { return struct{}{}, fn(tx) })
+	return err
+}
+
+// writeTx is write for an fn with a result.
+func writeTx[T any](ctx context.Context, s *Store, fn func(tx *Tx) (T, error)) (T, error) {
+	v, _, err := writeTx2(ctx, s, func(tx *Tx) (T, struct{}, error) {
+		v, err := fn(tx)
+		return v, struct{}{}, err
+	})
+	return v, err
+}
+
+// readTx runs fn in a read-only transaction, so its several queries see
+// one snapshot, and returns what fn returns: the shape of every public
+// method that only reads.
+func readTx[T any](ctx context.Context, s *Store, fn func(tx *Tx) (T, error)) (T, error) {
+	v, _, err := readTx2(ctx, s, func(tx *Tx) (T, struct{}, error) {
+		v, err := fn(tx)
+		return v, struct{}{}, err
+	})
+	return v, err
+}
+
+// writeTx2 is write for an fn with two results (a key and its secret, a
+// page and its cursor), which it returns once the transaction has
+// committed: zero values on any error.
+func writeTx2[A, B any](ctx context.Context, s *Store, fn func(tx *Tx) (A, B, error)) (A, B, error) {
+	var a0 A
+	var b0 B
+	tx, err := s.beginWrite(ctx)
+	if err != nil {
+		return a0, b0, err
+	}
+	defer tx.Rollback()
+	a, b, err := fn(tx)
+	if err != nil {
+		return a0, b0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return a0, b0, err
+	}
+	return a, b, nil
+}
+
+// readTx2 is readTx for an fn with two results.
+func readTx2[A, B any](ctx context.Context, s *Store, fn func(tx *Tx) (A, B, error)) (A, B, error) {
+	tx, err := s.beginRead(ctx)
+	if err != nil {
+		var a0 A
+		var b0 B
+		return a0, b0, err
+	}
+	defer tx.Rollback()
+	return fn(tx)
+}
+
+// begin starts a transaction on pool under timeout, reading the clock once.
 func (s *Store) begin(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, timeout time.Duration) (*Tx, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	tx, err := pool.BeginTx(ctx, opts)
@@ -160,6 +221,31 @@ func (r row) Scan(dest ...any) error { return unavailable(r.r.Scan(dest...)) }
 
 // rowsErr is rows.Err, with an unreachable database as unavailable.
 func rowsErr(rows *sql.Rows) error { return unavailable(rows.Err()) }
+
+// scanner is a *sql.Row, a *sql.Rows or a row.
+type scanner = interface{ Scan(dest ...any) error }
+
+// collect reads every row of a query's result with scan and closes rows;
+// err is the query's. what names the query in errors. The list is empty,
+// not nil, without rows.
+func collect[T any](rows *sql.Rows, err error, what string, scan func(scanner) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer rows.Close()
+	list := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		list = append(list, v)
+	}
+	if err := rowsErr(rows); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return list, nil
+}
 
 // placeholders returns "?, ?, …" for n values.
 func placeholders(n int) string {

@@ -32,66 +32,62 @@ func (s *Store) FindUsage(ctx context.Context, accountID, keyID int64, f latchke
 	default:
 		return nil, latchkey.FieldError("bucket", "must be minute, hour or day")
 	}
-	tx, err := s.beginRead(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
+	return readTx(ctx, s, func(tx *Tx) ([]*latchkey.UsageBucket, error) {
+		until, since := f.Until, f.Since
+		if until.IsZero() {
+			until = tx.now
+		}
+		if since.IsZero() {
+			since = until.Add(-span)
+		}
+		if !since.Before(until) {
+			return nil, latchkey.FieldError("since", "must be before until")
+		}
+		size := f.Bucket.Microseconds()
+		first := floorDiv(micros(since), size) * size
+		end := micros(until)
+		if n := (end - first + size - 1) / size; n > maxUsageBuckets {
+			return nil, latchkey.FieldError("since", "the range holds %d buckets, more than %d: use a larger bucket or a shorter range", n, maxUsageBuckets)
+		}
+		if err := keyExists(ctx, tx, accountID, keyID, false); err != nil {
+			return nil, err
+		}
 
-	until, since := f.Until, f.Since
-	if until.IsZero() {
-		until = tx.now
-	}
-	if since.IsZero() {
-		since = until.Add(-span)
-	}
-	if !since.Before(until) {
-		return nil, latchkey.FieldError("since", "must be before until")
-	}
-	size := f.Bucket.Microseconds()
-	first := floorDiv(micros(since), size) * size
-	end := micros(until)
-	if n := (end - first + size - 1) / size; n > maxUsageBuckets {
-		return nil, latchkey.FieldError("since", "the range holds %d buckets, more than %d: use a larger bucket or a shorter range", n, maxUsageBuckets)
-	}
-	if err := keyExists(ctx, tx, accountID, keyID, false); err != nil {
-		return nil, err
-	}
-
-	var buckets []*latchkey.UsageBucket
-	index := make(map[int64]*latchkey.UsageBucket)
-	for t := first; t < end; t += size {
-		b := &latchkey.UsageBucket{Start: fromMicros(t), Counts: map[string]int64{}}
-		buckets = append(buckets, b)
-		index[t] = b
-	}
-	rows, err := tx.query(ctx, `
-		SELECT minute - (minute % ?) AS bucket, code, CAST(SUM(count) AS BIGINT)
-		FROM key_usage
-		WHERE key_id = ? AND minute >= ? AND minute < ?
-		GROUP BY bucket, code`, size, keyID, first, end)
-	if err != nil {
-		return nil, fmt.Errorf("find usage: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var start, count int64
-		var code string
-		if err := rows.Scan(&start, &code, &count); err != nil {
+		var buckets []*latchkey.UsageBucket
+		index := make(map[int64]*latchkey.UsageBucket)
+		for t := first; t < end; t += size {
+			b := &latchkey.UsageBucket{Start: fromMicros(t), Counts: map[string]int64{}}
+			buckets = append(buckets, b)
+			index[t] = b
+		}
+		rows, err := tx.query(ctx, `
+			SELECT minute - (minute % ?) AS bucket, code, CAST(SUM(count) AS BIGINT)
+			FROM key_usage
+			WHERE key_id = ? AND minute >= ? AND minute < ?
+			GROUP BY bucket, code`, size, keyID, first, end)
+		if err != nil {
 			return nil, fmt.Errorf("find usage: %w", err)
 		}
-		if b := index[start]; b != nil {
-			b.Counts[code] += count
-			b.Total += count
+		defer rows.Close()
+		for rows.Next() {
+			var start, count int64
+			var code string
+			if err := rows.Scan(&start, &code, &count); err != nil {
+				return nil, fmt.Errorf("find usage: %w", err)
+			}
+			if b := index[start]; b != nil {
+				b.Counts[code] += count
+				b.Total += count
+			}
 		}
-	}
-	if err := rowsErr(rows); err != nil {
-		return nil, fmt.Errorf("find usage: %w", err)
-	}
-	if buckets == nil {
-		buckets = []*latchkey.UsageBucket{}
-	}
-	return buckets, nil
+		if err := rowsErr(rows); err != nil {
+			return nil, fmt.Errorf("find usage: %w", err)
+		}
+		if buckets == nil {
+			buckets = []*latchkey.UsageBucket{}
+		}
+		return buckets, nil
+	})
 }
 
 // FlushUsage applies a write-behind batch in one transaction: last_used_at

@@ -19,15 +19,9 @@ var _ latchkey.UserService = (*Store)(nil)
 // the home account (see homeAccountID); the hash never leaves the users
 // table. Errors: invalid, conflict (email taken).
 func (s *Store) CreateUser(ctx context.Context, u *latchkey.User, passwordHash string) error {
-	tx, err := s.beginWrite(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := createUser(ctx, tx, u, passwordHash); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return s.write(ctx, func(tx *Tx) error {
+		return createUser(ctx, tx, u, passwordHash)
+	})
 }
 
 // CreateMember stores a user and their role in the account in one
@@ -36,113 +30,77 @@ func (s *Store) CreateMember(ctx context.Context, accountID int64, u *latchkey.U
 	if !role.Valid() {
 		return latchkey.FieldError("role", "must be admin or member")
 	}
-	tx, err := s.beginWrite(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := createUser(ctx, tx, u, passwordHash); err != nil {
-		return err
-	}
-	if err := setMembership(ctx, tx, accountID, u.ID, role); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return s.write(ctx, func(tx *Tx) error {
+		if err := createUser(ctx, tx, u, passwordHash); err != nil {
+			return err
+		}
+		return setMembership(ctx, tx, accountID, u.ID, role)
+	})
 }
 
 // FindUserByID returns a user. Errors: not_found.
 func (s *Store) FindUserByID(ctx context.Context, id int64) (*latchkey.User, error) {
-	tx, err := s.beginRead(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	u, _, err := findUser(ctx, tx, "id = ?", id)
-	return u, err
+	return readTx(ctx, s, func(tx *Tx) (*latchkey.User, error) {
+		u, _, err := findUser(ctx, tx, "id = ?", id)
+		return u, err
+	})
 }
 
 // FindUserByEmail returns a user and their password hash; the email matches
 // case-insensitively. Errors: not_found.
 func (s *Store) FindUserByEmail(ctx context.Context, email string) (*latchkey.User, string, error) {
-	tx, err := s.beginRead(ctx)
-	if err != nil {
-		return nil, "", err
-	}
-	defer tx.Rollback()
-	return findUser(ctx, tx, "email = ?", normalizeEmail(email))
+	return readTx2(ctx, s, func(tx *Tx) (*latchkey.User, string, error) {
+		return findUser(ctx, tx, "email = ?", normalizeEmail(email))
+	})
 }
 
 // FindMembers lists an account's users with their roles, by email.
 // Errors: not_found (account).
 func (s *Store) FindMembers(ctx context.Context, accountID int64) ([]*latchkey.Member, error) {
-	tx, err := s.beginRead(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	if _, err := findAccountByID(ctx, tx, accountID); err != nil {
-		return nil, err
-	}
-	rows, err := tx.query(ctx, `
-		SELECT u.id, u.email, u.name, u.created_at, m.role
-		FROM memberships m JOIN users u ON u.id = m.user_id
-		WHERE m.account_id = ?
-		ORDER BY u.email`, accountID)
-	if err != nil {
-		return nil, fmt.Errorf("find members: %w", err)
-	}
-	defer rows.Close()
-	list := []*latchkey.Member{}
-	for rows.Next() {
-		var m latchkey.Member
-		var createdAt int64
-		var role string
-		if err := rows.Scan(&m.ID, &m.Email, &m.Name, &createdAt, &role); err != nil {
-			return nil, fmt.Errorf("find members: %w", err)
+	return readTx(ctx, s, func(tx *Tx) ([]*latchkey.Member, error) {
+		if _, err := findAccountByID(ctx, tx, accountID); err != nil {
+			return nil, err
 		}
-		m.CreatedAt, m.Role = fromMicros(createdAt), latchkey.Role(role)
-		list = append(list, &m)
-	}
-	if err := rowsErr(rows); err != nil {
-		return nil, fmt.Errorf("find members: %w", err)
-	}
-	return list, nil
+		rows, err := tx.query(ctx, `
+			SELECT u.id, u.email, u.name, u.created_at, m.role
+			FROM memberships m JOIN users u ON u.id = m.user_id
+			WHERE m.account_id = ?
+			ORDER BY u.email`, accountID)
+		return collect(rows, err, "find members", func(r scanner) (*latchkey.Member, error) {
+			var m latchkey.Member
+			var createdAt int64
+			var role string
+			if err := r.Scan(&m.ID, &m.Email, &m.Name, &createdAt, &role); err != nil {
+				return nil, err
+			}
+			m.CreatedAt, m.Role = fromMicros(createdAt), latchkey.Role(role)
+			return &m, nil
+		})
+	})
 }
 
 // FindMemberships lists a user's accounts, oldest membership first.
 // Errors: not_found (user).
 func (s *Store) FindMemberships(ctx context.Context, userID int64) ([]*latchkey.Membership, error) {
-	tx, err := s.beginRead(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	if _, _, err := findUser(ctx, tx, "id = ?", userID); err != nil {
-		return nil, err
-	}
-	rows, err := tx.query(ctx, `
-		SELECT account_id, user_id, role, created_at FROM memberships
-		WHERE user_id = ?
-		ORDER BY created_at, account_id`, userID)
-	if err != nil {
-		return nil, fmt.Errorf("find memberships: %w", err)
-	}
-	defer rows.Close()
-	list := []*latchkey.Membership{}
-	for rows.Next() {
-		var m latchkey.Membership
-		var role string
-		var createdAt int64
-		if err := rows.Scan(&m.AccountID, &m.UserID, &role, &createdAt); err != nil {
-			return nil, fmt.Errorf("find memberships: %w", err)
+	return readTx(ctx, s, func(tx *Tx) ([]*latchkey.Membership, error) {
+		if _, _, err := findUser(ctx, tx, "id = ?", userID); err != nil {
+			return nil, err
 		}
-		m.Role, m.CreatedAt = latchkey.Role(role), fromMicros(createdAt)
-		list = append(list, &m)
-	}
-	if err := rowsErr(rows); err != nil {
-		return nil, fmt.Errorf("find memberships: %w", err)
-	}
-	return list, nil
+		rows, err := tx.query(ctx, `
+			SELECT account_id, user_id, role, created_at FROM memberships
+			WHERE user_id = ?
+			ORDER BY created_at, account_id`, userID)
+		return collect(rows, err, "find memberships", func(r scanner) (*latchkey.Membership, error) {
+			var m latchkey.Membership
+			var role string
+			var createdAt int64
+			if err := r.Scan(&m.AccountID, &m.UserID, &role, &createdAt); err != nil {
+				return nil, err
+			}
+			m.Role, m.CreatedAt = latchkey.Role(role), fromMicros(createdAt)
+			return &m, nil
+		})
+	})
 }
 
 // SetMembership gives the user the role in the account, adding the
@@ -153,29 +111,20 @@ func (s *Store) SetMembership(ctx context.Context, accountID, userID int64, role
 	if !role.Valid() {
 		return latchkey.FieldError("role", "must be admin or member")
 	}
-	tx, err := s.beginWrite(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := setMembership(ctx, tx, accountID, userID, role); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return s.write(ctx, func(tx *Tx) error {
+		return setMembership(ctx, tx, accountID, userID, role)
+	})
 }
 
 // CountUsers reports how many users exist.
 func (s *Store) CountUsers(ctx context.Context) (int64, error) {
-	tx, err := s.beginRead(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer tx.Rollback()
-	var n int64
-	if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM users`).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count users: %w", err)
-	}
-	return n, nil
+	return readTx(ctx, s, func(tx *Tx) (int64, error) {
+		var n int64
+		if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM users`).Scan(&n); err != nil {
+			return 0, fmt.Errorf("count users: %w", err)
+		}
+		return n, nil
+	})
 }
 
 // normalizeEmail is the stored form of an email: trimmed and lowercased.

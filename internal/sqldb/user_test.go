@@ -175,7 +175,7 @@ func testHomeAccount(t *testing.T, b backend) {
 	MustCreateUser(t, s, "two@example.com", "")
 
 	count := func(accountID int64) int {
-		return len(MustAuditEvents(t, s, latchkey.AuditFilter{AccountID: accountID, Action: ptr(latchkey.ActionUserCreate)}))
+		return countEvents(t, s, accountID, latchkey.ActionUserCreate)
 	}
 	for _, tt := range []struct {
 		name    string
@@ -189,9 +189,7 @@ func testHomeAccount(t *testing.T, b backend) {
 }
 
 func testMemberships(t *testing.T, b backend) {
-	e := MustEnv(t, b)
-	s := e.store
-	a := MustCreateAccount(t, s, "acme")
+	e, s, a := MustAcme(t, b)
 	other := MustCreateAccount(t, s, "globex")
 	zed := MustCreateUser(t, s, "zed@example.com", "Zed")
 	amy := MustCreateUser(t, s, "Amy@example.com", "Amy")
@@ -269,15 +267,13 @@ func testMemberships(t *testing.T, b backend) {
 			t.Errorf("event %d: got %s, want target member %d by the context's actor", i, dump(ev), zed.ID)
 		}
 	}
-	if got := len(MustAuditEvents(t, s, latchkey.AuditFilter{AccountID: a.ID, Action: ptr(latchkey.ActionMemberSet)})); got != 2 {
+	if got := countEvents(t, s, a.ID, latchkey.ActionMemberSet); got != 2 {
 		t.Errorf("member.set events in acme: got %d, want 2", got)
 	}
 }
 
 func testSetMembershipErrors(t *testing.T, b backend) {
-	e := MustEnv(t, b)
-	s := e.store
-	a := MustCreateAccount(t, s, "acme")
+	_, s, a := MustAcme(t, b)
 	u := MustCreateUser(t, s, "ada@example.com", "")
 	tests := []struct {
 		name      string
@@ -305,7 +301,7 @@ func testSetMembershipErrors(t *testing.T, b backend) {
 	if ms, err := s.FindMemberships(ctx, u.ID); err != nil || len(ms) != 0 {
 		t.Errorf("memberships after failed calls: got %v, %v, want none", ms, err)
 	}
-	if got := len(MustAuditEvents(t, s, latchkey.AuditFilter{AccountID: a.ID, Action: ptr(latchkey.ActionMemberSet)})); got != 0 {
+	if got := countEvents(t, s, a.ID, latchkey.ActionMemberSet); got != 0 {
 		t.Errorf("member.set events: got %d, want 0", got)
 	}
 }
@@ -313,9 +309,7 @@ func testSetMembershipErrors(t *testing.T, b backend) {
 // testCreateMember stores a user with their membership, and stores neither
 // when the membership cannot be made.
 func testCreateMember(t *testing.T, b backend) {
-	e := MustEnv(t, b)
-	s := e.store
-	a := MustCreateAccount(t, s, "acme")
+	_, s, a := MustAcme(t, b)
 	u := &latchkey.User{Email: " Ada@Acme.test ", Name: "Ada"}
 	if err := s.CreateMember(ctx, a.ID, u, testPasswordHash, latchkey.RoleAdmin); err != nil {
 		t.Fatal(err)

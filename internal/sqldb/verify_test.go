@@ -13,9 +13,7 @@ import (
 )
 
 func testFindVerifyKey(t *testing.T, b backend) {
-	e := MustEnv(t, b)
-	s := e.store
-	a := MustCreateAccount(t, s, "acme")
+	_, s, a := MustAcme(t, b)
 	MustCreatePermission(t, s, a.ID, "read", "write")
 	k, secret := MustCreateKey(t, s, a.ID, fullKey())
 	if err := s.AddDevice(ctx, k.ID, "laptop", 2); err != nil {
@@ -44,9 +42,7 @@ func testFindVerifyKey(t *testing.T, b backend) {
 }
 
 func testDevices(t *testing.T, b backend) {
-	e := MustEnv(t, b)
-	s := e.store
-	a := MustCreateAccount(t, s, "acme")
+	e, s, a := MustAcme(t, b)
 	k, _ := MustCreateKey(t, s, a.ID, &latchkey.KeyCreate{MaxDevices: 2})
 	add := func(device string, max int64) error {
 		t.Helper()
@@ -170,9 +166,7 @@ func testAddDeviceConcurrentLimit(t *testing.T, b backend) {
 }
 
 func testFlushUsage(t *testing.T, b backend) {
-	e := MustEnv(t, b)
-	s := e.store
-	a := MustCreateAccount(t, s, "acme")
+	e, s, a := MustAcme(t, b)
 	t0 := e.clock.Now()
 	k, _ := MustCreateKey(t, s, a.ID, &latchkey.KeyCreate{
 		Credits: &latchkey.Credits{Remaining: 10, RefillAmount: ptr(int64(100)), RefillInterval: latchkey.RefillDay}})
@@ -262,9 +256,7 @@ func testFlushUsage(t *testing.T, b backend) {
 // key's last use, credits and counters land, across full and partial
 // chunks.
 func testFlushUsageMany(t *testing.T, b backend) {
-	e := MustEnv(t, b)
-	s := e.store
-	a := MustCreateAccount(t, s, "acme")
+	e, s, a := MustAcme(t, b)
 	const n = 2*sqldb.FlushRows + 7
 	now := e.clock.Now()
 	minute := now.Truncate(time.Minute)
@@ -310,9 +302,7 @@ func testFlushUsageMany(t *testing.T, b backend) {
 }
 
 func testFindUsage(t *testing.T, b backend) {
-	e := MustEnv(t, b)
-	s := e.store
-	a := MustCreateAccount(t, s, "acme")
+	e, s, a := MustAcme(t, b)
 	k, _ := MustCreateKey(t, s, a.ID, nil)
 	t0 := e.clock.Now() // 03:04:05
 	m := t0.Truncate(time.Minute)

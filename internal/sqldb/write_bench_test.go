@@ -1,13 +1,9 @@
 package sqldb_test
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
-
-	"github.com/latchkey/latchkey"
 )
 
 // BenchmarkWrite measures the writes that change a key's verifiable state
@@ -32,23 +28,7 @@ func BenchmarkWrite(b *testing.B) {
 		b.Run(name+"/update", func(b *testing.B) {
 			s := MustOpen(b, dsn(b), nil)
 			a := MustCreateAccount(b, s, "bench")
-			var ids []int64
-			for i := 0; i < 64; i++ {
-				k, _ := MustCreateKey(b, s, a.ID, nil)
-				ids = append(ids, k.ID)
-			}
-			var n atomic.Int64
-			b.SetParallelism(4)
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					i := n.Add(1)
-					if _, err := s.UpdateKey(ctx, a.ID, ids[int(i)%len(ids)], &latchkey.KeyUpdate{Name: ptr(fmt.Sprint(i))}); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
+			benchRenames(b, s, a.ID)
 		})
 	}
 }
