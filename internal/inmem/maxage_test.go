@@ -23,12 +23,19 @@ func (h *harness) eventually(tb testing.TB, req latchkey.VerifyRequest, code lat
 	tb.Fatalf("verification never answered %s", code)
 }
 
-func TestVerify_MaxAgeRefreshesAMissedChange(t *testing.T) {
-	h := MustHarness(t)
+// mustMaxAgeHarness returns a harness whose verifier trusts a snapshot for
+// a minute, with key 1 cached, and the request that verifies the key.
+func mustMaxAgeHarness(tb testing.TB) (*harness, latchkey.VerifyRequest) {
+	tb.Helper()
+	h := MustHarness(tb)
 	h.v.MaxAge = time.Minute
-	secret := h.add(t, baseKey(1))
-	req := latchkey.VerifyRequest{Key: secret}
-	wantCode(t, h.verify(t, req), latchkey.CodeValid)
+	req := latchkey.VerifyRequest{Key: h.add(tb, baseKey(1))}
+	wantCode(tb, h.verify(tb, req), latchkey.CodeValid)
+	return h, req
+}
+
+func TestVerify_MaxAgeRefreshesAMissedChange(t *testing.T) {
+	h, req := mustMaxAgeHarness(t)
 
 	// A revoke the feed never told this instance of.
 	past := h.clock.Now().Add(-time.Second)
@@ -41,27 +48,17 @@ func TestVerify_MaxAgeRefreshesAMissedChange(t *testing.T) {
 }
 
 func TestVerify_MaxAgeEvictsADeletedKey(t *testing.T) {
-	h := MustHarness(t)
-	h.v.MaxAge = time.Minute
-	secret := h.add(t, baseKey(1))
-	req := latchkey.VerifyRequest{Key: secret}
-	wantCode(t, h.verify(t, req), latchkey.CodeValid)
+	h, req := mustMaxAgeHarness(t)
 	h.store.remove(1)
 	h.clock.Add(2 * time.Minute)
 	h.eventually(t, req, latchkey.CodeNotFound)
 }
 
 func TestVerify_MaxAgeServesTheSnapshotWhileTheStoreIsDown(t *testing.T) {
-	h := MustHarness(t)
-	h.v.MaxAge = time.Minute
-	secret := h.add(t, baseKey(1))
-	req := latchkey.VerifyRequest{Key: secret}
-	wantCode(t, h.verify(t, req), latchkey.CodeValid)
+	h, req := mustMaxAgeHarness(t)
 
 	down := latchkey.Errorf(latchkey.EUNAVAILABLE, "store down (test)")
-	h.store.mu.Lock()
-	h.store.findErr = down
-	h.store.mu.Unlock()
+	h.store.with(func() { h.store.findErr = down })
 	h.clock.Add(2 * time.Minute)
 	for i := 0; i < 20; i++ { // each may start a refresh that fails
 		wantCode(t, h.verify(t, req), latchkey.CodeValid)
@@ -73,23 +70,15 @@ func TestVerify_MaxAgeServesTheSnapshotWhileTheStoreIsDown(t *testing.T) {
 		t.Fatalf("uncached key with the store down: got %v, want unavailable", err)
 	}
 
-	h.store.mu.Lock()
-	h.store.findErr = nil
-	h.store.mu.Unlock()
+	h.store.with(func() { h.store.findErr = nil })
 	h.store.update(1, func(vk *latchkey.VerifyKey) { vk.Enabled = false })
 	h.clock.Add(2 * time.Second) // past the retry delay of the failed refresh
 	h.eventually(t, req, latchkey.CodeDisabled)
 }
 
 func TestVerify_MaxAgeRefreshDoesNotRepeatItself(t *testing.T) {
-	h := MustHarness(t)
-	h.v.MaxAge = time.Minute
-	secret := h.add(t, baseKey(1))
-	req := latchkey.VerifyRequest{Key: secret}
-	wantCode(t, h.verify(t, req), latchkey.CodeValid)
-	h.store.mu.Lock()
-	h.store.findErr = latchkey.Errorf(latchkey.EUNAVAILABLE, "store down (test)")
-	h.store.mu.Unlock()
+	h, req := mustMaxAgeHarness(t)
+	h.store.with(func() { h.store.findErr = latchkey.Errorf(latchkey.EUNAVAILABLE, "store down (test)") })
 	h.clock.Add(2 * time.Minute)
 	for i := 0; i < 100; i++ {
 		wantCode(t, h.verify(t, req), latchkey.CodeValid)
@@ -149,9 +138,7 @@ func TestVerify_MaxAgeReloadsDevices(t *testing.T) {
 	h.store.devices[1] = []string{"old-laptop"}
 	secret := h.add(t, vk)
 	wantCode(t, h.verify(t, latchkey.VerifyRequest{Key: secret, DeviceID: "phone"}), latchkey.CodeDeviceLimitExceeded)
-	h.store.mu.Lock()
-	h.store.devices[1] = nil // an admin removed it; this instance was not told
-	h.store.mu.Unlock()
+	h.store.with(func() { h.store.devices[1] = nil }) // an admin removed it; this instance was not told
 	h.clock.Add(2 * time.Minute)
 	h.eventually(t, latchkey.VerifyRequest{Key: secret, DeviceID: "phone"}, latchkey.CodeValid)
 }

@@ -42,6 +42,13 @@ type countKey struct {
 	code   latchkey.VerifyCode
 }
 
+// with runs fn, which sets the store's fields, under its lock.
+func (s *fakeStore) with(fn func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fn()
+}
+
 func newFakeStore() *fakeStore {
 	return &fakeStore{
 		keys:     make(map[latchkey.SecretHash]*latchkey.VerifyKey),

@@ -138,6 +138,19 @@ func (v *Verifier) markDirty(ks *keyState) {
 	d.mu.Unlock()
 }
 
+// record counts the outcome of a verification at now in the key's usage p
+// and lists the key for the next flush. The caller holds ks.mu.
+func (v *Verifier) record(ks *keyState, p *pending, code latchkey.VerifyCode, now time.Time) {
+	p.count(code, now)
+	if code == latchkey.CodeValid && now.After(p.lastUsed) {
+		p.lastUsed = now
+	}
+	if !ks.dirty {
+		ks.dirty = true
+		v.markDirty(ks)
+	}
+}
+
 type flushItem struct {
 	ks *keyState
 	p  *pending

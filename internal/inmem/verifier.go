@@ -295,14 +295,7 @@ func (v *Verifier) settle(ks *keyState, code latchkey.VerifyCode, cost int64, no
 		b.credits = rem
 		b.res.CreditsRemaining = &b.credits
 	}
-	p.count(code, now)
-	if code == latchkey.CodeValid && now.After(p.lastUsed) {
-		p.lastUsed = now
-	}
-	if !ks.dirty {
-		ks.dirty = true
-		v.markDirty(ks)
-	}
+	v.record(ks, p, code, now)
 	ks.mu.Unlock()
 	return code
 }
@@ -385,14 +378,7 @@ func (v *Verifier) spendShared(ctx context.Context, e *entry, code latchkey.Veri
 			}
 		}
 	}
-	p.count(code, now)
-	if code == latchkey.CodeValid && now.After(p.lastUsed) {
-		p.lastUsed = now
-	}
-	if !ks.dirty {
-		ks.dirty = true
-		v.markDirty(ks)
-	}
+	v.record(ks, p, code, now)
 	ks.mu.Unlock()
 	b.res.Code = code
 	b.res.Valid = code == latchkey.CodeValid

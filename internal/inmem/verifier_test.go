@@ -32,9 +32,7 @@ func MustHarness(tb testing.TB) *harness {
 	h := &harness{store: newFakeStore(), clock: newTestClock(), lim: inmem.NewRateLimiter()}
 	h.v = inmem.NewVerifier(h.store, h.lim, h.clock.Now, slog.New(slog.DiscardHandler))
 	tb.Cleanup(func() {
-		h.store.mu.Lock()
-		h.store.flushErr = nil
-		h.store.mu.Unlock()
+		h.store.with(func() { h.store.flushErr = nil })
 		if err := h.v.Close(context.Background()); err != nil {
 			tb.Errorf("close: %v", err)
 		}
@@ -57,6 +55,14 @@ func (h *harness) verify(tb testing.TB, req latchkey.VerifyRequest) *latchkey.Ve
 		tb.Fatalf("verify: %v", err)
 	}
 	return res
+}
+
+// verifyN verifies req n times.
+func (h *harness) verifyN(tb testing.TB, req latchkey.VerifyRequest, n int) {
+	tb.Helper()
+	for range n {
+		h.verify(tb, req)
+	}
 }
 
 func (h *harness) flush(tb testing.TB) {
@@ -326,11 +332,16 @@ func TestVerify_CostZeroPeeks(t *testing.T) {
 	}
 }
 
+// hourlyCredits are credits with remaining left that refill to amount
+// every hour, last refilled at refilled.
+func hourlyCredits(refilled time.Time, remaining, amount int64) *latchkey.Credits {
+	return &latchkey.Credits{Remaining: remaining, RefillAmount: &amount, RefillInterval: latchkey.RefillHour, RefilledAt: &refilled}
+}
+
 func TestVerify_CreditsRefill(t *testing.T) {
 	h := MustHarness(t)
 	vk := baseKey(1)
-	refilled := h.clock.Now()
-	vk.Credits = &latchkey.Credits{Remaining: 2, RefillAmount: ptr[int64](3), RefillInterval: latchkey.RefillHour, RefilledAt: &refilled}
+	vk.Credits = hourlyCredits(h.clock.Now(), 2, 3)
 	secret := h.add(t, vk)
 	for _, want := range []latchkey.VerifyCode{latchkey.CodeValid, latchkey.CodeValid, latchkey.CodeUsageExceeded} {
 		wantCode(t, h.verify(t, latchkey.VerifyRequest{Key: secret}), want)
@@ -401,20 +412,14 @@ func TestVerify_DeviceStoreConflict(t *testing.T) {
 	secret := h.add(t, vk)
 	wantCode(t, h.verify(t, latchkey.VerifyRequest{Key: secret, DeviceID: "a"}), latchkey.CodeValid)
 	// Another instance registered a device: the store refuses ours.
-	h.store.mu.Lock()
-	h.store.devices[1] = append(h.store.devices[1], "elsewhere")
-	h.store.mu.Unlock()
+	h.store.with(func() { h.store.devices[1] = append(h.store.devices[1], "elsewhere") })
 	wantCode(t, h.verify(t, latchkey.VerifyRequest{Key: secret, DeviceID: "b"}), latchkey.CodeDeviceLimitExceeded)
 
-	h.store.mu.Lock()
-	h.store.deviceErr = errors.New("disk on fire")
-	h.store.mu.Unlock()
+	h.store.with(func() { h.store.deviceErr = errors.New("disk on fire") })
 	if _, err := h.v.Verify(context.Background(), 1, &latchkey.VerifyRequest{Key: secret, DeviceID: "c"}); err == nil {
 		t.Fatal("got no error from a failing AddDevice")
 	}
-	h.store.mu.Lock()
-	h.store.deviceErr = latchkey.Errorf(latchkey.ENOTFOUND, "key gone")
-	h.store.mu.Unlock()
+	h.store.with(func() { h.store.deviceErr = latchkey.Errorf(latchkey.ENOTFOUND, "key gone") })
 	wantCode(t, h.verify(t, latchkey.VerifyRequest{Key: secret, DeviceID: "d"}), latchkey.CodeNotFound)
 	if st := h.v.Stats(); st.Entries != 0 {
 		t.Fatalf("got %d cached entries after the key vanished, want 0", st.Entries)
@@ -844,19 +849,13 @@ func TestFlush_FailureKeepsUsage(t *testing.T) {
 	vk := baseKey(1)
 	vk.Credits = &latchkey.Credits{Remaining: 100}
 	secret := h.add(t, vk)
-	for range 5 {
-		h.verify(t, latchkey.VerifyRequest{Key: secret})
-	}
-	h.store.mu.Lock()
-	h.store.flushErr = errors.New("database is locked")
-	h.store.mu.Unlock()
+	h.verifyN(t, latchkey.VerifyRequest{Key: secret}, 5)
+	h.store.with(func() { h.store.flushErr = errors.New("database is locked") })
 	if err := h.v.Flush(context.Background()); err == nil {
 		t.Fatal("got no error from a failing flush")
 	}
 	h.clock.Add(time.Minute)
-	for range 2 {
-		h.verify(t, latchkey.VerifyRequest{Key: secret})
-	}
+	h.verifyN(t, latchkey.VerifyRequest{Key: secret}, 2)
 	if err := h.v.Flush(context.Background()); err == nil {
 		t.Fatal("got no error from a failing flush")
 	}
@@ -866,9 +865,7 @@ func TestFlush_FailureKeepsUsage(t *testing.T) {
 	if res := h.verify(t, latchkey.VerifyRequest{Key: secret, Cost: ptr[int64](0)}); *res.CreditsRemaining != 93 {
 		t.Fatalf("got %d credits after reload, want 93 (100 stored − 7 unflushed)", *res.CreditsRemaining)
 	}
-	h.store.mu.Lock()
-	h.store.flushErr = nil
-	h.store.mu.Unlock()
+	h.store.with(func() { h.store.flushErr = nil })
 	h.flush(t)
 	if got := h.store.credits(1); got != 93 {
 		t.Fatalf("got stored credits %d, want 93", got)
@@ -913,9 +910,7 @@ func TestFlush_Chunks(t *testing.T) {
 	}
 
 	verifyAll()
-	h.store.mu.Lock()
-	h.store.failFlush = h.store.flushes + 2 // the second chunk fails
-	h.store.mu.Unlock()
+	h.store.with(func() { h.store.failFlush = h.store.flushes + 2 }) // the second chunk fails
 	if err := h.v.Flush(context.Background()); err == nil {
 		t.Fatal("got no error from a flush whose second chunk failed")
 	}
@@ -981,23 +976,16 @@ func TestFlush_OwesWhatWasBuffered(t *testing.T) {
 func TestFlush_FailureThenRefill(t *testing.T) {
 	h := MustHarness(t)
 	vk := baseKey(1)
-	refilled := h.clock.Now()
-	vk.Credits = &latchkey.Credits{Remaining: 10, RefillAmount: ptr[int64](10), RefillInterval: latchkey.RefillHour, RefilledAt: &refilled}
+	vk.Credits = hourlyCredits(h.clock.Now(), 10, 10)
 	secret := h.add(t, vk)
-	for range 4 {
-		h.verify(t, latchkey.VerifyRequest{Key: secret})
-	}
-	h.store.mu.Lock()
-	h.store.flushErr = errors.New("timeout")
-	h.store.mu.Unlock()
+	h.verifyN(t, latchkey.VerifyRequest{Key: secret}, 4)
+	h.store.with(func() { h.store.flushErr = errors.New("timeout") })
 	if err := h.v.Flush(context.Background()); err == nil {
 		t.Fatal("got no error")
 	}
 	h.clock.Add(time.Hour)
 	h.verify(t, latchkey.VerifyRequest{Key: secret}) // refill to 10, spend 1
-	h.store.mu.Lock()
-	h.store.flushErr = nil
-	h.store.mu.Unlock()
+	h.store.with(func() { h.store.flushErr = nil })
 	h.flush(t)
 	if got := h.store.credits(1); got != 9 {
 		t.Fatalf("got stored credits %d, want 9", got)
