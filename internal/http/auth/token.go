@@ -16,7 +16,8 @@ import (
 // cookies, the access token and its prefix, the bearer header, the CSRF
 // token.
 
-// Session lifetimes (DESIGN.md, "Who may call what").
+// Session lifetimes: an access token lives ten minutes, its session family
+// (the refresh tokens rotated in it) thirty days.
 const (
 	AccessTTL  = 10 * time.Minute
 	RefreshTTL = 30 * 24 * time.Hour
