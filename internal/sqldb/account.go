@@ -1,3 +1,5 @@
+// Accounts: finding, listing and creating them.
+
 package sqldb
 
 import (

@@ -1,3 +1,6 @@
+// The audit log: FindAuditEvents, writing an event, and the field diffs
+// events record.
+
 package sqldb
 
 import (

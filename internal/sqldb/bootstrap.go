@@ -1,3 +1,5 @@
+// Bootstrap: the default account and root key an empty store starts with.
+
 package sqldb
 
 import (

@@ -1,3 +1,5 @@
+// Page cursors and page limits of the list methods.
+
 package sqldb
 
 import (

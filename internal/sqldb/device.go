@@ -1,3 +1,5 @@
+// The devices of keys: listing, adding under a key's limit, deleting.
+
 package sqldb
 
 import (

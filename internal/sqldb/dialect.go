@@ -1,3 +1,6 @@
+// What differs between SQLite and PostgreSQL (see the comment below the
+// imports).
+
 package sqldb
 
 import (

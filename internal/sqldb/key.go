@@ -1,3 +1,6 @@
+// Keys: creating, finding, listing, updating, revoking, rotating and
+// deleting them; their columns and audit fields.
+
 package sqldb
 
 import (

@@ -1,3 +1,6 @@
+// Sign-in sessions: families of refresh tokens, rotation, replay and reuse
+// detection, revocation and pruning.
+
 package sqldb
 
 import (

@@ -1,3 +1,5 @@
+// Store-wide settings: the secret key every instance shares.
+
 package sqldb
 
 import (

@@ -1,3 +1,6 @@
+// Usage: FindUsage's buckets, and FlushUsage, which writes what the verifier
+// buffered.
+
 package sqldb
 
 import (

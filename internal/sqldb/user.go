@@ -1,3 +1,5 @@
+// Users and their memberships of accounts.
+
 package sqldb
 
 import (

@@ -1,3 +1,5 @@
+// The reads of verification: FindKeyBySecret and FindVerifyKey.
+
 package sqldb
 
 import (
