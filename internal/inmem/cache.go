@@ -113,6 +113,7 @@ type invalLog struct {
 	ring [invalRing]int64
 }
 
+// record numbers an invalidation of the key.
 func (l *invalLog) record(keyID int64) {
 	l.mu.Lock()
 	g := l.gen.Load() + 1
@@ -301,6 +302,7 @@ func (v *Verifier) insert(h latchkey.SecretHash, vk *latchkey.VerifyKey, g0 uint
 	return e
 }
 
+// containsHash reports whether hs holds h.
 func containsHash(hs []latchkey.SecretHash, h latchkey.SecretHash) bool {
 	for _, x := range hs {
 		if x == h {

@@ -86,6 +86,7 @@ func (ks *keyState) scheduleRefill() {
 	}
 }
 
+// hasDevice reports whether the key knows the device.
 func (ks *keyState) hasDevice(dev string) bool {
 	if ks.deviceSet != nil {
 		_, ok := ks.deviceSet[dev]
@@ -99,6 +100,8 @@ func (ks *keyState) hasDevice(dev string) bool {
 	return false
 }
 
+// addDevice remembers a device of the key, indexing them once there are
+// many.
 func (ks *keyState) addDevice(dev string) {
 	if ks.hasDevice(dev) {
 		return
@@ -112,6 +115,7 @@ func (ks *keyState) addDevice(dev string) {
 	}
 }
 
+// indexDevices builds deviceSet from devices.
 func (ks *keyState) indexDevices() {
 	ks.deviceSet = make(map[string]struct{}, len(ks.devices))
 	for _, d := range ks.devices {

@@ -112,10 +112,12 @@ func (p *pending) merge(old *pending) {
 	}
 }
 
+// sameTime reports whether a and b are both nil or the same instant.
 func sameTime(a, b *time.Time) bool {
 	return (a == nil) == (b == nil) && (a == nil || a.Equal(*b))
 }
 
+// reset empties p for reuse, keeping older's array.
 func (p *pending) reset() {
 	older := p.older[:0]
 	*p = pending{older: older}
@@ -353,6 +355,7 @@ func (v *Verifier) Run(ctx context.Context) {
 	}
 }
 
+// flushTimeout is FlushTimeout, or its default.
 func (v *Verifier) flushTimeout() time.Duration {
 	if v.FlushTimeout <= 0 {
 		return DefaultFlushTimeout

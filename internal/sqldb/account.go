@@ -50,6 +50,7 @@ func (s *Store) CreateAccount(ctx context.Context, a *latchkey.Account) error {
 	})
 }
 
+// createAccount validates and inserts an account and audits it.
 func createAccount(ctx context.Context, tx *Tx, a *latchkey.Account) error {
 	if err := a.Validate(); err != nil {
 		return err
@@ -74,6 +75,7 @@ func createAccount(ctx context.Context, tx *Tx, a *latchkey.Account) error {
 	}, 0)
 }
 
+// findAccountByID returns an account, or not_found.
 func findAccountByID(ctx context.Context, tx *Tx, id int64) (*latchkey.Account, error) {
 	a, err := scanAccount(tx.queryRow(ctx, `SELECT id, name, key_prefix, created_at FROM accounts WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -84,6 +86,7 @@ func findAccountByID(ctx context.Context, tx *Tx, id int64) (*latchkey.Account, 
 	return a, nil
 }
 
+// scanAccount reads the id, name, key_prefix and created_at of an account row.
 func scanAccount(row scanner) (*latchkey.Account, error) {
 	var a latchkey.Account
 	var createdAt int64

@@ -8,10 +8,13 @@ import (
 	"time"
 )
 
+// micros is how a time is stored: unix microseconds.
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
+// fromMicros is the UTC time of stored unix microseconds.
 func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
 
+// nullMicros is micros of t, or NULL for nil.
 func nullMicros(t *time.Time) any {
 	if t == nil {
 		return nil
@@ -19,6 +22,7 @@ func nullMicros(t *time.Time) any {
 	return t.UnixMicro()
 }
 
+// timePtr is the time a nullable microseconds column holds, or nil.
 func timePtr(v sql.NullInt64) *time.Time {
 	if !v.Valid {
 		return nil
@@ -27,6 +31,7 @@ func timePtr(v sql.NullInt64) *time.Time {
 	return &t
 }
 
+// nullString is *s, or NULL for nil.
 func nullString(s *string) any {
 	if s == nil {
 		return nil
@@ -34,6 +39,7 @@ func nullString(s *string) any {
 	return *s
 }
 
+// stringPtr is the string a nullable column holds, or nil.
 func stringPtr(v sql.NullString) *string {
 	if !v.Valid {
 		return nil
@@ -41,6 +47,7 @@ func stringPtr(v sql.NullString) *string {
 	return &v.String
 }
 
+// nullInt is *i, or NULL for nil.
 func nullInt(i *int64) any {
 	if i == nil {
 		return nil
@@ -48,6 +55,7 @@ func nullInt(i *int64) any {
 	return *i
 }
 
+// intPtr is the integer a nullable column holds, or nil.
 func intPtr(v sql.NullInt64) *int64 {
 	if !v.Valid {
 		return nil

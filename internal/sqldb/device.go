@@ -43,6 +43,8 @@ func (s *Store) AddDevice(ctx context.Context, keyID int64, deviceID string, max
 	})
 }
 
+// addDevice is AddDevice inside a write transaction: it holds the key's
+// row while it counts the devices, so concurrent calls respect max.
 func addDevice(ctx context.Context, tx *Tx, keyID int64, deviceID string, max int64) error {
 	var id int64
 	err := tx.queryRow(ctx, `SELECT id FROM keys WHERE id = ?`+tx.store.dialect.forUpdate, keyID).Scan(&id)
@@ -69,6 +71,8 @@ func addDevice(ctx context.Context, tx *Tx, keyID int64, deviceID string, max in
 	return nil
 }
 
+// deleteDevice is DeleteDevice inside a write transaction; it audits the
+// deletion and announces the key's change.
 func deleteDevice(ctx context.Context, tx *Tx, accountID, keyID int64, deviceID string) error {
 	if err := keyExists(ctx, tx, accountID, keyID, true); err != nil {
 		return err
@@ -97,6 +101,8 @@ func deleteDevice(ctx context.Context, tx *Tx, accountID, keyID int64, deviceID 
 // findDevicesQuery lists a key's devices, oldest first.
 const findDevicesQuery = `SELECT device_id, created_at FROM devices WHERE key_id = ? ORDER BY created_at, device_id`
 
+// findDevices lists a key's devices, oldest first, through the prepared
+// findDevicesQuery.
 func findDevices(ctx context.Context, tx *Tx, keyID int64) ([]*latchkey.Device, error) {
 	rows, err := tx.queryCached(ctx, findDevicesQuery, keyID)
 	return collect(rows, err, "find devices", func(r scanner) (*latchkey.Device, error) {

@@ -173,6 +173,7 @@ func createPrivate(path string) error {
 	return f.Close()
 }
 
+// cloneValues copies URL query values, so the caller's stay untouched.
 func cloneValues(v url.Values) url.Values {
 	c := make(url.Values, len(v))
 	for k, vs := range v {
@@ -181,6 +182,7 @@ func cloneValues(v url.Values) url.Values {
 	return c
 }
 
+// appendQuery appends the query q to a SQLite path or file: URI.
 func appendQuery(path string, q url.Values) string {
 	sep := "?"
 	if strings.Contains(path, "?") {
@@ -295,6 +297,9 @@ func unavailable(err error) error {
 		RetryAfter: unavailableRetry, Err: err}
 }
 
+// isUnavailable reports whether err, from either driver, says the database
+// could not be reached, dropped the connection, timed out, or is
+// overloaded or shutting down: worth trying again shortly.
 func isUnavailable(err error) bool {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
 		errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||

@@ -77,6 +77,7 @@ func (s *Store) Subscribe(fn func(latchkey.KeyChange)) (cancel func()) {
 
 var _ latchkey.ChangeFeed = (*Store)(nil)
 
+// publish tells every subscriber of every change, in order.
 func (f *feed) publish(changes []latchkey.KeyChange) {
 	if len(changes) == 0 {
 		return

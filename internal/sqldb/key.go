@@ -83,6 +83,8 @@ func (s *Store) DeleteKey(ctx context.Context, accountID, id int64) error {
 	return s.write(ctx, func(tx *Tx) error { return deleteKey(ctx, tx, accountID, id) })
 }
 
+// createKey is CreateKey inside a write transaction: it validates the
+// input, inserts the key, its secret and permissions, and audits it.
 func createKey(ctx context.Context, tx *Tx, accountID int64, c *latchkey.KeyCreate) (*latchkey.Key, string, error) {
 	if c == nil {
 		return nil, "", latchkey.Errorf(latchkey.EINVALID, "key: missing input")
@@ -152,6 +154,9 @@ func createKey(ctx context.Context, tx *Tx, accountID int64, c *latchkey.KeyCrea
 	return k, secret, nil
 }
 
+// updateKey is UpdateKey and RevokeKey inside a write transaction: it
+// locks the key, merges the patch, writes only what changed, audits the
+// changed fields as action and announces the change.
 func updateKey(ctx context.Context, tx *Tx, accountID, id int64, u *latchkey.KeyUpdate, action string) (*latchkey.Key, error) {
 	if u == nil {
 		return nil, latchkey.Errorf(latchkey.EINVALID, "key update: missing input")
@@ -248,6 +253,8 @@ func updateKey(ctx context.Context, tx *Tx, accountID, id int64, u *latchkey.Key
 	return findKey(ctx, tx, accountID, id, false)
 }
 
+// rotateKey is RotateKey inside a write transaction: it ends the other
+// secrets' life after grace, inserts a new secret, audits and announces it.
 func rotateKey(ctx context.Context, tx *Tx, accountID, id int64, grace time.Duration) (*latchkey.Key, string, error) {
 	if grace < 0 {
 		return nil, "", latchkey.FieldError("grace_seconds", "must not be negative")
@@ -299,6 +306,8 @@ func rotateKey(ctx context.Context, tx *Tx, accountID, id int64, grace time.Dura
 	return k, secret, nil
 }
 
+// deleteKey is DeleteKey inside a write transaction: it audits what it
+// deletes and announces the change.
 func deleteKey(ctx context.Context, tx *Tx, accountID, id int64) error {
 	before, err := findKey(ctx, tx, accountID, id, true)
 	if err != nil {
@@ -322,6 +331,8 @@ func deleteKey(ctx context.Context, tx *Tx, accountID, id int64) error {
 	return tx.keyChanged(ctx, accountID, id)
 }
 
+// insertSecret stores a key's secret: its hash, its start (shown to tell
+// secrets apart) and its expiry (nil: none).
 func insertSecret(ctx context.Context, tx *Tx, keyID int64, hash latchkey.SecretHash, start string, expiresAt *time.Time) error {
 	if _, err := tx.exec(ctx, `INSERT INTO key_secrets (key_id, hash, start, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
 		keyID, hash[:], start, micros(tx.now), nullMicros(expiresAt)); err != nil {
@@ -357,6 +368,8 @@ func keyOf(ctx context.Context, tx *Tx, row scanner, what, notFound string, args
 	return k, nil
 }
 
+// findKeys is FindKeys inside a transaction: one page of the filter's keys,
+// newest first, with their permissions and status.
 func findKeys(ctx context.Context, tx *Tx, f latchkey.KeyFilter) ([]*latchkey.Key, string, error) {
 	limit, err := pageLimit(f.Limit)
 	if err != nil {
@@ -431,6 +444,7 @@ func statusPredicate(st latchkey.Status, now int64) (string, []any, error) {
 	return "", nil, latchkey.FieldError("status", "must be one of active, disabled, expired, revoked")
 }
 
+// escapeLike escapes the LIKE wildcards of s, for ESCAPE '\'.
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
@@ -456,6 +470,7 @@ var keyMutableSet = func() string {
 	return strings.Join(cols, ", ")
 }()
 
+// keyMutableArgs are the values of keyMutableColumns of k, in order.
 func keyMutableArgs(k *latchkey.Key) []any {
 	var rlLimit, rlWindow, credRemaining, credRefill, credInterval, credRefilledAt any
 	if k.RateLimit != nil {
@@ -472,6 +487,7 @@ func keyMutableArgs(k *latchkey.Key) []any {
 		k.MaxDevices, credRemaining, credRefill, credInterval, credRefilledAt, string(k.Meta)}
 }
 
+// scanKey reads a row of keyColumns into a key.
 func scanKey(row scanner) (*latchkey.Key, error) {
 	var (
 		k                                                         latchkey.Key

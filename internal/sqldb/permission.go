@@ -50,6 +50,7 @@ func (s *Store) DeletePermission(ctx context.Context, accountID int64, name stri
 	})
 }
 
+// createPermission validates and inserts a catalogue name and audits it.
 func createPermission(ctx context.Context, tx *Tx, p *latchkey.Permission) error {
 	if p == nil {
 		return latchkey.Errorf(latchkey.EINVALID, "permission: missing input")
@@ -77,6 +78,9 @@ func createPermission(ctx context.Context, tx *Tx, p *latchkey.Permission) error
 	}, 0)
 }
 
+// deletePermission is DeletePermission inside a write transaction: it
+// locks the holders and the name in a deadlock-free order, deletes it,
+// audits the holders and announces each holder's change.
 func deletePermission(ctx context.Context, tx *Tx, accountID int64, name string) error {
 	// Locks are taken keys first, in id order, then the permission: the
 	// order UpdateKey and CreateKey take them in (a key's row, then the

@@ -148,6 +148,8 @@ func (s *Store) PruneSessions(ctx context.Context, keep time.Duration) (int64, e
 	})
 }
 
+// createSession is CreateSession inside a write transaction: a new family
+// with its first refresh token, audited as a login.
 func createSession(ctx context.Context, tx *Tx, userID int64, ttl time.Duration, ip, userAgent string) (*latchkey.SessionFamily, string, error) {
 	if _, _, err := findUser(ctx, tx, "id = ?", userID); err != nil {
 		return nil, "", err
@@ -301,6 +303,7 @@ func revokeSessionFamily(ctx context.Context, tx *Tx, f *latchkey.SessionFamily,
 	})
 }
 
+// insertSessionEvent audits a session family's event as its user.
 func insertSessionEvent(ctx context.Context, tx *Tx, f *latchkey.SessionFamily, action string, changes map[string]latchkey.Change) error {
 	home, err := homeAccountID(ctx, tx)
 	if err != nil {
@@ -335,6 +338,8 @@ func insertRefreshToken(ctx context.Context, tx *Tx, f *latchkey.SessionFamily, 
 	return nil
 }
 
+// findSessionFamily returns a family or not_found; lock (in a write
+// transaction) locks its row.
 func findSessionFamily(ctx context.Context, tx *Tx, id string, lock bool) (*latchkey.SessionFamily, error) {
 	q := `SELECT id, user_id, created_at, expires_at, revoked_at, ip, user_agent FROM session_families WHERE id = ?`
 	if lock {

@@ -40,6 +40,7 @@ func (s *Store) SecretKey(ctx context.Context) ([]byte, error) {
 	})
 }
 
+// insertSettingIfAbsent stores a setting unless it is already set.
 func insertSettingIfAbsent(ctx context.Context, tx *Tx, name, value string) error {
 	if _, err := tx.exec(ctx, `INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, name, value); err != nil {
 		return fmt.Errorf("insert setting %s: %w", name, err)
@@ -47,6 +48,7 @@ func insertSettingIfAbsent(ctx context.Context, tx *Tx, name, value string) erro
 	return nil
 }
 
+// findSetting returns a setting's value.
 func findSetting(ctx context.Context, tx *Tx, name string) (string, error) {
 	var v string
 	err := tx.queryRow(ctx, `SELECT value FROM settings WHERE name = ?`, name).Scan(&v)

@@ -160,6 +160,7 @@ func (tx *Tx) Rollback() error {
 // The statement helpers run under the transaction's ctx, whatever ctx they
 // are handed: it is the caller's with the store's deadline added.
 
+// exec runs a statement that returns no rows.
 func (tx *Tx) exec(_ context.Context, q string, args ...any) (sql.Result, error) {
 	res, err := tx.tx.ExecContext(tx.ctx, tx.store.dialect.rebind(q), args...)
 	return res, unavailable(err)
@@ -203,11 +204,13 @@ func (tx *Tx) prepare(_ context.Context, q string) (*sql.Stmt, error) {
 	return st, unavailable(err)
 }
 
+// query runs a query that returns rows.
 func (tx *Tx) query(_ context.Context, q string, args ...any) (*sql.Rows, error) {
 	rows, err := tx.tx.QueryContext(tx.ctx, tx.store.dialect.rebind(q), args...)
 	return rows, unavailable(err)
 }
 
+// queryRow runs a query that returns at most one row.
 func (tx *Tx) queryRow(_ context.Context, q string, args ...any) row {
 	return row{tx.tx.QueryRowContext(tx.ctx, tx.store.dialect.rebind(q), args...)}
 }

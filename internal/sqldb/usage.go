@@ -271,6 +271,8 @@ type usageKey struct {
 	code          string
 }
 
+// less orders usage keys by key, minute and code, so that every flush
+// writes its counters in one order.
 func (a usageKey) less(b usageKey) bool {
 	if a.keyID != b.keyID {
 		return a.keyID < b.keyID
@@ -354,6 +356,7 @@ func lockUsageKeys(ctx context.Context, tx *Tx, ids map[int64]bool) (map[int64]*
 	return keys, nil
 }
 
+// sortedIDs returns the keys of m in increasing order.
 func sortedIDs[V any](m map[int64]V) []int64 {
 	ids := make([]int64, 0, len(m))
 	for id := range m {

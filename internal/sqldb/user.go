@@ -134,6 +134,7 @@ func normalizeEmail(email string) string {
 	return strings.ToLower(strings.TrimSpace(email))
 }
 
+// createUser normalizes, validates and inserts a user and audits it.
 func createUser(ctx context.Context, tx *Tx, u *latchkey.User, passwordHash string) error {
 	if u == nil {
 		return latchkey.Errorf(latchkey.EINVALID, "user: missing input")
@@ -187,6 +188,8 @@ func findUser(ctx context.Context, tx *Tx, where string, arg any) (*latchkey.Use
 	return &u, hash, nil
 }
 
+// setMembership is SetMembership inside a write transaction: it locks the
+// user, inserts or changes the role, and audits what it replaced.
 func setMembership(ctx context.Context, tx *Tx, accountID, userID int64, role latchkey.Role) error {
 	// Lock the user's row: concurrent changes of one user's memberships
 	// queue, so each audit event's "before" is the role it replaced.
