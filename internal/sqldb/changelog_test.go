@@ -176,7 +176,13 @@ func testReplayMissedNotification(t *testing.T, b backend) {
 		t.Fatal(err)
 	}
 	waitHeard(t, heard, latchkey.KeyChange{AccountID: 7, KeyID: 42})
+	// The feed marks itself connected once its first catch-up is done,
+	// which may be just after subscribers hear of it.
 	st := other.FeedStatus()
+	for i := 0; i < 100 && !st.Connected; i++ {
+		time.Sleep(20 * time.Millisecond)
+		st = other.FeedStatus()
+	}
 	if !st.Shared || !st.Connected || st.Applied != seq || st.Replays < 1 {
 		t.Fatalf("feed status: got %+v, want connected, applied %d, a replay counted", st, seq)
 	}

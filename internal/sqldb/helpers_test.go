@@ -112,10 +112,16 @@ type env struct {
 	dsn   string
 }
 
+// testTimeout is the store timeout of the conformance suite: longer than a
+// server's, because a shared 2-core machine under load can take seconds to
+// give two stores on one SQLite file their turn, and the suite checks
+// behaviour, not speed (outage tests set their own).
+const testTimeout = 30 * time.Second
+
 // MustOpen opens and migrates the store at dsn, closed when the test ends.
 func MustOpen(tb testing.TB, dsn string, clock latchkey.Clock) *sqldb.Store {
 	tb.Helper()
-	s, err := sqldb.Open(context.Background(), dsn, clock)
+	s, err := sqldb.Open(context.Background(), dsn, clock, sqldb.WithTimeout(testTimeout))
 	if err != nil {
 		tb.Fatalf("Open: %v", err)
 	}
