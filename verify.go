@@ -64,9 +64,10 @@ func (r *VerifyRequest) CostOrDefault() int64 {
 
 // RateLimitState is a key's rate-limit window after a verification.
 type RateLimitState struct {
-	Limit     int64     `json:"limit"`
-	Remaining int64     `json:"remaining"`
-	ResetAt   time.Time `json:"reset_at"`
+	Limit         int64     `json:"limit"`
+	WindowSeconds int64     `json:"window_seconds"`
+	Remaining     int64     `json:"remaining"`
+	ResetAt       time.Time `json:"reset_at"`
 }
 
 // VerifyResult answers a verification. Only Valid and Code are set for

@@ -95,9 +95,10 @@ func (l *RateLimiter) Take(ctx context.Context, keyID int64, rl latchkey.RateLim
 		remaining = 0 // the limit was lowered inside the window
 	}
 	return latchkey.RateLimitState{
-		Limit:     rl.Limit,
-		Remaining: remaining,
-		ResetAt:   time.Unix(start+rl.WindowSeconds, 0).UTC(),
+		Limit:         rl.Limit,
+		WindowSeconds: rl.WindowSeconds,
+		Remaining:     remaining,
+		ResetAt:       time.Unix(start+rl.WindowSeconds, 0).UTC(),
 	}, granted, nil
 }
 

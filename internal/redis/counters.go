@@ -99,7 +99,8 @@ func (k *Counters) Spend(ctx context.Context, sp *latchkey.Spend) (bool, error) 
 		}
 		sp.RateOK, sp.CreditsOK = res.rateOK, res.creditsOK && !res.askAgain
 		if hasRL == 1 {
-			sp.Rate = latchkey.RateLimitState{Limit: sp.RateLimit.Limit, Remaining: max(sp.RateLimit.Limit-res.count, 0), ResetAt: time.Unix(end, 0).UTC()}
+			sp.Rate = latchkey.RateLimitState{Limit: sp.RateLimit.Limit, WindowSeconds: sp.RateLimit.WindowSeconds,
+				Remaining: max(sp.RateLimit.Limit-res.count, 0), ResetAt: time.Unix(end, 0).UTC()}
 		}
 		if hasCR == 1 {
 			sp.Remaining, sp.SpentBase, sp.Refilled = res.remaining, &b, res.refilled
@@ -117,7 +118,7 @@ func (k *Counters) failClosed(sp *latchkey.Spend) bool {
 	sp.RateOK, sp.CreditsOK = sp.RateLimit == nil, sp.Credits == nil
 	if rl := sp.RateLimit; rl != nil {
 		end := windowStart(sp.Now.Unix(), rl.WindowSeconds) + rl.WindowSeconds
-		sp.Rate = latchkey.RateLimitState{Limit: rl.Limit, Remaining: 0, ResetAt: time.Unix(end, 0).UTC()}
+		sp.Rate = latchkey.RateLimitState{Limit: rl.Limit, WindowSeconds: rl.WindowSeconds, Remaining: 0, ResetAt: time.Unix(end, 0).UTC()}
 	}
 	if sp.Credits != nil {
 		sp.Remaining = 0

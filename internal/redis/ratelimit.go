@@ -165,9 +165,10 @@ func (l *RateLimiter) Take(ctx context.Context, keyID int64, rl latchkey.RateLim
 		return l.fallback.Take(ctx, keyID, rl, cost, now)
 	}
 	return latchkey.RateLimitState{
-		Limit:     rl.Limit,
-		Remaining: max(rl.Limit-res.count, 0),
-		ResetAt:   time.Unix(end, 0).UTC(),
+		Limit:         rl.Limit,
+		WindowSeconds: rl.WindowSeconds,
+		Remaining:     max(rl.Limit-res.count, 0),
+		ResetAt:       time.Unix(end, 0).UTC(),
 	}, res.rateOK, nil
 }
 
