@@ -199,8 +199,9 @@ type RateLimiter interface {
 }
 
 // SharedCounters decide one verification's rate limit and credits together
-// and atomically for every instance serving a store (DESIGN §5): the rate
-// limit is granted and the credits are spent only if both checks pass.
+// and atomically for every instance serving a store (ARCHITECTURE.md,
+// "Counters shared by several instances"): the rate limit is granted and
+// the credits are spent only if both checks pass.
 type SharedCounters interface {
 	// Spend decides sp and fills in its answer. It reports false, with no
 	// error, when the counters cannot be reached and the caller is to count
@@ -237,7 +238,7 @@ type Spend struct {
 
 // Verifier is the hot path.
 type Verifier interface {
-	// Verify checks a key of the account as DESIGN §2 says. It returns an
+	// Verify checks a key of the account (ARCHITECTURE.md, "The verify path"). It returns an
 	// error only for a bad request (invalid) or a failing store.
 	Verify(ctx context.Context, accountID int64, req *VerifyRequest) (*VerifyResult, error)
 	// Authenticate finds the key behind a bearer secret of any kind and

@@ -41,7 +41,7 @@ type Config struct {
 	RedisFailClosed string
 }
 
-// DefaultConfig returns the defaults of DESIGN §5.
+// DefaultConfig returns the defaults the README's Settings table lists.
 func DefaultConfig() Config {
 	return Config{Listen: "127.0.0.1:8080", DatabaseURL: "latchkey.db", LogLevel: "info", LogFormat: "text",
 		CacheMaxAge: defaultCacheMaxAge.String(), StoreTimeout: defaultStoreTimeout.String(), RedisFailClosed: "false"}

@@ -43,9 +43,9 @@ var (
 const (
 	// adminSecret is the operator secret every instance is started with.
 	adminSecret = "faults-operator-secret-0123456789"
-	// obeyWithin is DESIGN §2's bound, from issue 6: a change made while
-	// an instance was cut off is obeyed there this long after the link
-	// returns, at the latest.
+	// obeyWithin is the bound the README's "Running several instances"
+	// promises: a change made while an instance was cut off is obeyed
+	// there this long after the link returns, at the latest.
 	obeyWithin = 2 * time.Second
 	// clientTimeout is how long the suite waits for any answer: past the
 	// 10 s an answer is promised in, so a hang is told from a slow 503.

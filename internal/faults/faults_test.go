@@ -9,8 +9,9 @@ import (
 	"time"
 )
 
-// The fault suite of issue 6 ("What it must show"), against DESIGN §2, §5
-// and §6: three real `latchkey serve` processes on one PostgreSQL and one
+// The fault suite of ARCHITECTURE.md's "change feed" and "Outages" and the
+// README's "Running several instances": three real `latchkey serve`
+// processes on one PostgreSQL and one
 // Redis, instance 3 reaching both through a Proxy that refuses,
 // partitions and heals. Every test also ends with the ledger's audit
 // (cluster.audit): zero wrong VALID answers, zero acknowledged writes lost.
@@ -392,7 +393,7 @@ func TestPartitionAnsweredInTime(t *testing.T) {
 	}
 }
 
-// TestRedisOutageFallsBack is DESIGN §5 on Redis: while instance 3 cannot
+// TestRedisOutageFallsBack is the Redis outage row of the README: while instance 3 cannot
 // reach Redis, a rate-limited key is still answered, limited per
 // instance (VALID within its limit, never 500), and /metrics says
 // latchkey_redis_up 0; once Redis is back, latchkey_redis_up 1 within a few
