@@ -3,9 +3,6 @@ package http_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,7 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"unicode/utf8"
 
@@ -31,6 +27,8 @@ import (
 	"github.com/latchkey/latchkey/internal/inmem"
 	"github.com/latchkey/latchkey/internal/password"
 	"github.com/latchkey/latchkey/internal/sqldb"
+
+	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 // These tests send NUL bytes and invalid UTF-8 in every place a request
@@ -48,7 +46,7 @@ const stackAdminSecret = "strings-operator-secret-0123456789"
 // every route and the ids its wildcards need.
 type stack struct {
 	h    http.Handler
-	logs *lockedBuffer
+	logs *testenv.Buffer
 
 	root       string // the bootstrap root key
 	accountID  int64
@@ -60,67 +58,13 @@ type stack struct {
 	permission string // a name in the account's catalogue
 }
 
-// lockedBuffer is a bytes.Buffer safe for the server's goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // sqliteDSN returns a fresh SQLite file for one test.
 func sqliteDSN(tb testing.TB) string { return filepath.Join(tb.TempDir(), "latchkey.db") }
 
-// postgresDSN returns a DSN on a fresh schema of the PostgreSQL at
-// LATCHKEY_TEST_POSTGRES_URL, dropped when the test ends. Without the
-// variable the test is skipped, and under CI=true it fails.
-func postgresDSN(tb testing.TB) string {
-	tb.Helper()
-	base := os.Getenv("LATCHKEY_TEST_POSTGRES_URL")
-	if base == "" {
-		if os.Getenv("CI") == "true" {
-			tb.Fatal("CI=true but LATCHKEY_TEST_POSTGRES_URL is not set: the bad-string tests must run on PostgreSQL in CI")
-		}
-		tb.Skip("LATCHKEY_TEST_POSTGRES_URL is not set; set it (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run on PostgreSQL")
-	}
-	db, err := sql.Open("pgx", base)
-	if err != nil {
-		tb.Fatalf("open postgres: %v", err)
-	}
-	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		tb.Fatal(err)
-	}
-	schema := "lk_http_" + hex.EncodeToString(b[:])
-	if _, err := db.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		db.Close()
-		tb.Fatalf("create schema: %v", err)
-	}
-	tb.Cleanup(func() {
-		defer db.Close()
-		if _, err := db.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
-			tb.Errorf("drop schema: %v", err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		tb.Fatalf("parse LATCHKEY_TEST_POSTGRES_URL: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+// postgresDSN is a fresh schema of the PostgreSQL at
+// LATCHKEY_TEST_POSTGRES_URL (testenv.PostgresDSN): skipped without it,
+// failing under CI=true.
+func postgresDSN(tb testing.TB) string { tb.Helper(); return testenv.PostgresDSN(tb) }
 
 // forEachStore runs fn on SQLite and on PostgreSQL (see postgresDSN).
 func forEachStore(t *testing.T, fn func(t *testing.T, st *stack)) {
@@ -138,7 +82,7 @@ func forEachStore(t *testing.T, fn func(t *testing.T, st *stack)) {
 func MustStack(tb testing.TB, dsn string) *stack {
 	tb.Helper()
 	ctx := context.Background()
-	st := &stack{logs: &lockedBuffer{}, permission: "read"}
+	st := &stack{logs: &testenv.Buffer{}, permission: "read"}
 	logger := slog.New(slog.NewTextHandler(st.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	store, err := sqldb.Open(ctx, dsn, latchkey.SystemClock)
 	if err != nil {

@@ -2,10 +2,6 @@ package sqldb_test
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -14,6 +10,8 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/sqldb"
+
+	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 // backend is a database the conformance suite runs on. newDSN returns the
@@ -45,42 +43,11 @@ func backends(t *testing.T) []backend {
 	}})
 }
 
-// newPostgresSchema creates a schema of its own for one test, dropped at
-// its end, and returns a DSN whose search_path selects it.
+// newPostgresSchema is testenv.PostgresSchema: a schema of its own for one
+// test, dropped at its end.
 func newPostgresSchema(tb testing.TB, base string) string {
 	tb.Helper()
-	db, err := sql.Open("pgx", base)
-	if err != nil {
-		tb.Fatalf("open postgres: %v", err)
-	}
-	defer db.Close()
-	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		tb.Fatal(err)
-	}
-	schema := "lk_test_" + hex.EncodeToString(b[:])
-	if _, err := db.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		tb.Fatalf("create schema: %v", err)
-	}
-	tb.Cleanup(func() {
-		db, err := sql.Open("pgx", base)
-		if err != nil {
-			tb.Errorf("open postgres: %v", err)
-			return
-		}
-		defer db.Close()
-		if _, err := db.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
-			tb.Errorf("drop schema: %v", err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		tb.Fatalf("parse LATCHKEY_TEST_POSTGRES_URL: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return testenv.PostgresSchema(tb, base)
 }
 
 // testClock is a clock tests move by hand.
