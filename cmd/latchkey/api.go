@@ -82,7 +82,13 @@ func (f *apiFlags) resolve() error {
 		if f.server == "" {
 			f.server = p.Server
 		}
-		if f.rootKey == "" && f.adminSecret == "" {
+		if f.rootKey == "" && f.adminSecret == "" && (p.RootKey != "" || p.AdminSecret != "") {
+			// A profile's credential goes only to the server it was saved
+			// for: a typo in --server or a stale LATCHKEY_SERVER must not
+			// hand another host the key.
+			if !sameServer(f.server, p.Server) {
+				return usageErrorf("profile %q holds a credential for %s, not for %s: give --root-key or --admin-secret for that server, or log in to it", name, p.Server, f.server)
+			}
 			f.rootKey, f.adminSecret = p.RootKey, p.AdminSecret
 		}
 		if f.account == "" {
@@ -93,6 +99,18 @@ func (f *apiFlags) resolve() error {
 		f.server = defaultServer
 	}
 	return checkServer(f.server)
+}
+
+// sameServer reports whether two server addresses name the same server:
+// scheme and host compared without case, paths without a trailing slash.
+func sameServer(a, b string) bool {
+	ua, errA := url.Parse(a)
+	ub, errB := url.Parse(b)
+	if errA != nil || errB != nil {
+		return false
+	}
+	return strings.EqualFold(ua.Scheme, ub.Scheme) && strings.EqualFold(ua.Host, ub.Host) &&
+		strings.TrimSuffix(ua.Path, "/") == strings.TrimSuffix(ub.Path, "/")
 }
 
 // checkServer refuses a server address that is not an http(s) URL.

@@ -403,8 +403,16 @@ func TestCLIProfiles(t *testing.T) {
 	if r := runCLI(t, map[string]string{"LATCHKEY_ROOT_KEY": mustNewSecret()}, "keys", "list", "--root-key", ts.RootKey); r.code != 0 {
 		t.Fatalf("--root-key over LATCHKEY_ROOT_KEY: got exit %d, stderr %q", r.code, r.stderr)
 	}
-	if r := runCLI(t, map[string]string{"LATCHKEY_SERVER": "http://127.0.0.1:1"}, "keys", "list"); r.code != 1 || !strings.Contains(r.stderr, "127.0.0.1:1") {
-		t.Fatalf("LATCHKEY_SERVER over the profile: got exit %d, stderr %q", r.code, r.stderr)
+	// Another server than the profile's never gets the profile's credential:
+	// a usage error, before any request is sent.
+	if r := runCLI(t, map[string]string{"LATCHKEY_SERVER": "http://127.0.0.1:1"}, "keys", "list"); r.code != 2 || !strings.Contains(r.stderr, "not for http://127.0.0.1:1") {
+		t.Fatalf("LATCHKEY_SERVER other than the profile's: got exit %d, stderr %q, want a refusal to send the profile's key", r.code, r.stderr)
+	}
+	if r := runCLI(t, map[string]string{}, "keys", "list", "--server", "http://127.0.0.1:1"); r.code != 2 || strings.Contains(r.stderr, ts.RootKey) {
+		t.Fatalf("--server other than the profile's: got exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r := runCLI(t, map[string]string{"LATCHKEY_SERVER": strings.ToUpper(ts.URL[:4]) + ts.URL[4:] + "/"}, "keys", "list"); r.code != 0 {
+		t.Fatalf("the profile's own server, written differently: got exit %d, stderr %q", r.code, r.stderr)
 	}
 	if r := runCLI(t, map[string]string{"LATCHKEY_SERVER": "http://127.0.0.1:1"}, "keys", "list", "--server", ts.URL); r.code != 0 {
 		t.Fatalf("--server over LATCHKEY_SERVER: got exit %d, stderr %q", r.code, r.stderr)

@@ -109,6 +109,10 @@ func saveProfile(name string, p profile) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return path, fmt.Errorf("profiles: %w", err)
 	}
+	// MkdirAll leaves a directory that already existed as it was.
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return path, fmt.Errorf("profiles: %w", err)
+	}
 	tmp, err := os.CreateTemp(dir, ".profiles-*.json")
 	if err != nil {
 		return path, fmt.Errorf("profiles: %w", err)
