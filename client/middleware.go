@@ -102,6 +102,13 @@ type middleware struct {
 // outageLogEvery bounds how often an outage is logged.
 const outageLogEvery = time.Minute
 
+// The longest key and device id the server's verify accepts
+// (latchkey.VerifyRequest.Validate).
+const (
+	maxKeyLen      = 256
+	maxDeviceIDLen = 200
+)
+
 func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !m.c.hasCredential() {
 		m.misconfig("no root key: set the client's RootKey to a root key holding keys:verify", nil)
@@ -120,6 +127,19 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		req.DeviceID = m.o.DeviceFrom(r)
 	case m.o.DeviceHeader != "":
 		req.DeviceID = strings.TrimSpace(r.Header.Get(m.o.DeviceHeader))
+	}
+	// What the end user sent is checked here, so that it can never look
+	// like a misconfiguration of the middleware (which answers 500 and
+	// spends the one log line): a key too long to be one, a device id
+	// longer than the server accepts.
+	if len(req.Key) > maxKeyLen {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		deny(w, http.StatusUnauthorized, string(latchkey.CodeNotFound))
+		return
+	}
+	if len(req.DeviceID) > maxDeviceIDLen {
+		deny(w, http.StatusBadRequest, "INVALID_DEVICE_ID")
+		return
 	}
 	res, window, err := m.c.verify(r.Context(), req)
 	if err != nil {
@@ -164,11 +184,15 @@ func (m *middleware) failed(w http.ResponseWriter, r *http.Request, err error) {
 	case latchkey.EUNAUTHORIZED, latchkey.EFORBIDDEN:
 		m.misconfig("the server refuses the client's root key: give it a root key of this account holding keys:verify", err)
 		deny(w, http.StatusInternalServerError, "MISCONFIGURED")
-	case latchkey.EINVALID:
-		if _, bad := le.Fields["key"]; bad {
+	case latchkey.EINVALID, latchkey.ETOOLARGE:
+		if _, bad := le.Fields["key"]; bad || le.Code == latchkey.ETOOLARGE {
 			// The end user's key is not even well-formed (a NUL byte, bad UTF-8).
 			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 			deny(w, http.StatusUnauthorized, string(latchkey.CodeNotFound))
+			return
+		}
+		if _, bad := le.Fields["device_id"]; bad {
+			deny(w, http.StatusBadRequest, "INVALID_DEVICE_ID") // the end user's device header
 			return
 		}
 		m.misconfig("the server refuses the middleware's verify request: check MiddlewareOptions", err)

@@ -226,6 +226,49 @@ func TestMiddlewareMalformedKeyIs401(t *testing.T) {
 	}
 }
 
+// What an end user sends can never look like a misconfiguration: a key
+// too long to be one, a device id the server would refuse, or a server
+// refusing either, answer the end user (401, 400) and spend no log line,
+// so a later real misconfiguration is still logged.
+func TestMiddlewareEndUserInputIsNotMisconfiguration(t *testing.T) {
+	var calls int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(400)
+		w.Write([]byte(`{"status":400,"code":"invalid","detail":"device_id: must be at most 200 bytes","errors":{"device_id":"must be at most 200 bytes"}}`))
+	}))
+	defer srv.Close()
+	var logs bytes.Buffer
+	h := client.New(srv.URL, "root").Middleware(client.MiddlewareOptions{DeviceHeader: "X-Device-Id", Logger: slog.New(slog.NewTextHandler(&logs, nil))}, http.NotFoundHandler())
+	if rec := serve(h, "X-API-Key", "lk_"+strings.Repeat("a", 300)); rec.Code != 401 {
+		t.Errorf("a 300-byte key: got %d, want 401", rec.Code)
+	}
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("X-API-Key", "VALID")
+	req.Header.Set("X-Device-Id", strings.Repeat("d", 201))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 400 {
+		t.Errorf("a 201-byte device id: got %d, want 400", rec.Code)
+	}
+	if calls != 0 {
+		t.Errorf("the server was asked %d times about input it would refuse", calls)
+	}
+	// A device id the middleware lets through but the server refuses.
+	req = httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("X-API-Key", "VALID")
+	req.Header.Set("X-Device-Id", "d")
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 400 {
+		t.Errorf("a device id the server refuses: got %d, want 400", rec.Code)
+	}
+	if logs.Len() != 0 {
+		t.Errorf("end-user input was logged as a misconfiguration: %s", logs.String())
+	}
+}
+
 func TestMiddlewareCancelledRequestIsNotAnOutage(t *testing.T) {
 	srv := MustVerifyServer(t)
 	var logs bytes.Buffer
