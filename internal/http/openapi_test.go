@@ -15,6 +15,14 @@ import (
 // extraOperations are served outside routes() and must still be described.
 var extraOperations = map[string]bool{"GET /metrics": true}
 
+func init() {
+	// The gateway endpoint answers every method (authorize.go).
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"} {
+		extraOperations[m+" /v1/authorize"] = true
+		extraOperations[m+" /v1/authorize/{path}"] = true
+	}
+}
+
 // openAPIMethods are the operation keys of an OpenAPI path item.
 var openAPIMethods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 

@@ -51,9 +51,10 @@ type Server struct {
 	clock   latchkey.Clock
 	metrics *serverMetrics
 
-	outageMu       sync.Mutex // guards the two below; see logError
+	outageMu       sync.Mutex // guards the three below; see logError
 	outageLogged   time.Time
 	outageUnlogged int
+	gatewayLogged  time.Time // see gatewayMisconfigured
 }
 
 // Surface is a set of routes with their own auth and error envelope,
@@ -133,6 +134,11 @@ func (s *Server) Handler() http.Handler {
 			mux.Handle(rt.Method+" "+rt.Pattern, s.metrics.instrument(rt.Pattern, s.recoverer(s.refuseBadStringsIn(rt.Pattern, rt.Handler))))
 		}
 	}
+	// The gateway endpoint answers every method: a gateway asks with the
+	// method of the request it holds (authorize.go).
+	authorize := s.metrics.instrument("/v1/authorize", s.adapt(refuseBadStrings("/v1/authorize/{path...}", s.handleAuthorize), renderProblem))
+	mux.Handle("/v1/authorize", authorize)
+	mux.Handle("/v1/authorize/{path...}", authorize)
 	mux.Handle("GET /metrics", s.refuseBadStringsIn("/metrics", s.metrics.handler()))
 	mux.Handle("/v1/", s.adapt(refuseBadStrings("/v1/", func(w http.ResponseWriter, r *http.Request) error {
 		return noRoute(mux, w, r)

@@ -1,0 +1,183 @@
+package http
+
+import (
+	"encoding/base64"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/http/auth"
+)
+
+// This file is the gateway endpoint, ANY /v1/authorize[/{path...}]: one
+// answer that nginx auth_request, Caddy forward_auth, Traefik ForwardAuth
+// and Envoy ext_authz all understand. The gateway names itself with a root
+// key holding keys:verify in X-Latchkey-Root-Key; the end user's key comes
+// from Authorization: Bearer, X-API-Key, or the header ?header= names. The
+// answer has no body: 200 lets the request through, with the key's id,
+// owner and meta in headers; 401, 403 and 429 refuse it, each with
+// X-Latchkey-Code; a gateway set up wrong gets 500, an outage 503.
+
+// authorizeParams are the query parameters a gateway's configuration may
+// set.
+var authorizeParams = map[string]bool{"header": true, "permissions": true, "cost": true, "device_header": true, "deny": true}
+
+// handleAuthorize answers whether the request a gateway holds may pass.
+func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) error {
+	start := time.Now()
+	w.Header().Set("Cache-Control", "no-store")
+	q := r.URL.Query()
+	for name := range q {
+		if !authorizeParams[name] {
+			return s.gatewayMisconfigured(w, "unknown query parameter "+strconv.Quote(name)+" (header, permissions, cost, device_header, deny)")
+		}
+	}
+	root := strings.TrimSpace(r.Header.Get("X-Latchkey-Root-Key"))
+	if root == "" {
+		return s.gatewayMisconfigured(w, "X-Latchkey-Root-Key is missing: set it to a root key holding keys:verify in the gateway's configuration")
+	}
+	p, err := s.Auth.RootKey(r, root)
+	if latchkey.ErrorCode(err) == latchkey.EUNAVAILABLE {
+		return err
+	} else if err != nil || !p.Can(latchkey.PermKeysVerify) {
+		return s.gatewayMisconfigured(w, "X-Latchkey-Root-Key is not an active root key holding keys:verify")
+	}
+
+	req := latchkey.VerifyRequest{Key: authorizeKey(r, q.Get("header"))}
+	if perms := q.Get("permissions"); perms != "" {
+		for _, p := range strings.Split(perms, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				req.Permissions = append(req.Permissions, p)
+			}
+		}
+	}
+	if c := q.Get("cost"); c != "" {
+		n, err := strconv.ParseInt(c, 10, 64)
+		if err != nil || n < 0 {
+			return s.gatewayMisconfigured(w, "?cost must be a whole number of credits, 0 or more")
+		}
+		req.Cost = &n
+	}
+	if h := q.Get("device_header"); h != "" {
+		req.DeviceID = strings.TrimSpace(r.Header.Get(h))
+	}
+	nginx := false
+	switch q.Get("deny") {
+	case "":
+	case "nginx":
+		nginx = true // nginx's auth_request passes on 401 and 403 only
+	default:
+		return s.gatewayMisconfigured(w, "?deny must be nginx or absent")
+	}
+
+	if req.Key == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="latchkey"`)
+		return denyGateway(w, http.StatusUnauthorized, "MISSING_KEY")
+	}
+	if len(req.Key) > maxVerifyKeyLen || len(req.DeviceID) > maxDeviceIDLen {
+		// The end user's input, too long to be a key or a device id.
+		w.Header().Set("WWW-Authenticate", `Bearer realm="latchkey", error="invalid_token"`)
+		return denyGateway(w, http.StatusUnauthorized, string(latchkey.CodeNotFound))
+	}
+	res, err := s.Verifier.Verify(r.Context(), p.AccountID, &req)
+	if err != nil {
+		if latchkey.ErrorCode(err) == latchkey.EINVALID {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="latchkey", error="invalid_token"`)
+			return denyGateway(w, http.StatusUnauthorized, string(latchkey.CodeNotFound))
+		}
+		return err
+	}
+	s.metrics.observeVerify(res.Code, time.Since(start))
+	now := s.now()
+	if rl := res.RateLimit; rl != nil {
+		writeRateLimitHeaders(w.Header(), rl, now)
+	}
+	w.Header().Set("X-Latchkey-Code", string(res.Code))
+	switch res.Code {
+	case latchkey.CodeValid:
+		w.Header().Set("X-Latchkey-Key-Id", strconv.FormatInt(res.KeyID, 10))
+		if res.OwnerEmail != nil {
+			w.Header().Set("X-Latchkey-Owner", *res.OwnerEmail)
+		}
+		if len(res.Meta) > 0 {
+			w.Header().Set("X-Latchkey-Meta", base64.StdEncoding.EncodeToString(res.Meta))
+		}
+		w.WriteHeader(http.StatusOK)
+		return nil
+	case latchkey.CodeNotFound:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="latchkey", error="invalid_token"`)
+		return denyGateway(w, http.StatusUnauthorized, string(res.Code))
+	case latchkey.CodeRateLimited, latchkey.CodeUsageExceeded:
+		if nginx {
+			return denyGateway(w, http.StatusForbidden, string(res.Code))
+		}
+		if res.RateLimit != nil && res.Code == latchkey.CodeRateLimited {
+			w.Header().Set("Retry-After", strconv.FormatInt(max(int64((res.RateLimit.ResetAt.Sub(now)+time.Second-1)/time.Second), 1), 10))
+		}
+		return denyGateway(w, http.StatusTooManyRequests, string(res.Code))
+	default: // revoked, expired, disabled, permissions, devices
+		return denyGateway(w, http.StatusForbidden, string(res.Code))
+	}
+}
+
+// The longest key and device id verification accepts
+// (latchkey.VerifyRequest.Validate).
+const (
+	maxVerifyKeyLen = 256
+	maxDeviceIDLen  = 200
+)
+
+// authorizeKey finds the end user's key: in the header named (its Bearer
+// token if that is Authorization), else Authorization: Bearer, else
+// X-API-Key.
+func authorizeKey(r *http.Request, header string) string {
+	if header != "" && !strings.EqualFold(header, "Authorization") {
+		return strings.TrimSpace(r.Header.Get(header))
+	}
+	if tok, ok := auth.ParseBearer(r.Header.Get("Authorization")); ok {
+		return tok
+	}
+	if header != "" {
+		return ""
+	}
+	return strings.TrimSpace(r.Header.Get("X-API-Key"))
+}
+
+// writeRateLimitHeaders writes the IETF draft-10 RateLimit-Policy and
+// RateLimit headers of a verification's window.
+func writeRateLimitHeaders(h http.Header, rl *latchkey.RateLimitState, now time.Time) {
+	policy := `"default";q=` + strconv.FormatInt(rl.Limit, 10)
+	if rl.WindowSeconds > 0 {
+		policy += ";w=" + strconv.FormatInt(rl.WindowSeconds, 10)
+	}
+	h.Set("RateLimit-Policy", policy)
+	t := max(int64((rl.ResetAt.Sub(now)+time.Second-1)/time.Second), 0)
+	h.Set("RateLimit", `"default";r=`+strconv.FormatInt(rl.Remaining, 10)+";t="+strconv.FormatInt(t, 10))
+}
+
+// denyGateway answers a refusal with an empty body and the verify code.
+func denyGateway(w http.ResponseWriter, status int, code string) error {
+	w.Header().Set("X-Latchkey-Code", code)
+	w.WriteHeader(status)
+	return nil
+}
+
+// gatewayMisconfigured answers 500 for a gateway set up wrong, so that it
+// fails closed and visibly, and logs why (never the root key).
+// At most one line per outageLogEvery: a gateway set up wrong asks on
+// every request.
+func (s *Server) gatewayMisconfigured(w http.ResponseWriter, why string) error {
+	s.outageMu.Lock()
+	now := time.Now()
+	logIt := now.Sub(s.gatewayLogged) >= outageLogEvery
+	if logIt {
+		s.gatewayLogged = now
+	}
+	s.outageMu.Unlock()
+	if logIt {
+		s.logger.Warn("gateway authorize request refused: the gateway is misconfigured", "detail", why)
+	}
+	return denyGateway(w, http.StatusInternalServerError, "MISCONFIGURED")
+}
