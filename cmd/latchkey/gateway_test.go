@@ -144,11 +144,25 @@ http://127.0.0.1:%[2]s {
 				t.Errorf("a revoked key: got %d, want 403", st)
 			}
 			get(limited.Secret) // the one verification the window allows, on either gateway
-			if st, _ := get(limited.Secret); st != g.limited {
-				t.Errorf("a rate-limited key: got %d, want %d", st, g.limited)
+			if st, ra := getRetry(t, base, limited.Secret); st != g.limited || (st == http.StatusTooManyRequests && ra == "") {
+				t.Errorf("a rate-limited key: got %d (Retry-After %q), want %d (with Retry-After on a 429)", st, ra, g.limited)
 			}
 		})
 	}
+}
+
+// getRetry sends GET /api/hello with the key and returns the status and
+// the Retry-After header.
+func getRetry(t *testing.T, base, key string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/api/hello", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header.Get("Retry-After")
 }
 
 // freePort returns a port nothing listens on, for a server the test starts.

@@ -16,9 +16,12 @@ import (
 // and Envoy ext_authz all understand. The gateway names itself with a root
 // key holding keys:verify in X-Latchkey-Root-Key; the end user's key comes
 // from Authorization: Bearer, X-API-Key, or the header ?header= names. The
-// answer has no body: 200 lets the request through, with the key's id,
+// answer to let a request through is 200 with no body, with the key's id,
 // owner and meta in headers; 401, 403 and 429 refuse it, each with
-// X-Latchkey-Code; a gateway set up wrong gets 500, an outage 503.
+// X-Latchkey-Code and a small problem+json body; without its own root key
+// the gateway gets 401 (403 without keys:verify) and the end user's key is
+// not looked at; a query the gateway's configuration got wrong is a 500,
+// an outage 503.
 
 // authorizeParams are the query parameters a gateway's configuration may
 // set.
@@ -36,13 +39,21 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) error {
 	}
 	root := strings.TrimSpace(r.Header.Get("X-Latchkey-Root-Key"))
 	if root == "" {
-		return s.gatewayMisconfigured(w, "X-Latchkey-Root-Key is missing: set it to a root key holding keys:verify in the gateway's configuration")
+		s.logGateway("X-Latchkey-Root-Key is missing: set it to a root key holding keys:verify in the gateway's configuration")
+		w.Header().Set("WWW-Authenticate", `Bearer realm="latchkey"`)
+		return denyGateway(w, http.StatusUnauthorized, "GATEWAY_UNAUTHORIZED", "the gateway sent no X-Latchkey-Root-Key")
 	}
 	p, err := s.Auth.RootKey(r, root)
-	if latchkey.ErrorCode(err) == latchkey.EUNAVAILABLE {
+	switch {
+	case latchkey.ErrorCode(err) == latchkey.EUNAVAILABLE:
 		return err
-	} else if err != nil || !p.Can(latchkey.PermKeysVerify) {
-		return s.gatewayMisconfigured(w, "X-Latchkey-Root-Key is not an active root key holding keys:verify")
+	case err != nil:
+		s.logGateway("X-Latchkey-Root-Key is not an active root key")
+		w.Header().Set("WWW-Authenticate", `Bearer realm="latchkey"`)
+		return denyGateway(w, http.StatusUnauthorized, "GATEWAY_UNAUTHORIZED", "the gateway's X-Latchkey-Root-Key is not an active root key")
+	case !p.Can(latchkey.PermKeysVerify):
+		s.logGateway("X-Latchkey-Root-Key lacks keys:verify")
+		return denyGateway(w, http.StatusForbidden, "GATEWAY_FORBIDDEN", "the gateway's root key lacks keys:verify")
 	}
 
 	req := latchkey.VerifyRequest{Key: authorizeKey(r, q.Get("header"))}
@@ -74,18 +85,18 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) error {
 
 	if req.Key == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="latchkey"`)
-		return denyGateway(w, http.StatusUnauthorized, "MISSING_KEY")
+		return denyGateway(w, http.StatusUnauthorized, "MISSING_KEY", "no API key was sent")
 	}
 	if len(req.Key) > maxVerifyKeyLen || len(req.DeviceID) > maxDeviceIDLen {
 		// The end user's input, too long to be a key or a device id.
 		w.Header().Set("WWW-Authenticate", `Bearer realm="latchkey", error="invalid_token"`)
-		return denyGateway(w, http.StatusUnauthorized, string(latchkey.CodeNotFound))
+		return denyGateway(w, http.StatusUnauthorized, string(latchkey.CodeNotFound), denyDetail[latchkey.CodeNotFound])
 	}
 	res, err := s.Verifier.Verify(r.Context(), p.AccountID, &req)
 	if err != nil {
 		if latchkey.ErrorCode(err) == latchkey.EINVALID {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="latchkey", error="invalid_token"`)
-			return denyGateway(w, http.StatusUnauthorized, string(latchkey.CodeNotFound))
+			return denyGateway(w, http.StatusUnauthorized, string(latchkey.CodeNotFound), denyDetail[latchkey.CodeNotFound])
 		}
 		return err
 	}
@@ -108,18 +119,30 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	case latchkey.CodeNotFound:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="latchkey", error="invalid_token"`)
-		return denyGateway(w, http.StatusUnauthorized, string(res.Code))
+		return denyGateway(w, http.StatusUnauthorized, string(res.Code), denyDetail[res.Code])
 	case latchkey.CodeRateLimited, latchkey.CodeUsageExceeded:
 		if nginx {
-			return denyGateway(w, http.StatusForbidden, string(res.Code))
+			return denyGateway(w, http.StatusForbidden, string(res.Code), denyDetail[res.Code])
 		}
 		if res.RateLimit != nil && res.Code == latchkey.CodeRateLimited {
 			w.Header().Set("Retry-After", strconv.FormatInt(max(int64((res.RateLimit.ResetAt.Sub(now)+time.Second-1)/time.Second), 1), 10))
 		}
-		return denyGateway(w, http.StatusTooManyRequests, string(res.Code))
+		return denyGateway(w, http.StatusTooManyRequests, string(res.Code), denyDetail[res.Code])
 	default: // revoked, expired, disabled, permissions, devices
-		return denyGateway(w, http.StatusForbidden, string(res.Code))
+		return denyGateway(w, http.StatusForbidden, string(res.Code), denyDetail[res.Code])
 	}
+}
+
+// denyDetail says each refusal in words, for the problem body.
+var denyDetail = map[latchkey.VerifyCode]string{
+	latchkey.CodeNotFound:               "the API key is not known",
+	latchkey.CodeRevoked:                "the API key was revoked",
+	latchkey.CodeExpired:                "the API key has expired",
+	latchkey.CodeDisabled:               "the API key is disabled",
+	latchkey.CodeInsufficientPermission: "the API key lacks a permission this route needs",
+	latchkey.CodeDeviceLimitExceeded:    "the API key is used on too many devices",
+	latchkey.CodeRateLimited:            "the API key's rate limit is reached; try again later",
+	latchkey.CodeUsageExceeded:          "the API key has no credits left",
 }
 
 // The longest key and device id verification accepts
@@ -157,18 +180,28 @@ func writeRateLimitHeaders(h http.Header, rl *latchkey.RateLimitState, now time.
 	h.Set("RateLimit", `"default";r=`+strconv.FormatInt(rl.Remaining, 10)+";t="+strconv.FormatInt(t, 10))
 }
 
-// denyGateway answers a refusal with an empty body and the verify code.
-func denyGateway(w http.ResponseWriter, status int, code string) error {
+// denyGateway answers a refusal with the code in X-Latchkey-Code and a
+// small problem+json body saying it.
+func denyGateway(w http.ResponseWriter, status int, code, detail string) error {
 	w.Header().Set("X-Latchkey-Code", code)
-	w.WriteHeader(status)
+	writeJSONType(w, status, "application/problem+json", Problem{
+		Type: "https://latchkey.dev/problems/" + strings.ToLower(code), Title: http.StatusText(status),
+		Status: status, Detail: detail, Code: code,
+	})
 	return nil
 }
 
-// gatewayMisconfigured answers 500 for a gateway set up wrong, so that it
-// fails closed and visibly, and logs why (never the root key).
-// At most one line per outageLogEvery: a gateway set up wrong asks on
-// every request.
+// gatewayMisconfigured answers 500 for a query the gateway's configuration
+// got wrong, so that it fails closed and visibly, and logs why.
 func (s *Server) gatewayMisconfigured(w http.ResponseWriter, why string) error {
+	s.logGateway(why)
+	return denyGateway(w, http.StatusInternalServerError, "MISCONFIGURED", "the gateway's configuration is wrong: "+why)
+}
+
+// logGateway logs why a gateway's request was refused, never its root key,
+// at most once per outageLogEvery: a gateway set up wrong asks on every
+// request.
+func (s *Server) logGateway(why string) {
 	s.outageMu.Lock()
 	now := time.Now()
 	logIt := now.Sub(s.gatewayLogged) >= outageLogEvery
@@ -177,7 +210,6 @@ func (s *Server) gatewayMisconfigured(w http.ResponseWriter, why string) error {
 	}
 	s.outageMu.Unlock()
 	if logIt {
-		s.logger.Warn("gateway authorize request refused: the gateway is misconfigured", "detail", why)
+		s.logger.Warn("gateway authorize request refused: the gateway is set up wrong", "detail", why)
 	}
-	return denyGateway(w, http.StatusInternalServerError, "MISCONFIGURED")
 }

@@ -69,8 +69,11 @@ func TestAuthorize(t *testing.T) {
 			if status != tt.status || h.Get("X-Latchkey-Code") != tt.code {
 				t.Fatalf("got %d %q, want %d %q (body %q)", status, h.Get("X-Latchkey-Code"), tt.status, tt.code, body)
 			}
-			if body != "" {
+			if status == 200 && body != "" {
 				t.Errorf("body: got %q, want none", body)
+			}
+			if status != 200 && !strings.Contains(body, `"code":"`+tt.code+`"`) {
+				t.Errorf("refusal body: got %q, want a problem naming %s", body, tt.code)
 			}
 			if status == 401 && !strings.HasPrefix(h.Get("WWW-Authenticate"), "Bearer") {
 				t.Errorf("401 without WWW-Authenticate: %v", h)
@@ -96,25 +99,32 @@ func TestAuthorize(t *testing.T) {
 		t.Fatalf("verify request: got %+v, want permissions read,write, cost 3, device laptop-7", got)
 	}
 
-	// A gateway set up wrong fails closed with 500, never letting through.
+	// A gateway without its own credential never gets the end user's key
+	// looked at; one set up wrong fails closed. Nothing is let through.
+	got = latchkey.VerifyRequest{}
 	for _, tt := range []struct {
 		name    string
 		path    string
 		headers []string
+		status  int
+		code    string
 	}{
-		{"no root key", "/v1/authorize", []string{"X-API-Key", "lk_valid"}},
-		{"an api key as the root key", "/v1/authorize", []string{"X-Latchkey-Root-Key", f.apiKey, "X-API-Key", "lk_valid"}},
-		{"a root key without keys:verify", "/v1/authorize", []string{"X-Latchkey-Root-Key", f.readOnly, "X-API-Key", "lk_valid"}},
-		{"a revoked root key", "/v1/authorize", []string{"X-Latchkey-Root-Key", f.revoked, "X-API-Key", "lk_valid"}},
-		{"an unknown parameter", "/v1/authorize?permission=read", []string{"X-Latchkey-Root-Key", f.root, "X-API-Key", "lk_valid"}},
-		{"a bad cost", "/v1/authorize?cost=-1", []string{"X-Latchkey-Root-Key", f.root, "X-API-Key", "lk_valid"}},
+		{"no root key", "/v1/authorize", []string{"X-API-Key", "lk_valid"}, 401, "GATEWAY_UNAUTHORIZED"},
+		{"an api key as the root key", "/v1/authorize", []string{"X-Latchkey-Root-Key", f.apiKey, "X-API-Key", "lk_valid"}, 401, "GATEWAY_UNAUTHORIZED"},
+		{"a revoked root key", "/v1/authorize", []string{"X-Latchkey-Root-Key", f.revoked, "X-API-Key", "lk_valid"}, 401, "GATEWAY_UNAUTHORIZED"},
+		{"a root key without keys:verify", "/v1/authorize", []string{"X-Latchkey-Root-Key", f.readOnly, "X-API-Key", "lk_valid"}, 403, "GATEWAY_FORBIDDEN"},
+		{"an unknown parameter", "/v1/authorize?permission=read", []string{"X-Latchkey-Root-Key", f.root, "X-API-Key", "lk_valid"}, 500, "MISCONFIGURED"},
+		{"a bad cost", "/v1/authorize?cost=-1", []string{"X-Latchkey-Root-Key", f.root, "X-API-Key", "lk_valid"}, 500, "MISCONFIGURED"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			status, _, h := f.call(t, "GET", tt.path, "", tt.headers...)
-			if status != 500 || h.Get("X-Latchkey-Code") != "MISCONFIGURED" || h.Get("X-Latchkey-Key-Id") != "" {
-				t.Fatalf("got %d %q, want 500 MISCONFIGURED", status, h.Get("X-Latchkey-Code"))
+			if status != tt.status || h.Get("X-Latchkey-Code") != tt.code || h.Get("X-Latchkey-Key-Id") != "" {
+				t.Fatalf("got %d %q, want %d %s", status, h.Get("X-Latchkey-Code"), tt.status, tt.code)
 			}
 		})
+	}
+	if got.Key != "" {
+		t.Fatalf("the end user's key was verified for a gateway without its credential: %+v", got)
 	}
 
 	// An outage is a 503 with Retry-After: the gateway refuses, and says when to try again.
