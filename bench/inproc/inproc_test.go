@@ -125,3 +125,37 @@ func BenchmarkVerifyHandler(b *testing.B) {
 		serve(b, h, root, key)
 	})
 }
+
+// BenchmarkAuthorizeHandler is the gateway endpoint's answer for a valid
+// key, beside BenchmarkVerifyHandler/latchkey in the same run: GET
+// /v1/authorize with the gateway's root key and the end user's key in
+// headers, an empty 200 with the key's headers.
+func BenchmarkAuthorizeHandler(b *testing.B) {
+	h, root, key := latchkeyHandler(b)
+	base := httptest.NewRequest(http.MethodGet, "/v1/authorize", nil)
+	base.Header.Set("X-Latchkey-Root-Key", root)
+	base.Header.Set("X-API-Key", key)
+	base.RemoteAddr = "127.0.0.1:5555"
+	w := &sink{hdr: http.Header{}}
+	run := func() {
+		r := *base
+		clear(w.hdr)
+		w.status = 0
+		w.body.Reset()
+		h.ServeHTTP(w, &r)
+	}
+	check := func() {
+		if w.status != 0 && w.status != http.StatusOK || w.hdr.Get("X-Latchkey-Code") != "VALID" {
+			b.Fatalf("status %d %v: %s", w.status, w.hdr, w.body.Bytes())
+		}
+	}
+	run()
+	check()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		run()
+	}
+	b.StopTimer()
+	check()
+}
