@@ -150,6 +150,9 @@ func (c *Credits) Refill(now time.Time) (remaining int64, refilledAt *time.Time)
 	return *c.RefillAmount, &now
 }
 
+// MaxReasonLen bounds a revocation reason, in bytes.
+const MaxReasonLen = 500
+
 // Key is an API or root key. Its secret is never part of it.
 type Key struct {
 	ID            int64           `json:"id"`
@@ -325,7 +328,7 @@ func (u *KeyUpdate) Validate() error {
 		}
 	}
 	if u.RevokedReason.Set && !u.RevokedReason.Null {
-		if err := validateText("revoked_reason", u.RevokedReason.Value, 500); err != nil {
+		if err := validateText("revoked_reason", u.RevokedReason.Value, MaxReasonLen); err != nil {
 			return err
 		}
 	}

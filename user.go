@@ -44,13 +44,21 @@ func (u *User) Validate() error {
 	return validateText("name", u.Name, 200)
 }
 
-// ValidatePassword checks a new password's length: 12 to 256 bytes.
+// Password length bounds: long enough to resist guessing, short enough to
+// bound the cost of hashing one.
+const (
+	MinPasswordLen = 12
+	MaxPasswordLen = 256
+)
+
+// ValidatePassword checks a new password's length: MinPasswordLen to
+// MaxPasswordLen bytes.
 func ValidatePassword(pw string) error {
-	if len(pw) < 12 {
-		return FieldError("password", "must be at least 12 characters")
+	if len(pw) < MinPasswordLen {
+		return FieldError("password", "must be at least %d characters", MinPasswordLen)
 	}
-	if len(pw) > 256 {
-		return FieldError("password", "must be at most 256 bytes")
+	if len(pw) > MaxPasswordLen {
+		return FieldError("password", "must be at most %d bytes", MaxPasswordLen)
 	}
 	return nil
 }

@@ -26,6 +26,14 @@ const (
 var VerifyCodes = []VerifyCode{CodeNotFound, CodeRevoked, CodeExpired, CodeDisabled,
 	CodeInsufficientPermission, CodeDeviceLimitExceeded, CodeRateLimited, CodeUsageExceeded, CodeValid}
 
+// Limits of what a verification may carry, checked by VerifyRequest.Validate
+// and by every layer that sees the same values first (the store, the SDK's
+// middleware, the gateway endpoint).
+const (
+	MaxKeyLen      = 256 // bytes of a presented secret
+	MaxDeviceIDLen = 200 // bytes of a device id
+)
+
 // VerifyRequest is the body of POST /v1/keys/verify.
 type VerifyRequest struct {
 	Key         string   `json:"key"`
@@ -39,14 +47,14 @@ func (r *VerifyRequest) Validate() error {
 	if r.Key == "" {
 		return FieldError("key", "is required")
 	}
-	if len(r.Key) > 256 {
-		return FieldError("key", "must be at most 256 bytes")
+	if len(r.Key) > MaxKeyLen {
+		return FieldError("key", "must be at most %d bytes", MaxKeyLen)
 	}
 	if r.Cost != nil && *r.Cost < 0 {
 		return FieldError("cost", "must not be negative")
 	}
-	if len(r.DeviceID) > 200 {
-		return FieldError("device_id", "must be at most 200 bytes")
+	if len(r.DeviceID) > MaxDeviceIDLen {
+		return FieldError("device_id", "must be at most %d bytes", MaxDeviceIDLen)
 	}
 	if len(r.Permissions) > 100 {
 		return FieldError("permissions", "must list at most 100 names")

@@ -102,13 +102,6 @@ type middleware struct {
 // outageLogEvery bounds how often an outage is logged.
 const outageLogEvery = time.Minute
 
-// The longest key and device id the server's verify accepts
-// (latchkey.VerifyRequest.Validate).
-const (
-	maxKeyLen      = 256
-	maxDeviceIDLen = 200
-)
-
 func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !m.c.hasCredential() {
 		m.misconfig("no root key: set the client's RootKey to a root key holding keys:verify", nil)
@@ -132,12 +125,12 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// like a misconfiguration of the middleware (which answers 500 and
 	// spends the one log line): a key too long to be one, a device id
 	// longer than the server accepts.
-	if len(req.Key) > maxKeyLen {
+	if len(req.Key) > latchkey.MaxKeyLen {
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 		deny(w, http.StatusUnauthorized, string(latchkey.CodeNotFound))
 		return
 	}
-	if len(req.DeviceID) > maxDeviceIDLen {
+	if len(req.DeviceID) > latchkey.MaxDeviceIDLen {
 		deny(w, http.StatusBadRequest, "INVALID_DEVICE_ID")
 		return
 	}

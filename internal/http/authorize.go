@@ -87,7 +87,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="latchkey"`)
 		return denyGateway(w, http.StatusUnauthorized, "MISSING_KEY", "no API key was sent")
 	}
-	if len(req.Key) > maxVerifyKeyLen || len(req.DeviceID) > maxDeviceIDLen {
+	if len(req.Key) > latchkey.MaxKeyLen || len(req.DeviceID) > latchkey.MaxDeviceIDLen {
 		// The end user's input, too long to be a key or a device id.
 		w.Header().Set("WWW-Authenticate", `Bearer realm="latchkey", error="invalid_token"`)
 		return denyGateway(w, http.StatusUnauthorized, string(latchkey.CodeNotFound), denyDetail[latchkey.CodeNotFound])
@@ -144,13 +144,6 @@ var denyDetail = map[latchkey.VerifyCode]string{
 	latchkey.CodeRateLimited:            "the API key's rate limit is reached; try again later",
 	latchkey.CodeUsageExceeded:          "the API key has no credits left",
 }
-
-// The longest key and device id verification accepts
-// (latchkey.VerifyRequest.Validate).
-const (
-	maxVerifyKeyLen = 256
-	maxDeviceIDLen  = 200
-)
 
 // authorizeKey finds the end user's key: in the header named (its Bearer
 // token if that is Authorization), else Authorization: Bearer, else

@@ -19,9 +19,6 @@ import (
 
 var _ latchkey.KeyService = (*Store)(nil)
 
-// maxReasonLen bounds a revocation reason, as KeyUpdate.Validate does.
-const maxReasonLen = 500
-
 // CreateKey creates a key and returns it with its secret, shown this once;
 // only the secret's hash is stored. created_ip and user_agent come from the
 // context's actor. Errors: invalid (bad field, unknown permission),
@@ -54,8 +51,8 @@ func (s *Store) UpdateKey(ctx context.Context, accountID, id int64, u *latchkey.
 // RevokeKey stamps revoked_at (keeping an earlier stamp) and sets the reason
 // unless it is "". Errors: invalid (reason), not_found.
 func (s *Store) RevokeKey(ctx context.Context, accountID, id int64, reason string) (*latchkey.Key, error) {
-	if len(reason) > maxReasonLen {
-		return nil, latchkey.FieldError("reason", "must be at most %d bytes", maxReasonLen)
+	if len(reason) > latchkey.MaxReasonLen {
+		return nil, latchkey.FieldError("reason", "must be at most %d bytes", latchkey.MaxReasonLen)
 	} else if strings.ContainsRune(reason, 0) {
 		return nil, latchkey.FieldError("reason", "must not contain NUL")
 	}

@@ -36,8 +36,8 @@ func (a *Authenticator) SignIn(w http.ResponseWriter, r *http.Request, email, pa
 	if password == "" {
 		return nil, latchkey.FieldError("password", "is required")
 	}
-	if len(password) > 256 {
-		return nil, latchkey.FieldError("password", "must be at most 256 bytes")
+	if len(password) > latchkey.MaxPasswordLen {
+		return nil, latchkey.FieldError("password", "must be at most %d bytes", latchkey.MaxPasswordLen)
 	}
 	ip := a.ClientIP(r)
 	if err := a.throttleLogin(r.Context(), throttleNet(ip), email); err != nil {
