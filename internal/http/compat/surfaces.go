@@ -29,6 +29,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/latchkey/latchkey"
@@ -47,7 +48,14 @@ type Surfaces struct {
 	Logger *slog.Logger
 	// Clock is "now" for status:"expired" (seed 000); nil is the wall clock.
 	Clock latchkey.Clock
+
+	outageMu       sync.Mutex // guards the two below; see unavailable
+	outageLogged   time.Time
+	outageUnlogged int
 }
+
+// outageLogEvery bounds how often a surface logs answering 503.
+const outageLogEvery = 10 * time.Second
 
 // Routes lists the seed routes.
 func (s *Surfaces) Routes() []httpx.Route {
@@ -123,14 +131,24 @@ func (s *Surfaces) logInternal(surface string, err error) {
 // cannot be reached now, which every surface answers with 503 and
 // Retry-After in its own envelope, and the whole seconds to wait (the
 // error's RetryAfter rounded up, at least 1). It is logged as the native
-// API logs it: below error level, since the outage itself is logged where
-// it is found.
+// API logs it: at warn with its cause, at most once per outageLogEvery
+// with a count of those not logged.
 func (s *Surfaces) unavailable(surface string, err error) (retryAfter int, ok bool) {
 	var le *latchkey.Error
 	if !errors.As(err, &le) || le.Code != latchkey.EUNAVAILABLE {
 		return 0, false
 	}
-	s.logger().Debug("seed surface unavailable", "surface", surface, "detail", le.Message)
+	s.outageMu.Lock()
+	now := time.Now()
+	if now.Sub(s.outageLogged) < outageLogEvery {
+		s.outageUnlogged++
+		s.outageMu.Unlock()
+	} else {
+		n := s.outageUnlogged
+		s.outageLogged, s.outageUnlogged = now, 0
+		s.outageMu.Unlock()
+		s.logger().Warn("seed surface answered 503", "surface", surface, "err", err, "similar_not_logged", n)
+	}
 	return max(1, int((le.RetryAfter+time.Second-1)/time.Second)), true
 }
 

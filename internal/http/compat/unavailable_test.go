@@ -92,6 +92,11 @@ func TestUnavailable(t *testing.T) {
 			if logs := f.logs.String(); strings.Contains(logs, "level=ERROR") {
 				t.Errorf("an outage was logged as an error:\n%s", logs)
 			}
+			// Four surfaces answered 503: the outage is logged at warn,
+			// once (the rest within the throttle are counted, not logged).
+			if n := strings.Count(f.logs.String(), "seed surface answered 503"); n != 1 || !strings.Contains(f.logs.String(), "level=WARN") {
+				t.Errorf("the outage: got %d warn lines, want 1:\n%s", n, f.logs.String())
+			}
 		})
 	}
 }
