@@ -300,6 +300,14 @@ func unavailable(err error) error {
 // isUnavailable reports whether err, from either driver, says the database
 // could not be reached, dropped the connection, timed out, or is
 // overloaded or shutting down: worth trying again shortly.
+// isRetryable reports whether err is PostgreSQL aborting a transaction to
+// break a deadlock (40P01) or a serialization conflict (40001): running it
+// again is expected to succeed.
+func isRetryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
+}
+
 func isUnavailable(err error) bool {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
 		errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||

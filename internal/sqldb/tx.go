@@ -91,7 +91,26 @@ func readTx[T any](ctx context.Context, s *Store, fn func(tx *Tx) (T, error)) (T
 // writeTx2 is write for an fn with two results (a key and its secret, a
 // page and its cursor), which it returns once the transaction has
 // committed: zero values on any error.
+//
+// A transaction PostgreSQL aborted as a deadlock victim or a serialization
+// failure is run again, up to writeAttempts times in all: the other
+// transaction has gone on, and running fn afresh is what the caller would
+// do.
 func writeTx2[A, B any](ctx context.Context, s *Store, fn func(tx *Tx) (A, B, error)) (A, B, error) {
+	for attempt := 1; ; attempt++ {
+		a, b, err := writeOnce(ctx, s, fn)
+		if err == nil || attempt == writeAttempts || !isRetryable(err) || ctx.Err() != nil {
+			return a, b, err
+		}
+	}
+}
+
+// writeAttempts bounds the runs of a write transaction PostgreSQL aborted
+// to break a deadlock or a serialization conflict.
+const writeAttempts = 3
+
+// writeOnce is one run of writeTx2's transaction.
+func writeOnce[A, B any](ctx context.Context, s *Store, fn func(tx *Tx) (A, B, error)) (A, B, error) {
 	var a0 A
 	var b0 B
 	tx, err := s.beginWrite(ctx)
