@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/latchkey/latchkey/client"
 	"github.com/spf13/cobra"
 )
 
@@ -25,9 +26,9 @@ func completionContext(cmd *cobra.Command) context.Context {
 	return context.Background()
 }
 
-// completePermissions completes permission names from the account's
-// catalogue on the server.
-func completePermissions(f *apiFlags) completeFunc {
+// fromServer completes with what list reads from the server, within
+// completionTimeout; a server that cannot be reached completes nothing.
+func fromServer(f *apiFlags, list func(ctx context.Context, c *client.Client, args []string, toComplete string) ([]string, error)) completeFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		c, err := f.client()
 		if err != nil {
@@ -35,9 +36,21 @@ func completePermissions(f *apiFlags) completeFunc {
 		}
 		ctx, cancel := context.WithTimeout(completionContext(cmd), completionTimeout)
 		defer cancel()
-		perms, err := c.ListPermissions(ctx)
+		out, err := list(ctx, c, args, toComplete)
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// completePermissions completes permission names from the account's
+// catalogue on the server.
+func completePermissions(f *apiFlags) completeFunc {
+	return fromServer(f, func(ctx context.Context, c *client.Client, _ []string, toComplete string) ([]string, error) {
+		perms, err := c.ListPermissions(ctx)
+		if err != nil {
+			return nil, err
 		}
 		var out []string
 		for _, perm := range perms {
@@ -49,8 +62,8 @@ func completePermissions(f *apiFlags) completeFunc {
 				}
 			}
 		}
-		return out, cobra.ShellCompDirectiveNoFileComp
-	}
+		return out, nil
+	})
 }
 
 // firstArgOnly completes the first argument with fn and nothing after it.

@@ -403,19 +403,13 @@ const completionTimeout = 3 * time.Second
 // completeKeyIDs completes a key id argument from the server's keys,
 // each with its name and status as the description.
 func completeKeyIDs(f *apiFlags) completeFunc {
-	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	return fromServer(f, func(ctx context.Context, c *client.Client, args []string, toComplete string) ([]string, error) {
 		if len(args) > 0 {
-			return nil, cobra.ShellCompDirectiveNoFileComp
+			return nil, nil // one key id at most
 		}
-		c, err := f.client()
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		ctx, cancel := context.WithTimeout(completionContext(cmd), completionTimeout)
-		defer cancel()
 		p, err := c.ListKeys(ctx, client.ListOptions{Limit: 1000})
 		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
+			return nil, err
 		}
 		var out []string
 		for _, k := range p.Data {
@@ -423,6 +417,6 @@ func completeKeyIDs(f *apiFlags) completeFunc {
 				out = append(out, fmt.Sprintf("%s\t%s (%s)", id, k.Name, k.Status))
 			}
 		}
-		return out, cobra.ShellCompDirectiveNoFileComp
-	}
+		return out, nil
+	})
 }

@@ -194,16 +194,10 @@ func accountID(ctx context.Context, c *client.Client, account string) (int64, er
 
 // completeUserIDs completes a user id from the account's users.
 func completeUserIDs(f *apiFlags) completeFunc {
-	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-		c, err := f.client()
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		ctx, cancel := context.WithTimeout(completionContext(cmd), completionTimeout)
-		defer cancel()
+	return fromServer(f, func(ctx context.Context, c *client.Client, _ []string, toComplete string) ([]string, error) {
 		members, err := c.ListUsers(ctx)
 		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
+			return nil, err
 		}
 		var out []string
 		for _, m := range members {
@@ -211,6 +205,6 @@ func completeUserIDs(f *apiFlags) completeFunc {
 				out = append(out, id+"\t"+m.Email+" ("+string(m.Role)+")")
 			}
 		}
-		return out, cobra.ShellCompDirectiveNoFileComp
-	}
+		return out, nil
+	})
 }
