@@ -73,6 +73,20 @@ func (s *sink) Header() http.Header         { return s.hdr }
 func (s *sink) WriteHeader(code int)        { s.status = code }
 func (s *sink) Write(p []byte) (int, error) { return s.body.Write(p) }
 
+// measure runs run once and checks it, then times b.N runs, then checks
+// the last.
+func measure(b *testing.B, run, check func()) {
+	run()
+	check()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		run()
+	}
+	b.StopTimer()
+	check()
+}
+
 // serve runs b.N verifications of key through h with the same request:
 // the one allocation-free body reader and request rebuilt each time.
 func serve(b *testing.B, h http.Handler, root, key string) {
@@ -97,15 +111,7 @@ func serve(b *testing.B, h http.Handler, root, key string) {
 		w.body.Reset()
 		h.ServeHTTP(w, &r)
 	}
-	run()
-	check()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		run()
-	}
-	b.StopTimer()
-	check()
+	measure(b, run, check)
 }
 
 // BenchmarkVerifyHandler compares one VALID verification through the
@@ -149,13 +155,5 @@ func BenchmarkAuthorizeHandler(b *testing.B) {
 			b.Fatalf("status %d %v: %s", w.status, w.hdr, w.body.Bytes())
 		}
 	}
-	run()
-	check()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		run()
-	}
-	b.StopTimer()
-	check()
+	measure(b, run, check)
 }
