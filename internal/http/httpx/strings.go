@@ -138,7 +138,7 @@ type jsonWalker struct {
 func (w *jsonWalker) field() string {
 	var sb strings.Builder
 	for _, p := range w.path {
-		if sb.Len() > 0 && p[0] != '[' {
+		if sb.Len() > 0 && !strings.HasPrefix(p, "[") { // a member may be named ""
 			sb.WriteByte('.')
 		}
 		sb.WriteString(p)
@@ -240,19 +240,7 @@ func (w *jsonWalker) object(depth int) error {
 		if err != nil || w.bad {
 			return err
 		}
-		w.skipSpace()
-		if w.i >= len(w.b) {
-			w.bad = true
-			return nil
-		}
-		switch w.b[w.i] {
-		case ',':
-			w.i++
-		case '}':
-			w.i++
-			return nil
-		default:
-			w.bad = true
+		if !w.more('}') {
 			return nil
 		}
 	}
@@ -272,21 +260,30 @@ func (w *jsonWalker) array(depth int) error {
 		if err != nil || w.bad {
 			return err
 		}
-		w.skipSpace()
-		if w.i >= len(w.b) {
-			w.bad = true
+		if !w.more(']') {
 			return nil
 		}
-		switch w.b[w.i] {
-		case ',':
-			w.i++
-		case ']':
-			w.i++
-			return nil
-		default:
-			w.bad = true
-			return nil
-		}
+	}
+}
+
+// more reads what follows a member or an element: true after a comma (one
+// more to come), false after close or on anything else (then w.bad).
+func (w *jsonWalker) more(close byte) bool {
+	w.skipSpace()
+	if w.i >= len(w.b) {
+		w.bad = true
+		return false
+	}
+	switch w.b[w.i] {
+	case ',':
+		w.i++
+		return true
+	case close:
+		w.i++
+		return false
+	default:
+		w.bad = true
+		return false
 	}
 }
 
