@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+
+	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 // fakeStore is an in-memory latchkey.VerifyStore that applies flushes as
@@ -218,26 +220,9 @@ func cloneVerifyKey(vk *latchkey.VerifyKey) *latchkey.VerifyKey {
 	return &out
 }
 
-// testClock is a clock tests move by hand.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newTestClock() *testClock {
-	return &testClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newTestClock is a test clock (testenv.Clock) at a fixed time.
+func newTestClock() *testenv.Clock {
+	return testenv.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -17,11 +17,13 @@ import (
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/inmem"
 	"github.com/latchkey/latchkey/internal/mock"
+
+	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 type harness struct {
 	store *fakeStore
-	clock *testClock
+	clock *testenv.Clock
 	lim   *inmem.RateLimiter
 	v     *inmem.Verifier
 }

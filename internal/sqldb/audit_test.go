@@ -15,14 +15,14 @@ import (
 
 func testAudit(t *testing.T, b backend) {
 	e, s, a := MustAcme(t, b)
-	e.clock.Advance(time.Second)
+	e.clock.Add(time.Second)
 	actx := latchkey.NewContextWithActor(ctx, testActor)
 	step := func(what string, err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
-		e.clock.Advance(time.Second)
+		e.clock.Add(time.Second)
 	}
 	step("CreatePermission", s.CreatePermission(actx, &latchkey.Permission{AccountID: a.ID, Name: "read"}))
 	k, secret, err := s.CreateKey(actx, a.ID, &latchkey.KeyCreate{Name: "audited", Permissions: []string{"read"}})
@@ -98,7 +98,7 @@ func testAuditFilters(t *testing.T, b backend) {
 	e, s, a := MustAcme(t, b)
 	alice := latchkey.NewContextWithActor(ctx, latchkey.Actor{Kind: latchkey.ActorUser, ID: 1})
 	rootKey := latchkey.NewContextWithActor(ctx, latchkey.Actor{Kind: latchkey.ActorRootKey, ID: 99})
-	e.clock.Advance(time.Second)
+	e.clock.Add(time.Second)
 	start := e.clock.Now()
 	k1, _, err := s.CreateKey(alice, a.ID, &latchkey.KeyCreate{})
 	if err != nil {
@@ -109,7 +109,7 @@ func testAuditFilters(t *testing.T, b backend) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 4; i++ {
-		e.clock.Advance(time.Minute)
+		e.clock.Add(time.Minute)
 		MustUpdateKey(t, s, a.ID, k1.ID, &latchkey.KeyUpdate{Name: ptr(dump(i))})
 		if _, err := s.UpdateKey(rootKey, a.ID, k2.ID, &latchkey.KeyUpdate{Name: ptr(dump(i))}); err != nil {
 			t.Fatal(err)

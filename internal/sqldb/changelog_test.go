@@ -122,7 +122,7 @@ func testChangeLogTrim(t *testing.T, b backend) {
 			t.Fatal(err)
 		}
 	} else {
-		e.clock.Advance(2 * time.Hour)
+		e.clock.Add(2 * time.Hour)
 	}
 	MustUpdateKey(t, s, a.ID, k.ID, &latchkey.KeyUpdate{Name: ptr("new")})
 	n, err := s.TrimChanges(ctx)

@@ -50,32 +50,15 @@ func newPostgresSchema(tb testing.TB, base string) string {
 	return testenv.PostgresSchema(tb, base)
 }
 
-// testClock is a clock tests move by hand.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newTestClock() *testClock {
-	return &testClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newTestClock is a test clock (testenv.Clock) at a fixed time.
+func newTestClock() *testenv.Clock {
+	return testenv.NewClock(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 }
 
 // env is one test's store on a fresh database.
 type env struct {
 	store *sqldb.Store
-	clock *testClock
+	clock *testenv.Clock
 	dsn   string
 }
 

@@ -326,7 +326,7 @@ func testUpdateKeyMergePatch(t *testing.T, b backend) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before, secret := MustCreateKey(t, s, a.ID, fullKey())
-			e.clock.Advance(time.Minute)
+			e.clock.Add(time.Minute)
 			u := tt.u
 			after := MustUpdateKey(t, s, a.ID, before.ID, &u)
 			if !after.UpdatedAt.Equal(e.clock.Now()) || !after.CreatedAt.Equal(before.CreatedAt) {
@@ -405,7 +405,7 @@ func testUpdateKeyNoChange(t *testing.T, b backend) {
 	e, s, a := MustAcme(t, b)
 	k, _ := MustCreateKey(t, s, a.ID, &latchkey.KeyCreate{Name: "same", OwnerEmail: ptr("o@acme.test")})
 	rec := MustSubscribe(t, s)
-	e.clock.Advance(time.Minute)
+	e.clock.Add(time.Minute)
 	got := MustUpdateKey(t, s, a.ID, k.ID, &latchkey.KeyUpdate{Name: ptr("same"), OwnerEmail: latchkey.Some("o@acme.test"), Enabled: ptr(true)})
 	if !reflect.DeepEqual(got, k) {
 		t.Errorf("got %s, want the key unchanged (updated_at too)", dump(got))
@@ -435,7 +435,7 @@ func testRevokeAndUnrevoke(t *testing.T, b backend) {
 		t.Errorf("FindVerifyKey: got %+v, %v, want revoked", vk, err)
 	}
 
-	e.clock.Advance(time.Hour)
+	e.clock.Add(time.Hour)
 	got, err = s.RevokeKey(ctx, a.ID, k.ID, "")
 	if err != nil || !got.RevokedAt.Equal(t0) || got.RevokedReason == nil || *got.RevokedReason != "left the plan" {
 		t.Errorf("revoke again without reason: got %s, %v, want the first stamp and reason kept", dump(got), err)
@@ -498,7 +498,7 @@ func testRotateKey(t *testing.T, b backend) {
 		t.Errorf("rotate a revoked key: got %v, want conflict", err)
 	}
 
-	e.clock.Advance(time.Minute)
+	e.clock.Add(time.Minute)
 	k2, s2, err := s.RotateKey(ctx, a.ID, k.ID, 0)
 	if err != nil {
 		t.Fatalf("RotateKey(0): %v", err)
@@ -531,7 +531,7 @@ func testRotateKey(t *testing.T, b backend) {
 	if want := e.clock.Now(); vk1.SecretExpiresAt == nil || !vk1.SecretExpiresAt.Equal(want) {
 		t.Errorf("an already expired secret: got end %v, want %v kept", vk1.SecretExpiresAt, want)
 	}
-	e.clock.Advance(time.Hour)
+	e.clock.Add(time.Hour)
 	if got := status(s2); got != latchkey.StatusExpired {
 		t.Errorf("old secret after grace: got %q, want expired", got)
 	}
@@ -657,7 +657,7 @@ func testFindKeysFilters(t *testing.T, b backend) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e.clock.Advance(tt.advance)
+			e.clock.Add(tt.advance)
 			f := tt.f
 			f.AccountID = a.ID
 			keys, next, err := s.FindKeys(ctx, f)

@@ -197,7 +197,7 @@ func testSessionRefresh(t *testing.T, b backend) {
 	seen := map[string]bool{t1: true}
 	token := t1
 	for i := 0; i < 5; i++ {
-		e.clock.Advance(10 * time.Minute)
+		e.clock.Add(10 * time.Minute)
 		got, next := MustRefresh(t, s, token)
 		if got.ID != f.ID || !got.ExpiresAt.Equal(f.ExpiresAt) || got.UserID != e.user.ID || got.RevokedAt != nil {
 			t.Fatalf("refresh %d: got %s, want family %s unchanged", i, dump(got), dump(f))
@@ -224,12 +224,12 @@ func testSessionReuse(t *testing.T, b backend) {
 	s := e.store
 	f, t1 := MustCreateSession(t, s, e.user.ID)
 	other, otherToken := MustCreateSession(t, s, e.user.ID)
-	e.clock.Advance(time.Minute)
+	e.clock.Add(time.Minute)
 	_, t2 := MustRefresh(t, s, t1)
 	_, t3 := MustRefresh(t, s, t2)
 
 	// t1 was rotated: presenting it again is reuse, and revokes the family.
-	e.clock.Advance(time.Minute)
+	e.clock.Add(time.Minute)
 	reusedAt := e.clock.Now()
 	wantRefreshFails(t, s, t1, reuseMessage)
 	got := MustFindFamily(t, s, f.ID)
@@ -237,7 +237,7 @@ func testSessionReuse(t *testing.T, b backend) {
 		t.Fatalf("family after reuse: got revoked_at %v, want %v", got.RevokedAt, reusedAt)
 	}
 	// Every token of the family is dead now, the newest too.
-	e.clock.Advance(time.Minute)
+	e.clock.Add(time.Minute)
 	for name, tok := range map[string]string{"t3 (newest)": t3, "t2": t2, "t1": t1} {
 		t.Run(name, func(t *testing.T) { wantRefreshFails(t, s, tok, "invalid or expired refresh token") })
 	}
@@ -265,12 +265,12 @@ func testSessionExpiry(t *testing.T, b backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Advance(59 * time.Minute)
+	e.clock.Add(59 * time.Minute)
 	got, t2 := MustRefresh(t, s, t1)
 	if !got.ExpiresAt.Equal(f.ExpiresAt) {
 		t.Errorf("refresh extended the family: got %v, want %v", got.ExpiresAt, f.ExpiresAt)
 	}
-	e.clock.Advance(time.Minute) // exactly at expiry
+	e.clock.Add(time.Minute) // exactly at expiry
 	wantRefreshFails(t, s, t2, "invalid or expired refresh token")
 	// An expired family is not revoked, and a rotated token of it is no
 	// reuse either: it is just expired.
@@ -333,7 +333,7 @@ func testSessionRefreshConcurrent(t *testing.T, b backend) {
 			t.Fatalf("round %d: family revoked by concurrent refreshes", round)
 		}
 		// The shared token is the family's live one.
-		e.clock.Advance(time.Minute)
+		e.clock.Add(time.Minute)
 		MustRefresh(t, s, next)
 	}
 	if n := countEvents(t, s, e.account.ID, latchkey.ActionSessionReuse); n != 0 {
@@ -373,12 +373,12 @@ func testSessionReplayInsideWindow(t *testing.T, b backend) {
 	e := MustSessionEnv(t, b)
 	s := e.store
 	f, t1 := MustCreateSession(t, s, e.user.ID)
-	e.clock.Advance(time.Minute)
+	e.clock.Add(time.Minute)
 	_, t2 := MustRefresh(t, s, t1)
 	// Again and again, up to the last microsecond of the window: the same
 	// family, the same new token, nothing revoked.
 	for _, step := range []time.Duration{0, time.Second, latchkey.RefreshReplayWindow - time.Second - time.Microsecond} {
-		e.clock.Advance(step)
+		e.clock.Add(step)
 		got, again := MustRefresh(t, s, t1)
 		if again != t2 || got.ID != f.ID || got.RevokedAt != nil || !got.ExpiresAt.Equal(f.ExpiresAt) {
 			t.Fatalf("replay %v after rotation: got %s, %q, want family %s and %q", step, dump(got), again, f.ID, t2)
@@ -388,7 +388,7 @@ func testSessionReplayInsideWindow(t *testing.T, b backend) {
 		t.Fatalf("family revoked by a replay in the window: %v", got.RevokedAt)
 	}
 	// The shared token goes on as the family's live one.
-	e.clock.Advance(time.Minute)
+	e.clock.Add(time.Minute)
 	_, t3 := MustRefresh(t, s, t2)
 	if t3 == t2 || t3 == t1 {
 		t.Fatalf("refresh after the replays: got %q, want a new token", t3)
@@ -404,7 +404,7 @@ func testSessionReplayAfterWindow(t *testing.T, b backend) {
 	f, t1 := MustCreateSession(t, s, e.user.ID)
 	_, t2 := MustRefresh(t, s, t1)
 	MustRefresh(t, s, t1) // inside: harmless
-	e.clock.Advance(latchkey.RefreshReplayWindow)
+	e.clock.Add(latchkey.RefreshReplayWindow)
 	reusedAt := e.clock.Now()
 	wantRefreshFails(t, s, t1, reuseMessage)
 	if got := MustFindFamily(t, s, f.ID); got.RevokedAt == nil || !got.RevokedAt.Equal(reusedAt) {
@@ -424,15 +424,15 @@ func testSessionReplayFollowsLine(t *testing.T, b backend) {
 	s := e.store
 	f, t1 := MustCreateSession(t, s, e.user.ID)
 	_, t2 := MustRefresh(t, s, t1)
-	e.clock.Advance(time.Second)
+	e.clock.Add(time.Second)
 	_, t3 := MustRefresh(t, s, t2)
-	e.clock.Advance(time.Second)
+	e.clock.Add(time.Second)
 	for name, tok := range map[string]string{"t1": t1, "t2": t2} {
 		if got, next := MustRefresh(t, s, tok); next != t3 || got.ID != f.ID {
 			t.Errorf("replay of %s: got %q, want the newest token %q", name, next, t3)
 		}
 	}
-	e.clock.Advance(time.Minute)
+	e.clock.Add(time.Minute)
 	if _, t4 := MustRefresh(t, s, t3); t4 == t3 {
 		t.Fatal("the newest token did not rotate")
 	}
@@ -522,7 +522,7 @@ func testSessionRevoke(t *testing.T, b backend) {
 	f, t1 := MustCreateSession(t, s, e.user.ID)
 	_, t2 := MustRefresh(t, s, t1)
 
-	e.clock.Advance(time.Minute)
+	e.clock.Add(time.Minute)
 	revokedAt := e.clock.Now()
 	if err := s.RevokeSessionFamily(ctx, f.ID); err != nil {
 		t.Fatalf("RevokeSessionFamily: %v", err)
@@ -533,7 +533,7 @@ func testSessionRevoke(t *testing.T, b backend) {
 	wantRefreshFails(t, s, t2, "invalid or expired refresh token")
 
 	// Revoking again keeps the first stamp and audits nothing.
-	e.clock.Advance(time.Minute)
+	e.clock.Add(time.Minute)
 	if err := s.RevokeSessionFamily(latchkey.NewContextWithActor(ctx, latchkey.Actor{Kind: latchkey.ActorOperator}), f.ID); err != nil {
 		t.Fatalf("RevokeSessionFamily again: %v", err)
 	}
@@ -572,7 +572,7 @@ func testPruneSessions(t *testing.T, b backend) {
 	if _, err := s.PruneSessions(ctx, -time.Second); latchkey.ErrorCode(err) != latchkey.EINVALID {
 		t.Errorf("PruneSessions(negative): got %v, want invalid", err)
 	}
-	e.clock.Advance(2 * time.Hour)
+	e.clock.Add(2 * time.Hour)
 	for _, tt := range []struct {
 		keep time.Duration
 		want int64

@@ -56,7 +56,7 @@ func testUsers(t *testing.T, b backend) {
 	}
 
 	acme := MustCreateAccount(t, s, "acme")
-	e.clock.Advance(time.Second)
+	e.clock.Add(time.Second)
 	u := &latchkey.User{Email: "  Ada.Lovelace@Example.COM ", Name: "Ada"}
 	actx := latchkey.NewContextWithActor(ctx, testActor)
 	if err := s.CreateUser(actx, u, testPasswordHash); err != nil {
@@ -197,17 +197,17 @@ func testMemberships(t *testing.T, b backend) {
 
 	// Zed joins globex first, then acme: memberships list oldest first,
 	// not by account id.
-	e.clock.Advance(time.Second)
+	e.clock.Add(time.Second)
 	joinedOther := e.clock.Now()
 	if err := s.SetMembership(actx, other.ID, zed.ID, latchkey.RoleMember); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Advance(time.Second)
+	e.clock.Add(time.Second)
 	joinedAcme := e.clock.Now()
 	if err := s.SetMembership(actx, a.ID, zed.ID, latchkey.RoleAdmin); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Advance(time.Second)
+	e.clock.Add(time.Second)
 	if err := s.SetMembership(actx, a.ID, amy.ID, latchkey.RoleMember); err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func testMemberships(t *testing.T, b backend) {
 	}
 
 	// Changing a role keeps the membership's age.
-	e.clock.Advance(time.Second)
+	e.clock.Add(time.Second)
 	if err := s.SetMembership(actx, other.ID, zed.ID, latchkey.RoleAdmin); err != nil {
 		t.Fatal(err)
 	}

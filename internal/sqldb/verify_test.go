@@ -46,7 +46,7 @@ func testDevices(t *testing.T, b backend) {
 	k, _ := MustCreateKey(t, s, a.ID, &latchkey.KeyCreate{MaxDevices: 2})
 	add := func(device string, max int64) error {
 		t.Helper()
-		e.clock.Advance(time.Second)
+		e.clock.Add(time.Second)
 		return s.AddDevice(ctx, k.ID, device, max)
 	}
 	steps := []struct {
