@@ -443,6 +443,10 @@ func validateText(field, s string, max int) error {
 	return nil
 }
 
+// NormalizeEmail is the one stored and compared form of a user's email:
+// trimmed and lower-cased. Sign-in, user creation and lookups all use it.
+func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
 // ValidateEmail checks that s is a bare email address.
 func ValidateEmail(field, s string) error {
 	a, err := mail.ParseAddress(s)
@@ -483,4 +487,52 @@ func validateMeta(m json.RawMessage) error {
 		return FieldError("meta", "must be at most 16 KiB")
 	}
 	return nil
+}
+
+// ValidateReason checks a revocation reason: at most MaxReasonLen bytes and
+// no NUL. Every layer that takes a reason calls this one rule.
+func ValidateReason(reason string) error { return validateText("reason", reason, MaxReasonLen) }
+
+// ValidateDeviceID checks a device id named by an admin (1 to MaxDeviceIDLen
+// bytes); a verification's optional device id is checked by VerifyRequest.
+func ValidateDeviceID(deviceID string) error {
+	if deviceID == "" || len(deviceID) > MaxDeviceIDLen {
+		return FieldError("device_id", "must be 1 to %d bytes", MaxDeviceIDLen)
+	}
+	return nil
+}
+
+// MaxUsageBuckets bounds the buckets one usage answer holds.
+const MaxUsageBuckets = 10000
+
+// Resolve returns f with its defaults filled in and checks it: Until
+// defaults to now, Since to one bucket-sized span before Until (60 minutes,
+// 24 hours or 30 days), and the range may hold at most MaxUsageBuckets
+// buckets. The HTTP layer and the store both call it, so the rule is one.
+func (f UsageFilter) Resolve(now time.Time) (UsageFilter, error) {
+	var span time.Duration
+	switch f.Bucket {
+	case time.Minute:
+		span = time.Hour
+	case time.Hour:
+		span = 24 * time.Hour
+	case 24 * time.Hour:
+		span = 30 * 24 * time.Hour
+	default:
+		return f, FieldError("bucket", "must be minute, hour or day")
+	}
+	if f.Until.IsZero() {
+		f.Until = now
+	}
+	if f.Since.IsZero() {
+		f.Since = f.Until.Add(-span)
+	}
+	if !f.Since.Before(f.Until) {
+		return f, FieldError("since", "must be before until")
+	}
+	first := f.Since.Truncate(f.Bucket)
+	if n := (f.Until.Sub(first) + f.Bucket - 1) / f.Bucket; n > MaxUsageBuckets {
+		return f, FieldError("bucket", "the range holds %d buckets, more than %d: use a larger bucket or a shorter range", n, MaxUsageBuckets)
+	}
+	return f, nil
 }

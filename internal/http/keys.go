@@ -285,8 +285,8 @@ func (s *Server) handleRevokeKey(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &body, true); err != nil {
 		return err
 	}
-	if len(body.Reason) > 500 {
-		return latchkey.FieldError("reason", "must be at most 500 bytes")
+	if err := latchkey.ValidateReason(body.Reason); err != nil {
+		return err
 	}
 	k, err := s.Keys.RevokeKey(r.Context(), principalFrom(r.Context()).AccountID, id, body.Reason)
 	if err != nil {
@@ -346,8 +346,8 @@ func (s *Server) handleDeleteDevice(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	device := r.PathValue("device_id")
-	if device == "" || len(device) > 200 {
-		return latchkey.FieldError("device_id", "must be 1 to 200 bytes")
+	if err := latchkey.ValidateDeviceID(device); err != nil {
+		return err
 	}
 	if err := s.Keys.DeleteDevice(r.Context(), principalFrom(r.Context()).AccountID, id, device); err != nil {
 		return err
@@ -355,9 +355,6 @@ func (s *Server) handleDeleteDevice(w http.ResponseWriter, r *http.Request) erro
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
-
-// maxUsageBuckets bounds one usage answer.
-const maxUsageBuckets = 10000
 
 func (s *Server) handleUsage(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "id")
@@ -368,8 +365,7 @@ func (s *Server) handleUsage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	now := s.now()
-	f := latchkey.UsageFilter{Since: now.Add(-24 * time.Hour), Until: now, Bucket: time.Hour}
+	f := latchkey.UsageFilter{Bucket: time.Hour}
 	switch q.Get("bucket") {
 	case "", "hour":
 	case "minute":
@@ -379,17 +375,14 @@ func (s *Server) handleUsage(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return latchkey.FieldError("bucket", "must be minute, hour or day")
 	}
-	if f.Since, err = queryTime(q, "since", f.Since); err != nil {
+	if f.Since, err = queryTime(q, "since", time.Time{}); err != nil {
 		return err
 	}
-	if f.Until, err = queryTime(q, "until", f.Until); err != nil {
+	if f.Until, err = queryTime(q, "until", time.Time{}); err != nil {
 		return err
 	}
-	if !f.Since.Before(f.Until) {
-		return latchkey.FieldError("since", "must be before until")
-	}
-	if f.Until.Sub(f.Since)/f.Bucket > maxUsageBuckets {
-		return latchkey.FieldError("bucket", "asks for more than %d buckets; use a larger bucket or a shorter range", maxUsageBuckets)
+	if f, err = f.Resolve(s.now()); err != nil {
+		return err
 	}
 	buckets, err := s.Keys.FindUsage(r.Context(), principalFrom(r.Context()).AccountID, id, f)
 	if err != nil {

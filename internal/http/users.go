@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/latchkey/latchkey"
 )
@@ -91,7 +90,7 @@ func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) error 
 	if !body.Role.Valid() {
 		return latchkey.FieldError("role", "must be admin or member")
 	}
-	u := &latchkey.User{Email: strings.ToLower(strings.TrimSpace(body.Email)), Name: body.Name}
+	u := &latchkey.User{Email: latchkey.NormalizeEmail(body.Email), Name: body.Name}
 	if err := u.Validate(); err != nil {
 		return err
 	}

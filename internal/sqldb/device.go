@@ -35,8 +35,8 @@ func (s *Store) DeleteDevice(ctx context.Context, accountID, keyID int64, device
 // concurrent calls never admit more than max. Errors: invalid (device id),
 // conflict (limit reached), not_found (key gone).
 func (s *Store) AddDevice(ctx context.Context, keyID int64, deviceID string, max int64) error {
-	if deviceID == "" || len(deviceID) > latchkey.MaxDeviceIDLen {
-		return latchkey.FieldError("device_id", "must be 1 to %d bytes", latchkey.MaxDeviceIDLen)
+	if err := latchkey.ValidateDeviceID(deviceID); err != nil {
+		return err
 	}
 	return s.write(ctx, func(tx *Tx) error {
 		return addDevice(ctx, tx, keyID, deviceID, max)

@@ -51,10 +51,8 @@ func (s *Store) UpdateKey(ctx context.Context, accountID, id int64, u *latchkey.
 // RevokeKey stamps revoked_at (keeping an earlier stamp) and sets the reason
 // unless it is "". Errors: invalid (reason), not_found.
 func (s *Store) RevokeKey(ctx context.Context, accountID, id int64, reason string) (*latchkey.Key, error) {
-	if len(reason) > latchkey.MaxReasonLen {
-		return nil, latchkey.FieldError("reason", "must be at most %d bytes", latchkey.MaxReasonLen)
-	} else if strings.ContainsRune(reason, 0) {
-		return nil, latchkey.FieldError("reason", "must not contain NUL")
+	if err := latchkey.ValidateReason(reason); err != nil {
+		return nil, err
 	}
 	revoked := true
 	u := &latchkey.KeyUpdate{Revoked: &revoked}

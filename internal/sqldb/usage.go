@@ -14,9 +14,6 @@ import (
 	"github.com/latchkey/latchkey"
 )
 
-// maxUsageBuckets bounds the buckets FindUsage returns.
-const maxUsageBuckets = 10000
-
 // FindUsage returns the key's verification counts by outcome in buckets of
 // f.Bucket (a minute, an hour or a day, aligned to UTC) from the bucket
 // holding f.Since up to f.Until (exclusive), every bucket present, empty ones
@@ -24,34 +21,15 @@ const maxUsageBuckets = 10000
 // 24 hours or 30 days before Until. Errors: invalid (bucket, range),
 // not_found (key).
 func (s *Store) FindUsage(ctx context.Context, accountID, keyID int64, f latchkey.UsageFilter) ([]*latchkey.UsageBucket, error) {
-	var span time.Duration
-	switch f.Bucket {
-	case time.Minute:
-		span = time.Hour
-	case time.Hour:
-		span = 24 * time.Hour
-	case 24 * time.Hour:
-		span = 30 * 24 * time.Hour
-	default:
-		return nil, latchkey.FieldError("bucket", "must be minute, hour or day")
-	}
 	return readTx(ctx, s, func(tx *Tx) ([]*latchkey.UsageBucket, error) {
-		until, since := f.Until, f.Since
-		if until.IsZero() {
-			until = tx.now
+		f, err := f.Resolve(tx.now)
+		if err != nil {
+			return nil, err
 		}
-		if since.IsZero() {
-			since = until.Add(-span)
-		}
-		if !since.Before(until) {
-			return nil, latchkey.FieldError("since", "must be before until")
-		}
+		since, until := f.Since, f.Until
 		size := f.Bucket.Microseconds()
 		first := floorDiv(micros(since), size) * size
 		end := micros(until)
-		if n := (end - first + size - 1) / size; n > maxUsageBuckets {
-			return nil, latchkey.FieldError("since", "the range holds %d buckets, more than %d: use a larger bucket or a shorter range", n, maxUsageBuckets)
-		}
 		if err := keyExists(ctx, tx, accountID, keyID, false); err != nil {
 			return nil, err
 		}

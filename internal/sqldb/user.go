@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/latchkey/latchkey"
 )
@@ -52,7 +51,7 @@ func (s *Store) FindUserByID(ctx context.Context, id int64) (*latchkey.User, err
 // case-insensitively. Errors: not_found.
 func (s *Store) FindUserByEmail(ctx context.Context, email string) (*latchkey.User, string, error) {
 	return readTx2(ctx, s, func(tx *Tx) (*latchkey.User, string, error) {
-		return findUser(ctx, tx, "email = ?", normalizeEmail(email))
+		return findUser(ctx, tx, "email = ?", latchkey.NormalizeEmail(email))
 	})
 }
 
@@ -129,17 +128,12 @@ func (s *Store) CountUsers(ctx context.Context) (int64, error) {
 	})
 }
 
-// normalizeEmail is the stored form of an email: trimmed and lowercased.
-func normalizeEmail(email string) string {
-	return strings.ToLower(strings.TrimSpace(email))
-}
-
 // createUser normalizes, validates and inserts a user and audits it.
 func createUser(ctx context.Context, tx *Tx, u *latchkey.User, passwordHash string) error {
 	if u == nil {
 		return latchkey.Errorf(latchkey.EINVALID, "user: missing input")
 	}
-	u.Email = normalizeEmail(u.Email)
+	u.Email = latchkey.NormalizeEmail(u.Email)
 	if err := u.Validate(); err != nil {
 		return err
 	}

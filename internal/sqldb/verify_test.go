@@ -374,7 +374,7 @@ func testFindUsage(t *testing.T, b backend) {
 		{"bucket of two minutes", latchkey.UsageFilter{Bucket: 2 * time.Minute}, "bucket"},
 		{"no bucket", latchkey.UsageFilter{}, "bucket"},
 		{"since after until", latchkey.UsageFilter{Since: t0, Until: t0.Add(-time.Hour), Bucket: time.Hour}, "since"},
-		{"too many buckets", latchkey.UsageFilter{Since: t0.Add(-30 * 24 * time.Hour), Until: t0, Bucket: time.Minute}, "since"},
+		{"too many buckets", latchkey.UsageFilter{Since: t0.Add(-30 * 24 * time.Hour), Until: t0, Bucket: time.Minute}, "bucket"},
 	}
 	for _, tt := range invalid {
 		t.Run(tt.name, func(t *testing.T) {

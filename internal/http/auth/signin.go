@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey"
@@ -29,7 +28,7 @@ type Session struct {
 // session. Errors: invalid (a field), rate_limited, unauthorized (wrong
 // email or password, the same answer and time for both), unavailable.
 func (a *Authenticator) SignIn(w http.ResponseWriter, r *http.Request, email, password string) (*Session, error) {
-	email = strings.ToLower(strings.TrimSpace(email))
+	email = latchkey.NormalizeEmail(email)
 	if email == "" {
 		return nil, latchkey.FieldError("email", "is required")
 	}
