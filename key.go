@@ -272,6 +272,80 @@ type KeyUpdate struct {
 	OwnerEmailFreeText bool
 }
 
+// Apply merges the update into k as of now: the one field-by-field merge
+// that the store and the test doubles share. A revoke stamps RevokedAt only
+// when k is not revoked yet; un-revoking clears the stamp and the reason; an
+// empty reason is none; new credits start their refill period at now; meta
+// is stored compact; times are kept in UTC to the microsecond. Permissions
+// are copied as given: the store replaces them with the checked set.
+func (u *KeyUpdate) Apply(k *Key, now time.Time) {
+	if u.Name != nil {
+		k.Name = *u.Name
+	}
+	if u.Description != nil {
+		k.Description = *u.Description
+	}
+	if u.OwnerEmail.Set {
+		k.OwnerEmail = u.OwnerEmail.Ptr()
+	}
+	if u.OwnerName.Set {
+		k.OwnerName = u.OwnerName.Ptr()
+	}
+	if u.OwnerPhone.Set {
+		k.OwnerPhone = u.OwnerPhone.Ptr()
+	}
+	if u.Enabled != nil {
+		k.Enabled = *u.Enabled
+	}
+	if u.ExpiresAt.Set {
+		k.ExpiresAt = nil
+		if t := u.ExpiresAt.Ptr(); t != nil {
+			at := t.UTC().Truncate(time.Microsecond)
+			k.ExpiresAt = &at
+		}
+	}
+	if u.Permissions != nil {
+		k.Permissions = append([]string(nil), (*u.Permissions)...)
+	}
+	if u.RateLimit.Set {
+		k.RateLimit = u.RateLimit.Ptr()
+	}
+	if u.MaxDevices != nil {
+		k.MaxDevices = *u.MaxDevices
+	}
+	if u.Credits.Set {
+		k.Credits = nil
+		if c := u.Credits.Ptr(); c != nil {
+			started := *c
+			started.RefilledAt = &now
+			k.Credits = &started
+		}
+	}
+	if u.Meta.Set {
+		k.Meta = json.RawMessage("{}")
+		var b bytes.Buffer
+		if len(u.Meta.Value) > 0 && json.Compact(&b, u.Meta.Value) == nil {
+			k.Meta = b.Bytes()
+		}
+	}
+	if u.Revoked != nil {
+		if *u.Revoked {
+			if k.RevokedAt == nil {
+				at := now
+				k.RevokedAt = &at
+			}
+		} else {
+			k.RevokedAt, k.RevokedReason = nil, nil
+		}
+	}
+	if u.RevokedReason.Set {
+		k.RevokedReason = u.RevokedReason.Ptr()
+		if k.RevokedReason != nil && *k.RevokedReason == "" {
+			k.RevokedReason = nil
+		}
+	}
+}
+
 // Empty reports whether the update changes nothing.
 func (u *KeyUpdate) Empty() bool {
 	return u.Name == nil && u.Description == nil && !u.OwnerEmail.Set && !u.OwnerName.Set &&

@@ -165,54 +165,7 @@ func updateKey(ctx context.Context, tx *Tx, accountID, id int64, u *latchkey.Key
 	}
 	after := *before
 	now := tx.now
-	if u.Name != nil {
-		after.Name = *u.Name
-	}
-	if u.Description != nil {
-		after.Description = *u.Description
-	}
-	if u.OwnerEmail.Set {
-		after.OwnerEmail = u.OwnerEmail.Ptr()
-	}
-	if u.OwnerName.Set {
-		after.OwnerName = u.OwnerName.Ptr()
-	}
-	if u.OwnerPhone.Set {
-		after.OwnerPhone = u.OwnerPhone.Ptr()
-	}
-	if u.Enabled != nil {
-		after.Enabled = *u.Enabled
-	}
-	if u.ExpiresAt.Set {
-		after.ExpiresAt = truncTime(u.ExpiresAt.Ptr())
-	}
-	if u.RateLimit.Set {
-		after.RateLimit = u.RateLimit.Ptr()
-	}
-	if u.MaxDevices != nil {
-		after.MaxDevices = *u.MaxDevices
-	}
-	if u.Credits.Set {
-		after.Credits = startCredits(u.Credits.Ptr(), now)
-	}
-	if u.Meta.Set { // Validate turned null into {}
-		after.Meta = compactMeta(u.Meta.Value)
-	}
-	if u.Revoked != nil {
-		if *u.Revoked {
-			if after.RevokedAt == nil {
-				after.RevokedAt = &now
-			}
-		} else {
-			after.RevokedAt, after.RevokedReason = nil, nil
-		}
-	}
-	if u.RevokedReason.Set {
-		after.RevokedReason = u.RevokedReason.Ptr()
-		if after.RevokedReason != nil && *after.RevokedReason == "" {
-			after.RevokedReason = nil
-		}
-	}
+	u.Apply(&after, now)
 	if u.Permissions != nil {
 		if after.Permissions, err = checkPermissions(ctx, tx, accountID, before.Kind, *u.Permissions); err != nil {
 			return nil, err

@@ -297,51 +297,9 @@ func (f *fixture) fakeStore() {
 	}
 }
 
-// apply is the store's merge patch, reduced to what the tests look at.
+// apply is the store's merge patch, with the status the store derives.
 func apply(k *latchkey.Key, u *latchkey.KeyUpdate) {
-	if u.Name != nil {
-		k.Name = *u.Name
-	}
-	if u.Description != nil {
-		k.Description = *u.Description
-	}
-	if u.OwnerEmail.Set {
-		k.OwnerEmail = u.OwnerEmail.Ptr()
-	}
-	if u.OwnerName.Set {
-		k.OwnerName = u.OwnerName.Ptr()
-	}
-	if u.OwnerPhone.Set {
-		k.OwnerPhone = u.OwnerPhone.Ptr()
-	}
-	if u.Enabled != nil {
-		k.Enabled = *u.Enabled
-	}
-	if u.ExpiresAt.Set {
-		k.ExpiresAt = u.ExpiresAt.Ptr()
-	}
-	if u.Permissions != nil {
-		k.Permissions = *u.Permissions
-	}
-	if u.RateLimit.Set {
-		k.RateLimit = u.RateLimit.Ptr()
-	}
-	if u.MaxDevices != nil {
-		k.MaxDevices = *u.MaxDevices
-	}
-	if u.Revoked != nil {
-		if *u.Revoked {
-			if k.RevokedAt == nil {
-				now := t0
-				k.RevokedAt = &now
-			}
-		} else {
-			k.RevokedAt, k.RevokedReason = nil, nil
-		}
-	}
-	if u.RevokedReason.Set {
-		k.RevokedReason = u.RevokedReason.Ptr()
-	}
+	u.Apply(k, t0)
 	k.Status = k.StatusAt(t0)
 }
 
