@@ -32,8 +32,8 @@ type HTTP struct {
 	// Handler serves the requests.
 	URL     string
 	Handler http.Handler
-	// Header is sent with every request, before each call's own headers
-	// (which replace a header of the same name).
+	// Header is sent with every request; a call's own header of the same
+	// name replaces it.
 	Header http.Header
 	// Client sends requests to URL; nil is http.DefaultClient.
 	Client *http.Client
@@ -77,8 +77,9 @@ func (r *Response) Cookie(name string) *http.Cookie {
 // Do sends one request and returns the answer. body is nil or "" for none;
 // a string or []byte is sent as given, with only the headers named; any
 // other value is JSON-encoded and sent as application/json (unless headers
-// name another Content-Type). headers are name, value pairs, each set in
-// turn. A request that gets no answer is reported with tb.Error, not
+// name another Content-Type). headers are name, value pairs: a name given
+// twice is sent with both values, and a name given at all replaces the
+// default of h.Header and the JSON Content-Type. A request that gets no answer is reported with tb.Error, not
 // tb.Fatal, so Do may be called from several goroutines; its Response then
 // has Status 0.
 func (h HTTP) Do(tb testing.TB, method, path string, body any, headers ...string) *Response {
@@ -106,8 +107,12 @@ func (h HTTP) Do(tb testing.TB, method, path string, body any, headers ...string
 	if len(headers)%2 != 0 {
 		tb.Fatalf("headers must come in name, value pairs: got %q", headers)
 	}
+	own := http.Header{}
 	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
+		own.Add(headers[i], headers[i+1])
+	}
+	for name, vs := range own {
+		req.Header[name] = vs
 	}
 	return h.send(tb, req)
 }

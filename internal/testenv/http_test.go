@@ -22,7 +22,7 @@ func echo() http.Handler {
 		w.Header().Set("X-Seen-Content-Type", r.Header.Get("Content-Type"))
 		w.WriteHeader(http.StatusTeapot)
 		json.NewEncoder(w).Encode(map[string]any{"method": r.Method, "body": string(b), "ua": r.Header.Values("User-Agent"),
-			"note": r.Header.Get("X-Note"), "peer": r.RemoteAddr})
+			"note": r.Header.Values("X-Note"), "peer": r.RemoteAddr})
 	})
 	mux.HandleFunc("POST /v1/auth/login", func(w http.ResponseWriter, r *http.Request) {
 		var body struct{ Email, Password string }
@@ -46,6 +46,17 @@ func echo() http.Handler {
 	return mux
 }
 
+// wantNote returns the X-Note values among header pairs.
+func wantNote(headers []string) []string {
+	var out []string
+	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i] == "X-Note" {
+			out = append(out, headers[i+1])
+		}
+	}
+	return out
+}
+
 // Both ways of reaching a server behave alike.
 func eachWay(t *testing.T, fn func(t *testing.T, h testenv.HTTP)) {
 	t.Run("in-process", func(t *testing.T) { fn(t, testenv.HTTP{Handler: echo()}) })
@@ -60,8 +71,8 @@ func TestHTTPDo(t *testing.T) {
 	eachWay(t, func(t *testing.T, h testenv.HTTP) {
 		h.Header = http.Header{"User-Agent": {"suite"}}
 		var got struct {
-			Method, Body, Note string
-			UA                 []string
+			Method, Body string
+			Note, UA     []string
 		}
 		for _, tt := range []struct {
 			name        string
@@ -76,11 +87,12 @@ func TestHTTPDo(t *testing.T) {
 			{"bytes as given, with the call's content type", []byte("x=1"), []string{"Content-Type", "text/plain"}, "x=1", "text/plain", []string{"suite"}},
 			{"a value as JSON", map[string]int{"a": 1}, nil, `{"a":1}`, "application/json", []string{"suite"}},
 			{"the call's header replaces the default", nil, []string{"User-Agent", "mine"}, "", "", []string{"mine"}},
+			{"a name given twice sends both", nil, []string{"X-Note", "m"}, "", "", []string{"suite"}},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				res := h.MustDo(t, http.StatusTeapot, "PATCH", "/echo", tt.body, append([]string{"X-Note", "n"}, tt.headers...)...)
 				res.Decode(t, &got)
-				if got.Method != "PATCH" || got.Body != tt.wantBody || got.Note != "n" || fmt.Sprint(got.UA) != fmt.Sprint(tt.wantDefault) {
+				if got.Method != "PATCH" || got.Body != tt.wantBody || fmt.Sprint(got.Note) != fmt.Sprint(append([]string{"n"}, wantNote(tt.headers)...)) || fmt.Sprint(got.UA) != fmt.Sprint(tt.wantDefault) {
 					t.Errorf("sent: got %+v, want PATCH %q with X-Note n and User-Agent %v", got, tt.wantBody, tt.wantDefault)
 				}
 				if ct := res.Header.Get("X-Seen-Content-Type"); ct != tt.wantCT {
