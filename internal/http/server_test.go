@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	lkhttp "github.com/latchkey/latchkey/internal/http"
 	"github.com/latchkey/latchkey/internal/http/auth"
 	"github.com/latchkey/latchkey/internal/mock"
+	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 const adminSecret = "operator-secret-0123456789"
@@ -28,6 +28,7 @@ type fixture struct {
 	verifier *mock.Verifier
 	users    *mock.UserService
 	srv      *httptest.Server
+	http     testenv.HTTP // to srv
 	root     string
 	readOnly string
 	apiKey   string
@@ -78,27 +79,16 @@ func MustFixture(tb testing.TB) *fixture {
 			Users: f.users, Passwords: passwords, AdminSecret: adminSecret}}
 	f.srv = httptest.NewServer(s.Handler())
 	tb.Cleanup(f.srv.Close)
+	f.http = testenv.HTTP{URL: f.srv.URL}
 	return f
 }
 
-// call sends a request with headers and returns the status and body.
+// call sends a request with header pairs (testenv.HTTP.Do) and returns
+// the status, body and headers of the answer.
 func (f *fixture) call(tb testing.TB, method, path, body string, headers ...string) (int, string, http.Header) {
 	tb.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, _ := http.NewRequest(method, f.srv.URL+path, rd)
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), resp.Header
+	res := f.http.Do(tb, method, path, body, headers...)
+	return res.Status, res.String(), res.Header
 }
 
 func bearer(s string) []string { return []string{"Authorization", "Bearer " + s} }
@@ -169,15 +159,8 @@ func TestAdminSecretDisabled(t *testing.T) {
 	s := &lkhttp.Server{Verifier: f.verifier, Keys: f.keys}
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
-	req, _ := http.NewRequest("GET", srv.URL+"/v1/keys", nil)
-	req.Header.Set("X-Admin-Secret", "")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 401 {
-		t.Fatalf("got %d, want 401 when no admin secret is configured", resp.StatusCode)
+	if st := (testenv.HTTP{URL: srv.URL}).Do(t, "GET", "/v1/keys", nil, "X-Admin-Secret", "").Status; st != 401 {
+		t.Fatalf("got %d, want 401 when no admin secret is configured", st)
 	}
 }
 

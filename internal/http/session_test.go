@@ -2,7 +2,6 @@ package http_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +17,7 @@ import (
 	"github.com/latchkey/latchkey/internal/http/auth"
 	"github.com/latchkey/latchkey/internal/inmem"
 	"github.com/latchkey/latchkey/internal/mock"
+	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 // fakeSessions is an in-memory SessionService with the store's rotation,
@@ -104,6 +104,7 @@ func (f *fakeSessions) mock() *mock.SessionService {
 // account 7) and member@acme.test (member of account 7).
 type sessionFixture struct {
 	srv      *httptest.Server
+	http     testenv.HTTP // to srv
 	clock    *time.Time
 	keys     *mock.KeyService
 	sessions *fakeSessions
@@ -176,188 +177,128 @@ func MustSessionFixture(tb testing.TB, options ...func(*lkhttp.Server)) *session
 	}
 	f.srv = httptest.NewServer(s.Handler())
 	tb.Cleanup(f.srv.Close)
+	f.http = testenv.HTTP{URL: f.srv.URL}
 	return f
 }
 
-type login struct {
-	access, csrf, refresh string
-	status                int
-}
-
-func (f *sessionFixture) login(tb testing.TB, email, password string) login {
+// login signs in (testenv.HTTP.Login) and checks the access cookie's
+// attributes on the way.
+func (f *sessionFixture) login(tb testing.TB, email, password string) testenv.Session {
 	tb.Helper()
-	body, _ := json.Marshal(map[string]string{"email": email, "password": password})
-	resp, err := http.Post(f.srv.URL+"/v1/auth/login", "application/json", strings.NewReader(string(body)))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	l := login{status: resp.StatusCode}
-	var a struct {
-		AccessToken string `json:"access_token"`
-		CSRFToken   string `json:"csrf_token"`
-	}
-	json.NewDecoder(resp.Body).Decode(&a)
-	l.access, l.csrf = a.AccessToken, a.CSRFToken
-	for _, c := range resp.Cookies() {
-		if c.Name == "__Host-refresh" {
-			l.refresh = c.Value
-		}
-		if c.Name == "__Host-access" && (c.Value != l.access || !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/") {
-			tb.Errorf("access cookie: got %+v, want Secure HttpOnly SameSite=Strict Path=/ with the token", c)
-		}
+	l := f.http.Login(tb, email, password)
+	if c := l.Response.Cookie(auth.AccessCookie); c != nil && (c.Value != l.AccessToken || !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/") {
+		tb.Errorf("access cookie: got %+v, want Secure HttpOnly SameSite=Strict Path=/ with the token", c)
 	}
 	return l
 }
 
 // loginFrom signs in through the server's handler as a client at
 // remoteAddr (the test server itself always sees 127.0.0.1), with extra
-// headers, and returns the answer.
-func (f *sessionFixture) loginFrom(tb testing.TB, remoteAddr, email, password string, headers ...string) *httptest.ResponseRecorder {
+// headers.
+func (f *sessionFixture) loginFrom(tb testing.TB, remoteAddr, email, password string, headers ...string) testenv.Session {
 	tb.Helper()
-	body, _ := json.Marshal(map[string]string{"email": email, "password": password})
-	req := httptest.NewRequest("POST", "/v1/auth/login", strings.NewReader(string(body)))
-	req.RemoteAddr = remoteAddr
-	req.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	rec := httptest.NewRecorder()
-	f.srv.Config.Handler.ServeHTTP(rec, req)
-	return rec
-}
-
-func (f *sessionFixture) req(tb testing.TB, method, path, body string, headers ...string) int {
-	tb.Helper()
-	req, _ := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
-func (f *sessionFixture) refresh(tb testing.TB, token string) (int, string) {
-	tb.Helper()
-	req, _ := http.NewRequest("POST", f.srv.URL+"/v1/auth/refresh", nil)
-	req.AddCookie(&http.Cookie{Name: "__Host-refresh", Value: token})
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	for _, c := range resp.Cookies() {
-		if c.Name == "__Host-refresh" {
-			return resp.StatusCode, c.Value
-		}
-	}
-	return resp.StatusCode, ""
+	return testenv.HTTP{Handler: f.srv.Config.Handler, RemoteAddr: remoteAddr}.Login(tb, email, password, headers...)
 }
 
 func TestSessions(t *testing.T) {
 	t.Run("login: bearer and cookie with CSRF", func(t *testing.T) {
 		f := MustSessionFixture(t)
 		l := f.login(t, "admin@acme.test", goodPassword)
-		if l.status != 200 || !strings.HasPrefix(l.access, "lka_") || l.csrf == "" || l.refresh == "" {
+		if l.Status != 200 || !strings.HasPrefix(l.AccessToken, "lka_") || l.CSRFToken == "" || l.RefreshToken == "" {
 			t.Fatalf("login: got %+v", l)
 		}
-		if st := f.req(t, "GET", "/v1/keys", "", "Authorization", "Bearer "+l.access); st != 200 {
+		if st := f.http.Do(t, "GET", "/v1/keys", "", l.Bearer()...).Status; st != 200 {
 			t.Fatalf("bearer: got %d, want 200", st)
 		}
-		cookie := "__Host-access=" + l.access
-		if st := f.req(t, "GET", "/v1/keys", "", "Cookie", cookie); st != 200 {
+		cookie := "__Host-access=" + l.AccessToken
+		if st := f.http.Do(t, "GET", "/v1/keys", "", "Cookie", cookie).Status; st != 200 {
 			t.Fatalf("cookie GET: got %d, want 200 (no CSRF on safe methods)", st)
 		}
-		if st := f.req(t, "POST", "/v1/keys", `{"name":"x"}`, "Cookie", cookie); st != 403 {
+		if st := f.http.Do(t, "POST", "/v1/keys", `{"name":"x"}`, "Cookie", cookie).Status; st != 403 {
 			t.Fatalf("cookie POST without CSRF: got %d, want 403", st)
 		}
-		if st := f.req(t, "POST", "/v1/keys", `{"name":"x"}`, "Cookie", cookie, "X-CSRF-Token", "wrong"); st != 403 {
+		if st := f.http.Do(t, "POST", "/v1/keys", `{"name":"x"}`, "Cookie", cookie, "X-CSRF-Token", "wrong").Status; st != 403 {
 			t.Fatalf("cookie POST with wrong CSRF: got %d, want 403", st)
 		}
-		if st := f.req(t, "POST", "/v1/keys", `{"name":"x"}`, "Cookie", cookie, "X-CSRF-Token", l.csrf); st != 201 {
+		if st := f.http.Do(t, "POST", "/v1/keys", `{"name":"x"}`, "Cookie", cookie, "X-CSRF-Token", l.CSRFToken).Status; st != 201 {
 			t.Fatalf("cookie POST with CSRF: got %d, want 201", st)
 		}
-		if st := f.req(t, "POST", "/v1/keys", `{"name":"x"}`, "Authorization", "Bearer "+l.access); st != 201 {
+		if st := f.http.Do(t, "POST", "/v1/keys", `{"name":"x"}`, l.Bearer()...).Status; st != 201 {
 			t.Fatalf("bearer POST needs no CSRF: got %d, want 201", st)
 		}
 	})
 	t.Run("wrong password and unknown email look alike", func(t *testing.T) {
 		f := MustSessionFixture(t)
-		if l := f.login(t, "admin@acme.test", "nope nope nope"); l.status != 401 || l.access != "" {
+		if l := f.login(t, "admin@acme.test", "nope nope nope"); l.Status != 401 || l.AccessToken != "" {
 			t.Fatalf("wrong password: got %+v", l)
 		}
-		if l := f.login(t, "ghost@acme.test", goodPassword); l.status != 401 {
+		if l := f.login(t, "ghost@acme.test", goodPassword); l.Status != 401 {
 			t.Fatalf("unknown email: got %+v", l)
 		}
 	})
 	t.Run("member reads, admin writes", func(t *testing.T) {
 		f := MustSessionFixture(t)
 		l := f.login(t, "member@acme.test", goodPassword)
-		if st := f.req(t, "GET", "/v1/keys", "", "Authorization", "Bearer "+l.access); st != 200 {
+		if st := f.http.Do(t, "GET", "/v1/keys", "", l.Bearer()...).Status; st != 200 {
 			t.Fatalf("member read: got %d", st)
 		}
-		if st := f.req(t, "POST", "/v1/keys", `{"name":"x"}`, "Authorization", "Bearer "+l.access); st != 403 {
+		if st := f.http.Do(t, "POST", "/v1/keys", `{"name":"x"}`, l.Bearer()...).Status; st != 403 {
 			t.Fatalf("member write: got %d, want 403", st)
 		}
-		if st := f.req(t, "GET", "/v1/keys", "", "Authorization", "Bearer "+l.access, "X-Account-ID", "99"); st != 403 {
+		if st := f.http.Do(t, "GET", "/v1/keys", "", append(l.Bearer(), "X-Account-ID", "99")...).Status; st != 403 {
 			t.Fatalf("another account: got %d, want 403", st)
 		}
 	})
 	t.Run("refresh rotates; a replay in the window gets the same token; reuse after it revokes the family", func(t *testing.T) {
 		f := MustSessionFixture(t)
 		l := f.login(t, "admin@acme.test", goodPassword)
-		st, r2 := f.refresh(t, l.refresh)
-		if st != 200 || r2 == "" || r2 == l.refresh {
-			t.Fatalf("refresh: got %d %q, want 200 and a new token", st, r2)
+		r2 := f.http.Refresh(t, l.RefreshToken)
+		if r2.Status != 200 || r2.RefreshToken == "" || r2.RefreshToken == l.RefreshToken {
+			t.Fatalf("refresh: got %d %q, want 200 and a new token", r2.Status, r2.RefreshToken)
 		}
 		*f.clock = f.clock.Add(latchkey.RefreshReplayWindow - time.Second)
-		if st, again := f.refresh(t, l.refresh); st != 200 || again != r2 {
-			t.Fatalf("replay in the window: got %d %q, want 200 and the same token %q", st, again, r2)
+		if again := f.http.Refresh(t, l.RefreshToken); again.Status != 200 || again.RefreshToken != r2.RefreshToken {
+			t.Fatalf("replay in the window: got %d %q, want 200 and the same token %q", again.Status, again.RefreshToken, r2.RefreshToken)
 		}
 		*f.clock = f.clock.Add(time.Second)
-		if st, _ := f.refresh(t, l.refresh); st != 401 {
+		if st := f.http.Refresh(t, l.RefreshToken).Status; st != 401 {
 			t.Fatalf("reuse after the window: got %d, want 401", st)
 		}
-		if st, _ := f.refresh(t, r2); st != 401 {
+		if st := f.http.Refresh(t, r2.RefreshToken).Status; st != 401 {
 			t.Fatalf("newest token after reuse: got %d, want 401 (family revoked)", st)
 		}
-		if st := f.req(t, "GET", "/v1/keys", "", "Authorization", "Bearer "+l.access); st != 401 {
+		if st := f.http.Do(t, "GET", "/v1/keys", "", l.Bearer()...).Status; st != 401 {
 			t.Fatalf("access token after reuse: got %d, want 401", st)
 		}
 	})
 	t.Run("logout takes effect on the next request", func(t *testing.T) {
 		f := MustSessionFixture(t)
 		l := f.login(t, "admin@acme.test", goodPassword)
-		if st := f.req(t, "POST", "/v1/auth/logout", "", "Cookie", "__Host-access="+l.access); st != 403 {
+		if st := f.http.Do(t, "POST", "/v1/auth/logout", "", l.Cookie()...).Status; st != 403 {
 			t.Fatalf("logout by cookie without CSRF: got %d, want 403", st)
 		}
-		if st := f.req(t, "POST", "/v1/auth/logout", "", "Cookie", "__Host-access="+l.access, "X-CSRF-Token", l.csrf); st != 204 {
+		if st := f.http.Do(t, "POST", "/v1/auth/logout", "", l.CookieCSRF()...).Status; st != 204 {
 			t.Fatalf("logout: got %d, want 204", st)
 		}
-		if st := f.req(t, "GET", "/v1/keys", "", "Authorization", "Bearer "+l.access); st != 401 {
+		if st := f.http.Do(t, "GET", "/v1/keys", "", l.Bearer()...).Status; st != 401 {
 			t.Fatalf("after logout: got %d, want 401", st)
 		}
-		if st, _ := f.refresh(t, l.refresh); st != 401 {
+		if st := f.http.Refresh(t, l.RefreshToken).Status; st != 401 {
 			t.Fatalf("refresh after logout: got %d, want 401", st)
 		}
 	})
 	t.Run("expired and forged access tokens", func(t *testing.T) {
 		f := MustSessionFixture(t)
 		l := f.login(t, "admin@acme.test", goodPassword)
-		forged := l.access[:len(l.access)-2] + "AA"
-		if st := f.req(t, "GET", "/v1/keys", "", "Authorization", "Bearer "+forged); st != 401 {
+		forged := l.AccessToken[:len(l.AccessToken)-2] + "AA"
+		if st := f.http.Do(t, "GET", "/v1/keys", "", "Authorization", "Bearer "+forged).Status; st != 401 {
 			t.Fatalf("forged: got %d, want 401", st)
 		}
 		*f.clock = f.clock.Add(auth.AccessTTL + time.Second)
-		if st := f.req(t, "GET", "/v1/keys", "", "Authorization", "Bearer "+l.access); st != 401 {
+		if st := f.http.Do(t, "GET", "/v1/keys", "", l.Bearer()...).Status; st != 401 {
 			t.Fatalf("expired: got %d, want 401", st)
 		}
-		if st, _ := f.refresh(t, l.refresh); st != 200 {
+		if st := f.http.Refresh(t, l.RefreshToken).Status; st != 200 {
 			t.Fatalf("refresh after access expiry: got %d, want 200", st)
 		}
 	})
@@ -365,17 +306,17 @@ func TestSessions(t *testing.T) {
 		f := MustSessionFixture(t)
 		var last int
 		for i := 0; i < 11; i++ {
-			last = f.login(t, "admin@acme.test", "wrong password!").status
+			last = f.login(t, "admin@acme.test", "wrong password!").Status
 		}
 		if last != 429 {
 			t.Fatalf("11th attempt in a minute: got %d, want 429", last)
 		}
-		if l := f.login(t, "admin@acme.test", goodPassword); l.status != 429 {
-			t.Fatalf("right password while throttled: got %d, want 429", l.status)
+		if l := f.login(t, "admin@acme.test", goodPassword); l.Status != 429 {
+			t.Fatalf("right password while throttled: got %d, want 429", l.Status)
 		}
 		*f.clock = f.clock.Add(61 * time.Second)
-		if l := f.login(t, "admin@acme.test", goodPassword); l.status != 200 {
-			t.Fatalf("after the window: got %d, want 200", l.status)
+		if l := f.login(t, "admin@acme.test", goodPassword); l.Status != 200 {
+			t.Fatalf("after the window: got %d, want 200", l.Status)
 		}
 	})
 	t.Run("login is throttled per IP", func(t *testing.T) {
@@ -383,21 +324,21 @@ func TestSessions(t *testing.T) {
 		// 30 failures a minute from one client, each for another email so
 		// that the per-email budget (10) never runs out.
 		for i := 0; i < 30; i++ {
-			if l := f.login(t, fmt.Sprintf("ghost%d@acme.test", i), "wrong password!"); l.status != 401 {
-				t.Fatalf("attempt %d: got %d, want 401", i+1, l.status)
+			if l := f.login(t, fmt.Sprintf("ghost%d@acme.test", i), "wrong password!"); l.Status != 401 {
+				t.Fatalf("attempt %d: got %d, want 401", i+1, l.Status)
 			}
 		}
 		rec := f.loginFrom(t, "127.0.0.1:50000", "ghost30@acme.test", "wrong password!")
-		if rec.Code != 429 {
-			t.Fatalf("31st attempt from the IP: got %d %s, want 429", rec.Code, rec.Body)
+		if rec.Status != 429 {
+			t.Fatalf("31st attempt from the IP: got %d %s, want 429", rec.Status, rec.Response.Body)
 		}
-		if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
+		if ct := rec.Response.Header.Get("Content-Type"); ct != "application/problem+json" {
 			t.Fatalf("content type: got %q, want application/problem+json", ct)
 		}
-		if ra, err := strconv.Atoi(rec.Header().Get("Retry-After")); err != nil || ra < 1 || ra > 60 {
-			t.Fatalf("Retry-After: got %q, want seconds until the minute's window ends", rec.Header().Get("Retry-After"))
+		if ra, err := strconv.Atoi(rec.Response.Header.Get("Retry-After")); err != nil || ra < 1 || ra > 60 {
+			t.Fatalf("Retry-After: got %q, want seconds until the minute's window ends", rec.Response.Header.Get("Retry-After"))
 		}
-		p := problem(t, rec.Body.String())
+		p := problem(t, rec.Response.String())
 		if p.Code != latchkey.ERATELIMITED || p.Status != 429 || !strings.HasPrefix(p.Detail, "too many sign-in attempts; try again in ") {
 			t.Fatalf("problem: got %+v, want rate_limited telling when to try again", p)
 		}
@@ -413,47 +354,16 @@ func TestSessions(t *testing.T) {
 			{"another IPv6 client is refused only for its password", "[2001:db8::1]:443", "member@acme.test", "wrong password!", nil, 401},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
-				if rec := f.loginFrom(t, tt.addr, tt.email, tt.password, tt.headers...); rec.Code != tt.want {
-					t.Fatalf("got %d %s, want %d", rec.Code, rec.Body, tt.want)
+				if rec := f.loginFrom(t, tt.addr, tt.email, tt.password, tt.headers...); rec.Status != tt.want {
+					t.Fatalf("got %d %s, want %d", rec.Status, rec.Response.Body, tt.want)
 				}
 			})
 		}
 		*f.clock = f.clock.Add(61 * time.Second)
-		if l := f.login(t, "admin@acme.test", goodPassword); l.status != 200 {
-			t.Fatalf("after the window: got %d, want 200", l.status)
+		if l := f.login(t, "admin@acme.test", goodPassword); l.Status != 200 {
+			t.Fatalf("after the window: got %d, want 200", l.Status)
 		}
 	})
-}
-
-// refreshAnswer is what a refresh answered: its status, the access token
-// of its body and the refresh cookie it set.
-type refreshAnswer struct {
-	status          int
-	access, refresh string
-}
-
-func (f *sessionFixture) refreshFull(tb testing.TB, token string) refreshAnswer {
-	tb.Helper()
-	req, _ := http.NewRequest("POST", f.srv.URL+"/v1/auth/refresh", nil)
-	req.AddCookie(&http.Cookie{Name: "__Host-refresh", Value: token})
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tb.Error(err)
-		return refreshAnswer{}
-	}
-	defer resp.Body.Close()
-	a := refreshAnswer{status: resp.StatusCode}
-	var body struct {
-		AccessToken string `json:"access_token"`
-	}
-	json.NewDecoder(resp.Body).Decode(&body)
-	a.access = body.AccessToken
-	for _, c := range resp.Cookies() {
-		if c.Name == "__Host-refresh" {
-			a.refresh = c.Value
-		}
-	}
-	return a
 }
 
 // TestConcurrentRefresh: two tabs refreshing with one cookie at once both
@@ -463,29 +373,29 @@ func TestConcurrentRefresh(t *testing.T) {
 	f := MustSessionFixture(t)
 	l := f.login(t, "admin@acme.test", goodPassword)
 	var wg sync.WaitGroup
-	answers := make([]refreshAnswer, 2)
+	answers := make([]testenv.Session, 2)
 	for i := range answers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			answers[i] = f.refreshFull(t, l.refresh)
+			answers[i] = f.http.Refresh(t, l.RefreshToken)
 		}()
 	}
 	wg.Wait()
 	for i, a := range answers {
-		if a.status != 200 || a.refresh == "" || a.refresh == l.refresh {
+		if a.Status != 200 || a.RefreshToken == "" || a.RefreshToken == l.RefreshToken {
 			t.Fatalf("tab %d: got %+v, want 200 and a new refresh token", i, a)
 		}
-		if st := f.req(t, "GET", "/v1/keys", "", "Authorization", "Bearer "+a.access); st != 200 {
+		if st := f.http.Do(t, "GET", "/v1/keys", "", a.Bearer()...).Status; st != 200 {
 			t.Errorf("tab %d's access token: got %d, want 200", i, st)
 		}
 	}
-	if answers[0].refresh != answers[1].refresh {
-		t.Fatalf("tabs got different refresh tokens %q and %q, want one", answers[0].refresh, answers[1].refresh)
+	if answers[0].RefreshToken != answers[1].RefreshToken {
+		t.Fatalf("tabs got different refresh tokens %q and %q, want one", answers[0].RefreshToken, answers[1].RefreshToken)
 	}
 	*f.clock = f.clock.Add(time.Minute)
-	if a := f.refreshFull(t, answers[0].refresh); a.status != 200 {
-		t.Fatalf("the shared new token later: got %d, want 200", a.status)
+	if a := f.http.Refresh(t, answers[0].RefreshToken); a.Status != 200 {
+		t.Fatalf("the shared new token later: got %d, want 200", a.Status)
 	}
 }
 
@@ -499,20 +409,14 @@ func TestTrustedProxies(t *testing.T) {
 			}
 		}
 	}
+	// loginXFF signs in over TCP with one X-Forwarded-For line per xff.
 	loginXFF := func(tb testing.TB, f *sessionFixture, email, password string, xff ...string) int {
 		tb.Helper()
-		body, _ := json.Marshal(map[string]string{"email": email, "password": password})
-		req, _ := http.NewRequest("POST", f.srv.URL+"/v1/auth/login", strings.NewReader(string(body)))
-		req.Header.Set("Content-Type", "application/json")
+		var headers []string
 		for _, v := range xff {
-			req.Header.Add("X-Forwarded-For", v)
+			headers = append(headers, "X-Forwarded-For", v)
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		return f.http.Login(tb, email, password, headers...).Status
 	}
 	// exhaust spends the per-IP budget (30 a minute) of the client the
 	// header names, each try for another email so that no email's budget
@@ -559,11 +463,11 @@ func TestTrustedProxies(t *testing.T) {
 		// stamped, with the client's address.
 		l := f.login(t, "member@acme.test", goodPassword)
 		a := f.login(t, "admin@acme.test", goodPassword)
-		if l.status != 200 || a.status != 200 {
-			t.Fatalf("login: got %d, %d", l.status, a.status)
+		if l.Status != 200 || a.Status != 200 {
+			t.Fatalf("login: got %d, %d", l.Status, a.Status)
 		}
-		if st := f.req(t, "POST", "/v1/keys", `{"name":"x"}`, "Authorization", "Bearer "+a.access,
-			"X-Forwarded-For", "192.0.2.99, 2001:db8::5"); st != 201 {
+		if st := f.http.Do(t, "POST", "/v1/keys", `{"name":"x"}`, append(a.Bearer(),
+			"X-Forwarded-For", "192.0.2.99, 2001:db8::5")...).Status; st != 201 {
 			t.Fatalf("create key: got %d, want 201", st)
 		}
 		f.mu.Lock()
@@ -587,8 +491,8 @@ func TestTrustedProxies(t *testing.T) {
 			t.Fatalf("after the window: got %d, want 200", st)
 		}
 		a := f.login(t, "admin@acme.test", goodPassword)
-		if st := f.req(t, "POST", "/v1/keys", `{"name":"x"}`, "Authorization", "Bearer "+a.access,
-			"X-Forwarded-For", "192.0.2.99"); st != 201 {
+		if st := f.http.Do(t, "POST", "/v1/keys", `{"name":"x"}`, append(a.Bearer(),
+			"X-Forwarded-For", "192.0.2.99")...).Status; st != 201 {
 			t.Fatalf("create key: got %d, want 201", st)
 		}
 		f.sessions.mu.Lock()
@@ -612,8 +516,8 @@ func TestTrustedProxies(t *testing.T) {
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				rec := f.loginFrom(t, tt.peer, "admin@acme.test", goodPassword, "X-Forwarded-For", tt.xff)
-				if rec.Code != 200 {
-					t.Fatalf("login: got %d %s", rec.Code, rec.Body)
+				if rec.Status != 200 {
+					t.Fatalf("login: got %d %s", rec.Status, rec.Response.Body)
 				}
 				f.sessions.mu.Lock()
 				defer f.sessions.mu.Unlock()

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -46,6 +45,7 @@ const stackAdminSecret = "strings-operator-secret-0123456789"
 // every route and the ids its wildcards need.
 type stack struct {
 	h    http.Handler
+	http testenv.HTTP // to h, in process
 	logs *testenv.Buffer
 
 	root       string // the bootstrap root key
@@ -109,6 +109,7 @@ func MustStack(tb testing.TB, dsn string) *stack {
 		Users: store, Auth: authn, Logger: logger}
 	api.Surfaces = []lkhttp.Surface{&compat.Surfaces{Auth: authn, Keys: store, Logger: logger}}
 	st.h = api.Handler()
+	st.http = testenv.HTTP{Handler: st.h}
 
 	operator := []string{"X-Admin-Secret", stackAdminSecret}
 	st.mustDo(tb, 201, "POST", "/v1/permissions", `{"name":"`+st.permission+`"}`, operator...)
@@ -129,40 +130,30 @@ func MustStack(tb testing.TB, dsn string) *stack {
 	}
 	st.mustDecode(tb, st.mustDo(tb, 201, "POST", "/v1/users", `{"email":"admin@acme.test","password":"`+pw+`","role":"admin"}`, operator...), &user)
 	st.userID = user.ID
-	var sess struct {
-		Access string `json:"access_token"`
-		CSRF   string `json:"csrf_token"`
-	}
-	st.mustDecode(tb, st.mustDo(tb, 200, "POST", "/v1/auth/login", `{"email":"admin@acme.test","password":"`+pw+`"}`), &sess)
-	st.access, st.csrf = sess.Access, sess.CSRF
+	sess := st.http.MustLogin(tb, "admin@acme.test", pw)
+	st.access, st.csrf = sess.AccessToken, sess.CSRFToken
 	return st
 }
 
-// do serves one request in process and returns the recorder.
-func (st *stack) do(method, target string, body []byte, headers ...string) *httptest.ResponseRecorder {
-	var rd io.Reader
+// do serves one request in process; a body (even an empty one) goes as
+// application/json.
+func (st *stack) do(tb testing.TB, method, target string, body []byte, headers ...string) *testenv.Response {
+	tb.Helper()
 	if body != nil {
-		rd = bytes.NewReader(body)
+		headers = append([]string{"Content-Type", "application/json"}, headers...)
 	}
-	req := httptest.NewRequest(method, target, rd)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	rec := httptest.NewRecorder()
-	st.h.ServeHTTP(rec, req)
-	return rec
+	return st.http.Do(tb, method, target, body, headers...)
 }
 
+// mustDo is do with a text body, failing unless the status is want; it
+// returns the answer's body.
 func (st *stack) mustDo(tb testing.TB, want int, method, target, body string, headers ...string) []byte {
 	tb.Helper()
-	rec := st.do(method, target, []byte(body), headers...)
-	if rec.Code != want {
-		tb.Fatalf("%s %s: got %d %s, want %d", method, target, rec.Code, rec.Body, want)
+	res := st.do(tb, method, target, []byte(body), headers...)
+	if res.Status != want {
+		tb.Fatalf("%s %s: got %d %s, want %d", method, target, res.Status, res.Body, want)
 	}
-	return rec.Body.Bytes()
+	return res.Body
 }
 
 func (st *stack) mustDecode(tb testing.TB, b []byte, v any) {
@@ -303,9 +294,9 @@ func (st *stack) credential(rt route) []string {
 }
 
 // namesField checks an answer is a 400 naming field in the surface's envelope.
-func namesField(rt route, rec *httptest.ResponseRecorder, field string) error {
-	if rec.Code != http.StatusBadRequest {
-		return fmt.Errorf("status: got %d %s, want 400", rec.Code, rec.Body)
+func namesField(rt route, rec *testenv.Response, field string) error {
+	if rec.Status != http.StatusBadRequest {
+		return fmt.Errorf("status: got %d %s, want 400", rec.Status, rec.Body)
 	}
 	var env struct {
 		// native problem+json
@@ -323,14 +314,14 @@ func namesField(rt route, rec *httptest.ResponseRecorder, field string) error {
 			Path string `json:"path"`
 		} `json:"details"`
 	}
-	if err := json.Unmarshal(rec.Body.Bytes(), &env); err != nil {
+	if err := json.Unmarshal(rec.Body, &env); err != nil {
 		return fmt.Errorf("body: got %q, want JSON", rec.Body)
 	}
 	ok := false
 	switch rt.surface {
 	case "native":
 		_, named := env.Errors[field]
-		ok = named && env.Code == latchkey.EINVALID && rec.Header().Get("Content-Type") == "application/problem+json"
+		ok = named && env.Code == latchkey.EINVALID && rec.Header.Get("Content-Type") == "application/problem+json"
 	case "seed000":
 		ok = env.Error == "invalid_params" && env.Field == field
 	case "seed001":
@@ -407,7 +398,7 @@ func TestBadStringsEveryRoute(t *testing.T) {
 			for _, v := range badValues {
 				for _, br := range st.badRequests(t, rt, v) {
 					t.Run(rt.String()+"/"+br.where+"/"+v.name, func(t *testing.T) {
-						rec := st.do(rt.Method, br.target, br.body, br.headers...)
+						rec := st.do(t, rt.Method, br.target, br.body, br.headers...)
 						if err := namesField(rt, rec, br.field); err != nil {
 							t.Fatal(err)
 						}
@@ -460,17 +451,10 @@ func TestBadHeaders(t *testing.T) {
 
 		srv := httptest.NewServer(st.h)
 		defer srv.Close()
-		req, _ := http.NewRequest("POST", srv.URL+"/v1/keys", strings.NewReader(`{"name":"over the wire"}`))
-		req.Header.Set("X-Admin-Secret", stackAdminSecret)
-		req.Header.Set("User-Agent", "agent/\xfe\xff")
-		resp, err := srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 201 || !bytes.Contains(b, []byte("agent/\uFFFD\"")) {
-			t.Fatalf("over the wire: got %d %s, want 201 with the cleaned user agent", resp.StatusCode, b)
+		res := testenv.HTTP{URL: srv.URL}.Do(t, "POST", "/v1/keys", `{"name":"over the wire"}`,
+			"X-Admin-Secret", stackAdminSecret, "User-Agent", "agent/\xfe\xff")
+		if res.Status != 201 || !bytes.Contains(res.Body, []byte("agent/\uFFFD\"")) {
+			t.Fatalf("over the wire: got %d %s, want 201 with the cleaned user agent", res.Status, res.Body)
 		}
 		st.mustNotHaveFailed(t)
 	})
@@ -505,7 +489,7 @@ func FuzzBadStringsEveryRoute(f *testing.F) {
 		v.json = jsonText(prefix) + v.json + jsonText(suffix)
 		reqs := st.badRequests(t, rt, v)
 		br := reqs[int(place)%len(reqs)]
-		rec := st.do(rt.Method, br.target, br.body, br.headers...)
+		rec := st.do(t, rt.Method, br.target, br.body, br.headers...)
 		if err := namesField(rt, rec, br.field); err != nil {
 			t.Fatalf("%s, %s: %v", rt, br.where, err)
 		}
