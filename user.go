@@ -34,6 +34,10 @@ type User struct {
 	Email     string    `json:"email"`
 	Name      string    `json:"name"`
 	CreatedAt time.Time `json:"created_at"`
+	// Disabled users keep their data but may not sign in; their sessions
+	// neither refresh nor survive the deactivation. DisabledAt is when.
+	Disabled   bool       `json:"disabled"`
+	DisabledAt *time.Time `json:"disabled_at,omitempty"`
 }
 
 // Validate names the bad field of a user.
@@ -42,6 +46,22 @@ func (u *User) Validate() error {
 		return err
 	}
 	return validateText("name", u.Name, 200)
+}
+
+// UserUpdate changes a user; a nil field keeps its value. PasswordHash is
+// a new hash (argon2id PHC string) from the caller, never a password.
+type UserUpdate struct {
+	Name         *string
+	Disabled     *bool
+	PasswordHash *string
+}
+
+// Validate names the bad field of an update.
+func (u *UserUpdate) Validate() error {
+	if u.Name != nil {
+		return validateText("name", *u.Name, 200)
+	}
+	return nil
 }
 
 // Password length bounds: long enough to resist guessing, short enough to
@@ -96,17 +116,39 @@ type UserService interface {
 	CreateMember(ctx context.Context, accountID int64, u *User, passwordHash string, role Role) error
 	// FindUserByID returns a user. Errors: not_found.
 	FindUserByID(ctx context.Context, id int64) (*User, error)
-	// FindUserByEmail returns a user and their password hash. Errors: not_found.
+	// FindUserByEmail returns a user, disabled or not, and their password
+	// hash. Errors: not_found.
 	FindUserByEmail(ctx context.Context, email string) (*User, string, error)
 	// FindMembers lists an account's users with their roles.
 	FindMembers(ctx context.Context, accountID int64) ([]*Member, error)
 	// FindMemberships lists a user's accounts, oldest membership first.
 	FindMemberships(ctx context.Context, userID int64) ([]*Membership, error)
 	// SetMembership gives the user the role in the account, adding or
-	// changing the membership. Errors: invalid, not_found (user or account).
+	// changing the membership. Errors: invalid, not_found (user or account),
+	// conflict (demoting the account's last admin).
 	SetMembership(ctx context.Context, accountID, userID int64, role Role) error
 	// CountUsers reports how many users exist (the setup link works only at 0).
 	CountUsers(ctx context.Context) (int64, error)
+	// FindUsers lists every user by id (the operator's listing).
+	FindUsers(ctx context.Context) ([]*User, error)
+	// UpdateUser applies u and returns the user as stored. Disabling a user
+	// or changing their password revokes every session of theirs in the
+	// same transaction. Errors: invalid, not_found.
+	UpdateUser(ctx context.Context, id int64, u *UserUpdate) (*User, error)
+	// RemoveMember ends the user's membership of the account. Errors:
+	// not_found (not a member), conflict (the account's last admin).
+	RemoveMember(ctx context.Context, accountID, userID int64) error
+}
+
+// SetupService completes the first start: the one-time setup link creates
+// the first user, admin of the default account.
+type SetupService interface {
+	// CompleteSetup spends the setup token and creates u with the hash as
+	// admin of the default account, in one transaction: of concurrent calls
+	// with one token exactly one succeeds. Errors: unauthorized (unknown,
+	// expired or used token: one message for all three), conflict (a user
+	// exists already), invalid (u).
+	CompleteSetup(ctx context.Context, token string, u *User, passwordHash string) (*User, error)
 }
 
 // SessionFamily is one sign-in: the refresh tokens rotated from it share it,

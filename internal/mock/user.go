@@ -9,6 +9,7 @@ import (
 
 var (
 	_ latchkey.UserService    = (*UserService)(nil)
+	_ latchkey.SetupService   = (*SetupService)(nil)
 	_ latchkey.SessionService = (*SessionService)(nil)
 	_ latchkey.PasswordHasher = (*PasswordHasher)(nil)
 )
@@ -23,6 +24,9 @@ type UserService struct {
 	FindMembershipsFn func(ctx context.Context, userID int64) ([]*latchkey.Membership, error)
 	SetMembershipFn   func(ctx context.Context, accountID, userID int64, role latchkey.Role) error
 	CountUsersFn      func(ctx context.Context) (int64, error)
+	FindUsersFn       func(ctx context.Context) ([]*latchkey.User, error)
+	UpdateUserFn      func(ctx context.Context, id int64, u *latchkey.UserUpdate) (*latchkey.User, error)
+	RemoveMemberFn    func(ctx context.Context, accountID, userID int64) error
 }
 
 // CreateUser calls CreateUserFn.
@@ -63,6 +67,31 @@ func (s *UserService) SetMembership(ctx context.Context, accountID, userID int64
 // CountUsers calls CountUsersFn.
 func (s *UserService) CountUsers(ctx context.Context) (int64, error) {
 	return s.CountUsersFn(ctx)
+}
+
+// FindUsers calls FindUsersFn.
+func (s *UserService) FindUsers(ctx context.Context) ([]*latchkey.User, error) {
+	return s.FindUsersFn(ctx)
+}
+
+// UpdateUser calls UpdateUserFn.
+func (s *UserService) UpdateUser(ctx context.Context, id int64, u *latchkey.UserUpdate) (*latchkey.User, error) {
+	return s.UpdateUserFn(ctx, id, u)
+}
+
+// RemoveMember calls RemoveMemberFn.
+func (s *UserService) RemoveMember(ctx context.Context, accountID, userID int64) error {
+	return s.RemoveMemberFn(ctx, accountID, userID)
+}
+
+// SetupService is a mock of latchkey.SetupService.
+type SetupService struct {
+	CompleteSetupFn func(ctx context.Context, token string, u *latchkey.User, passwordHash string) (*latchkey.User, error)
+}
+
+// CompleteSetup calls CompleteSetupFn.
+func (s *SetupService) CompleteSetup(ctx context.Context, token string, u *latchkey.User, passwordHash string) (*latchkey.User, error) {
+	return s.CompleteSetupFn(ctx, token, u, passwordHash)
 }
 
 // SessionService is a mock of latchkey.SessionService.

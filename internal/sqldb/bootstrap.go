@@ -14,14 +14,17 @@ type Bootstrap struct {
 	Account *latchkey.Account // the default account
 	Key     *latchkey.Key     // its root key, holding every root permission
 	Secret  string            // the root key's secret, to show once
+	// SetupToken is the one-time setup link's token, valid SetupTokenTTL,
+	// to show once; only its hash is stored.
+	SetupToken string
 }
 
 // BootstrapKeyName names the root key Bootstrap creates.
 const BootstrapKeyName = "bootstrap root key"
 
 // Bootstrap prepares an empty store: in one transaction it creates the
-// default account and a root key holding every root permission, and returns
-// them with the key's secret. On a store that has any account it does nothing
+// default account, a root key holding every root permission and a setup
+// token valid SetupTokenTTL, and returns them with the key's secret. On a store that has any account it does nothing
 // and returns nil, nil. Concurrent calls, from any number of processes, create
 // them once.
 func (s *Store) Bootstrap(ctx context.Context) (*Bootstrap, error) {
@@ -52,8 +55,12 @@ func (s *Store) Bootstrap(ctx context.Context) (*Bootstrap, error) {
 	if err != nil {
 		return nil, err
 	}
+	setup, err := issueSetupToken(ctx, tx, SetupTokenTTL)
+	if err != nil {
+		return nil, err
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
-	return &Bootstrap{Account: a, Key: k, Secret: secret}, nil
+	return &Bootstrap{Account: a, Key: k, Secret: secret, SetupToken: setup}, nil
 }

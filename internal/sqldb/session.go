@@ -46,7 +46,7 @@ var errSessionReuse = &latchkey.Error{Code: latchkey.EUNAUTHORIZED, Message: "re
 // it with its first refresh token; only the token's SHA-256 is stored. ip and
 // userAgent are clipped to 64 and 512 bytes. The login is audited with the
 // context's actor, or the user if the context has none. Errors: invalid
-// (ttl), not_found (user).
+// (ttl), not_found (user), unauthorized (a disabled user).
 func (s *Store) CreateSession(ctx context.Context, userID int64, ttl time.Duration, ip, userAgent string) (*latchkey.SessionFamily, string, error) {
 	if ttl <= 0 {
 		return nil, "", latchkey.FieldError("ttl", "must be positive")
@@ -151,8 +151,10 @@ func (s *Store) PruneSessions(ctx context.Context, keep time.Duration) (int64, e
 // createSession is CreateSession inside a write transaction: a new family
 // with its first refresh token, audited as a login.
 func createSession(ctx context.Context, tx *Tx, userID int64, ttl time.Duration, ip, userAgent string) (*latchkey.SessionFamily, string, error) {
-	if _, _, err := findUser(ctx, tx, "id = ?", userID); err != nil {
+	if u, _, err := findUser(ctx, tx, "id = ?", userID); err != nil {
 		return nil, "", err
+	} else if u.Disabled {
+		return nil, "", latchkey.Errorf(latchkey.EUNAUTHORIZED, "user %d is disabled", userID)
 	}
 	id, err := randomToken(familyIDBytes)
 	if err != nil {
@@ -213,6 +215,13 @@ func refreshSession(ctx context.Context, tx *Tx, refreshToken string, key []byte
 		return nil, "", fmt.Errorf("refresh token's family: %w", err)
 	}
 	if f.RevokedAt != nil || !tx.now.Before(f.ExpiresAt) || tx.now.UnixMicro() >= expiresAt {
+		return nil, "", errSessionInvalid
+	}
+	// A disabled user's families were revoked when they were disabled;
+	// this holds even for one that raced with the deactivation.
+	if u, _, err := findUser(ctx, tx, "id = ?", f.UserID); err != nil {
+		return nil, "", fmt.Errorf("refresh token's user: %w", err)
+	} else if u.Disabled {
 		return nil, "", errSessionInvalid
 	}
 	next := successorToken(key, refreshToken)
@@ -301,6 +310,21 @@ func revokeSessionFamily(ctx context.Context, tx *Tx, f *latchkey.SessionFamily,
 	return insertSessionEvent(sessionActor(ctx, f.UserID, "", ""), tx, f, action, map[string]latchkey.Change{
 		"revoked_at": created(now),
 	})
+}
+
+// revokeUserSessions stamps every live family of the user revoked, as a
+// deactivation or a password change does, and reports how many.
+func revokeUserSessions(ctx context.Context, tx *Tx, userID int64) (int64, error) {
+	res, err := tx.exec(ctx, `UPDATE session_families SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?`,
+		micros(tx.now), userID, micros(tx.now))
+	if err != nil {
+		return 0, fmt.Errorf("revoke user's sessions: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("revoke user's sessions: %w", err)
+	}
+	return n, nil
 }
 
 // insertSessionEvent audits a session family's event as its user.

@@ -64,6 +64,15 @@ var conformance = []struct {
 	{"SessionRefreshConcurrent", testSessionRefreshConcurrent},
 	{"SessionRevoke", testSessionRevoke},
 	{"PruneSessions", testPruneSessions},
+	{"UpdateUser", testUpdateUser},
+	{"UpdateUserErrors", testUpdateUserErrors},
+	{"FindUsers", testFindUsers},
+	{"RemoveMember", testRemoveMember},
+	{"LastAdminConcurrent", testLastAdminConcurrent},
+	{"CompleteSetup", testCompleteSetup},
+	{"SetupTokenExpiry", testSetupTokenExpiry},
+	{"SetupTokenNoUsers", testSetupTokenNoUsers},
+	{"SetupConcurrent", testSetupConcurrent},
 }
 
 func TestStore(t *testing.T) {

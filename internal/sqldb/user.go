@@ -48,7 +48,8 @@ func (s *Store) FindUserByID(ctx context.Context, id int64) (*latchkey.User, err
 }
 
 // FindUserByEmail returns a user and their password hash; the email matches
-// case-insensitively. Errors: not_found.
+// case-insensitively. A disabled user is returned too (Disabled says so):
+// refusing them is sign-in's job. Errors: not_found.
 func (s *Store) FindUserByEmail(ctx context.Context, email string) (*latchkey.User, string, error) {
 	return readTx2(ctx, s, func(tx *Tx) (*latchkey.User, string, error) {
 		return findUser(ctx, tx, "email = ?", latchkey.NormalizeEmail(email))
@@ -63,19 +64,17 @@ func (s *Store) FindMembers(ctx context.Context, accountID int64) ([]*latchkey.M
 			return nil, err
 		}
 		rows, err := tx.query(ctx, `
-			SELECT u.id, u.email, u.name, u.created_at, m.role
+			SELECT `+userColumns+`, m.role
 			FROM memberships m JOIN users u ON u.id = m.user_id
 			WHERE m.account_id = ?
 			ORDER BY u.email`, accountID)
 		return collect(rows, err, "find members", func(r scanner) (*latchkey.Member, error) {
-			var m latchkey.Member
-			var createdAt int64
 			var role string
-			if err := r.Scan(&m.ID, &m.Email, &m.Name, &createdAt, &role); err != nil {
+			u, err := scanUser(r, &role)
+			if err != nil {
 				return nil, err
 			}
-			m.CreatedAt, m.Role = fromMicros(createdAt), latchkey.Role(role)
-			return &m, nil
+			return &latchkey.Member{User: *u, Role: latchkey.Role(role)}, nil
 		})
 	})
 }
@@ -128,6 +127,124 @@ func (s *Store) CountUsers(ctx context.Context) (int64, error) {
 	})
 }
 
+// FindUsers lists every user by id, disabled ones too.
+func (s *Store) FindUsers(ctx context.Context) ([]*latchkey.User, error) {
+	return readTx(ctx, s, func(tx *Tx) ([]*latchkey.User, error) {
+		rows, err := tx.query(ctx, `SELECT `+userColumns+` FROM users u ORDER BY u.id`)
+		return collect(rows, err, "find users", func(r scanner) (*latchkey.User, error) { return scanUser(r) })
+	})
+}
+
+// UpdateUser applies u (nil fields keep) and returns the user as stored.
+// The change is audited as user.update in the home account, a new password
+// only as "changed". Disabling the user or changing their password revokes
+// every live session family of theirs in the same transaction. An update
+// that changes nothing writes nothing. Errors: invalid, not_found.
+func (s *Store) UpdateUser(ctx context.Context, id int64, u *latchkey.UserUpdate) (*latchkey.User, error) {
+	if u == nil {
+		return nil, latchkey.Errorf(latchkey.EINVALID, "user update: missing input")
+	}
+	if err := u.Validate(); err != nil {
+		return nil, err
+	}
+	if u.PasswordHash != nil && *u.PasswordHash == "" {
+		// A programming error (the caller hashes), not bad user input.
+		return nil, errors.New("update user: empty password hash")
+	}
+	return writeTx(ctx, s, func(tx *Tx) (*latchkey.User, error) {
+		return updateUser(ctx, tx, id, u)
+	})
+}
+
+// RemoveMember ends the user's membership of the account, audited as
+// member.remove in that account. Errors: not_found (user, account or
+// membership), conflict (the account's last admin).
+func (s *Store) RemoveMember(ctx context.Context, accountID, userID int64) error {
+	return s.write(ctx, func(tx *Tx) error {
+		if err := lockUser(ctx, tx, userID); err != nil {
+			return err
+		}
+		var role string
+		err := tx.queryRow(ctx, `SELECT role FROM memberships WHERE account_id = ? AND user_id = ?`, accountID, userID).Scan(&role)
+		if errors.Is(err, sql.ErrNoRows) {
+			return latchkey.Errorf(latchkey.ENOTFOUND, "user %d is not a member of account %d", userID, accountID)
+		} else if err != nil {
+			return fmt.Errorf("remove member: %w", err)
+		}
+		if role == string(latchkey.RoleAdmin) {
+			if err := keepAnAdmin(ctx, tx, accountID, userID); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM memberships WHERE account_id = ? AND user_id = ?`, accountID, userID); err != nil {
+			return fmt.Errorf("remove member: %w", err)
+		}
+		return insertAuditEvent(ctx, tx, &latchkey.AuditEvent{
+			AccountID:  accountID,
+			Action:     latchkey.ActionMemberRemove,
+			TargetType: "member",
+			TargetID:   strconv.FormatInt(userID, 10),
+			Changes:    map[string]latchkey.Change{"role": removed(role)},
+		}, 0)
+	})
+}
+
+// updateUser is UpdateUser inside a write transaction, holding the user's
+// row: it writes and audits what changed and ends the user's sessions when
+// they are disabled or get a new password.
+func updateUser(ctx context.Context, tx *Tx, id int64, up *latchkey.UserUpdate) (*latchkey.User, error) {
+	u, _, err := findUser(ctx, tx, "id = ?"+tx.store.dialect.forUpdate, id)
+	if err != nil {
+		return nil, err
+	}
+	before := map[string]any{"name": u.Name, "disabled": u.Disabled}
+	if up.Name != nil {
+		u.Name = *up.Name
+	}
+	disabling := up.Disabled != nil && *up.Disabled && !u.Disabled
+	if up.Disabled != nil && *up.Disabled != u.Disabled {
+		u.Disabled, u.DisabledAt = *up.Disabled, nil
+		if u.Disabled {
+			now := tx.now
+			u.DisabledAt = &now
+		}
+	}
+	changes := diffFields(before, map[string]any{"name": u.Name, "disabled": u.Disabled})
+	if up.PasswordHash != nil {
+		changes["password"] = created("changed") // never the hash
+	}
+	if len(changes) == 0 {
+		return u, nil
+	}
+	if _, err := tx.exec(ctx, `UPDATE users SET name = ?, disabled_at = ?, password_hash = COALESCE(?, password_hash) WHERE id = ?`,
+		u.Name, nullMicros(u.DisabledAt), nullString(up.PasswordHash), id); err != nil {
+		return nil, fmt.Errorf("update user: %w", err)
+	}
+	if disabling || up.PasswordHash != nil {
+		n, err := revokeUserSessions(ctx, tx, id)
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			changes["sessions_revoked"] = created(n)
+		}
+	}
+	home, err := homeAccountID(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	if err := insertAuditEvent(ctx, tx, &latchkey.AuditEvent{
+		AccountID:  home,
+		Action:     latchkey.ActionUserUpdate,
+		TargetType: "user",
+		TargetID:   strconv.FormatInt(id, 10),
+		Changes:    changes,
+	}, 0); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
 // createUser normalizes, validates and inserts a user and audits it.
 func createUser(ctx context.Context, tx *Tx, u *latchkey.User, passwordHash string) error {
 	if u == nil {
@@ -165,45 +282,59 @@ func createUser(ctx context.Context, tx *Tx, u *latchkey.User, passwordHash stri
 	}, 0)
 }
 
-// findUser returns the one user matching where (a condition on users with
-// one ? argument) and their password hash.
-func findUser(ctx context.Context, tx *Tx, where string, arg any) (*latchkey.User, string, error) {
+// userColumns are the columns of users (as u) that scanUser reads.
+const userColumns = `u.id, u.email, u.name, u.created_at, u.disabled_at`
+
+// scanUser reads userColumns, then any further columns into extra: the one
+// scan of a user for every query that returns them.
+func scanUser(r scanner, extra ...any) (*latchkey.User, error) {
 	var u latchkey.User
-	var hash string
 	var createdAt int64
-	err := tx.queryRow(ctx, `SELECT id, email, name, password_hash, created_at FROM users WHERE `+where, arg).
-		Scan(&u.ID, &u.Email, &u.Name, &hash, &createdAt)
+	var disabledAt sql.NullInt64
+	if err := r.Scan(append([]any{&u.ID, &u.Email, &u.Name, &createdAt, &disabledAt}, extra...)...); err != nil {
+		return nil, err
+	}
+	u.CreatedAt, u.DisabledAt = fromMicros(createdAt), timePtr(disabledAt)
+	u.Disabled = u.DisabledAt != nil
+	return &u, nil
+}
+
+// findUser returns the one user matching where (a condition on users with
+// one ? argument, optionally followed by a row lock) and their password
+// hash.
+func findUser(ctx context.Context, tx *Tx, where string, arg any) (*latchkey.User, string, error) {
+	var hash string
+	u, err := scanUser(tx.queryRow(ctx, `SELECT `+userColumns+`, u.password_hash FROM users u WHERE `+where, arg), &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, "", latchkey.Errorf(latchkey.ENOTFOUND, "user not found")
 	} else if err != nil {
 		return nil, "", fmt.Errorf("find user: %w", err)
 	}
-	u.CreatedAt = fromMicros(createdAt)
-	return &u, hash, nil
+	return u, hash, nil
 }
 
 // setMembership is SetMembership inside a write transaction: it locks the
-// user, inserts or changes the role, and audits what it replaced.
+// user, inserts or changes the role (never demoting the account's last
+// admin), and audits what it replaced.
 func setMembership(ctx context.Context, tx *Tx, accountID, userID int64, role latchkey.Role) error {
-	// Lock the user's row: concurrent changes of one user's memberships
-	// queue, so each audit event's "before" is the role it replaced.
-	var id int64
-	err := tx.queryRow(ctx, `SELECT id FROM users WHERE id = ?`+tx.store.dialect.forUpdate, userID).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return latchkey.Errorf(latchkey.ENOTFOUND, "user %d not found", userID)
-	} else if err != nil {
-		return fmt.Errorf("set membership: %w", err)
+	if err := lockUser(ctx, tx, userID); err != nil {
+		return err
 	}
 	if _, err := findAccountByID(ctx, tx, accountID); err != nil {
 		return err
 	}
 	var before sql.NullString
-	err = tx.queryRow(ctx, `SELECT role FROM memberships WHERE account_id = ? AND user_id = ?`, accountID, userID).Scan(&before)
+	err := tx.queryRow(ctx, `SELECT role FROM memberships WHERE account_id = ? AND user_id = ?`, accountID, userID).Scan(&before)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("set membership: %w", err)
 	}
 	if before.Valid && before.String == string(role) {
 		return nil
+	}
+	if before.String == string(latchkey.RoleAdmin) {
+		if err := keepAnAdmin(ctx, tx, accountID, userID); err != nil {
+			return err
+		}
 	}
 	if _, err := tx.exec(ctx, `
 		INSERT INTO memberships (account_id, user_id, role, created_at) VALUES (?, ?, ?, ?)
@@ -222,6 +353,46 @@ func setMembership(ctx context.Context, tx *Tx, accountID, userID int64, role la
 		TargetID:   strconv.FormatInt(userID, 10),
 		Changes:    diffFields(map[string]any{"role": was}, map[string]any{"role": string(role)}),
 	}, 0)
+}
+
+// lockUser locks a user's row, or answers not_found: concurrent changes of
+// one user's memberships queue, so each audit event's "before" is the role
+// it replaced.
+func lockUser(ctx context.Context, tx *Tx, userID int64) error {
+	var id int64
+	err := tx.queryRow(ctx, `SELECT id FROM users WHERE id = ?`+tx.store.dialect.forUpdate, userID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return latchkey.Errorf(latchkey.ENOTFOUND, "user %d not found", userID)
+	} else if err != nil {
+		return fmt.Errorf("lock user: %w", err)
+	}
+	return nil
+}
+
+// keepAnAdmin refuses, as a conflict, to end or demote userID's admin
+// membership when no other admin of the account would remain. It first
+// locks the account's row, so concurrent demotions of its admins queue and
+// each counts the others' outcome (PostgreSQL's READ COMMITTED reads what
+// committed before the lock was granted; SQLite has one writer).
+func keepAnAdmin(ctx context.Context, tx *Tx, accountID, userID int64) error {
+	lock := tx.store.dialect.forUpdate
+	if lock != "" {
+		// Not FOR UPDATE: that would also hold off inserts of keys and
+		// other rows referencing the account.
+		lock = " FOR NO KEY UPDATE"
+	}
+	var n int64
+	if err := tx.queryRow(ctx, `SELECT id FROM accounts WHERE id = ?`+lock, accountID).Scan(&n); err != nil {
+		return fmt.Errorf("lock account: %w", err)
+	}
+	if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM memberships WHERE account_id = ? AND role = ? AND user_id <> ?`,
+		accountID, string(latchkey.RoleAdmin), userID).Scan(&n); err != nil {
+		return fmt.Errorf("count admins: %w", err)
+	}
+	if n == 0 {
+		return latchkey.Errorf(latchkey.ECONFLICT, "user %d is the last admin of account %d: make another member admin first", userID, accountID)
+	}
+	return nil
 }
 
 // homeAccountID returns the account that records the audit events of
