@@ -1,7 +1,6 @@
 package compat_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -19,6 +18,7 @@ import (
 	"github.com/latchkey/latchkey/internal/http/auth"
 	"github.com/latchkey/latchkey/internal/http/compat"
 	"github.com/latchkey/latchkey/internal/mock"
+	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 const (
@@ -70,7 +70,7 @@ type fixture struct {
 	users    *mock.UserService
 	accounts *mock.AccountService
 	verifier *mock.Verifier
-	logs     *syncBuffer // everything the server and the surfaces log
+	logs     *testenv.Buffer // everything the server and the surfaces log
 
 	mu      sync.Mutex
 	stored  map[int64]*latchkey.Key // by id; AccountID says whose
@@ -87,7 +87,7 @@ type fixture struct {
 func MustFixture(tb testing.TB) *fixture {
 	tb.Helper()
 	f := &fixture{keys: &mock.KeyService{}, stored: map[int64]*latchkey.Key{}, secrets: map[latchkey.SecretHash]int64{},
-		logs: &syncBuffer{}}
+		logs: &testenv.Buffer{}}
 	logger := slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	f.root, _, _ = latchkey.NewSecret("lk")
 	f.readOnly, _, _ = latchkey.NewSecret("lk")
@@ -192,24 +192,6 @@ func MustFixture(tb testing.TB) *fixture {
 	f.addKey(&latchkey.Key{ID: 42, AccountID: 7, Kind: latchkey.KindAPI, Enabled: true, CreatedAt: t0, Permissions: []string{}})
 	f.addKey(&latchkey.Key{ID: 800, AccountID: 8, Kind: latchkey.KindAPI, Enabled: true, CreatedAt: t0, Permissions: []string{}})
 	return f
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // addKey stores a key with a fresh secret and returns the secret.
@@ -344,6 +326,102 @@ func (f *fixture) do(tb testing.TB, method, path, body string, headers ...string
 	return resp.StatusCode, string(b), resp.Header
 }
 
+// mustDo is do, failing the test unless the status is want.
+func (f *fixture) mustDo(tb testing.TB, want int, method, path, body string, headers ...string) (string, http.Header) {
+	tb.Helper()
+	status, got, h := f.do(tb, method, path, body, headers...)
+	if status != want {
+		tb.Fatalf("%s %s: got %d %s, want %d", method, path, status, got, want)
+	}
+	return got, h
+}
+
+// errorCase is one row of a surface's table of refusals: a request and
+// the status and body it must answer.
+type errorCase struct {
+	name    string
+	path    string
+	body    string
+	headers []string
+	status  int
+	want    string // "" for no body
+}
+
+// runErrorCases sends each case with method and compares its body with
+// MustJSONEqual after normalize (nil: none).
+func (f *fixture) runErrorCases(t *testing.T, method string, cases []errorCase, normalize func(testing.TB, string) string) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			got, h := f.mustDo(t, tt.status, method, tt.path, tt.body, tt.headers...)
+			if tt.want == "" {
+				if got != "" {
+					t.Fatalf("body: got %q, want none", got)
+				}
+				return
+			}
+			if normalize != nil {
+				got = normalize(t, got)
+			}
+			MustJSONEqual(t, got, tt.want)
+			if ct := h.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type: got %q, want application/json", ct)
+			}
+		})
+	}
+}
+
+// surfaceRequest is a request to one seed surface and the body it must answer.
+type surfaceRequest struct {
+	name, method, path, body string
+	headers                  []string
+	want                     string
+}
+
+// updateRequests is one update request to each surface that passes every
+// check before the store is reached, with the body each must answer;
+// secret is the seed 003 token in the path.
+func updateRequests(f *fixture, secret string, want000, want001, want002, want003 string) []surfaceRequest {
+	return []surfaceRequest{
+		{"seed 000", "PATCH", "/api/admin/api-tokens/123", `{"status":"revoked"}`,
+			hdrs([]string{"X-CSRF-Token", f.admin.CSRF}, cookie(f.admin)), want000},
+		{"seed 001", "PATCH", "/admin/api-keys/42", `{"is_active":false}`, []string{"X-Admin-Secret", adminSecret}, want001},
+		{"seed 002", "PATCH", "/apikeys/42", `{"description":"d","flatPermissionsList":[]}`,
+			[]string{"Authorization", "Bearer " + f.admin.Access}, want002},
+		{"seed 003", "PUT", "/api/admin/api-tokens/" + secret, `{"expiresAt":"2027-01-01T00:00:00Z"}`,
+			[]string{"Authorization", f.root}, want003},
+	}
+}
+
+// runSurfaceRequests sends each request, wanting status and its body (an
+// Unleash error compared without its random id); check, when not nil,
+// looks at the headers too.
+func (f *fixture) runSurfaceRequests(t *testing.T, status int, reqs []surfaceRequest, check func(*testing.T, http.Header)) {
+	t.Helper()
+	for _, tt := range reqs {
+		t.Run(tt.name, func(t *testing.T) {
+			body, h := f.mustDo(t, status, tt.method, tt.path, tt.body, tt.headers...)
+			if check != nil {
+				check(t, h)
+			}
+			if strings.HasPrefix(tt.want, `{"id"`) {
+				body = unleashBody(t, body)
+			}
+			MustJSONEqual(t, body, tt.want)
+		})
+	}
+}
+
+// lastUpdate returns the last UpdateKey call, failing unless there were n.
+func (f *fixture) lastUpdate(tb testing.TB, n int) updateCall {
+	tb.Helper()
+	calls := f.updates()
+	if len(calls) != n {
+		tb.Fatalf("UpdateKey calls: got %d, want %d", len(calls), n)
+	}
+	return calls[n-1]
+}
+
 // cookie returns the header pair carrying a session's access cookie.
 func cookie(s session) []string { return []string{"Cookie", "__Host-access=" + s.Access} }
 
@@ -359,13 +437,7 @@ func hdrs(lists ...[]string) []string {
 // MustJSONEqual fails unless got and want hold the same JSON value.
 func MustJSONEqual(tb testing.TB, got, want string) {
 	tb.Helper()
-	var g, w any
-	if err := json.Unmarshal([]byte(got), &g); err != nil {
-		tb.Fatalf("body is not JSON: %q", got)
-	}
-	if err := json.Unmarshal([]byte(want), &w); err != nil {
-		tb.Fatalf("bad want %q: %v", want, err)
-	}
+	g, w := mustDecodePair(tb, got, want)
 	if !reflect.DeepEqual(g, w) {
 		tb.Fatalf("body:\n got %s\nwant %s", got, want)
 	}
@@ -376,14 +448,20 @@ func MustJSONEqual(tb testing.TB, got, want string) {
 // through objects.
 func MustSameShape(tb testing.TB, got, want string) {
 	tb.Helper()
-	var g, w any
+	g, w := mustDecodePair(tb, got, want)
+	sameShape(tb, "$", g, w)
+}
+
+// mustDecodePair decodes a body and the JSON it is compared with.
+func mustDecodePair(tb testing.TB, got, want string) (g, w any) {
+	tb.Helper()
 	if err := json.Unmarshal([]byte(got), &g); err != nil {
 		tb.Fatalf("body is not JSON: %q", got)
 	}
 	if err := json.Unmarshal([]byte(want), &w); err != nil {
 		tb.Fatalf("bad want %q: %v", want, err)
 	}
-	sameShape(tb, "$", g, w)
+	return g, w
 }
 
 func sameShape(tb testing.TB, path string, g, w any) {

@@ -10,44 +10,44 @@ import (
 // Decoders of the seed surfaces, exported for the fuzz targets. Each
 // returns the update and, on bad input, the HTTP status it answers.
 
-// DecodeTokenPatch is seed 000's decoder: the body, the DTO checks and
+// DecodeMailForwardPatch is seed 000's decoder: the body, the DTO checks and
 // the checks after the lookup.
-func DecodeTokenPatch(b []byte, now time.Time) (*latchkey.KeyUpdate, int) {
-	m, err := parseTokenBody(b)
+func DecodeMailForwardPatch(b []byte, now time.Time) (*latchkey.KeyUpdate, int) {
+	m, err := parseMailForwardBody(b)
 	if err == nil {
-		err = checkTokenDTO(m)
+		err = checkMailForwardDTO(m)
 	}
 	if err != nil {
 		return nil, err.Status
 	}
-	u, err := decodeTokenPatch(m, now)
-	if err != nil {
-		return nil, err.Status
-	}
-	return u, http.StatusOK
-}
-
-// DecodeAdminKeyPatch is seed 001's decoder.
-func DecodeAdminKeyPatch(b []byte) (*latchkey.KeyUpdate, int) {
-	u, err := decodeAdminKeyPatch(b)
+	u, err := decodeMailForwardPatch(m, now)
 	if err != nil {
 		return nil, err.Status
 	}
 	return u, http.StatusOK
 }
 
-// DecodeAPIKeyInput is seed 002's decoder.
-func DecodeAPIKeyInput(b []byte) (*latchkey.KeyUpdate, int) {
-	u, err := decodeAPIKeyInput(b)
+// DecodeWhatsAppPatch is seed 001's decoder.
+func DecodeWhatsAppPatch(b []byte) (*latchkey.KeyUpdate, int) {
+	u, err := decodeWhatsAppPatch(b)
 	if err != nil {
 		return nil, err.Status
 	}
 	return u, http.StatusOK
 }
 
-// DecodeExpiryUpdate is seed 003's decoder.
-func DecodeExpiryUpdate(b []byte) (time.Time, int) {
-	t, err := decodeExpiryUpdate(b)
+// DecodePulseCRMInput is seed 002's decoder.
+func DecodePulseCRMInput(b []byte) (*latchkey.KeyUpdate, int) {
+	u, err := decodePulseCRMInput(b)
+	if err != nil {
+		return nil, err.head().Status
+	}
+	return u, http.StatusOK
+}
+
+// DecodeUnleashExpiry is seed 003's decoder.
+func DecodeUnleashExpiry(b []byte) (time.Time, int) {
+	t, err := decodeUnleashExpiry(b)
 	if err != nil {
 		return time.Time{}, err.Status
 	}

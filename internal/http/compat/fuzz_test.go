@@ -31,8 +31,8 @@ func checkUpdate(t *testing.T, u *latchkey.KeyUpdate, status int) {
 	}
 }
 
-func FuzzDecodeTokenPatch(f *testing.F) {
-	for _, s := range append(commonSeeds, tokenDocBody,
+func FuzzDecodeMailForwardPatch(f *testing.F) {
+	for _, s := range append(commonSeeds, mailForwardDocBody,
 		`{"owner_email":"A@B.io","status":"expired"}`, `{"status":"expired","expires_at":"2099-01-01T00:00:00Z"}`,
 		`{"revoked":1,"revoked_reason":null}`, `{"revoked":"on"}`, `{"revoked":2}`, `{"revoked":null}`,
 		`{"expires_at":null}`, `{"expires_at":"2024-02-30T00:00:00Z"}`, `{"owner_email":"\"a b\"@c.d"}`,
@@ -40,7 +40,7 @@ func FuzzDecodeTokenPatch(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		u, status := compat.DecodeTokenPatch(b, t0)
+		u, status := compat.DecodeMailForwardPatch(b, t0)
 		checkUpdate(t, u, status)
 		if status == http.StatusOK && u.Empty() {
 			t.Fatal("an empty patch passed")
@@ -48,15 +48,15 @@ func FuzzDecodeTokenPatch(f *testing.F) {
 	})
 }
 
-func FuzzDecodeAdminKeyPatch(f *testing.F) {
-	for _, s := range append(commonSeeds, adminKeyDocBody,
+func FuzzDecodeWhatsAppPatch(f *testing.F) {
+	for _, s := range append(commonSeeds, whatsAppDocBody,
 		`{"customer_email":"ops@acme.test","rate_limit_per_hour":9223372036854775807}`, `{"max_devices":-0}`,
 		`{"max_devices":1e2}`, `{"rate_limit_per_hour":"42"}`, `{"is_active":null,"customer_name":null}`,
 		`{"customer_name":"\u0000"}`, `{"customer_phone":"`+string(make([]byte, 60))+`"}`) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		u, status := compat.DecodeAdminKeyPatch(b)
+		u, status := compat.DecodeWhatsAppPatch(b)
 		checkUpdate(t, u, status)
 		if status == http.StatusOK && u.RateLimit.Set && u.RateLimit.Value.WindowSeconds != 3600 {
 			t.Fatalf("rate limit window: got %d, want 3600", u.RateLimit.Value.WindowSeconds)
@@ -64,15 +64,15 @@ func FuzzDecodeAdminKeyPatch(f *testing.F) {
 	})
 }
 
-func FuzzDecodeAPIKeyInput(f *testing.F) {
-	for _, s := range append(commonSeeds, apiKeyDocBody, apiKeyDocBodyExpires,
+func FuzzDecodePulseCRMInput(f *testing.F) {
+	for _, s := range append(commonSeeds, pulseCRMDocBody, pulseCRMDocBodyExpires,
 		`{"description":"d","flatPermissionsList":[null]}`, `{"description":"d","flatPermissionsList":{}}`,
 		`{"description":"d","flatPermissionsList":[],"expiresAt":null}`, `{"description":null,"flatPermissionsList":[]}`,
 		`{"description":"d","flatPermissionsList":["a b"]}`) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		u, status := compat.DecodeAPIKeyInput(b)
+		u, status := compat.DecodePulseCRMInput(b)
 		checkUpdate(t, u, status)
 		if status == http.StatusOK && (u.Description == nil || u.Permissions == nil || !u.ExpiresAt.Set) {
 			t.Fatalf("update: got %+v, want description, permissions and expiry all set", u)
@@ -80,13 +80,13 @@ func FuzzDecodeAPIKeyInput(f *testing.F) {
 	})
 }
 
-func FuzzDecodeExpiryUpdate(f *testing.F) {
-	for _, s := range append(commonSeeds, expiryDocBody, `{"expiresAt":""}`, `{"expiresAt":1}`,
+func FuzzDecodeUnleashExpiry(f *testing.F) {
+	for _, s := range append(commonSeeds, unleashDocBody, `{"expiresAt":""}`, `{"expiresAt":1}`,
 		`{"expiresAt":"2023-09-04T11:26:24.123456789-07:00","other":true}`, `{"expiresAt":"2023-09-04"}`) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		when, status := compat.DecodeExpiryUpdate(b)
+		when, status := compat.DecodeUnleashExpiry(b)
 		switch status {
 		case http.StatusOK:
 			if when.IsZero() || when.Location().String() != "UTC" {

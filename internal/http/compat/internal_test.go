@@ -34,33 +34,13 @@ func TestInternalErrors(t *testing.T) {
 				fail()
 				return nil, errors.New("database is locked")
 			}
-			for _, tt := range []struct {
-				name, method, path, body string
-				headers                  []string
-				want                     string
-			}{
-				{"seed 000", "PATCH", "/api/admin/api-tokens/123", `{"status":"revoked"}`,
-					hdrs([]string{"X-CSRF-Token", f.admin.CSRF}, cookie(f.admin)), `{"error":"internal_error"}`},
-				{"seed 001", "PATCH", "/admin/api-keys/42", `{"is_active":false}`, []string{"X-Admin-Secret", adminSecret},
-					`{"status":false,"code":500,"message":"Failed to update API key","error":"Failed to update API key"}`},
-				{"seed 002", "PATCH", "/apikeys/42", `{"description":"d","flatPermissionsList":[]}`,
-					[]string{"Authorization", "Bearer " + f.admin.Access}, `{"error":"Internal server error"}`},
-				{"seed 003", "PUT", "/api/admin/api-tokens/" + f.keySecret, `{"expiresAt":"2027-01-01T00:00:00Z"}`,
-					[]string{"Authorization", f.root}, `{"id":"<id>","name":"InternalError",
+			f.runSurfaceRequests(t, http.StatusInternalServerError, updateRequests(f, f.keySecret,
+				`{"error":"internal_error"}`,
+				`{"status":false,"code":500,"message":"Failed to update API key","error":"Failed to update API key"}`,
+				`{"error":"Internal server error"}`,
+				`{"id":"<id>","name":"InternalError",
 					"message":"Latchkey could not complete the request because of an internal error.",
-					"details":[{"message":"Latchkey could not complete the request because of an internal error."}]}`},
-			} {
-				t.Run(tt.name, func(t *testing.T) {
-					status, body, _ := f.do(t, tt.method, tt.path, tt.body, tt.headers...)
-					if status != http.StatusInternalServerError {
-						t.Fatalf("status: got %d %s, want 500", status, body)
-					}
-					if strings.HasPrefix(tt.want, `{"id"`) {
-						body = unleashBody(t, body)
-					}
-					MustJSONEqual(t, body, tt.want)
-				})
-			}
+					"details":[{"message":"Latchkey could not complete the request because of an internal error."}]}`), nil)
 			logs := f.logs.String()
 			for _, secret := range []string{f.keySecret, f.root, f.admin.Access, f.admin.CSRF, adminSecret} {
 				if strings.Contains(logs, secret) {

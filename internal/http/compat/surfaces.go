@@ -1,12 +1,20 @@
-// Package compat serves the seed surfaces: the update endpoints of four
-// other products, each at its documented path, with its own order of
+// Package compat serves the seed surfaces: the key resources of four
+// other products, each at its documented paths, with its own order of
 // checks and its own error envelope, as thin adapters over
-// latchkey.KeyService. One file per surface:
+// latchkey.KeyService. One file per product:
 //
-//	seed000.go  PATCH /api/admin/api-tokens/{id}    (mail-forwarding admin API)
-//	seed001.go  PATCH /admin/api-keys/{id}          (WhatsApp multi-session admin API)
-//	seed002.go  PATCH /apikeys/{id}                 (PulseCRM public API)
-//	seed003.go  PUT   /api/admin/api-tokens/{token} (Unleash admin API)
+//	mailforward.go  seed 000, the mail-forwarding admin API:
+//	                PATCH /api/admin/api-tokens/{id}
+//	whatsapp.go     seed 001, the WhatsApp multi-session gateway's admin API:
+//	                PATCH /admin/api-keys/{id}
+//	pulsecrm.go     seed 002, the PulseCRM public API:
+//	                PATCH /apikeys/{id}
+//	unleash.go      seed 003, the Unleash admin API:
+//	                PUT   /api/admin/api-tokens/{token}
+//
+// surfaces.go holds what they share: the routes, the panic guard, the
+// answer every error type gives (replier) and the mapping of service
+// errors; body.go reads bodies and decodes their JSON members.
 //
 // Every change goes through KeyService.UpdateKey with the caller as the
 // context's actor, so the audit log records who made it. Callers are
@@ -17,18 +25,13 @@
 package compat
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -60,10 +63,10 @@ const outageLogEvery = 10 * time.Second
 // Routes lists the seed routes.
 func (s *Surfaces) Routes() []httpx.Route {
 	return []httpx.Route{
-		{Method: "PATCH", Pattern: "/api/admin/api-tokens/{id}", Handler: s.guard("seed000", s.handleTokenPatch, renderTokenInternal, renderTokenBadString)},
-		{Method: "PATCH", Pattern: "/admin/api-keys/{id}", Handler: s.guard("seed001", s.handleAdminKeyPatch, renderAdminKeyInternal, renderAdminKeyBadString)},
-		{Method: "PATCH", Pattern: "/apikeys/{id}", Handler: s.guard("seed002", s.handleAPIKeyPatch, renderAPIKeyInternal, renderAPIKeyBadString)},
-		{Method: "PUT", Pattern: "/api/admin/api-tokens/{token}", Handler: s.guard("seed003", s.handleExpiryPut, renderUnleashInternal, renderUnleashBadString)},
+		{Method: "PATCH", Pattern: "/api/admin/api-tokens/{id}", Handler: s.guard(mailForward, s.handleMailForwardPatch)},
+		{Method: "PATCH", Pattern: "/admin/api-keys/{id}", Handler: s.guard(whatsApp, s.handleWhatsAppPatch)},
+		{Method: "PATCH", Pattern: "/apikeys/{id}", Handler: s.guard(pulseCRM, s.handlePulseCRMPatch)},
+		{Method: "PUT", Pattern: "/api/admin/api-tokens/{token}", Handler: s.guard(unleash, s.handleUnleashExpiryPut)},
 	}
 }
 
@@ -81,21 +84,78 @@ func (s *Surfaces) now() time.Time {
 	return s.Clock().UTC()
 }
 
+// reply is what every surface's answer carries besides its body: the HTTP
+// status and the seconds of Retry-After (0: none).
+type reply struct {
+	Status     int `json:"-"`
+	RetryAfter int `json:"-"`
+}
+
+// replier is one surface's answer: its status and Retry-After, and the
+// body it sends (nil: none).
+type replier interface {
+	head() reply
+	body() any
+}
+
+// render writes an answer.
+func render(w http.ResponseWriter, a replier) {
+	h := a.head()
+	if h.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(h.RetryAfter))
+	}
+	b := a.body()
+	if b == nil {
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(h.Status)
+		return
+	}
+	httpx.WriteJSON(w, h.Status, b)
+}
+
+// answer is a success with a JSON body (or none, for nil).
+type answer struct {
+	reply
+	v any
+}
+
+func (a *answer) head() reply { return a.reply }
+func (a *answer) body() any   { return a.v }
+
+// jsonAnswer is the answer status with the JSON body v (nil: none).
+func jsonAnswer(status int, v any) replier { return &answer{reply: reply{Status: status}, v: v} }
+
+// handler serves one seed route and returns its answer, which the route
+// renders (nil: the handler wrote it).
+type handler func(w http.ResponseWriter, r *http.Request) replier
+
+// surface is one product's answers to the failures every surface meets,
+// so the steps they share (guard, readJSON, failure, outcome) are
+// written once.
+type surface struct {
+	name        string                          // for the logs: "seed000" … "seed003"
+	internal    func() replier                  // 500
+	unavailable func(secs int) replier          // 503 with Retry-After
+	mediaOK     func(r *http.Request) bool      // nil: no Content-Type, or a JSON one
+	badMedia    func() replier                  // a Content-Type mediaOK refuses
+	badString   func(field, msg string) replier // a NUL byte or invalid UTF-8
+	tooLarge    func() replier                  // a body over httpx.MaxBodyBytes
+	unreadable  func() replier                  // a body that could not be read
+}
+
 // guard returns a surface's route handler: it recovers a panic in h and
 // answers 500 in that surface's envelope, and it renders in that envelope
 // the strings the server (internal/http) refuses before h runs (a path value, query
 // parameter or X-Account-ID holding a NUL byte or invalid UTF-8).
-func (s *Surfaces) guard(surface string, h http.HandlerFunc, internal func(http.ResponseWriter), badString func(http.ResponseWriter, error)) http.Handler {
-	return &surfaceHandler{s: s, surface: surface, h: h, internal: internal, badString: badString}
+func (s *Surfaces) guard(sf *surface, h handler) http.Handler {
+	return &surfaceHandler{s: s, sf: sf, h: h}
 }
 
 // surfaceHandler is one seed route (see guard).
 type surfaceHandler struct {
-	s         *Surfaces
-	surface   string
-	h         http.HandlerFunc
-	internal  func(http.ResponseWriter)
-	badString func(http.ResponseWriter, error)
+	s  *Surfaces
+	sf *surface
+	h  handler
 }
 
 var _ httpx.BadInputRenderer = (*surfaceHandler)(nil)
@@ -108,17 +168,65 @@ func (sh *surfaceHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			sh.s.logger().Error("panic serving seed surface", "surface", sh.surface, "method", r.Method,
+			sh.s.logger().Error("panic serving seed surface", "surface", sh.sf.name, "method", r.Method,
 				"err", fmt.Errorf("panic: %v\n%s", v, debug.Stack()))
-			sh.internal(w)
+			render(w, sh.sf.internal())
 		}
 	}()
-	sh.h(w, r)
+	if a := sh.h(w, r); a != nil {
+		render(w, a)
+	}
 }
 
 // RenderBadInput answers a refused request string in the surface's envelope.
 func (sh *surfaceHandler) RenderBadInput(w http.ResponseWriter, r *http.Request, err error) {
-	sh.badString(w, err)
+	field, msg, _ := badStringField(err)
+	render(w, sh.sf.badString(field, msg))
+}
+
+// readJSON checks a request's Content-Type, reads its body (see readBody)
+// and answers their failures in the surface's envelope: a media type the
+// surface refuses, too large, a bad string, unreadable.
+func (sf *surface) readJSON(w http.ResponseWriter, r *http.Request) ([]byte, replier) {
+	if sf.mediaOK != nil && !sf.mediaOK(r) || sf.mediaOK == nil && !isJSONRequest(r) {
+		return nil, sf.badMedia()
+	}
+	b, err := readBody(w, r)
+	if errors.Is(err, errTooLarge) {
+		return nil, sf.tooLarge()
+	} else if field, msg, bad := badStringField(err); bad {
+		return nil, sf.badString(field, msg)
+	} else if err != nil {
+		return nil, sf.unreadable()
+	}
+	return b, nil
+}
+
+// failure is the answer to an unexpected service error: 503 when the
+// store cannot be reached, else a logged 500.
+func (s *Surfaces) failure(sf *surface, err error) replier {
+	if secs, ok := s.unavailable(sf.name, err); ok {
+		return sf.unavailable(secs)
+	}
+	s.logInternal(sf.name, err)
+	return sf.internal()
+}
+
+// outcome maps a service call's error: nil for none, notFound for
+// not_found, invalid(err) for invalid input (when invalid is not nil),
+// else failure.
+func (s *Surfaces) outcome(sf *surface, err error, notFound replier, invalid func(error) replier) replier {
+	switch latchkey.ErrorCode(err) {
+	case "":
+		return nil
+	case latchkey.ENOTFOUND:
+		return notFound
+	case latchkey.EINVALID:
+		if invalid != nil {
+			return invalid(err)
+		}
+	}
+	return s.failure(sf, err)
 }
 
 // logInternal logs an unexpected error of a surface. Store and service
@@ -152,183 +260,8 @@ func (s *Surfaces) unavailable(surface string, err error) (retryAfter int, ok bo
 	return max(1, int((le.RetryAfter+time.Second-1)/time.Second)), true
 }
 
-// setRetryAfter sets Retry-After to a number of seconds when it is positive.
-func setRetryAfter(w http.ResponseWriter, seconds int) {
-	if seconds > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(seconds))
-	}
-}
-
 // actorContext returns the request's context carrying the principal as the
 // audit actor.
 func actorContext(r *http.Request, p *auth.Principal) context.Context {
 	return latchkey.NewContextWithActor(r.Context(), p.Actor)
-}
-
-// errTooLarge says a body went past httpx.MaxBodyBytes.
-var errTooLarge = httpx.ErrTooLarge
-
-// readBody reads a request body of at most httpx.MaxBodyBytes; past it,
-// errTooLarge. A body holding a NUL byte or invalid UTF-8 in any field is
-// refused with httpx.CheckBodyStrings's invalid error naming the field
-// (see badStringField). Content types are each surface's own business.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	var buf bytes.Buffer
-	if err := httpx.ReadBodyInto(w, r, &buf); err != nil {
-		return nil, err
-	}
-	b := buf.Bytes()
-	if err := httpx.CheckBodyStrings(r, b); err != nil {
-		return nil, err
-	}
-	return b, nil
-}
-
-// badStringField returns the field and its message when err is the
-// server's refusal of a string holding a NUL byte or invalid UTF-8 (from
-// readBody, or the server before a route runs).
-func badStringField(err error) (field, message string, ok bool) {
-	if latchkey.ErrorCode(err) != latchkey.EINVALID {
-		return "", "", false
-	}
-	for f, m := range latchkey.ErrorFields(err) {
-		return f, m, true
-	}
-	return "body", latchkey.ErrorMessage(err), true
-}
-
-// mediaType returns the request's media type, lowercased, "" when the
-// header is absent, and "invalid" when it cannot be parsed.
-func mediaType(r *http.Request) string {
-	ct := r.Header.Get("Content-Type")
-	if ct == "" {
-		return ""
-	}
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil {
-		return "invalid"
-	}
-	return mt
-}
-
-// isJSONMediaType reports whether a media type is JSON (application/json
-// or a +json type).
-func isJSONMediaType(mt string) bool {
-	return mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")
-}
-
-// parseID parses a positive integer path id.
-func parseID(s string) (int64, bool) {
-	id, err := strconv.ParseInt(s, 10, 64)
-	return id, err == nil && id > 0
-}
-
-// errNotObject says a body is valid JSON but not an object.
-var errNotObject = errors.New("not a JSON object")
-
-// parseObject decodes b as exactly one JSON object and returns its
-// members. A syntax error or trailing data is an error; a value of
-// another kind is errNotObject.
-func parseObject(b []byte) (map[string]json.RawMessage, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	var v json.RawMessage
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("trailing data after the JSON value")
-	}
-	if len(v) == 0 || v[0] != '{' {
-		return nil, errNotObject
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(v, &m); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
-// isNull reports whether a member's value is JSON null.
-func isNull(raw json.RawMessage) bool {
-	return string(bytes.TrimSpace(raw)) == "null"
-}
-
-// asString decodes a JSON string.
-func asString(raw json.RawMessage) (string, bool) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '"' {
-		return "", false
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", false
-	}
-	return s, true
-}
-
-// asBool decodes a JSON boolean.
-func asBool(raw json.RawMessage) (bool, bool) {
-	switch string(bytes.TrimSpace(raw)) {
-	case "true":
-		return true, true
-	case "false":
-		return false, true
-	}
-	return false, false
-}
-
-// asInt decodes a JSON integer that fits int64 (no fraction, no exponent).
-func asInt(raw json.RawMessage) (int64, bool) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || !(raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9') {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(string(raw), 10, 64)
-	return n, err == nil
-}
-
-// asStrings decodes a JSON array of strings; a null element is refused.
-func asStrings(raw json.RawMessage) ([]string, bool) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '[' {
-		return nil, false
-	}
-	var elems []*string
-	if err := json.Unmarshal(raw, &elems); err != nil {
-		return nil, false
-	}
-	out := make([]string, len(elems))
-	for i, e := range elems {
-		if e == nil {
-			return nil, false
-		}
-		out[i] = *e
-	}
-	return out, true
-}
-
-// asTime parses an RFC 3339 date-time and returns it in UTC.
-func asTime(s string) (time.Time, bool) {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, false
-	}
-	return t.UTC(), true
-}
-
-// firstField returns the one field an invalid-input error names, or "".
-func firstField(err error) string {
-	for f := range latchkey.ErrorFields(err) {
-		return f
-	}
-	return ""
-}
-
-// fieldMessage returns the message of the one field an invalid-input
-// error names (without the field's name), or the error's message.
-func fieldMessage(err error) string {
-	for _, m := range latchkey.ErrorFields(err) {
-		return m
-	}
-	return latchkey.ErrorMessage(err)
 }

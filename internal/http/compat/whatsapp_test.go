@@ -10,10 +10,10 @@ import (
 )
 
 // The request body of seed 001's example, as the document writes it.
-const adminKeyDocBody = `{"customer_name":"string","customer_email":"string","max_devices":42,"rate_limit_per_hour":42,"is_active":true}`
+const whatsAppDocBody = `{"customer_name":"string","customer_email":"string","max_devices":42,"rate_limit_per_hour":42,"is_active":true}`
 
 // The 200 response of seed 001's example, as the document writes it.
-const adminKeyDocResponse = `{
+const whatsAppDocResponse = `{
   "status": true,
   "code": 200,
   "message": "Success",
@@ -21,24 +21,21 @@ const adminKeyDocResponse = `{
 }`
 
 // The error responses' shape, as the document writes it.
-const adminKeyDocError = `{
+const whatsAppDocError = `{
   "status": false,
   "code": 400,
   "message": "Bad request",
   "error": "Bad request"
 }`
 
-func TestAdminKeyDocumentExample(t *testing.T) {
+func TestWhatsAppDocumentExample(t *testing.T) {
 	f := MustFixture(t)
 	// The document's curl, with {id} and $API_KEY filled in.
 	headers := []string{"X-Admin-Secret", adminSecret, "Content-Type", "application/json"}
 
 	t.Run("as written, with the placeholder \"string\" everywhere", func(t *testing.T) {
-		status, body, _ := f.do(t, "PATCH", "/admin/api-keys/42", adminKeyDocBody, headers...)
-		if status != http.StatusOK {
-			t.Fatalf("status: got %d %s, want 200", status, body)
-		}
-		MustSameShape(t, body, adminKeyDocResponse)
+		body, _ := f.mustDo(t, http.StatusOK, "PATCH", "/admin/api-keys/42", whatsAppDocBody, headers...)
+		MustSameShape(t, body, whatsAppDocResponse)
 		calls := f.updates()
 		if len(calls) != 1 || *calls[0].Update.OwnerEmail.Ptr() != "string" {
 			t.Fatalf("UpdateKey calls: got %+v, want one setting owner_email to the free text", calls)
@@ -46,18 +43,11 @@ func TestAdminKeyDocumentExample(t *testing.T) {
 	})
 
 	t.Run("with a real email", func(t *testing.T) {
-		body := strings.Replace(adminKeyDocBody, `"customer_email":"string"`, `"customer_email":"ops@acme.test"`, 1)
-		status, out, _ := f.do(t, "PATCH", "/admin/api-keys/42", body, headers...)
-		if status != http.StatusOK {
-			t.Fatalf("status: got %d %s, want 200", status, out)
-		}
-		MustSameShape(t, out, adminKeyDocResponse)
+		body := strings.Replace(whatsAppDocBody, `"customer_email":"string"`, `"customer_email":"ops@acme.test"`, 1)
+		out, _ := f.mustDo(t, http.StatusOK, "PATCH", "/admin/api-keys/42", body, headers...)
+		MustSameShape(t, out, whatsAppDocResponse)
 		MustJSONEqual(t, out, `{"status":true,"code":200,"message":"API key updated successfully","data":{}}`)
-		calls := f.updates()
-		if len(calls) != 2 {
-			t.Fatalf("UpdateKey calls: got %d, want 2", len(calls))
-		}
-		c := calls[1]
+		c := f.lastUpdate(t, 2)
 		u := c.Update
 		if c.AccountID != 7 || c.ID != 42 || *u.OwnerName.Ptr() != "string" || *u.OwnerEmail.Ptr() != "ops@acme.test" ||
 			*u.MaxDevices != 42 || *u.RateLimit.Ptr() != (latchkey.RateLimit{Limit: 42, WindowSeconds: 3600}) || !*u.Enabled {
@@ -69,32 +59,22 @@ func TestAdminKeyDocumentExample(t *testing.T) {
 	})
 
 	t.Run("is_active false disables", func(t *testing.T) {
-		status, out, _ := f.do(t, "PATCH", "/admin/api-keys/42", `{"is_active":false}`, headers...)
-		if status != http.StatusOK {
-			t.Fatalf("status: got %d %s, want 200", status, out)
-		}
+		f.mustDo(t, http.StatusOK, "PATCH", "/admin/api-keys/42", `{"is_active":false}`, headers...)
 		if k := f.key(42); k.Enabled || k.StatusAt(t0) != latchkey.StatusDisabled {
 			t.Errorf("key: got enabled %v status %s, want disabled", k.Enabled, k.StatusAt(t0))
 		}
 	})
 }
 
-// TestAdminKeyErrors walks seed 001's checks in the order the surface makes
+// TestWhatsAppErrors walks seed 001's checks in the order the surface makes
 // them (the product looks the key up before reading the body).
-func TestAdminKeyErrors(t *testing.T) {
+func TestWhatsAppErrors(t *testing.T) {
 	f := MustFixture(t)
 	good := []string{"X-Admin-Secret", adminSecret, "Content-Type", "application/json"}
 	e := func(code int, detail string) string {
 		return `{"status":false,"code":` + strconv.Itoa(code) + `,"message":"` + detail + `","error":"` + detail + `"}`
 	}
-	for _, tt := range []struct {
-		name    string
-		path    string
-		body    string
-		headers []string
-		status  int
-		want    string
-	}{
+	f.runErrorCases(t, "PATCH", []errorCase{
 		{"no X-Admin-Secret", "/admin/api-keys/42", `{"is_active":false}`, []string{"Content-Type", "application/json"},
 			401, e(401, "Missing X-Admin-Secret header")},
 		{"a root key is not the admin secret", "/admin/api-keys/42", `{"is_active":false}`,
@@ -135,21 +115,13 @@ func TestAdminKeyErrors(t *testing.T) {
 			400, e(400, "rate_limit_per_hour must be an integer")},
 		{"is_active not a boolean", "/admin/api-keys/42", `{"is_active":"no"}`, good,
 			400, e(400, "is_active must be a boolean")},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			status, body, _ := f.do(t, "PATCH", tt.path, tt.body, tt.headers...)
-			if status != tt.status {
-				t.Fatalf("status: got %d %s, want %d", status, body, tt.status)
-			}
-			MustJSONEqual(t, body, tt.want)
-		})
-	}
+	}, nil)
 	if n := len(f.updates()); n != 0 {
 		t.Errorf("UpdateKey calls: got %d, want 0", n)
 	}
 }
 
-func TestAdminKeyKeepsWhatIsNotSent(t *testing.T) {
+func TestWhatsAppKeepsWhatIsNotSent(t *testing.T) {
 	f := MustFixture(t)
 	headers := []string{"X-Admin-Secret", adminSecret, "Content-Type", "application/json"}
 	// As in the product: zero, empty and null keep the stored value;

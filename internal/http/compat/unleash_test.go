@@ -12,7 +12,7 @@ import (
 )
 
 // The request body of seed 003's SDK examples, as the document writes it.
-const expiryDocBody = "{\n \"expiresAt\": \"2023-09-04T11:26:24+02:00\"\n}"
+const unleashDocBody = "{\n \"expiresAt\": \"2023-09-04T11:26:24+02:00\"\n}"
 
 var uuidV4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 
@@ -34,12 +34,12 @@ func unleashBody(tb testing.TB, body string) string {
 	return string(b)
 }
 
-func TestExpiryDocumentExample(t *testing.T) {
+func TestUnleashDocumentExample(t *testing.T) {
 	f := MustFixture(t)
 	// The document's request: its Authorization placeholder filled with a
 	// root key, its path token literally "token".
 	t.Run("as written: token is not a known secret", func(t *testing.T) {
-		status, body, _ := f.do(t, "PUT", "/api/admin/api-tokens/token", expiryDocBody,
+		status, body, _ := f.do(t, "PUT", "/api/admin/api-tokens/token", unleashDocBody,
 			"Authorization", f.root, "Content-Type", "application/json")
 		if status != http.StatusOK || body != "" {
 			t.Fatalf("got %d %q, want 200 with no body", status, body)
@@ -50,7 +50,7 @@ func TestExpiryDocumentExample(t *testing.T) {
 	})
 
 	t.Run("as written with an empty Authorization", func(t *testing.T) {
-		status, body, _ := f.do(t, "PUT", "/api/admin/api-tokens/token", expiryDocBody,
+		status, body, _ := f.do(t, "PUT", "/api/admin/api-tokens/token", unleashDocBody,
 			"Authorization", "", "Content-Type", "application/json")
 		if status != http.StatusUnauthorized {
 			t.Fatalf("status: got %d %s, want 401", status, body)
@@ -74,7 +74,7 @@ func TestExpiryDocumentExample(t *testing.T) {
 	} {
 		t.Run("a known secret, "+tt.name, func(t *testing.T) {
 			before := len(f.updates())
-			status, body, h := f.do(t, "PUT", "/api/admin/api-tokens/"+f.keySecret, expiryDocBody,
+			status, body, h := f.do(t, "PUT", "/api/admin/api-tokens/"+f.keySecret, unleashDocBody,
 				"Authorization", tt.auth, "Content-Type", "application/json")
 			if status != http.StatusOK || body != "" {
 				t.Fatalf("got %d %q, want 200 with no body", status, body)
@@ -82,11 +82,7 @@ func TestExpiryDocumentExample(t *testing.T) {
 			if ct := h.Get("Content-Type"); ct != "" {
 				t.Errorf("Content-Type: got %q, want none", ct)
 			}
-			calls := f.updates()
-			if len(calls) != before+1 {
-				t.Fatalf("UpdateKey calls: got %d, want %d", len(calls), before+1)
-			}
-			c := calls[len(calls)-1]
+			c := f.lastUpdate(t, before+1)
 			if c.AccountID != 7 || c.ID != 123 || c.Update.ExpiresAt.Ptr() == nil || !c.Update.ExpiresAt.Ptr().Equal(want) {
 				t.Errorf("update: got account %d key %d %+v, want key 123 expiring %v", c.AccountID, c.ID, c.Update, want)
 			}
@@ -106,9 +102,9 @@ func TestExpiryDocumentExample(t *testing.T) {
 	}
 }
 
-// TestExpiryErrors walks seed 003's checks in Unleash's order: 401, 403,
+// TestUnleashErrors walks seed 003's checks in Unleash's order: 401, 403,
 // 415, 400, then an unknown token answers 200 and changes nothing.
-func TestExpiryErrors(t *testing.T) {
+func TestUnleashErrors(t *testing.T) {
 	f := MustFixture(t)
 	path := "/api/admin/api-tokens/" + f.keySecret
 	good := []string{"Authorization", f.root, "Content-Type", "application/json"}
@@ -122,14 +118,7 @@ func TestExpiryErrors(t *testing.T) {
 		return `{"id":"<id>","name":"BadDataError","message":"Request validation failed: your request body or params contain invalid data. Refer to the ` +
 			"`details`" + ` list for more information.","details":` + details + `}`
 	}
-	for _, tt := range []struct {
-		name    string
-		path    string
-		body    string
-		headers []string
-		status  int
-		want    string // "" for no body
-	}{
+	f.runErrorCases(t, "PUT", []errorCase{
 		{"no Authorization", path, body, []string{"Content-Type", "application/json"}, 401, `{"id":"<id>","name":"AuthenticationRequired",
 			"message":"You must log in to use Latchkey. Your request had no authorization header, so we could not authorize you. Try logging in at /v1/auth/login",
 			"details":[{"message":"You must log in to use Latchkey. Your request had no authorization header, so we could not authorize you. Try logging in at /v1/auth/login"}],
@@ -169,30 +158,16 @@ func TestExpiryErrors(t *testing.T) {
 		{"a well-formed secret nobody holds", "/api/admin/api-tokens/" + mustSecret(), body, good, 200, ""},
 		{"another account's token", "/api/admin/api-tokens/" + f.keySecret, body,
 			[]string{"Authorization", "Bearer " + f.beta.Access, "Content-Type", "application/json"}, 200, ""},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			status, got, _ := f.do(t, "PUT", tt.path, tt.body, tt.headers...)
-			if status != tt.status {
-				t.Fatalf("status: got %d %s, want %d", status, got, tt.status)
-			}
-			if tt.want == "" {
-				if got != "" {
-					t.Fatalf("body: got %q, want none", got)
-				}
-				return
-			}
-			MustJSONEqual(t, unleashBody(t, got), tt.want)
-		})
-	}
+	}, unleashBody)
 	if n := len(f.updates()); n != 0 {
 		t.Errorf("UpdateKey calls: got %d, want 0", n)
 	}
 }
 
-// TestExpiryRootKeys checks that seed 003 guards root keys as the native
+// TestUnleashRootKeys checks that seed 003 guards root keys as the native
 // API does: keys:write alone cannot end or revive a root key, and no root
 // key changes its own expiry.
-func TestExpiryRootKeys(t *testing.T) {
+func TestUnleashRootKeys(t *testing.T) {
 	f := MustFixture(t)
 	body := `{"expiresAt":"2027-01-01T00:00:00Z"}`
 	denied := func(msg string) string {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/http/auth"
-	"github.com/latchkey/latchkey/internal/http/httpx"
 )
 
 // Seed 000 — PATCH /api/admin/api-tokens/{id}, the admin API of a mail
@@ -49,56 +48,58 @@ import (
 // a store that cannot be reached answers 503 service_unavailable with
 // Retry-After.
 
-// tokenError is a seed 000 error: a status and {"error": code} with the
+// mailForwardError is a seed 000 error: a status and {"error": code} with the
 // field, reason or id at fault.
-type tokenError struct {
-	Status      int               `json:"-"`
+type mailForwardError struct {
+	reply
 	Error       string            `json:"error"`
 	Field       string            `json:"field,omitempty"`
 	Constraints map[string]string `json:"constraints,omitempty"`
 	Reason      string            `json:"reason,omitempty"`
 	ID          *int64            `json:"id,omitempty"`
-	RetryAfter  int               `json:"-"` // seconds, sent as Retry-After
 }
 
-func badTokenField(field string) *tokenError {
-	return &tokenError{Status: http.StatusBadRequest, Error: "invalid_params", Field: field}
+func (e *mailForwardError) head() reply { return e.reply }
+func (e *mailForwardError) body() any   { return e }
+
+// mailForwardFail is the error {"error": code} with a status.
+func mailForwardFail(status int, code string) *mailForwardError {
+	return &mailForwardError{reply: reply{Status: status}, Error: code}
 }
 
-func badTokenPatch(reason string) *tokenError {
-	return &tokenError{Status: http.StatusBadRequest, Error: "invalid_params", Reason: reason}
+func badMailForwardField(field string) *mailForwardError {
+	e := mailForwardFail(http.StatusBadRequest, "invalid_params")
+	e.Field = field
+	return e
 }
 
-func renderToken(w http.ResponseWriter, e *tokenError) {
-	setRetryAfter(w, e.RetryAfter)
-	httpx.WriteJSON(w, e.Status, e)
+func badMailForwardPatch(reason string) *mailForwardError {
+	e := mailForwardFail(http.StatusBadRequest, "invalid_params")
+	e.Reason = reason
+	return e
 }
 
-func renderTokenInternal(w http.ResponseWriter) {
-	renderToken(w, &tokenError{Status: http.StatusInternalServerError, Error: "internal_error"})
+// mailForward is seed 000's answer to the failures every surface meets; a
+// string holding a NUL byte or invalid UTF-8 is answered as the product
+// answers a bad field.
+var mailForward = &surface{
+	name:     "seed000",
+	internal: func() replier { return mailForwardFail(http.StatusInternalServerError, "internal_error") },
+	unavailable: func(secs int) replier {
+		e := mailForwardFail(http.StatusServiceUnavailable, "service_unavailable")
+		e.RetryAfter = secs
+		return e
+	},
+	badMedia:   func() replier { return mailForwardFail(http.StatusUnsupportedMediaType, "unsupported_media_type") },
+	badString:  func(field, _ string) replier { return badMailForwardField(field) },
+	tooLarge:   func() replier { return mailForwardFail(http.StatusRequestEntityTooLarge, "payload_too_large") },
+	unreadable: func() replier { return badMailForwardField("body") },
 }
 
-// renderTokenBadString answers a string holding a NUL byte or invalid
-// UTF-8 as the product answers a bad field.
-func renderTokenBadString(w http.ResponseWriter, err error) {
-	field, _, _ := badStringField(err)
-	renderToken(w, badTokenField(field))
-}
-
-// tokenFailure is the answer to an unexpected service error: 503 when the
-// store cannot be reached, else a logged 500.
-func (s *Surfaces) tokenFailure(err error) *tokenError {
-	if secs, ok := s.unavailable("seed000", err); ok {
-		return &tokenError{Status: http.StatusServiceUnavailable, Error: "service_unavailable", RetryAfter: secs}
-	}
-	s.logInternal("seed000", err)
-	return &tokenError{Status: http.StatusInternalServerError, Error: "internal_error"}
-}
-
-// tokenItem is a token as the product shows it. status is the token's
+// mailForwardToken is a token as the product shows it. status is the token's
 // lifecycle label (active, revoked or expired); active says whether it
 // works now, so a disabled key reads status "active", active false.
-type tokenItem struct {
+type mailForwardToken struct {
 	ID            int64      `json:"id"`
 	OwnerEmail    *string    `json:"owner_email"`
 	Status        string     `json:"status"`
@@ -112,21 +113,21 @@ type tokenItem struct {
 	Active        bool       `json:"active"`
 }
 
-// tokenUpdated is the 200 answer.
-type tokenUpdated struct {
-	OK      bool      `json:"ok"`
-	Updated bool      `json:"updated"`
-	Deleted bool      `json:"deleted"`
-	Item    tokenItem `json:"item"`
+// mailForwardUpdated is the 200 answer.
+type mailForwardUpdated struct {
+	OK      bool             `json:"ok"`
+	Updated bool             `json:"updated"`
+	Deleted bool             `json:"deleted"`
+	Item    mailForwardToken `json:"item"`
 }
 
-func newTokenItem(k *latchkey.Key, now time.Time) tokenItem {
+func newMailForwardToken(k *latchkey.Key, now time.Time) mailForwardToken {
 	st := k.StatusAt(now)
 	label := string(st)
 	if st == latchkey.StatusDisabled {
 		label = string(latchkey.StatusActive)
 	}
-	return tokenItem{
+	return mailForwardToken{
 		ID: k.ID, OwnerEmail: k.OwnerEmail, Status: label, CreatedAt: k.CreatedAt.UTC(),
 		ExpiresAt: utcPtr(k.ExpiresAt), RevokedAt: utcPtr(k.RevokedAt), RevokedReason: k.RevokedReason,
 		CreatedIP: nonEmpty(k.CreatedIP), UserAgent: nonEmpty(k.UserAgent), LastUsedAt: utcPtr(k.LastUsedAt),
@@ -149,80 +150,55 @@ func nonEmpty(s string) *string {
 	return &s
 }
 
-func (s *Surfaces) handleTokenPatch(w http.ResponseWriter, r *http.Request) {
-	p, terr := s.tokenPrincipal(r)
-	if terr != nil {
-		renderToken(w, terr)
-		return
+// handleMailForwardPatch is PATCH /api/admin/api-tokens/{id}: the checks
+// in the order the comment at the top of this file lists, then the update.
+func (s *Surfaces) handleMailForwardPatch(w http.ResponseWriter, r *http.Request) replier {
+	p, e := s.mailForwardPrincipal(r)
+	if e != nil {
+		return e
 	}
 	id, ok := parseID(r.PathValue("id"))
 	if !ok {
-		renderToken(w, badTokenField("id"))
-		return
+		return badMailForwardField("id")
 	}
-	if mt := mediaType(r); mt != "" && !isJSONMediaType(mt) {
-		renderToken(w, &tokenError{Status: http.StatusUnsupportedMediaType, Error: "unsupported_media_type"})
-		return
+	b, e := mailForward.readJSON(w, r)
+	if e != nil {
+		return e
 	}
-	b, err := readBody(w, r)
-	if errors.Is(err, errTooLarge) {
-		renderToken(w, &tokenError{Status: http.StatusRequestEntityTooLarge, Error: "payload_too_large"})
-		return
-	} else if _, _, bad := badStringField(err); bad {
-		renderTokenBadString(w, err)
-		return
-	} else if err != nil {
-		renderToken(w, badTokenField("body"))
-		return
-	}
-	m, terr := parseTokenBody(b)
+	m, terr := parseMailForwardBody(b)
 	if terr != nil {
-		renderToken(w, terr)
-		return
+		return terr
 	}
 	// As the product: its DTO checks, then the lookup, then the rest.
-	if terr := checkTokenDTO(m); terr != nil {
-		renderToken(w, terr)
-		return
+	if terr := checkMailForwardDTO(m); terr != nil {
+		return terr
 	}
 	ctx := actorContext(r, p)
-	notFound := &tokenError{Status: http.StatusNotFound, Error: "api_token_not_found", ID: &id}
-	switch _, err := s.Keys.FindKeyByID(ctx, p.AccountID, id); latchkey.ErrorCode(err) {
-	case "":
-	case latchkey.ENOTFOUND:
-		renderToken(w, notFound)
-		return
-	default:
-		renderToken(w, s.tokenFailure(err))
-		return
+	notFound := mailForwardFail(http.StatusNotFound, "api_token_not_found")
+	notFound.ID = &id
+	_, err := s.Keys.FindKeyByID(ctx, p.AccountID, id)
+	if e := s.outcome(mailForward, err, notFound, nil); e != nil {
+		return e
 	}
 	now := s.now()
-	u, terr := decodeTokenPatch(m, now)
+	u, terr := decodeMailForwardPatch(m, now)
 	if terr != nil {
-		renderToken(w, terr)
-		return
+		return terr
 	}
 	k, err := s.Keys.UpdateKey(ctx, p.AccountID, id, u)
-	switch latchkey.ErrorCode(err) {
-	case "":
-	case latchkey.ENOTFOUND: // deleted meanwhile
-		renderToken(w, notFound)
-		return
-	case latchkey.EINVALID:
-		renderToken(w, badTokenField(tokenField(firstField(err))))
-		return
-	default:
-		renderToken(w, s.tokenFailure(err))
-		return
+	if e := s.outcome(mailForward, err, notFound, func(err error) replier {
+		return badMailForwardField(mailForwardField(firstField(err)))
+	}); e != nil {
+		return e
 	}
-	httpx.WriteJSON(w, http.StatusOK, tokenUpdated{OK: true, Updated: true, Item: newTokenItem(k, now)})
+	return jsonAnswer(http.StatusOK, mailForwardUpdated{OK: true, Updated: true, Item: newMailForwardToken(k, now)})
 }
 
-// tokenPrincipal authenticates the caller the way the product does: the
+// mailForwardPrincipal authenticates the caller the way the product does: the
 // session cookie, then the admin role, then CSRF.
-func (s *Surfaces) tokenPrincipal(r *http.Request) (*auth.Principal, *tokenError) {
-	unauthorized := &tokenError{Status: http.StatusUnauthorized, Error: "invalid_or_expired_session"}
-	forbidden := &tokenError{Status: http.StatusForbidden, Error: "forbidden"}
+func (s *Surfaces) mailForwardPrincipal(r *http.Request) (*auth.Principal, replier) {
+	unauthorized := mailForwardFail(http.StatusUnauthorized, "invalid_or_expired_session")
+	forbidden := mailForwardFail(http.StatusForbidden, "forbidden")
 	token, ok := auth.AccessCookieValue(r)
 	if !ok {
 		return nil, unauthorized
@@ -235,7 +211,7 @@ func (s *Surfaces) tokenPrincipal(r *http.Request) (*auth.Principal, *tokenError
 	case latchkey.EFORBIDDEN:
 		return nil, forbidden
 	default:
-		return nil, s.tokenFailure(err)
+		return nil, s.failure(mailForward, err)
 	}
 	if p.Role != latchkey.RoleAdmin {
 		return nil, forbidden
@@ -244,15 +220,15 @@ func (s *Surfaces) tokenPrincipal(r *http.Request) (*auth.Principal, *tokenError
 	switch err := s.Auth.CheckCSRF(r, p); {
 	case err == nil:
 	case errors.Is(err, auth.ErrCSRFRequired):
-		return nil, &tokenError{Status: http.StatusForbidden, Error: "csrf_required"}
+		return nil, mailForwardFail(http.StatusForbidden, "csrf_required")
 	default:
-		return nil, &tokenError{Status: http.StatusForbidden, Error: "invalid_csrf_token"}
+		return nil, mailForwardFail(http.StatusForbidden, "invalid_csrf_token")
 	}
 	return p, nil
 }
 
-// tokenField names a core field as the document does.
-func tokenField(core string) string {
+// mailForwardField names a core field as the document does.
+func mailForwardField(core string) string {
 	switch core {
 	case "owner_email", "revoked_reason", "expires_at":
 		return core
@@ -260,35 +236,37 @@ func tokenField(core string) string {
 	return "body"
 }
 
-// tokenStatuses are the status values the document allows.
-var tokenStatuses = map[string]bool{"active": true, "revoked": true, "expired": true}
+// mailForwardStatuses are the status values the document allows.
+var mailForwardStatuses = map[string]bool{"active": true, "revoked": true, "expired": true}
 
 // maxReasonLen is the product's limit on revoked_reason, in characters.
 const maxReasonLen = 255
 
-// parseTokenBody reads a seed 000 body: a JSON object, or nothing (an
+// parseMailForwardBody reads a seed 000 body: a JSON object, or nothing (an
 // empty patch).
-func parseTokenBody(b []byte) (map[string]json.RawMessage, *tokenError) {
+func parseMailForwardBody(b []byte) (map[string]json.RawMessage, *mailForwardError) {
 	if len(strings.TrimSpace(string(b))) == 0 {
 		return map[string]json.RawMessage{}, nil
 	}
 	m, err := parseObject(b)
 	if err != nil {
-		return nil, badTokenField("body")
+		return nil, badMailForwardField("body")
 	}
 	return m, nil
 }
 
-// badTokenDTO is the product's answer to a failed DTO check: the field and
+// badMailForwardDTO is the product's answer to a failed DTO check: the field and
 // class-validator's message for each failed constraint.
-func badTokenDTO(field string, constraints map[string]string) *tokenError {
-	return &tokenError{Status: http.StatusBadRequest, Error: "invalid_params", Field: field, Constraints: constraints}
+func badMailForwardDTO(field string, constraints map[string]string) *mailForwardError {
+	e := badMailForwardField(field)
+	e.Constraints = constraints
+	return e
 }
 
-// checkTokenDTO makes the checks the product's update DTO makes before the
+// checkMailForwardDTO makes the checks the product's update DTO makes before the
 // token is looked up, in its order: each present, non-null field's type,
-// length, enum and date format. The rest waits for decodeTokenPatch.
-func checkTokenDTO(m map[string]json.RawMessage) *tokenError {
+// length, enum and date format. The rest waits for decodeMailForwardPatch.
+func checkMailForwardDTO(m map[string]json.RawMessage) *mailForwardError {
 	present := func(name string) (json.RawMessage, bool) {
 		raw, ok := m[name]
 		return raw, ok && !isNull(raw)
@@ -298,11 +276,11 @@ func checkTokenDTO(m map[string]json.RawMessage) *tokenError {
 		n := utf8.RuneCountInString(strings.TrimSpace(v))
 		switch {
 		case !isStr:
-			return badTokenDTO("owner_email", map[string]string{"isString": "owner_email must be a string"})
+			return badMailForwardDTO("owner_email", map[string]string{"isString": "owner_email must be a string"})
 		case n < 1:
-			return badTokenDTO("owner_email", map[string]string{"minLength": "owner_email must be longer than or equal to 1 characters"})
+			return badMailForwardDTO("owner_email", map[string]string{"minLength": "owner_email must be longer than or equal to 1 characters"})
 		case n > maxEmailLen:
-			return badTokenDTO("owner_email", map[string]string{"maxLength": fmt.Sprintf("owner_email must be shorter than or equal to %d characters", maxEmailLen)})
+			return badMailForwardDTO("owner_email", map[string]string{"maxLength": fmt.Sprintf("owner_email must be shorter than or equal to %d characters", maxEmailLen)})
 		}
 	}
 	if raw, ok := present("status"); ok {
@@ -310,37 +288,37 @@ func checkTokenDTO(m map[string]json.RawMessage) *tokenError {
 		v, isStr := asString(raw)
 		switch {
 		case !isStr:
-			return badTokenDTO("status", map[string]string{"isString": "status must be a string", "matches": matches})
-		case !tokenStatuses[strings.ToLower(strings.TrimSpace(v))]:
-			return badTokenDTO("status", map[string]string{"matches": matches})
+			return badMailForwardDTO("status", map[string]string{"isString": "status must be a string", "matches": matches})
+		case !mailForwardStatuses[strings.ToLower(strings.TrimSpace(v))]:
+			return badMailForwardDTO("status", map[string]string{"matches": matches})
 		}
 	}
 	if raw, ok := present("expires_at"); ok {
 		if v, isStr := asString(raw); !isStr || strings.TrimSpace(v) != "" {
 			if _, okt := asTime(strings.TrimSpace(v)); !isStr || !okt {
-				return badTokenDTO("expires_at", map[string]string{"isDate": "expires_at must be a Date instance"})
+				return badMailForwardDTO("expires_at", map[string]string{"isDate": "expires_at must be a Date instance"})
 			}
 		}
 	}
 	if raw, ok := present("revoked"); ok {
-		if _, okb := tokenBool(raw); !okb {
+		if _, okb := mailForwardBool(raw); !okb {
 			n, isInt := asInt(raw)
 			switch {
 			case isInt && n < 0:
-				return badTokenDTO("revoked", map[string]string{"min": "revoked must not be less than 0"})
+				return badMailForwardDTO("revoked", map[string]string{"min": "revoked must not be less than 0"})
 			case isInt:
-				return badTokenDTO("revoked", map[string]string{"max": "revoked must not be greater than 1"})
+				return badMailForwardDTO("revoked", map[string]string{"max": "revoked must not be greater than 1"})
 			}
-			return badTokenDTO("revoked", map[string]string{"isInt": "revoked must be an integer number"})
+			return badMailForwardDTO("revoked", map[string]string{"isInt": "revoked must be an integer number"})
 		}
 	}
 	if raw, ok := present("revoked_reason"); ok {
 		v, isStr := asString(raw)
 		switch {
 		case !isStr:
-			return badTokenDTO("revoked_reason", map[string]string{"isString": "revoked_reason must be a string"})
+			return badMailForwardDTO("revoked_reason", map[string]string{"isString": "revoked_reason must be a string"})
 		case utf8.RuneCountInString(strings.TrimSpace(v)) > maxReasonLen:
-			return badTokenDTO("revoked_reason", map[string]string{"maxLength": fmt.Sprintf("revoked_reason must be shorter than or equal to %d characters", maxReasonLen)})
+			return badMailForwardDTO("revoked_reason", map[string]string{"maxLength": fmt.Sprintf("revoked_reason must be shorter than or equal to %d characters", maxReasonLen)})
 		}
 	}
 	return nil
@@ -349,18 +327,18 @@ func checkTokenDTO(m map[string]json.RawMessage) *tokenError {
 // maxEmailLen is the product's limit on owner_email, in characters.
 const maxEmailLen = 254
 
-// decodeTokenPatch turns a seed 000 body that passed checkTokenDTO into a
+// decodeMailForwardPatch turns a seed 000 body that passed checkMailForwardDTO into a
 // key update, making the checks the product makes after the lookup: the
 // mailbox format, null where a value is needed, and how the fields agree.
 // Unknown fields are ignored. now is the expiry status:"expired" sets.
-func decodeTokenPatch(m map[string]json.RawMessage, now time.Time) (*latchkey.KeyUpdate, *tokenError) {
+func decodeMailForwardPatch(m map[string]json.RawMessage, now time.Time) (*latchkey.KeyUpdate, *mailForwardError) {
 	u := &latchkey.KeyUpdate{}
 
 	if raw, ok := m["owner_email"]; ok {
 		v, ok := asString(raw)
 		email := strings.ToLower(strings.TrimSpace(v))
 		if !ok || utf8.RuneCountInString(email) > maxEmailLen || latchkey.ValidateEmail("owner_email", email) != nil {
-			return nil, badTokenField("owner_email")
+			return nil, badMailForwardField("owner_email")
 		}
 		u.OwnerEmail = latchkey.Some(email)
 	}
@@ -369,8 +347,8 @@ func decodeTokenPatch(m map[string]json.RawMessage, now time.Time) (*latchkey.Ke
 	if raw, ok := m["status"]; ok {
 		v, ok := asString(raw)
 		status = strings.ToLower(strings.TrimSpace(v))
-		if !ok || !tokenStatuses[status] {
-			return nil, badTokenField("status")
+		if !ok || !mailForwardStatuses[status] {
+			return nil, badMailForwardField("status")
 		}
 	}
 
@@ -380,19 +358,19 @@ func decodeTokenPatch(m map[string]json.RawMessage, now time.Time) (*latchkey.Ke
 		v, ok := asString(raw)
 		t, okt := asTime(strings.TrimSpace(v))
 		if !ok || !okt {
-			return nil, badTokenField("expires_at")
+			return nil, badMailForwardField("expires_at")
 		}
 		expiresAt = &t
 	}
 
 	var revoked *bool
 	if raw, ok := m["revoked"]; ok {
-		v, ok := tokenBool(raw)
+		v, ok := mailForwardBool(raw)
 		if !ok {
-			return nil, badTokenField("revoked")
+			return nil, badMailForwardField("revoked")
 		}
 		if status != "" && (v && status != "revoked" || !v && status == "revoked") {
-			return nil, badTokenPatch("status_revoked_conflict")
+			return nil, badMailForwardPatch("status_revoked_conflict")
 		}
 		revoked = &v
 	}
@@ -402,11 +380,11 @@ func decodeTokenPatch(m map[string]json.RawMessage, now time.Time) (*latchkey.Ke
 		case isNull(raw):
 			u.RevokedReason = latchkey.Null[string]()
 		case !ok:
-			return nil, badTokenField("revoked_reason")
+			return nil, badMailForwardField("revoked_reason")
 		default:
 			v = strings.TrimSpace(v)
 			if utf8.RuneCountInString(v) > maxReasonLen || strings.ContainsRune(v, 0) {
-				return nil, badTokenField("revoked_reason")
+				return nil, badMailForwardField("revoked_reason")
 			}
 			if v == "" {
 				u.RevokedReason = latchkey.Null[string]()
@@ -416,15 +394,14 @@ func decodeTokenPatch(m map[string]json.RawMessage, now time.Time) (*latchkey.Ke
 		}
 	}
 
-	switch status {
-	case "revoked":
-		u.Revoked = ptr(true)
-	case "active":
-		u.Revoked = ptr(false)
-	case "expired":
+	if status == "revoked" || status == "active" {
+		revokes := status == "revoked"
+		u.Revoked = &revokes
+	}
+	if status == "expired" {
 		// A revoked token stays revoked: revocation outranks expiry.
 		if expiresAt != nil && expiresAt.After(now) {
-			return nil, badTokenPatch("status_expires_at_conflict")
+			return nil, badMailForwardPatch("status_expires_at_conflict")
 		}
 		if expiresAt == nil {
 			expiresAt = &now
@@ -437,17 +414,17 @@ func decodeTokenPatch(m map[string]json.RawMessage, now time.Time) (*latchkey.Ke
 		u.ExpiresAt = latchkey.Some(*expiresAt)
 	}
 	if u.Empty() {
-		return nil, badTokenPatch("empty_patch")
+		return nil, badMailForwardPatch("empty_patch")
 	}
 	if err := u.Validate(); err != nil {
-		return nil, badTokenField(tokenField(firstField(err)))
+		return nil, badMailForwardField(mailForwardField(firstField(err)))
 	}
 	return u, nil
 }
 
-// tokenBool reads revoked as the product does: a boolean, 0 or 1, or one of
+// mailForwardBool reads revoked as the product does: a boolean, 0 or 1, or one of
 // the strings 1/true/yes/on and 0/false/no/off.
-func tokenBool(raw json.RawMessage) (bool, bool) {
+func mailForwardBool(raw json.RawMessage) (bool, bool) {
 	if v, ok := asBool(raw); ok {
 		return v, true
 	}
@@ -464,5 +441,3 @@ func tokenBool(raw json.RawMessage) (bool, bool) {
 	}
 	return false, false
 }
-
-func ptr[T any](v T) *T { return &v }

@@ -11,33 +11,26 @@ import (
 
 // The two request bodies of seed 002's document, as written.
 const (
-	apiKeyDocBody        = `{ "description": "string", "flatPermissionsList": [ "string" ]}`
-	apiKeyDocBodyExpires = `{ "description": "string", "expiresAt": "string", "flatPermissionsList": [ "string" ]}`
+	pulseCRMDocBody        = `{ "description": "string", "flatPermissionsList": [ "string" ]}`
+	pulseCRMDocBodyExpires = `{ "description": "string", "expiresAt": "string", "flatPermissionsList": [ "string" ]}`
 )
 
 // The document's response shapes.
 const (
-	apiKeyDocResponse = `{ "success": false}`
-	apiKeyDocNotFound = `{ "error": "API key not found"}`
+	pulseCRMDocResponse = `{ "success": false}`
+	pulseCRMDocNotFound = `{ "error": "API key not found"}`
 )
 
-func TestAPIKeyDocumentExample(t *testing.T) {
+func TestPulseCRMDocumentExample(t *testing.T) {
 	f := MustFixture(t)
 	// Authorization: Bearer {token} with a signed-in admin's access token.
 	headers := []string{"Authorization", "Bearer " + f.admin.Access, "Content-Type", "application/json"}
 
 	t.Run("as written", func(t *testing.T) {
-		status, body, _ := f.do(t, "PATCH", "/apikeys/42", apiKeyDocBody, headers...)
-		if status != http.StatusOK {
-			t.Fatalf("status: got %d %s, want 200", status, body)
-		}
-		MustSameShape(t, body, apiKeyDocResponse)
+		body, _ := f.mustDo(t, http.StatusOK, "PATCH", "/apikeys/42", pulseCRMDocBody, headers...)
+		MustSameShape(t, body, pulseCRMDocResponse)
 		MustJSONEqual(t, body, `{"success":true}`)
-		calls := f.updates()
-		if len(calls) != 1 {
-			t.Fatalf("UpdateKey calls: got %d, want 1", len(calls))
-		}
-		c := calls[0]
+		c := f.lastUpdate(t, 1)
 		u := c.Update
 		if c.AccountID != 7 || c.ID != 42 || *u.Description != "string" || len(*u.Permissions) != 1 || (*u.Permissions)[0] != "string" ||
 			!u.ExpiresAt.Set || !u.ExpiresAt.Null {
@@ -49,27 +42,18 @@ func TestAPIKeyDocumentExample(t *testing.T) {
 	})
 
 	t.Run("with x-account-id", func(t *testing.T) {
-		status, body, _ := f.do(t, "PATCH", "/apikeys/42", apiKeyDocBody, append(headers, "x-account-id", "7")...)
-		if status != http.StatusOK {
-			t.Fatalf("status: got %d %s, want 200", status, body)
-		}
+		body, _ := f.mustDo(t, http.StatusOK, "PATCH", "/apikeys/42", pulseCRMDocBody, append(headers, "x-account-id", "7")...)
 		MustJSONEqual(t, body, `{"success":true}`)
 	})
 
 	t.Run("second body as written: expiresAt is the placeholder \"string\"", func(t *testing.T) {
-		status, body, _ := f.do(t, "PATCH", "/apikeys/42", apiKeyDocBodyExpires, headers...)
-		if status != http.StatusBadRequest {
-			t.Fatalf("status: got %d %s, want 400", status, body)
-		}
+		body, _ := f.mustDo(t, http.StatusBadRequest, "PATCH", "/apikeys/42", pulseCRMDocBodyExpires, headers...)
 		MustJSONEqual(t, body, `{"error":"Bad Request","message":"expiresAt must be an ISO date-time like 2027-01-01T00:00:00Z"}`)
 	})
 
 	t.Run("second body with a date-time", func(t *testing.T) {
-		body := strings.Replace(apiKeyDocBodyExpires, `"expiresAt": "string"`, `"expiresAt": "2027-06-01T12:00:00.000Z"`, 1)
-		status, out, _ := f.do(t, "PATCH", "/apikeys/42", body, headers...)
-		if status != http.StatusOK {
-			t.Fatalf("status: got %d %s, want 200", status, out)
-		}
+		body := strings.Replace(pulseCRMDocBodyExpires, `"expiresAt": "string"`, `"expiresAt": "2027-06-01T12:00:00.000Z"`, 1)
+		f.mustDo(t, http.StatusOK, "PATCH", "/apikeys/42", body, headers...)
 		calls := f.updates()
 		if u := calls[len(calls)-1].Update; u.ExpiresAt.Ptr() == nil || !u.ExpiresAt.Ptr().Equal(time.Date(2027, 6, 1, 12, 0, 0, 0, time.UTC)) {
 			t.Errorf("update: got %+v", u)
@@ -77,10 +61,7 @@ func TestAPIKeyDocumentExample(t *testing.T) {
 	})
 
 	t.Run("expiresAt empty means no expiry", func(t *testing.T) {
-		status, out, _ := f.do(t, "PATCH", "/apikeys/42", `{"description":"d","expiresAt":"","flatPermissionsList":[]}`, headers...)
-		if status != http.StatusOK {
-			t.Fatalf("status: got %d %s, want 200", status, out)
-		}
+		f.mustDo(t, http.StatusOK, "PATCH", "/apikeys/42", `{"description":"d","expiresAt":"","flatPermissionsList":[]}`, headers...)
 		calls := f.updates()
 		if u := calls[len(calls)-1].Update; !u.ExpiresAt.Null || len(*u.Permissions) != 0 {
 			t.Errorf("update: got %+v, want no expiry and no permissions", u)
@@ -88,28 +69,18 @@ func TestAPIKeyDocumentExample(t *testing.T) {
 	})
 
 	t.Run("unknown id", func(t *testing.T) {
-		status, body, _ := f.do(t, "PATCH", "/apikeys/999", apiKeyDocBody, headers...)
-		if status != http.StatusNotFound {
-			t.Fatalf("status: got %d %s, want 404", status, body)
-		}
-		MustSameShape(t, body, apiKeyDocNotFound)
-		MustJSONEqual(t, body, apiKeyDocNotFound)
+		body, _ := f.mustDo(t, http.StatusNotFound, "PATCH", "/apikeys/999", pulseCRMDocBody, headers...)
+		MustSameShape(t, body, pulseCRMDocNotFound)
+		MustJSONEqual(t, body, pulseCRMDocNotFound)
 	})
 }
 
-// TestAPIKeyErrors walks seed 002's checks in the order the surface makes them.
-func TestAPIKeyErrors(t *testing.T) {
+// TestPulseCRMErrors walks seed 002's checks in the order the surface makes them.
+func TestPulseCRMErrors(t *testing.T) {
 	f := MustFixture(t)
 	good := []string{"Authorization", "Bearer " + f.admin.Access, "Content-Type", "application/json"}
 	body := `{"description":"d","flatPermissionsList":["readApplications"]}`
-	for _, tt := range []struct {
-		name    string
-		path    string
-		body    string
-		headers []string
-		status  int
-		want    string
-	}{
+	f.runErrorCases(t, "PATCH", []errorCase{
 		{"no Authorization", "/apikeys/42", body, nil,
 			401, `{"error":"User not authenticated","message":"send Authorization: Bearer <access token>"}`},
 		{"the session cookie instead", "/apikeys/42", body, cookie(f.admin),
@@ -157,13 +128,5 @@ func TestAPIKeyErrors(t *testing.T) {
 			404, `{"error":"API key not found"}`},
 		{"unknown permission", "/apikeys/42", `{"description":"d","flatPermissionsList":["readApplications","deleteEverything"]}`, good,
 			400, `{"error":"Invalid permissions provided","message":"flatPermissionsList: unknown permission \"deleteEverything\""}`},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			status, body, _ := f.do(t, "PATCH", tt.path, tt.body, tt.headers...)
-			if status != tt.status {
-				t.Fatalf("status: got %d %s, want %d", status, body, tt.status)
-			}
-			MustJSONEqual(t, body, tt.want)
-		})
-	}
+	}, nil)
 }
