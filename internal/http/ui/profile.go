@@ -1,0 +1,75 @@
+// The profile page: who you are, your accounts, and changing your own
+// password (the current one first), which ends your other sessions.
+
+package ui
+
+import (
+	"net/http"
+
+	"github.com/latchkey/latchkey"
+)
+
+// profilePage shows the signed-in user.
+func (u *UI) profilePage(w http.ResponseWriter, r *http.Request, p *page) {
+	p.Title, p.Nav = "Your profile", "profile"
+	u.render(w, r, http.StatusOK, "profile", p)
+}
+
+// changePassword checks the current password, then sets the new one.
+func (u *UI) changePassword(w http.ResponseWriter, r *http.Request, p *page) {
+	f := r.PostForm
+	p.Title, p.Nav = "Your profile", "profile"
+	current, next := f.Get("current"), f.Get("new")
+	err := latchkey.ValidatePassword(next)
+	if err == nil && next != f.Get("confirm") {
+		err = latchkey.FieldError("confirm", "the two new passwords differ")
+	}
+	if err == nil {
+		err = u.changeOwnPassword(r, p.User, current, next)
+	}
+	if err != nil {
+		if latchkey.ErrorCode(err) == latchkey.EINVALID {
+			p.Error, p.Fields = latchkey.ErrorMessage(err), map[string]string{}
+			for k, v := range latchkey.ErrorFields(err) {
+				if k == "password" {
+					k = "new"
+				}
+				p.Fields[k] = v
+			}
+			u.render(w, r, http.StatusBadRequest, "profile", p)
+			return
+		}
+		u.errorPage(w, r, p, err)
+		return
+	}
+	// Changing the password ended every session of the user, this one
+	// too: sign in again here with the new password.
+	if _, err := u.Auth.SignIn(w, r, p.User.Email, next); err != nil {
+		seeOther(w, r, "/login", "")
+		return
+	}
+	seeOther(w, r, "/admin/profile", "password")
+}
+
+// changeOwnPassword checks the user's current password and stores the new
+// one's hash; the store ends the user's sessions.
+func (u *UI) changeOwnPassword(r *http.Request, usr *latchkey.User, current, next string) error {
+	ctx := r.Context()
+	_, hash, err := u.Users.FindUserByEmail(ctx, usr.Email)
+	if err != nil {
+		return err
+	}
+	ok, err := u.Auth.Passwords.Verify(hash, current)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return latchkey.FieldError("current", "is not your current password")
+	}
+	newHash, err := u.Auth.HashPassword(ctx, next)
+	if err != nil {
+		return err
+	}
+	_, err = u.Users.UpdateUser(ctx, usr.ID, &latchkey.UserUpdate{PasswordHash: &newHash})
+	return err
+}

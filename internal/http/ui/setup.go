@@ -1,0 +1,81 @@
+// The one-time setup page: the link serve prints on a store's first start,
+// where the first admin chooses an email and a password.
+
+package ui
+
+import (
+	"net/http"
+
+	"github.com/latchkey/latchkey"
+)
+
+// setupData is the setup form's state.
+type setupData struct {
+	Token, Email, Name string
+	Form               string // the pre-session form token
+	Done               bool   // setup is no longer possible
+}
+
+// setupPage shows the form for a setup link, or says setup is done.
+func (u *UI) setupPage(w http.ResponseWriter, r *http.Request) {
+	d := setupData{Token: r.URL.Query().Get("token"), Form: formToken(w, r)}
+	p := &page{Title: "Set up Latchkey", Data: &d}
+	if n, err := u.Users.CountUsers(r.Context()); err != nil {
+		u.errorPage(w, r, nil, err)
+		return
+	} else if n > 0 || u.Setup == nil {
+		d.Done = true
+		u.render(w, r, http.StatusOK, "setup", p)
+		return
+	}
+	if d.Token == "" {
+		p.Error = "This page needs the setup link that `latchkey serve` printed (…/setup?token=…). Run `latchkey setup-link` for a new one."
+		u.render(w, r, http.StatusBadRequest, "setup", p)
+		return
+	}
+	u.render(w, r, http.StatusOK, "setup", p)
+}
+
+// setupSubmit spends the setup token: it creates the first admin, signs
+// them in and opens the keys page.
+func (u *UI) setupSubmit(w http.ResponseWriter, r *http.Request) {
+	f := r.PostForm
+	d := setupData{Token: f.Get("token"), Email: f.Get("email"), Name: f.Get("name"), Form: formToken(w, r)}
+	p := &page{Title: "Set up Latchkey", Data: &d, Fields: map[string]string{}}
+	if !checkFormToken(r) {
+		p.Error = "This form has expired. Open the setup link again."
+		u.render(w, r, http.StatusForbidden, "setup", p)
+		return
+	}
+	if u.Setup == nil {
+		d.Done = true
+		u.render(w, r, http.StatusConflict, "setup", p)
+		return
+	}
+	password := f.Get("password")
+	if password != f.Get("confirm") {
+		p.Fields["confirm"] = "The two passwords differ."
+		u.render(w, r, http.StatusBadRequest, "setup", p)
+		return
+	}
+	usr := &latchkey.User{Email: latchkey.NormalizeEmail(d.Email), Name: d.Name}
+	err := usr.Validate()
+	if err == nil {
+		err = latchkey.ValidatePassword(password)
+	}
+	if err == nil {
+		var hash string
+		if hash, err = u.Auth.HashPassword(r.Context(), password); err == nil {
+			_, err = u.Setup.CompleteSetup(r.Context(), d.Token, usr, hash)
+		}
+	}
+	if err != nil {
+		u.formError(w, r, "setup", p, err)
+		return
+	}
+	if _, err := u.Auth.SignIn(w, r, usr.Email, password); err != nil {
+		seeOther(w, r, "/login", "")
+		return
+	}
+	seeOther(w, r, "/admin/keys", "welcome")
+}
