@@ -198,7 +198,10 @@ func updateKey(ctx context.Context, tx *Tx, accountID, id int64, u *latchkey.Key
 	if err := tx.keyChanged(ctx, accountID, id); err != nil {
 		return nil, err
 	}
-	return findKey(ctx, tx, accountID, id, false)
+	// after is what the row now holds (the locked row as read, with the
+	// patch applied as written): no second read of it and its permissions.
+	after.Status = after.StatusAt(now)
+	return &after, nil
 }
 
 // rotateKey is RotateKey inside a write transaction: it ends the other

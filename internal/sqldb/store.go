@@ -39,8 +39,8 @@ type Store struct {
 	// Store's id in the change log, so it skips its own changes.
 	channel, instance string
 
-	stmtsMu sync.Mutex
-	stmts   map[stmtKey]*sql.Stmt // see Tx.stmt
+	stmts  stmtCache // see stmt.go
+	writer *writer   // SQLite: group commit (writer.go); nil on PostgreSQL
 
 	pgConfig    *pgx.ConnConfig // PostgreSQL: for the feed connection
 	feedMu      sync.Mutex      // guards feedStarted
@@ -89,6 +89,7 @@ func Open(ctx context.Context, dsn string, clock latchkey.Clock, opts ...Option)
 		return nil, err
 	}
 	s.db, s.rdb, s.dialect = db, rdb, sqliteDialect
+	s.startWriter()
 	return s, nil
 }
 
@@ -97,12 +98,10 @@ func Open(ctx context.Context, dsn string, clock latchkey.Clock, opts ...Option)
 func (s *Store) Close() error {
 	s.closed.Do(func() {
 		s.closeFn()
-		s.stmtsMu.Lock()
-		for _, st := range s.stmts {
-			st.Close()
+		if s.writer != nil {
+			s.writer.close()
 		}
-		s.stmts = nil
-		s.stmtsMu.Unlock()
+		s.closeStmts()
 		s.closeErr = s.db.Close()
 		if s.rdb != s.db {
 			s.closeErr = errors.Join(s.closeErr, s.rdb.Close())

@@ -1,5 +1,5 @@
-// Tx, how transactions begin, the statement helpers, and the statement
-// cache of the hot queries.
+// Tx, how transactions begin, and the statement helpers (their statement
+// cache is in stmt.go).
 
 package sqldb
 
@@ -113,6 +113,18 @@ const writeAttempts = 3
 func writeOnce[A, B any](ctx context.Context, s *Store, fn func(tx *Tx) (A, B, error)) (A, B, error) {
 	var a0 A
 	var b0 B
+	if s.writer != nil { // SQLite: group commit (writer.go)
+		var a A
+		var b B
+		err := s.writer.do(ctx, func(tx *Tx) (err error) {
+			a, b, err = fn(tx)
+			return err
+		})
+		if err != nil {
+			return a0, b0, err
+		}
+		return a, b, nil
+	}
 	tx, err := s.beginWrite(ctx)
 	if err != nil {
 		return a0, b0, err
@@ -181,39 +193,21 @@ func (tx *Tx) Rollback() error {
 
 // exec runs a statement that returns no rows.
 func (tx *Tx) exec(_ context.Context, q string, args ...any) (sql.Result, error) {
+	if st := tx.lookup(q); st != nil {
+		res, err := st.ExecContext(tx.ctx, args...)
+		return res, unavailable(err)
+	}
 	res, err := tx.tx.ExecContext(tx.ctx, tx.store.dialect.rebind(q), args...)
 	return res, unavailable(err)
 }
 
-// stmt returns q, one of hotQueries, bound to the transaction, or nil
-// before Migrate has prepared it. The statement was prepared once for the
-// transaction's pool; database/sql prepares it at most once more on each
-// connection, where every later transaction reuses it. Parsing costs more
-// than running the short queries of cold verifications.
-func (tx *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
-	s := tx.store
-	s.stmtsMu.Lock()
-	st := s.stmts[stmtKey{tx.pool, q}]
-	s.stmtsMu.Unlock()
-	if st == nil {
-		return nil
-	}
-	return tx.tx.StmtContext(tx.ctx, st)
-}
-
-// queryCached and queryRowCached are query and queryRow through tx.stmt.
+// queryCached and queryRowCached are query and queryRow: every helper
+// goes through the statement cache now (see stmt.go).
 func (tx *Tx) queryCached(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	if st := tx.stmt(ctx, q); st != nil {
-		rows, err := st.QueryContext(tx.ctx, args...)
-		return rows, unavailable(err)
-	}
 	return tx.query(ctx, q, args...)
 }
 
 func (tx *Tx) queryRowCached(ctx context.Context, q string, args ...any) row {
-	if st := tx.stmt(ctx, q); st != nil {
-		return row{st.QueryRowContext(tx.ctx, args...)}
-	}
 	return tx.queryRow(ctx, q, args...)
 }
 
@@ -225,12 +219,19 @@ func (tx *Tx) prepare(_ context.Context, q string) (*sql.Stmt, error) {
 
 // query runs a query that returns rows.
 func (tx *Tx) query(_ context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := tx.lookup(q); st != nil {
+		rows, err := st.QueryContext(tx.ctx, args...)
+		return rows, unavailable(err)
+	}
 	rows, err := tx.tx.QueryContext(tx.ctx, tx.store.dialect.rebind(q), args...)
 	return rows, unavailable(err)
 }
 
 // queryRow runs a query that returns at most one row.
 func (tx *Tx) queryRow(_ context.Context, q string, args ...any) row {
+	if st := tx.lookup(q); st != nil {
+		return row{st.QueryRowContext(tx.ctx, args...)}
+	}
 	return row{tx.tx.QueryRowContext(tx.ctx, tx.store.dialect.rebind(q), args...)}
 }
 
@@ -272,51 +273,4 @@ func collect[T any](rows *sql.Rows, err error, what string, scan func(scanner) (
 // placeholders returns "?, ?, …" for n values.
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
-}
-
-// stmtKey names a statement prepared on one pool.
-type stmtKey struct {
-	pool *sql.DB
-	q    string
-}
-
-// hotQueries are the constant queries of cold verifications, kept prepared
-// (see Tx.stmt).
-var hotQueries = []string{findVerifyKeyQuery, findDevicesQuery, permissionsOfOneKeyQuery}
-
-// prepareHot prepares hotQueries on both pools, once the schema is there.
-// It runs outside any transaction: preparing on a pool takes one of its
-// connections, and SQLite's write pool has only one.
-func (s *Store) prepareHot(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	for _, pool := range []*sql.DB{s.db, s.rdb} {
-		for _, q := range hotQueries {
-			k := stmtKey{pool, q}
-			s.stmtsMu.Lock()
-			have := s.stmts[k] != nil
-			s.stmtsMu.Unlock()
-			if have {
-				continue
-			}
-			// Prepared without the lock: preparing waits for a pooled
-			// connection, which a transaction in Tx.stmt may hold.
-			st, err := pool.PrepareContext(ctx, s.dialect.rebind(q))
-			if err != nil {
-				return unavailable(fmt.Errorf("prepare: %w", err))
-			}
-			s.stmtsMu.Lock()
-			if s.stmts == nil {
-				s.stmts = make(map[stmtKey]*sql.Stmt)
-			}
-			if s.stmts[k] == nil {
-				s.stmts[k], st = st, nil
-			}
-			s.stmtsMu.Unlock()
-			if st != nil { // another Migrate won
-				st.Close()
-			}
-		}
-	}
-	return nil
 }

@@ -1,0 +1,218 @@
+// Group commit on SQLite: the mutations waiting for the one write
+// connection run in one transaction, a savepoint each, with one commit.
+
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// SQLite has one writer, and every commit in synchronous=FULL mode writes
+// the WAL and waits for fsync: alone, each mutation pays a whole commit and
+// the next one waits for it. So on SQLite the public methods that write
+// hand their mutation to the store's writer goroutine. The writer takes
+// every mutation waiting at that moment (at most maxBatch), and runs them
+// in one transaction, in arrival order, each under its own SAVEPOINT: a
+// mutation that fails is rolled back to its savepoint, undoing only itself,
+// and the others go on. Each successful mutation numbers and logs its key
+// changes inside its savepoint, so the change log and the audit log keep
+// the order the mutations ran in. Then the writer commits once, with one
+// fsync, and only then answers every mutation of the batch: a write is
+// acknowledged only once it is durable, as before.
+//
+// There is no timer: a lone mutation finds the writer idle and runs at
+// once, alone; mutations arriving while a batch commits wait for it (as
+// they waited for the connection before) and form the next batch.
+//
+// A mutation's statements run under the batch's context (the store's
+// timeout), not under its caller's: interrupting one statement of a SQLite
+// transaction may roll back the whole transaction, the others' work with
+// it. A caller whose context has ended before its turn is answered with
+// that error and its mutation is not run.
+//
+// PostgreSQL commits concurrent transactions itself and groups their WAL
+// flushes, so there each mutation keeps its own transaction.
+
+// maxBatch bounds the mutations of one group commit, so the first of them
+// does not wait long for the last.
+const maxBatch = 64
+
+// writer is the goroutine that runs SQLite's write transactions.
+type writer struct {
+	s     *Store
+	queue chan *mutation // unbuffered: a send succeeds only while the writer runs
+	stop  chan struct{}
+	done  chan struct{}
+	once  sync.Once
+
+	batches, mutations atomic.Int64 // run so far: mutations/batches is the mean batch
+}
+
+// mutation is one public method's write, waiting for the writer.
+type mutation struct {
+	ctx  context.Context
+	fn   func(tx *Tx) error
+	tx   *Tx // its view of the batch's transaction, while it runs
+	err  error
+	pan  any // fn's panic, raised again in the caller
+	done chan struct{}
+}
+
+// startWriter starts the group-commit writer (SQLite). Close stops it.
+func (s *Store) startWriter() {
+	w := &writer{s: s, queue: make(chan *mutation), stop: make(chan struct{}), done: make(chan struct{})}
+	s.writer = w
+	go w.loop()
+}
+
+// close stops the writer after its current batch; later writes fail as
+// unavailable.
+func (w *writer) close() {
+	w.once.Do(func() { close(w.stop) })
+	<-w.done
+}
+
+// do runs fn through the writer and returns its error, or the commit's,
+// once the batch holding it has committed or rolled back. fn's results are
+// valid only when do returns nil.
+func (w *writer) do(ctx context.Context, fn func(tx *Tx) error) error {
+	m := &mutation{ctx: ctx, fn: fn, done: make(chan struct{})}
+	select {
+	case w.queue <- m:
+	case <-w.stop:
+		return unavailable(fmt.Errorf("begin transaction: %w", sql.ErrConnDone))
+	case <-ctx.Done():
+		return unavailable(fmt.Errorf("begin transaction: %w", ctx.Err()))
+	}
+	<-m.done
+	if m.pan != nil {
+		panic(m.pan)
+	}
+	return m.err
+}
+
+// loop collects batches and runs them until stop.
+func (w *writer) loop() {
+	defer close(w.done)
+	batch := make([]*mutation, 0, maxBatch)
+	for {
+		select {
+		case m := <-w.queue:
+			batch = append(batch[:0], m)
+		case <-w.stop:
+			return
+		}
+	collect:
+		for len(batch) < maxBatch {
+			select {
+			case m := <-w.queue:
+				batch = append(batch, m)
+			default:
+				break collect
+			}
+		}
+		w.run(batch)
+		clear(batch)
+	}
+}
+
+// run runs one batch in one transaction and answers each of its mutations.
+func (w *writer) run(batch []*mutation) {
+	s := w.s
+	w.batches.Add(1)
+	w.mutations.Add(int64(len(batch)))
+	answer := func() {
+		for _, m := range batch {
+			close(m.done)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	defer cancel()
+	sqltx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		for _, m := range batch {
+			m.err = unavailable(fmt.Errorf("begin transaction: %w", err))
+		}
+		answer()
+		return
+	}
+	ok := 0 // mutations that ran without error
+	for _, m := range batch {
+		if err := m.ctx.Err(); err != nil {
+			m.err = unavailable(fmt.Errorf("begin transaction: %w", err))
+			continue
+		}
+		m.tx = &Tx{tx: sqltx, ctx: ctx, cancel: func() {}, pool: s.db, store: s, now: s.now()}
+		if err := w.runOne(m); err != nil {
+			// The transaction itself is lost: nothing of the batch stays.
+			sqltx.Rollback()
+			for _, m := range batch {
+				if m.err == nil && m.pan == nil {
+					m.err = err
+				}
+			}
+			answer()
+			return
+		}
+		if m.err == nil && m.pan == nil {
+			ok++
+		}
+	}
+	if ok == 0 {
+		sqltx.Rollback()
+		answer()
+		return
+	}
+	cerr := sqltx.Commit()
+	for _, m := range batch {
+		if m.err != nil || m.pan != nil || m.tx == nil {
+			continue
+		}
+		// Told on a failed commit too, as Tx.Commit does: a commit whose
+		// answer was lost may have happened.
+		s.feed.publish(m.tx.changes)
+		if cerr != nil {
+			m.err = unavailable(fmt.Errorf("commit: %w", cerr))
+		}
+	}
+	answer()
+}
+
+// runOne runs m under its savepoint. m.err (or m.pan) is m's own failure,
+// rolled back to the savepoint; the error returned means the transaction
+// could not go on.
+func (w *writer) runOne(m *mutation) error {
+	tx := m.tx
+	if _, err := tx.exec(tx.ctx, `SAVEPOINT m`); err != nil {
+		return fmt.Errorf("savepoint: %w", err)
+	}
+	m.err, m.pan = callMutation(m.fn, tx)
+	if m.err == nil && m.pan == nil && len(tx.changes) > 0 {
+		m.err = tx.logChanges()
+	}
+	if m.err != nil || m.pan != nil {
+		tx.changes = nil
+		if _, err := tx.exec(tx.ctx, `ROLLBACK TO m`); err != nil {
+			return fmt.Errorf("roll back to savepoint: %w", err)
+		}
+	}
+	if _, err := tx.exec(tx.ctx, `RELEASE m`); err != nil {
+		return fmt.Errorf("release savepoint: %w", err)
+	}
+	return nil
+}
+
+// callMutation calls fn, returning its panic instead of raising it in the
+// writer.
+func callMutation(fn func(tx *Tx) error, tx *Tx) (err error, pan any) {
+	defer func() {
+		if v := recover(); v != nil {
+			err, pan = nil, v
+		}
+	}()
+	return fn(tx), nil
+}
