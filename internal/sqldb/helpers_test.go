@@ -231,6 +231,51 @@ func MustCloseAndRead(tb testing.TB, s *sqldb.Store, dir string) []byte {
 	return all
 }
 
+// MustTwoStores returns the env's store and a second one on the same
+// database, as a second process would open it.
+func MustTwoStores(tb testing.TB, e *env) []*sqldb.Store {
+	tb.Helper()
+	return []*sqldb.Store{e.store, MustOpen(tb, e.dsn, e.clock.Now)}
+}
+
+// race calls fn(i, s) for i from 0 to n-1 at once, each call in its own
+// goroutine and all released together, with s taken in turn from stores,
+// and returns each call's error by i: the one shape of every concurrency
+// case of the suite.
+func race(n int, stores []*sqldb.Store, fn func(i int, s *sqldb.Store) error) []error {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			errs[i] = fn(i, stores[i%len(stores)])
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// wantOneWinner fails unless exactly one of errs is nil and every other
+// one is a loser's error as lost accepts.
+func wantOneWinner(tb testing.TB, what string, errs []error, lost func(error) bool) {
+	tb.Helper()
+	won := 0
+	for _, err := range errs {
+		if err == nil {
+			won++
+		} else if !lost(err) {
+			tb.Fatalf("%s: a losing call got %v", what, err)
+		}
+	}
+	if won != 1 {
+		tb.Fatalf("%s: %d calls succeeded (%v), want 1", what, won, errs)
+	}
+}
+
 // countEvents counts the account's audit events of an action.
 func countEvents(tb testing.TB, s *sqldb.Store, accountID int64, action string) int {
 	tb.Helper()

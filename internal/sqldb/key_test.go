@@ -2,6 +2,7 @@ package sqldb_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
@@ -804,41 +805,28 @@ func testConcurrentWriters(t *testing.T, b backend) {
 	MustCreatePermission(t, e.store, a.ID, "read")
 	// Half the writers go through a second store on the same database, as
 	// a second process would.
-	other := MustOpen(t, e.dsn, e.clock.Now)
 	const workers, each = 8, 50
-	var wg sync.WaitGroup
 	ids := make(chan int64, workers*each)
-	for w := 0; w < workers; w++ {
-		s := e.store
-		if w%2 == 1 {
-			s = other
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < each; i++ {
-				k, _, err := s.CreateKey(ctx, a.ID, &latchkey.KeyCreate{Name: fmt.Sprintf("w%d-%d", w, i)})
-				if err != nil {
-					t.Errorf("CreateKey: %v", err)
-					return
-				}
-				if _, err := s.UpdateKey(ctx, a.ID, k.ID, &latchkey.KeyUpdate{
-					Description: ptr("updated"), Permissions: &[]string{"read"}}); err != nil {
-					t.Errorf("UpdateKey: %v", err)
-					return
-				}
-				if _, err := s.FindKeyByID(ctx, a.ID, k.ID); err != nil {
-					t.Errorf("FindKeyByID: %v", err)
-					return
-				}
-				ids <- k.ID
+	errs := race(workers, MustTwoStores(t, e), func(w int, s *sqldb.Store) error {
+		for i := 0; i < each; i++ {
+			k, _, err := s.CreateKey(ctx, a.ID, &latchkey.KeyCreate{Name: fmt.Sprintf("w%d-%d", w, i)})
+			if err != nil {
+				return fmt.Errorf("CreateKey: %w", err)
 			}
-		}()
-	}
-	wg.Wait()
+			if _, err := s.UpdateKey(ctx, a.ID, k.ID, &latchkey.KeyUpdate{
+				Description: ptr("updated"), Permissions: &[]string{"read"}}); err != nil {
+				return fmt.Errorf("UpdateKey: %w", err)
+			}
+			if _, err := s.FindKeyByID(ctx, a.ID, k.ID); err != nil {
+				return fmt.Errorf("FindKeyByID: %w", err)
+			}
+			ids <- k.ID
+		}
+		return nil
+	})
 	close(ids)
-	if t.Failed() {
-		return
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
 	}
 	want := map[int64]bool{}
 	for id := range ids {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -220,7 +219,7 @@ func testRemoveMember(t *testing.T, b backend) {
 func testLastAdminConcurrent(t *testing.T, b backend) {
 	e := MustEnv(t, b)
 	s := e.store
-	other := MustOpen(t, e.dsn, e.clock.Now)
+	stores := MustTwoStores(t, e)
 	MustCreateAccount(t, s, latchkey.DefaultAccountName)
 	for round := range 6 {
 		a := MustCreateAccount(t, s, fmt.Sprintf("acct%d", round))
@@ -230,34 +229,15 @@ func testLastAdminConcurrent(t *testing.T, b backend) {
 			MustSetMembership(t, s, a.ID, u.ID, latchkey.RoleAdmin)
 			ids[i] = u.ID
 		}
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		errs := make([]error, 2)
-		for i, store := range []*sqldb.Store{s, other} {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				if round%2 == 0 {
-					errs[i] = store.RemoveMember(ctx, a.ID, ids[i])
-				} else {
-					errs[i] = store.SetMembership(ctx, a.ID, ids[i], latchkey.RoleMember)
-				}
-			}()
-		}
-		close(start)
-		wg.Wait()
-		ok := 0
-		for _, err := range errs {
-			if err == nil {
-				ok++
-			} else if latchkey.ErrorCode(err) != latchkey.ECONFLICT {
-				t.Fatalf("round %d: got %v, want nil or conflict", round, err)
+		errs := race(2, stores, func(i int, s *sqldb.Store) error {
+			if round%2 == 0 {
+				return s.RemoveMember(ctx, a.ID, ids[i])
 			}
-		}
-		if ok != 1 {
-			t.Fatalf("round %d: %d of 2 succeeded (%v), want 1", round, ok, errs)
-		}
+			return s.SetMembership(ctx, a.ID, ids[i], latchkey.RoleMember)
+		})
+		wantOneWinner(t, fmt.Sprintf("round %d", round), errs, func(err error) bool {
+			return latchkey.ErrorCode(err) == latchkey.ECONFLICT
+		})
 		members, err := s.FindMembers(ctx, a.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -374,36 +354,11 @@ func testSetupTokenNoUsers(t *testing.T, b backend) {
 func testSetupConcurrent(t *testing.T, b backend) {
 	e := MustEnv(t, b)
 	boot := MustBootstrap(t, e.store)
-	other := MustOpen(t, e.dsn, e.clock.Now)
-	const racers = 8
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	errs := make([]error, racers)
-	for i := range racers {
-		s := e.store
-		if i%2 == 1 {
-			s = other
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			_, errs[i] = s.CompleteSetup(ctx, boot.SetupToken, &latchkey.User{Email: fmt.Sprintf("admin%d@example.com", i)}, testPasswordHash)
-		}()
-	}
-	close(start)
-	wg.Wait()
-	ok := 0
-	for _, err := range errs {
-		if err == nil {
-			ok++
-		} else if latchkey.ErrorMessage(err) != setupInvalid {
-			t.Errorf("a losing CompleteSetup: got %v, want %q", err, setupInvalid)
-		}
-	}
-	if ok != 1 {
-		t.Errorf("CompleteSetup successes: got %d, want 1", ok)
-	}
+	errs := race(8, MustTwoStores(t, e), func(i int, s *sqldb.Store) error {
+		_, err := s.CompleteSetup(ctx, boot.SetupToken, &latchkey.User{Email: fmt.Sprintf("admin%d@example.com", i)}, testPasswordHash)
+		return err
+	})
+	wantOneWinner(t, "CompleteSetup", errs, func(err error) bool { return latchkey.ErrorMessage(err) == setupInvalid })
 	if n := MustCountUsers(t, e.store); n != 1 {
 		t.Errorf("users: got %d, want 1", n)
 	}

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -289,35 +289,21 @@ func testSessionRefreshConcurrent(t *testing.T, b backend) {
 	const rounds, racers = 4, 8
 	for round := 0; round < rounds; round++ {
 		f, token := MustCreateSession(t, s, e.user.ID)
-		var (
-			wg    sync.WaitGroup
-			start = make(chan struct{})
-			mu    sync.Mutex
-			wins  = map[string]int{}
-			errs  []error
-		)
-		for i := 0; i < racers; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				got, next, err := s.RefreshSession(ctx, token, sessionKey)
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case err != nil:
-					errs = append(errs, err)
-				case got.ID != f.ID || got.RevokedAt != nil:
-					errs = append(errs, fmt.Errorf("got family %s, want %s alive", dump(got), f.ID))
-				default:
-					wins[next]++
-				}
-			}()
+		nexts := make([]string, racers)
+		errs := race(racers, []*sqldb.Store{s}, func(i int, s *sqldb.Store) error {
+			got, next, err := s.RefreshSession(ctx, token, sessionKey)
+			if err == nil && (got.ID != f.ID || got.RevokedAt != nil) {
+				err = fmt.Errorf("got family %s, want %s alive", dump(got), f.ID)
+			}
+			nexts[i] = next
+			return err
+		})
+		if err := errors.Join(errs...); err != nil {
+			t.Fatalf("round %d: errors: %v", round, err)
 		}
-		close(start)
-		wg.Wait()
-		if len(errs) > 0 {
-			t.Fatalf("round %d: errors: %v", round, errs)
+		wins := map[string]int{}
+		for _, next := range nexts {
+			wins[next]++
 		}
 		if len(wins) != 1 {
 			t.Fatalf("round %d: got %d different new tokens, want 1", round, len(wins))
@@ -485,23 +471,14 @@ func testSessionRefreshShortKey(t *testing.T, b backend) {
 // on one database, as two instances would.
 func testSessionRefreshConcurrentTwoStores(t *testing.T, b backend) {
 	e := MustSessionEnv(t, b)
-	stores := []*sqldb.Store{e.store, MustOpen(t, e.dsn, e.clock.Now)}
+	stores := MustTwoStores(t, e.env)
 	for round := 0; round < 4; round++ {
 		f, token := MustCreateSession(t, e.store, e.user.ID)
-		var wg sync.WaitGroup
-		start := make(chan struct{})
 		nexts := make([]string, 2*len(stores))
-		errs := make([]error, len(nexts))
-		for i := range nexts {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				_, nexts[i], errs[i] = stores[i%len(stores)].RefreshSession(ctx, token, sessionKey)
-			}()
-		}
-		close(start)
-		wg.Wait()
+		errs := race(len(nexts), stores, func(i int, s *sqldb.Store) (err error) {
+			_, nexts[i], err = s.RefreshSession(ctx, token, sessionKey)
+			return err
+		})
 		for i, err := range errs {
 			if err != nil {
 				t.Fatalf("round %d, racer %d: %v", round, i, err)

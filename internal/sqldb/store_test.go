@@ -2,7 +2,9 @@ package sqldb_test
 
 import (
 	"bytes"
-	"sync"
+	"errors"
+	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"github.com/latchkey/latchkey"
@@ -174,33 +176,19 @@ func testBootstrap(t *testing.T, b backend) {
 func testBootstrapConcurrent(t *testing.T, b backend) {
 	e := MustEnv(t, b)
 	// Two instances on one database, each starting several times at once.
-	other := MustOpen(t, e.dsn, e.clock.Now)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	created := 0
-	for i := 0; i < 8; i++ {
-		s := e.store
-		if i%2 == 1 {
-			s = other
+	var created atomic.Int32
+	errs := race(8, MustTwoStores(t, e), func(_ int, s *sqldb.Store) error {
+		boot, err := s.Bootstrap(ctx)
+		if boot != nil {
+			created.Add(1)
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			boot, err := s.Bootstrap(ctx)
-			if err != nil {
-				t.Errorf("Bootstrap: %v", err)
-				return
-			}
-			if boot != nil {
-				mu.Lock()
-				created++
-				mu.Unlock()
-			}
-		}()
+		return err
+	})
+	if err := errors.Join(errs...); err != nil {
+		t.Errorf("Bootstrap: %v", err)
 	}
-	wg.Wait()
-	if created != 1 {
-		t.Errorf("bootstraps that created: got %d, want 1", created)
+	if n := created.Load(); n != 1 {
+		t.Errorf("bootstraps that created: got %d, want 1", n)
 	}
 	accounts, err := e.store.FindAccounts(ctx)
 	if err != nil {
@@ -237,18 +225,16 @@ func testSecretKey(t *testing.T, b backend) {
 
 	// Other instances, concurrently, and after a reopen, see the same key.
 	other := MustOpen(t, e.dsn, e.clock.Now)
-	var wg sync.WaitGroup
-	for i := 0; i < 4; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			k, err := other.SecretKey(ctx)
-			if err != nil || !bytes.Equal(k, k1) {
-				t.Errorf("other instance: got %x, %v, want %x", k, err, k1)
-			}
-		}()
+	errs := race(4, []*sqldb.Store{other}, func(_ int, s *sqldb.Store) error {
+		k, err := s.SecretKey(ctx)
+		if err == nil && !bytes.Equal(k, k1) {
+			err = fmt.Errorf("got %x, want %x", k, k1)
+		}
+		return err
+	})
+	if err := errors.Join(errs...); err != nil {
+		t.Errorf("other instance: %v", err)
 	}
-	wg.Wait()
 	if err := e.store.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -2,9 +2,9 @@ package sqldb_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
@@ -121,39 +121,22 @@ func testDevices(t *testing.T, b backend) {
 func testAddDeviceConcurrentLimit(t *testing.T, b backend) {
 	e := MustEnv(t, b)
 	s := e.store
-	other := MustOpen(t, e.dsn, e.clock.Now)
 	a := MustCreateAccount(t, s, "acme")
 	const max, tries = 5, 24
 	k, _ := MustCreateKey(t, s, a.ID, &latchkey.KeyCreate{MaxDevices: max})
-	var wg sync.WaitGroup
-	var mu sync.Mutex
 	codes := map[string]int{}
-	for i := 0; i < tries; i++ {
-		st := s
-		if i%2 == 1 {
-			st = other
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := st.AddDevice(ctx, k.ID, fmt.Sprintf("device-%d", i), max)
-			mu.Lock()
-			codes[latchkey.ErrorCode(err)]++
-			mu.Unlock()
-		}()
+	for _, err := range race(tries, MustTwoStores(t, e), func(i int, s *sqldb.Store) error {
+		return s.AddDevice(ctx, k.ID, fmt.Sprintf("device-%d", i), max)
+	}) {
+		codes[latchkey.ErrorCode(err)]++
 	}
 	// The same new device from many callers at once is one device.
 	same, _ := MustCreateKey(t, s, a.ID, &latchkey.KeyCreate{MaxDevices: 1})
-	for i := 0; i < 8; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.AddDevice(ctx, same.ID, "shared", 1); err != nil {
-				t.Errorf("AddDevice(shared): %v", err)
-			}
-		}()
+	if err := errors.Join(race(8, []*sqldb.Store{s}, func(int, *sqldb.Store) error {
+		return s.AddDevice(ctx, same.ID, "shared", 1)
+	})...); err != nil {
+		t.Errorf("AddDevice(shared): %v", err)
 	}
-	wg.Wait()
 	if want := map[string]int{"": max, latchkey.ECONFLICT: tries - max}; !reflect.DeepEqual(codes, want) {
 		t.Errorf("outcomes: got %v, want %v", codes, want)
 	}
@@ -394,7 +377,7 @@ func testFindUsage(t *testing.T, b backend) {
 // do: every flush succeeds and every count and spend is applied once.
 func testFlushUsageConcurrent(t *testing.T, b backend) {
 	e := MustEnv(t, b)
-	other := MustOpen(t, e.dsn, e.clock.Now)
+	stores := MustTwoStores(t, e)
 	a := MustCreateAccount(t, e.store, "acme")
 	const nkeys, workers, rounds = 6, 8, 15
 	var ids []int64
@@ -403,32 +386,24 @@ func testFlushUsageConcurrent(t *testing.T, b backend) {
 		ids = append(ids, k.ID)
 	}
 	minute := e.clock.Now().Truncate(time.Minute)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		s := e.store
-		if w%2 == 1 {
-			s = other
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for r := 0; r < rounds; r++ {
-				spend, count := ids[(w+r)%nkeys], ids[(w+r+3)%nkeys] // crossing sets
-				if w%2 == 1 {
-					spend, count = count, spend
-				}
-				err := s.FlushUsage(ctx, &latchkey.UsageBatch{
-					Keys:   []latchkey.KeyUsage{{KeyID: spend, LastUsedAt: minute, CreditsSpent: 1}},
-					Counts: []latchkey.UsageCount{{KeyID: count, Minute: minute, Code: latchkey.CodeValid, Count: 1}},
-				})
-				if err != nil {
-					t.Errorf("FlushUsage: %v", err)
-					return
-				}
+	errs := race(workers, stores, func(w int, s *sqldb.Store) error {
+		for r := 0; r < rounds; r++ {
+			spend, count := ids[(w+r)%nkeys], ids[(w+r+3)%nkeys] // crossing sets
+			if w%2 == 1 {
+				spend, count = count, spend
 			}
-		}()
+			if err := s.FlushUsage(ctx, &latchkey.UsageBatch{
+				Keys:   []latchkey.KeyUsage{{KeyID: spend, LastUsedAt: minute, CreditsSpent: 1}},
+				Counts: []latchkey.UsageCount{{KeyID: count, Minute: minute, Code: latchkey.CodeValid, Count: 1}},
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("FlushUsage: %v", err)
 	}
-	wg.Wait()
 	var spent, counted int64
 	for _, id := range ids {
 		k := MustFindKey(t, e.store, a.ID, id)
