@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -62,6 +63,46 @@ func mediaType(r *http.Request) string {
 		return "invalid"
 	}
 	return mt
+}
+
+// formMediaType is the media type of an HTML form's body.
+const formMediaType = "application/x-www-form-urlencoded"
+
+// formKind is the JSON kind a surface reads a form field's value as.
+type formKind int
+
+const (
+	formString formKind = iota
+	formInt             // a whole number; anything else stays a string
+	formBool            // true/false/1/0 (strconv.ParseBool); anything else stays a string
+)
+
+// formToJSON turns a form body into the JSON object a surface's decoder
+// reads, as the products' own form parsers do: each field's first value,
+// as a number or boolean where kinds says so and the text is one, else as
+// a string (so the decoder's type check names the field). A body that is
+// not a form is an error.
+func formToJSON(b []byte, kinds map[string]formKind) ([]byte, error) {
+	q, err := url.ParseQuery(string(b))
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]any, len(q))
+	for name, vs := range q {
+		v := vs[0]
+		m[name] = v
+		switch kinds[name] {
+		case formInt:
+			if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+				m[name] = n
+			}
+		case formBool:
+			if t, err := strconv.ParseBool(strings.TrimSpace(v)); err == nil {
+				m[name] = t
+			}
+		}
+	}
+	return json.Marshal(m)
 }
 
 // isJSONRequest reports whether a request has no Content-Type or a JSON one.

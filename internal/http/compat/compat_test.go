@@ -389,7 +389,7 @@ func updateRequests(f *fixture, secret string, want000, want001, want002, want00
 		{"seed 002", "PATCH", "/apikeys/42", `{"description":"d","flatPermissionsList":[]}`,
 			[]string{"Authorization", "Bearer " + f.admin.Access}, want002},
 		{"seed 003", "PUT", "/api/admin/api-tokens/" + secret, `{"expiresAt":"2027-01-01T00:00:00Z"}`,
-			[]string{"Authorization", f.root}, want003},
+			[]string{"Authorization", f.root, "Content-Type", "application/json"}, want003},
 	}
 }
 

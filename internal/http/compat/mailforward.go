@@ -26,7 +26,8 @@ import (
 //	                                path, query or X-Account-ID (before
 //	                                any other check)
 //	400 invalid_params, field id    id is not a positive integer
-//	415 unsupported_media_type      a Content-Type that is not JSON
+//	415 unsupported_media_type      a Content-Type that is neither JSON nor a
+//	                                form (application/x-www-form-urlencoded)
 //	413 payload_too_large           a body over 64 KiB
 //	400 invalid_params, field       a NUL byte or invalid UTF-8 in any
 //	                                body field
@@ -90,8 +91,12 @@ var mailForward = &surface{
 		e.RetryAfter = secs
 		return e
 	},
-	badMedia:   func() replier { return mailForwardFail(http.StatusUnsupportedMediaType, "unsupported_media_type") },
-	badString:  func(field, _ string) replier { return badMailForwardField(field) },
+	badMedia: func(*http.Request) replier {
+		return mailForwardFail(http.StatusUnsupportedMediaType, "unsupported_media_type")
+	},
+	badString: func(field, _ string) replier { return badMailForwardField(field) },
+	// As the product's Express body parsers: JSON or a form.
+	form:       map[string]formKind{"days": formInt},
 	tooLarge:   func() replier { return mailForwardFail(http.StatusRequestEntityTooLarge, "payload_too_large") },
 	unreadable: func() replier { return badMailForwardField("body") },
 }

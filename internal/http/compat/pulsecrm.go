@@ -16,8 +16,8 @@ import (
 // default the user's first account) who is an admin of the account sets a
 // key's description, flatPermissionsList and expiresAt. The body is the
 // product's ApiKeyInput: description and flatPermissionsList are required
-// and replace the stored values; expiresAt absent, null or "" means no
-// expiry. Checks, first failure wins:
+// and replace the stored values; expiresAt null or "" means no expiry, and
+// an absent expiresAt keeps the stored one. Checks, first failure wins:
 //
 //	400 Bad Request                 a NUL byte or invalid UTF-8 in the
 //	                                path, query or x-account-id
@@ -68,7 +68,7 @@ var pulseCRM = &surface{
 		e.RetryAfter = secs
 		return e
 	},
-	badMedia:  func() replier { return badPulseCRM("Content-Type must be application/json") },
+	badMedia:  func(*http.Request) replier { return badPulseCRM("Content-Type must be application/json") },
 	badString: func(field, msg string) replier { return badPulseCRM(field + ": " + msg) },
 	tooLarge: func() replier {
 		return pulseCRMFail(http.StatusRequestEntityTooLarge, "Payload Too Large", "the request body must be at most 64 KiB")
@@ -174,12 +174,15 @@ func decodePulseCRMInput(b []byte) (*latchkey.KeyUpdate, replier) {
 	}
 	u.Permissions = &perms
 
-	u.ExpiresAt = latchkey.Null[time.Time]()
-	if raw, ok := m["expiresAt"]; ok && !isNull(raw) {
+	// An absent expiresAt keeps the stored expiry; null or "" removes it.
+	if raw, ok := m["expiresAt"]; ok && isNull(raw) {
+		u.ExpiresAt = latchkey.Null[time.Time]()
+	} else if ok {
 		v, ok := asString(raw)
 		if !ok {
 			return nil, badPulseCRM("expiresAt must be an ISO date-time string, null or empty")
 		}
+		u.ExpiresAt = latchkey.Null[time.Time]()
 		if v = strings.TrimSpace(v); v != "" {
 			t, ok := asTime(v)
 			if !ok {

@@ -33,8 +33,8 @@ func TestPulseCRMDocumentExample(t *testing.T) {
 		c := f.lastUpdate(t, 1)
 		u := c.Update
 		if c.AccountID != 7 || c.ID != 42 || *u.Description != "string" || len(*u.Permissions) != 1 || (*u.Permissions)[0] != "string" ||
-			!u.ExpiresAt.Set || !u.ExpiresAt.Null {
-			t.Errorf("update: got account %d key %d %+v, want description, permissions and no expiry", c.AccountID, c.ID, u)
+			u.ExpiresAt.Set {
+			t.Errorf("update: got account %d key %d %+v, want description, permissions and the expiry kept", c.AccountID, c.ID, u)
 		}
 		if want := (latchkey.Actor{Kind: latchkey.ActorUser, ID: 1, IP: "127.0.0.1", UserAgent: userAgent}); c.Actor != want {
 			t.Errorf("audit actor: got %+v, want %+v", c.Actor, want)

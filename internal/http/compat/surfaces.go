@@ -136,8 +136,9 @@ type surface struct {
 	name        string                          // for the logs: "seed000" … "seed003"
 	internal    func() replier                  // 500
 	unavailable func(secs int) replier          // 503 with Retry-After
-	mediaOK     func(r *http.Request) bool      // nil: no Content-Type, or a JSON one
-	badMedia    func() replier                  // a Content-Type mediaOK refuses
+	mediaOK     func(r *http.Request) bool      // nil: no Content-Type, a JSON one, or a form when form is set
+	badMedia    func(r *http.Request) replier   // a Content-Type mediaOK refuses
+	form        map[string]formKind             // nil: no form bodies; else each field's JSON kind
 	badString   func(field, msg string) replier // a NUL byte or invalid UTF-8
 	tooLarge    func() replier                  // a body over httpx.MaxBodyBytes
 	unreadable  func() replier                  // a body that could not be read
@@ -184,14 +185,19 @@ func (sh *surfaceHandler) RenderBadInput(w http.ResponseWriter, r *http.Request,
 	render(w, sh.sf.badString(field, msg))
 }
 
-// readJSON checks a request's Content-Type, reads its body (see readBody)
-// and answers their failures in the surface's envelope: a media type the
-// surface refuses, too large, a bad string, unreadable.
+// readJSON checks a request's Content-Type, reads its body (see readBody),
+// turns a form body into the JSON object the surface decodes (see
+// formToJSON) and answers their failures in the surface's envelope: a
+// media type the surface refuses, too large, a bad string, unreadable.
 func (sf *surface) readJSON(w http.ResponseWriter, r *http.Request) ([]byte, replier) {
-	if sf.mediaOK != nil && !sf.mediaOK(r) || sf.mediaOK == nil && !isJSONRequest(r) {
-		return nil, sf.badMedia()
+	isForm := sf.form != nil && mediaType(r) == formMediaType
+	if sf.mediaOK != nil && !sf.mediaOK(r) || sf.mediaOK == nil && !isJSONRequest(r) && !isForm {
+		return nil, sf.badMedia(r)
 	}
 	b, err := readBody(w, r)
+	if err == nil && isForm {
+		b, err = formToJSON(b, sf.form)
+	}
 	if errors.Is(err, errTooLarge) {
 		return nil, sf.tooLarge()
 	} else if field, msg, bad := badStringField(err); bad {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -26,10 +27,12 @@ import (
 //	401 UnauthorizedError        an unknown, revoked, expired or disabled credential
 //	403 {"message": ...}         an api key (Unleash's answer to a token of the wrong type)
 //	403 PermissionError          no keys:write (a member, a read-only root key)
-//	415 (no body)                a body whose Content-Type is not application/json
+//	415 ContentTypeError         a body whose Content-Type is not
+//	                             application/json, or that has none
 //	413 ContentTooLarge          a body over 64 KiB
 //	400 BadDataError             a NUL byte or invalid UTF-8 in any body field
-//	400 BadDataError             expiresAt missing or not an RFC 3339 date-time
+//	400 BadDataError             expiresAt missing or not a date-time
+//	                             Unleash takes (see unleashDateTime)
 //
 // then a token the account does not know answers 200 with no body and
 // changes nothing; a root key's token needs account:admin and may not be
@@ -159,10 +162,29 @@ func decodeUnleashExpiry(b []byte) (time.Time, *unleashAnswer) {
 		return time.Time{}, unleashBadData(unleashDetail{Path: "expiresAt",
 			Message: "The `expiresAt` property must be string. You sent " + echo(raw) + "."})
 	}
-	t, ok := asTime(v)
+	t, ok := unleashTime(v)
 	if !ok {
 		return time.Time{}, unleashBadData(unleashDetail{Path: "expiresAt",
 			Message: `The ` + "`expiresAt`" + ` property must match format "date-time". You sent ` + echo(raw) + "."})
 	}
 	return t, nil
+}
+
+// unleashDateTime is the date-time Unleash accepts: an RFC 3339 date and
+// time of day, the two parted by T, t or a space, with an optional
+// fraction, and an offset that is Z or z, ±hh:mm or ±hhmm, or absent (UTC).
+var unleashDateTime = regexp.MustCompile(`^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?)(?:([Zz])|([+-]\d{2}):?(\d{2}))?$`)
+
+// unleashTime parses a date-time as Unleash does (see unleashDateTime)
+// and returns it in UTC.
+func unleashTime(s string) (time.Time, bool) {
+	m := unleashDateTime.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return time.Time{}, false
+	}
+	offset := "Z"
+	if m[4] != "" {
+		offset = m[4] + ":" + m[5]
+	}
+	return asTime(m[1] + "T" + m[2] + offset)
 }

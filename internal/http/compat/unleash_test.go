@@ -134,8 +134,11 @@ func TestUnleashErrors(t *testing.T) {
 			`{"id":"<id>","name":"NoAccessError","message":"A root key acts only on its own account.","details":[{"message":"A root key acts only on its own account."}]}`},
 		{"an admin naming an account they are not in", path, body, []string{"Authorization", f.admin.Access, "X-Account-ID", "beta"}, 403,
 			`{"id":"<id>","name":"NoAccessError","message":"You are not a member of this account.","details":[{"message":"You are not a member of this account."}]}`},
-		{"not JSON", path, `expiresAt=2027-01-01`, []string{"Authorization", f.root, "Content-Type", "application/x-www-form-urlencoded"}, 415, ""},
-		{"merge-patch is not JSON here", path, body, []string{"Authorization", f.root, "Content-Type", "application/merge-patch+json"}, 415, ""},
+		{"not JSON", path, `expiresAt=2027-01-01`, []string{"Authorization", f.root, "Content-Type", "application/x-www-form-urlencoded"}, 415,
+			contentTypeError("application/x-www-form-urlencoded")},
+		{"merge-patch is not JSON here", path, body, []string{"Authorization", f.root, "Content-Type", "application/merge-patch+json"}, 415,
+			contentTypeError("application/merge-patch+json")},
+		{"a body with no Content-Type", path, body, []string{"Authorization", f.root}, 415, contentTypeError("you didn't provide one")},
 		{"over 64 KiB", path, `{"expiresAt":"2027-01-01T00:00:00Z","pad":"` + strings.Repeat("p", 64<<10) + `"}`, good, 413,
 			`{"id":"<id>","name":"ContentTooLarge","message":"You provided more data than we can handle. Latchkey accepts at most 64 KiB.",
 			"details":[{"message":"You provided more data than we can handle. Latchkey accepts at most 64 KiB."}]}`},
@@ -210,6 +213,13 @@ func TestUnleashRootKeys(t *testing.T) {
 			}
 		})
 	}
+}
+
+// contentTypeError is Unleash's 415 body for the Content-Type provided.
+func contentTypeError(provided string) string {
+	msg := "We do not accept the content-type you provided (" + provided +
+		"). Try using one of the content-types we do accept instead (application/json) and make sure the body is in the corresponding format."
+	return `{"id":"<id>","name":"ContentTypeError","message":"` + msg + `","details":[{"message":"` + msg + `"}]}`
 }
 
 func mustSecret() string {

@@ -105,6 +105,17 @@ func unleashBadDataMessage(msg string) *unleashAnswer {
 	return f
 }
 
+// unleashContentType is Unleash's ContentTypeError: the body's media type
+// is not one the endpoint takes.
+func unleashContentType(r *http.Request) replier {
+	provided := r.Header.Get("Content-Type")
+	if provided == "" {
+		provided = "you didn't provide one"
+	}
+	return newUnleashError(http.StatusUnsupportedMediaType, "ContentTypeError", "We do not accept the content-type you provided ("+
+		echoText(provided)+"). Try using one of the content-types we do accept instead (application/json) and make sure the body is in the corresponding format.")
+}
+
 func unleashInternal() *unleashAnswer {
 	return newUnleashError(http.StatusInternalServerError, "InternalError",
 		"Latchkey could not complete the request because of an internal error.")
@@ -123,13 +134,13 @@ var unleash = &surface{
 		f.RetryAfter = secs
 		return f
 	},
-	// As Unleash: a body must be JSON; a body without Content-Type is
-	// taken as JSON; a request without a body is not checked.
+	// As Unleash: a request with a body must say it is JSON (no
+	// Content-Type is refused too); a request without a body is not
+	// checked. The refusal is Unleash's ContentTypeError.
 	mediaOK: func(r *http.Request) bool {
-		mt := mediaType(r)
-		return r.ContentLength == 0 || mt == "" || mt == "application/json"
+		return r.ContentLength == 0 || mediaType(r) == "application/json"
 	},
-	badMedia: func() replier { return unleashStatus(http.StatusUnsupportedMediaType) },
+	badMedia: unleashContentType,
 	badString: func(field, msg string) replier {
 		return unleashBadData(unleashDetail{Path: field, Message: "The `" + field + "` value " + msg + "."})
 	},
@@ -138,6 +149,14 @@ var unleash = &surface{
 			"You provided more data than we can handle. Latchkey accepts at most 64 KiB.")
 	},
 	unreadable: func() replier { return unleashBadDataMessage("The request body could not be read.") },
+}
+
+// echoText returns text cut at maxEcho bytes for an error message.
+func echoText(s string) string {
+	if len(s) > maxEcho {
+		s = strings.ToValidUTF8(s[:maxEcho], "") + "…"
+	}
+	return s
 }
 
 // maxEcho bounds how much of a bad value an error repeats.

@@ -21,7 +21,8 @@ import (
 //	400 X-Account-ID names no account
 //	400 Invalid API key ID   id is not a positive integer
 //	404 API key not found    no such key in the account
-//	400 a Content-Type that is not JSON, an empty or malformed body
+//	400 a Content-Type that is neither JSON nor a form, an empty or
+//	    malformed body
 //	413 a body over 64 KiB
 //	400 a NUL byte or invalid UTF-8 in any body field
 //	400 the first bad field, in the order customer_name, customer_email,
@@ -74,8 +75,12 @@ var whatsApp = &surface{
 		e.RetryAfter = secs
 		return e
 	},
-	badMedia:  func() replier { return badWhatsApp("Invalid request body: Content-Type must be application/json") },
+	badMedia: func(*http.Request) replier {
+		return badWhatsApp("Invalid request body: Content-Type must be application/json")
+	},
 	badString: func(field, msg string) replier { return badWhatsApp(field + " " + msg) },
+	// As the product's body parser (Fiber's BodyParser): JSON or a form.
+	form: map[string]formKind{"max_devices": formInt, "rate_limit_per_hour": formInt, "is_active": formBool},
 	tooLarge: func() replier {
 		return whatsAppFail(http.StatusRequestEntityTooLarge, "Request body must be at most 64 KiB")
 	},
