@@ -7,12 +7,14 @@ import (
 	"github.com/latchkey/latchkey"
 )
 
+// handleAudit is GET /v1/audit: a page of the account's audit events,
+// filtered by key, actor, action and time.
 func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) error {
 	q, err := parseQuery(r, "key_id", "actor_kind", "actor_id", "action", "since", "until", "limit", "cursor")
 	if err != nil {
 		return err
 	}
-	f := latchkey.AuditFilter{AccountID: principalFrom(r.Context()).AccountID, Cursor: q.Get("cursor")}
+	f := latchkey.AuditFilter{AccountID: accountOf(r), Cursor: q.Get("cursor")}
 	if v := q.Get("key_id"); v != "" {
 		id, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || id <= 0 {
@@ -56,15 +58,9 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) error {
 	if f.Since != nil && f.Until != nil && !f.Since.Before(*f.Until) {
 		return latchkey.FieldError("since", "must be before until")
 	}
-	limit, err := queryLimit(q)
-	if err != nil {
+	if f.Limit, err = queryLimit(q); err != nil {
 		return err
 	}
-	f.Limit = limit
 	events, next, err := s.Audit.FindAuditEvents(r.Context(), f)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, newPage(events, next))
-	return nil
+	return reply(w, http.StatusOK, newPage(events, next), err)
 }

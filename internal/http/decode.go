@@ -151,6 +151,7 @@ func jsonError(field string, err error) error {
 	return latchkey.FieldError(orBody(field), "is invalid: %s", strings.TrimPrefix(err.Error(), "json: "))
 }
 
+// orBody names the whole body when no field is at fault.
 func orBody(field string) string {
 	if field == "" {
 		return "body"
@@ -158,6 +159,7 @@ func orBody(field string) string {
 	return field
 }
 
+// jsonKind says what JSON a Go type takes, for "must be …" messages.
 func jsonKind(t reflect.Type) string {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -190,6 +192,19 @@ type fieldSpec struct {
 	target   any  // pointer to decode into
 	nullable bool // null is allowed (target handles it)
 	readOnly bool // present in responses, refused in requests
+}
+
+// nullableFields returns a nullable spec for each JSON-named field of the
+// struct v points to, decoding into that field.
+func nullableFields(v any) map[string]fieldSpec {
+	rv := reflect.ValueOf(v).Elem()
+	specs := make(map[string]fieldSpec, rv.NumField())
+	for i := range rv.NumField() {
+		if name, _, _ := strings.Cut(rv.Type().Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			specs[name] = fieldSpec{target: rv.Field(i).Addr().Interface(), nullable: true}
+		}
+	}
+	return specs
 }
 
 // decodeFields decodes a JSON object field by field into specs, naming the

@@ -6,6 +6,7 @@ import (
 	"github.com/latchkey/latchkey"
 )
 
+// Each malformed key field is refused naming that field.
 func TestDecodeKeyErrorsNameTheField(t *testing.T) {
 	for _, tt := range []struct {
 		name, body, field string
@@ -36,6 +37,8 @@ func TestDecodeKeyErrorsNameTheField(t *testing.T) {
 	}
 }
 
+// null on create means the default; on a patch, null is refused where a
+// field cannot be cleared.
 func TestDecodeNullOnCreateIsDefaultOnPatchRefused(t *testing.T) {
 	c, err := decodeKeyCreate([]byte(`{"name":null,"enabled":null,"permissions":null,"meta":null}`))
 	if err != nil {
@@ -50,6 +53,7 @@ func TestDecodeNullOnCreateIsDefaultOnPatchRefused(t *testing.T) {
 	}
 }
 
+// A patch tells null (clear) from absent (keep).
 func TestDecodeKeyUpdateNullVersusAbsent(t *testing.T) {
 	u, err := decodeKeyUpdate([]byte(`{"owner_email":null,"expires_at":"2027-01-01T00:00:00Z"}`))
 	if err != nil {
@@ -66,10 +70,24 @@ func TestDecodeKeyUpdateNullVersusAbsent(t *testing.T) {
 	}
 }
 
+// A body that is not one JSON object is refused as a whole.
 func TestDecodeBodyShape(t *testing.T) {
 	for _, body := range []string{``, `[]`, `null`, `"x"`, `{`, `{"a":1}{}`} {
 		if _, err := decodeKeyCreate([]byte(body)); latchkey.ErrorCode(err) != latchkey.EINVALID {
 			t.Errorf("body %q: got %v, want invalid", body, err)
 		}
+	}
+}
+
+// A create body takes exactly latchkey.KeyCreate's fields by JSON name,
+// each of which may be null.
+func TestDecodeKeyCreateFields(t *testing.T) {
+	all := `{"credits":null,"description":null,"enabled":null,"expires_at":null,"kind":null,"max_devices":null,"meta":null,` +
+		`"name":null,"owner_email":null,"owner_name":null,"owner_phone":null,"permissions":null,"rate_limit":null}`
+	if _, err := decodeKeyCreate([]byte(all)); err != nil {
+		t.Fatalf("every field null: got %v, want none refused", err)
+	}
+	if n := len(nullableFields(&latchkey.KeyCreate{})); n != 13 {
+		t.Fatalf("fields: got %d, want the 13 above", n)
 	}
 }

@@ -20,6 +20,8 @@ type serverMetrics struct {
 	duration      *prometheus.HistogramVec
 }
 
+// newMetrics registers the server's collectors: verifications, latency,
+// requests by route, the change feed and Redis.
 func newMetrics(feed func() latchkey.FeedStatus, redisUp func() bool) *serverMetrics {
 	m := &serverMetrics{Registry: prometheus.NewRegistry()}
 	if redisUp != nil {
@@ -82,6 +84,7 @@ func newMetrics(feed func() latchkey.FeedStatus, redisUp func() bool) *serverMet
 	return m
 }
 
+// boolGauge is 1 for true, 0 for false.
 func boolGauge(b bool) float64 {
 	if b {
 		return 1
@@ -89,6 +92,7 @@ func boolGauge(b bool) float64 {
 	return 0
 }
 
+// observeVerify counts one verification by its code and its latency.
 func (m *serverMetrics) observeVerify(code latchkey.VerifyCode, d time.Duration) {
 	if c, ok := m.verifications[code]; ok {
 		c.Inc()
@@ -102,6 +106,7 @@ type statusWriter struct {
 	status int
 }
 
+// WriteHeader records the first status written.
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
@@ -109,6 +114,7 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// Write records 200 when the handler wrote a body without a status.
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK

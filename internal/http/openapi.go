@@ -11,6 +11,7 @@ import (
 //go:embed openapi.json
 var openAPI []byte
 
+// handleOpenAPI is GET /openapi.json: the embedded document, readable from any origin.
 func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Access-Control-Allow-Origin", "*")

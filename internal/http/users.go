@@ -10,6 +10,8 @@ import (
 
 // This file holds the accounts, members and users routes.
 
+// handleListAccounts is GET /v1/accounts: every account for the operator,
+// a user's own accounts, a root key's one.
 func (s *Server) handleListAccounts(w http.ResponseWriter, r *http.Request) error {
 	p := principalFrom(r.Context())
 	var out []*latchkey.Account
@@ -39,120 +41,135 @@ func (s *Server) handleListAccounts(w http.ResponseWriter, r *http.Request) erro
 		}
 		out = []*latchkey.Account{a}
 	}
-	writeJSON(w, http.StatusOK, newPage(out, ""))
-	return nil
+	return reply(w, http.StatusOK, newPage(out, ""), nil)
 }
 
+// accountRequest is the body of POST /v1/accounts.
+type accountRequest struct {
+	Name      string `json:"name"`
+	KeyPrefix string `json:"key_prefix"`
+}
+
+// handleCreateAccount is POST /v1/accounts {name, key_prefix}, the
+// operator's: 201.
 func (s *Server) handleCreateAccount(w http.ResponseWriter, r *http.Request) error {
-	var body struct {
-		Name      string `json:"name"`
-		KeyPrefix string `json:"key_prefix"`
-	}
-	if err := decodeJSON(w, r, &body, false); err != nil {
-		return err
-	}
-	a := &latchkey.Account{Name: body.Name, KeyPrefix: body.KeyPrefix}
-	if err := a.Validate(); err != nil {
-		return err
-	}
-	if _, err := strconv.ParseInt(a.Name, 10, 64); err == nil {
-		return latchkey.FieldError("name", "must not be a number (X-Account-ID reads numbers as ids)")
-	}
-	if err := s.Accounts.CreateAccount(r.Context(), a); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, a)
-	return nil
+	return serve(w, r, http.StatusCreated, jsonBody[accountRequest](false), func(body accountRequest) (any, error) {
+		a := &latchkey.Account{Name: body.Name, KeyPrefix: body.KeyPrefix}
+		if err := a.Validate(); err != nil {
+			return nil, err
+		}
+		if _, err := strconv.ParseInt(a.Name, 10, 64); err == nil {
+			return nil, latchkey.FieldError("name", "must not be a number (X-Account-ID reads numbers as ids)")
+		}
+		return a, s.Accounts.CreateAccount(r.Context(), a)
+	})
 }
 
+// handleListUsers is GET /v1/users: the account's members and their roles.
 func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request) error {
-	members, err := s.Users.FindMembers(r.Context(), principalFrom(r.Context()).AccountID)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, newPage(members, ""))
-	return nil
+	members, err := s.Users.FindMembers(r.Context(), accountOf(r))
+	return reply(w, http.StatusOK, newPage(members, ""), err)
 }
 
+// userRequest is the body of POST /v1/users.
+type userRequest struct {
+	Email    string        `json:"email"`
+	Name     string        `json:"name"`
+	Password string        `json:"password"`
+	Role     latchkey.Role `json:"role"`
+}
+
+// handleCreateUser is POST /v1/users {email, name, password, role}: a new
+// user, member (by default) or admin of the caller's account; 201.
 func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) error {
-	var body struct {
-		Email    string        `json:"email"`
-		Name     string        `json:"name"`
-		Password string        `json:"password"`
-		Role     latchkey.Role `json:"role"`
-	}
-	if err := decodeJSON(w, r, &body, false); err != nil {
-		return err
-	}
-	if body.Role == "" {
-		body.Role = latchkey.RoleMember
-	}
-	if !body.Role.Valid() {
-		return latchkey.FieldError("role", "must be admin or member")
-	}
-	u := &latchkey.User{Email: latchkey.NormalizeEmail(body.Email), Name: body.Name}
-	if err := u.Validate(); err != nil {
-		return err
-	}
-	if err := latchkey.ValidatePassword(body.Password); err != nil {
-		return err
-	}
-	hash, err := s.Auth.HashPassword(r.Context(), body.Password)
-	if err != nil {
-		return err
-	}
-	p := principalFrom(r.Context())
-	if err := s.Users.CreateMember(r.Context(), p.AccountID, u, hash, body.Role); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, latchkey.Member{User: *u, Role: body.Role})
-	return nil
+	return serve(w, r, http.StatusCreated, jsonBody[userRequest](false), func(body userRequest) (any, error) {
+		if body.Role == "" {
+			body.Role = latchkey.RoleMember
+		}
+		if !body.Role.Valid() {
+			return nil, latchkey.FieldError("role", "must be admin or member")
+		}
+		u := &latchkey.User{Email: latchkey.NormalizeEmail(body.Email), Name: body.Name}
+		if err := u.Validate(); err != nil {
+			return nil, err
+		}
+		if err := latchkey.ValidatePassword(body.Password); err != nil {
+			return nil, err
+		}
+		hash, err := s.Auth.HashPassword(r.Context(), body.Password)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.Users.CreateMember(r.Context(), accountOf(r), u, hash, body.Role); err != nil {
+			return nil, err
+		}
+		return latchkey.Member{User: *u, Role: body.Role}, nil
+	})
 }
 
-func (s *Server) handleSetMember(w http.ResponseWriter, r *http.Request) error {
-	accountID, err := pathID(r, "id")
-	if err != nil {
-		return err
+// memberPath parses /v1/accounts/{id}/members/{user_id}, refusing an
+// account other than the caller's own unless the caller is the operator.
+func memberPath(r *http.Request) (accountID, userID int64, err error) {
+	if accountID, err = pathID(r, "id"); err != nil {
+		return 0, 0, err
 	}
-	userID, err := pathID(r, "user_id")
-	if err != nil {
-		return err
+	if userID, err = pathID(r, "user_id"); err != nil {
+		return 0, 0, err
 	}
 	p := principalFrom(r.Context())
 	if p.Actor.Kind != latchkey.ActorOperator && accountID != p.AccountID {
-		return latchkey.Errorf(latchkey.EFORBIDDEN, "you may manage members of your own account only (select it with X-Account-ID)")
+		return 0, 0, latchkey.Errorf(latchkey.EFORBIDDEN, "you may manage members of your own account only (select it with X-Account-ID)")
 	}
-	var body struct {
-		Role latchkey.Role `json:"role"`
+	return accountID, userID, nil
+}
+
+// requireMember refuses a user who is not a member of the account: an
+// account's admin manages the account's own people, and anyone else's user
+// is not found, as another account's key is. The operator is not asked
+// (they bring in a user of another account).
+func (s *Server) requireMember(r *http.Request, accountID, userID int64) error {
+	if principalFrom(r.Context()).Actor.Kind == latchkey.ActorOperator {
+		return nil
 	}
-	if err := decodeJSON(w, r, &body, false); err != nil {
-		return err
-	}
-	if !body.Role.Valid() {
-		return latchkey.FieldError("role", "must be admin or member")
-	}
-	if p.Actor.Kind == latchkey.ActorUser && userID == p.Actor.ID && body.Role != latchkey.RoleAdmin {
-		return latchkey.Errorf(latchkey.ECONFLICT, "you cannot demote yourself; ask another admin")
-	}
-	// An account's admin changes the roles of the account's own people;
-	// only the operator brings in a user of another account. Anyone else's
-	// user is not found, as another account's key is.
-	if p.Actor.Kind != latchkey.ActorOperator {
-		ms, err := s.Users.FindMemberships(r.Context(), userID)
-		if err != nil {
-			return err
-		}
-		if !slices.ContainsFunc(ms, func(m *latchkey.Membership) bool { return m.AccountID == accountID }) {
-			return latchkey.Errorf(latchkey.ENOTFOUND, "user %d is not a member of this account", userID)
-		}
-	}
-	if err := s.Users.SetMembership(r.Context(), accountID, userID, body.Role); err != nil {
-		return err
-	}
-	u, err := s.Users.FindUserByID(r.Context(), userID)
+	ms, err := s.Users.FindMemberships(r.Context(), userID)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, latchkey.Member{User: *u, Role: body.Role})
+	if !slices.ContainsFunc(ms, func(m *latchkey.Membership) bool { return m.AccountID == accountID }) {
+		return latchkey.Errorf(latchkey.ENOTFOUND, "user %d is not a member of this account", userID)
+	}
 	return nil
+}
+
+// roleRequest is the body of PUT /v1/accounts/{id}/members/{user_id}.
+type roleRequest struct {
+	Role latchkey.Role `json:"role"`
+}
+
+// handleSetMember is PUT /v1/accounts/{id}/members/{user_id} {role}: the
+// user's role in the account; a user cannot demote themself.
+func (s *Server) handleSetMember(w http.ResponseWriter, r *http.Request) error {
+	accountID, userID, err := memberPath(r)
+	if err != nil {
+		return err
+	}
+	return serve(w, r, http.StatusOK, jsonBody[roleRequest](false), func(body roleRequest) (any, error) {
+		if !body.Role.Valid() {
+			return nil, latchkey.FieldError("role", "must be admin or member")
+		}
+		if p := principalFrom(r.Context()); p.Actor.Kind == latchkey.ActorUser && userID == p.Actor.ID && body.Role != latchkey.RoleAdmin {
+			return nil, latchkey.Errorf(latchkey.ECONFLICT, "you cannot demote yourself; ask another admin")
+		}
+		if err := s.requireMember(r, accountID, userID); err != nil {
+			return nil, err
+		}
+		if err := s.Users.SetMembership(r.Context(), accountID, userID, body.Role); err != nil {
+			return nil, err
+		}
+		u, err := s.Users.FindUserByID(r.Context(), userID)
+		if err != nil {
+			return nil, err
+		}
+		return latchkey.Member{User: *u, Role: body.Role}, nil
+	})
 }
