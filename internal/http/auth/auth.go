@@ -63,6 +63,7 @@ type Authenticator struct {
 	hashSlots chan struct{} // bounds concurrent password hashing
 }
 
+// now is the Clock's time, or the wall clock's.
 func (a *Authenticator) now() time.Time {
 	if a.Clock == nil {
 		return latchkey.SystemClock()

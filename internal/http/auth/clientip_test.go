@@ -7,6 +7,7 @@ import (
 	"testing"
 )
 
+// mustPrefixes parses CIDRs, failing the test on a bad one.
 func mustPrefixes(tb testing.TB, ss ...string) []netip.Prefix {
 	tb.Helper()
 	var out []netip.Prefix
@@ -20,6 +21,8 @@ func mustPrefixes(tb testing.TB, ss ...string) []netip.Prefix {
 	return out
 }
 
+// The client IP is the peer, or behind trusted proxies the right-most
+// untrusted X-Forwarded-For address.
 func TestResolveClientIP(t *testing.T) {
 	// 10.0.0.0/8 and fd00::/8 are our proxies; 198.51.100.0/24 a CDN we
 	// also trust in front of them.
@@ -116,6 +119,8 @@ func TestClientIPFromContext(t *testing.T) {
 	}
 }
 
+// FuzzResolveClientIP: an untrusted peer is always the answer, and every
+// answer is an address.
 func FuzzResolveClientIP(f *testing.F) {
 	f.Add("10.0.0.1:5000", "6.6.6.6, 192.0.2.1, 10.0.0.2")
 	f.Add("[::ffff:10.0.0.1]:1", "[2001:db8::1]:80,unknown")

@@ -7,6 +7,7 @@ import (
 	"github.com/latchkey/latchkey/internal/http/auth"
 )
 
+// GuardKeyChange: self-lockout, and root keys needing account:admin.
 func TestGuardKeyChange(t *testing.T) {
 	rootKey := func(id int64, perms ...string) *auth.Principal {
 		return &auth.Principal{Actor: latchkey.Actor{Kind: latchkey.ActorRootKey, ID: id}, Permissions: perms}

@@ -2,6 +2,7 @@ package auth
 
 import "testing"
 
+// Sign-in is throttled per IPv4 address and per IPv6 /64.
 func TestThrottleNet(t *testing.T) {
 	for _, tt := range []struct{ ip, want string }{
 		{"203.0.113.7", "203.0.113.7"},

@@ -91,7 +91,7 @@ func (a *Authenticator) newAccessToken(c accessClaims) string {
 
 // parseAccessToken checks an access token's signature and expiry.
 func (a *Authenticator) parseAccessToken(tok string) (accessClaims, error) {
-	bad := latchkey.Errorf(latchkey.EUNAUTHORIZED, "invalid or expired session")
+	bad := errInvalidSession()
 	if !IsAccessToken(tok) || len(tok) > 512 {
 		return accessClaims{}, bad
 	}
@@ -154,24 +154,35 @@ func (a *Authenticator) sessionUser(r *http.Request, tok string) (*latchkey.Sess
 		return nil, nil, err
 	}
 	if a.Sessions == nil || a.Users == nil {
-		return nil, nil, latchkey.Errorf(latchkey.EUNAUTHORIZED, "invalid or expired session")
+		return nil, nil, errInvalidSession()
 	}
 	fam, err := a.Sessions.FindSessionFamily(r.Context(), c.FamilyID)
-	if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
-		return nil, nil, latchkey.Errorf(latchkey.EUNAUTHORIZED, "invalid or expired session")
-	} else if err != nil {
-		return nil, nil, err
+	if err != nil {
+		return nil, nil, invalidIfNotFound(err)
 	}
 	if fam.RevokedAt != nil || !a.now().Before(fam.ExpiresAt) || fam.UserID != c.UserID {
-		return nil, nil, latchkey.Errorf(latchkey.EUNAUTHORIZED, "invalid or expired session")
+		return nil, nil, errInvalidSession()
 	}
 	u, err := a.Users.FindUserByID(r.Context(), c.UserID)
-	if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
-		return nil, nil, latchkey.Errorf(latchkey.EUNAUTHORIZED, "invalid or expired session")
-	} else if err != nil {
-		return nil, nil, err
+	if err != nil {
+		return nil, nil, invalidIfNotFound(err)
 	}
 	return fam, u, nil
+}
+
+// errInvalidSession is the one answer to a session that is not (or no
+// longer) good, whatever the reason.
+func errInvalidSession() error {
+	return latchkey.Errorf(latchkey.EUNAUTHORIZED, "invalid or expired session")
+}
+
+// invalidIfNotFound is errInvalidSession for a family or user that is not
+// found, and any other error as it is.
+func invalidIfNotFound(err error) error {
+	if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
+		return errInvalidSession()
+	}
+	return err
 }
 
 // isUnsafe reports whether a method changes state (CSRF applies).

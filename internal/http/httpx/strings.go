@@ -110,7 +110,8 @@ func CheckJSONStrings(b []byte) error {
 	return nil
 }
 
-// bytesProblem is stringProblem for bytes.
+// bytesProblem is StringProblem for bytes, without the copy a conversion
+// would make (the verify path checks every body with it).
 func bytesProblem(b []byte) string {
 	switch {
 	case bytes.IndexByte(b, 0) >= 0:
@@ -135,6 +136,7 @@ type jsonWalker struct {
 	bad  bool     // stopped at something malformed
 }
 
+// field names the string being walked by its path ("meta.plan[1]"), or "body".
 func (w *jsonWalker) field() string {
 	var sb strings.Builder
 	for _, p := range w.path {
@@ -149,6 +151,7 @@ func (w *jsonWalker) field() string {
 	return sb.String()
 }
 
+// skipSpace steps over JSON white space.
 func (w *jsonWalker) skipSpace() {
 	for w.i < len(w.b) {
 		switch w.b[w.i] {
@@ -201,11 +204,9 @@ func (w *jsonWalker) value(depth int) error {
 	return nil
 }
 
+// object walks an object from its '{', each member's name and value.
 func (w *jsonWalker) object(depth int) error {
-	w.i++ // {
-	w.skipSpace()
-	if w.i < len(w.b) && w.b[w.i] == '}' {
-		w.i++
+	if w.open('}') {
 		return nil
 	}
 	for {
@@ -234,36 +235,46 @@ func (w *jsonWalker) object(depth int) error {
 			return nil
 		}
 		w.i++
-		w.path = append(w.path, SafeFieldName(name))
-		err := w.value(depth + 1)
-		w.path = w.path[:len(w.path)-1]
-		if err != nil || w.bad {
+		if more, err := w.child(depth, SafeFieldName(name), '}'); !more {
 			return err
-		}
-		if !w.more('}') {
-			return nil
 		}
 	}
 }
 
+// array walks an array from its '[', each element named by its index.
 func (w *jsonWalker) array(depth int) error {
-	w.i++ // [
-	w.skipSpace()
-	if w.i < len(w.b) && w.b[w.i] == ']' {
-		w.i++
+	if w.open(']') {
 		return nil
 	}
 	for n := 0; ; n++ {
-		w.path = append(w.path, "["+strconv.Itoa(n)+"]")
-		err := w.value(depth + 1)
-		w.path = w.path[:len(w.path)-1]
-		if err != nil || w.bad {
+		if more, err := w.child(depth, "["+strconv.Itoa(n)+"]", ']'); !more {
 			return err
 		}
-		if !w.more(']') {
-			return nil
-		}
 	}
+}
+
+// open steps over a container's opening bracket and reports whether it is
+// empty (then its close is stepped over too).
+func (w *jsonWalker) open(close byte) (empty bool) {
+	w.i++
+	w.skipSpace()
+	if w.i < len(w.b) && w.b[w.i] == close {
+		w.i++
+		return true
+	}
+	return false
+}
+
+// child walks the value of a member or an element, named in w.path while
+// it is walked, then what follows it: more is true when another comes.
+func (w *jsonWalker) child(depth int, name string, close byte) (more bool, err error) {
+	w.path = append(w.path, name)
+	err = w.value(depth + 1)
+	w.path = w.path[:len(w.path)-1]
+	if err != nil || w.bad {
+		return false, err
+	}
+	return w.more(close), nil
 }
 
 // more reads what follows a member or an element: true after a comma (one

@@ -27,6 +27,7 @@ func wantBadString(tb testing.TB, err error, field, msg string) {
 	}
 }
 
+// A bad string anywhere in a JSON body is refused naming its field.
 func TestCheckJSONStrings(t *testing.T) {
 	long := strings.Repeat("k", 60)
 	for _, tt := range []struct {
@@ -75,6 +76,7 @@ func TestCheckJSONStrings(t *testing.T) {
 	}
 }
 
+// CheckBodyStrings refuses bad strings in JSON and in form bodies alike.
 func TestCheckBodyStrings(t *testing.T) {
 	form := func(body string) error {
 		r := httptest.NewRequest("POST", "/", nil)
