@@ -3,7 +3,7 @@ package http
 import (
 	"net/http"
 	"net/http/httptest"
-	"strings"
+	"reflect"
 	"testing"
 
 	"github.com/latchkey/latchkey"
@@ -16,19 +16,12 @@ const (
 	msgUTF8 = httpx.MsgUTF8
 )
 
-// wantBadString fails unless err is an invalid error naming exactly field
-// with msg.
-func wantBadString(tb testing.TB, err error, field, msg string) {
+// wantRefusal fails unless err is exactly want: its code, its message and
+// its one field.
+func wantRefusal(tb testing.TB, err error, want *latchkey.Error) {
 	tb.Helper()
-	if code := latchkey.ErrorCode(err); code != latchkey.EINVALID {
-		tb.Fatalf("code: got %q (%v), want %q", code, err, latchkey.EINVALID)
-	}
-	fields := latchkey.ErrorFields(err)
-	if len(fields) != 1 || fields[field] != msg {
-		tb.Fatalf("fields: got %v, want {%s: %s}", fields, field, msg)
-	}
-	if m := latchkey.ErrorMessage(err); !strings.Contains(m, msg) {
-		tb.Fatalf("message: got %q, want it to say %q", m, msg)
+	if !reflect.DeepEqual(err, want) {
+		tb.Fatalf("got %#v, want %#v", err, want)
 	}
 }
 
@@ -42,13 +35,15 @@ func TestDecodersRefuseBadStrings(t *testing.T) {
 		"unmarshal": func(b []byte) error { var v struct{ Name string }; return unmarshalStrict(b, &v) },
 	} {
 		t.Run(name, func(t *testing.T) {
-			wantBadString(t, decode(body), "name", msgNUL)
+			wantRefusal(t, decode(body), httpx.BadString("body field name", "name", msgNUL))
 		})
 	}
 	var req latchkey.VerifyRequest
-	wantBadString(t, unmarshalStrict([]byte("{\"key\":\"lk_x\",\"device_id\":\"\xff\"}"), &req), "device_id", msgUTF8)
+	wantRefusal(t, unmarshalStrict([]byte("{\"key\":\"lk_x\",\"device_id\":\"\xff\"}"), &req), httpx.BadString("body field device_id", "device_id", msgUTF8))
 }
 
+// A bad string in a path value, the query or X-Account-ID is refused
+// naming it; a bad User-Agent is made valid.
 func TestCheckRequestStrings(t *testing.T) {
 	names := patternWildcards("DELETE /v1/keys/{id}/devices/{device_id}")
 	if len(names) != 2 || names[0] != "id" || names[1] != "device_id" {
@@ -63,24 +58,25 @@ func TestCheckRequestStrings(t *testing.T) {
 		}
 		return r
 	}
+	bad := httpx.BadString
 	for _, tt := range []struct {
-		name       string
-		r          *http.Request
-		field, msg string
+		name string
+		r    *http.Request
+		want *latchkey.Error
 	}{
-		{"path value NUL", func() *http.Request { r := newReq("/"); r.SetPathValue("device_id", "a\x00"); return r }(), "device_id", msgNUL},
-		{"path value invalid", func() *http.Request { r := newReq("/"); r.SetPathValue("id", "\xff"); return r }(), "id", msgUTF8},
-		{"query value NUL", newReq("/?limit=1&q=a%00"), "q", msgNUL},
-		{"query value invalid", newReq("/?owner_email=%FF"), "owner_email", msgUTF8},
-		{"query value raw invalid", newReq("/?q=\xff"), "q", msgUTF8},
-		{"query name", newReq("/?%FF=1"), "query", msgUTF8},
-		{"query names in order", newReq("/?b=%00&a=%FF"), "a", msgUTF8},
-		{"X-Account-ID", newReq("/", "X-Account-ID", "acme\xff"), "X-Account-ID", msgUTF8},
-		{"X-Account-ID NUL", newReq("/", "X-Account-ID", "a\x00"), "X-Account-ID", msgNUL},
+		{"path value NUL", func() *http.Request { r := newReq("/"); r.SetPathValue("device_id", "a\x00"); return r }(), bad("path value device_id", "device_id", msgNUL)},
+		{"path value invalid", func() *http.Request { r := newReq("/"); r.SetPathValue("id", "\xff"); return r }(), bad("path value id", "id", msgUTF8)},
+		{"query value NUL", newReq("/?limit=1&q=a%00"), bad("query parameter q", "q", msgNUL)},
+		{"query value invalid", newReq("/?owner_email=%FF"), bad("query parameter owner_email", "owner_email", msgUTF8)},
+		{"query value raw invalid", newReq("/?q=\xff"), bad("query parameter q", "q", msgUTF8)},
+		{"query name", newReq("/?%FF=1"), bad("a query parameter name", "query", msgUTF8)},
+		{"query names in order", newReq("/?b=%00&a=%FF"), bad("query parameter a", "a", msgUTF8)},
+		{"X-Account-ID", newReq("/", "X-Account-ID", "acme\xff"), bad("header X-Account-ID", "X-Account-ID", msgUTF8)},
+		{"X-Account-ID NUL", newReq("/", "X-Account-ID", "a\x00"), bad("header X-Account-ID", "X-Account-ID", msgNUL)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := checkRequestStrings(tt.r, names)
-			wantBadString(t, err, tt.field, tt.msg)
+			wantRefusal(t, err, tt.want)
 		})
 	}
 

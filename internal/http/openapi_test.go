@@ -15,6 +15,8 @@ import (
 // extraOperations are served outside routes() and must still be described.
 var extraOperations = map[string]bool{"GET /metrics": true}
 
+// init adds the gateway endpoint's operations, served outside routes()
+// under every method.
 func init() {
 	// The gateway endpoint answers every method (authorize.go).
 	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"} {
@@ -109,6 +111,7 @@ func deref(doc map[string]any, v any) map[string]any {
 	return nil
 }
 
+// The document is OpenAPI 3.1 JSON.
 func TestOpenAPIDocumentIsJSON31(t *testing.T) {
 	doc := loadOpenAPI(t)
 	v, _ := doc["openapi"].(string)
@@ -124,6 +127,8 @@ func TestOpenAPIDocumentIsJSON31(t *testing.T) {
 	}
 }
 
+// Every route of the routes table has an operation, with its security,
+// parameters and responses.
 func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	doc := loadOpenAPI(t)
 	ops := openAPIOperations(t, doc)
@@ -263,6 +268,7 @@ func checkSecurity(t *testing.T, op map[string]any, perm string) {
 	}
 }
 
+// The security schemes are the credentials DESIGN §3 lists.
 func TestOpenAPISecuritySchemes(t *testing.T) {
 	doc := loadOpenAPI(t)
 	components, _ := doc["components"].(map[string]any)
@@ -361,6 +367,7 @@ func checkResponses(t *testing.T, doc map[string]any, op map[string]any) {
 	}
 }
 
+// No operation describes a route the server does not serve.
 func TestOpenAPIHasNoOperationWithoutRoute(t *testing.T) {
 	doc := loadOpenAPI(t)
 	served := map[string]bool{}
@@ -374,6 +381,7 @@ func TestOpenAPIHasNoOperationWithoutRoute(t *testing.T) {
 	}
 }
 
+// Every $ref points into the document.
 func TestOpenAPIRefsResolve(t *testing.T) {
 	doc := loadOpenAPI(t)
 	var n int
@@ -404,6 +412,7 @@ func TestOpenAPIRefsResolve(t *testing.T) {
 	}
 }
 
+// No two operations share an operationId.
 func TestOpenAPIOperationIDsAreUnique(t *testing.T) {
 	doc := loadOpenAPI(t)
 	ops := openAPIOperations(t, doc)

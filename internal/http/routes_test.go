@@ -39,6 +39,8 @@ func checkBadInput(t *testing.T, f *fixture, cases []badInput) {
 	}
 }
 
+// GET /v1/keys/{id}/usage: defaults, an explicit range, and each bad
+// parameter named.
 func TestUsageQuery(t *testing.T) {
 	f := MustFixture(t)
 	var got latchkey.UsageFilter
@@ -92,6 +94,8 @@ func TestUsageQuery(t *testing.T) {
 	})
 }
 
+// GET /v1/audit: every filter reaches the store, and each bad parameter
+// is named.
 func TestAuditQuery(t *testing.T) {
 	f := MustFixture(t)
 	var got latchkey.AuditFilter
@@ -123,6 +127,8 @@ func TestAuditQuery(t *testing.T) {
 	})
 }
 
+// POST /v1/permissions: created in the caller's account; conflicts, a
+// caller without account:admin and bad names refused.
 func TestCreatePermission(t *testing.T) {
 	f := MustFixture(t)
 	var got *latchkey.Permission
@@ -163,6 +169,7 @@ func TestCreatePermission(t *testing.T) {
 	}
 }
 
+// DELETE /v1/permissions/{name} refuses a malformed name.
 func TestDeletePermissionBadName(t *testing.T) {
 	f := MustFixture(t)
 	checkBadInput(t, f, []badInput{
@@ -171,6 +178,7 @@ func TestDeletePermissionBadName(t *testing.T) {
 	})
 }
 
+// A key naming a permission outside the catalogue is a 400 naming it.
 func TestCreateKeyUnknownPermission(t *testing.T) {
 	f := MustFixture(t)
 	catalogue := map[string]bool{"read": true, "write": true}
@@ -204,6 +212,7 @@ func TestCreateKeyUnknownPermission(t *testing.T) {
 	})
 }
 
+// A key's devices: list, delete, not found, and the permission needed.
 func TestDevices(t *testing.T) {
 	f := MustFixture(t)
 	created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -282,6 +291,8 @@ func TestDevices(t *testing.T) {
 	})
 }
 
+// GET and POST /v1/users: list, create (hashing the password), conflicts
+// and bad input.
 func TestUsers(t *testing.T) {
 	f := MustFixture(t)
 	f.users.FindMembersFn = func(ctx context.Context, accountID int64) ([]*latchkey.Member, error) {
@@ -355,6 +366,8 @@ func TestUsers(t *testing.T) {
 	})
 }
 
+// PUT /v1/accounts/{id}/members/{user_id}: who may set whose role, in
+// which account.
 func TestSetMember(t *testing.T) {
 	f := MustFixture(t)
 	var got latchkey.Membership

@@ -35,6 +35,7 @@ type fixture struct {
 	revoked  string
 }
 
+// MustFixture serves a Server on mocks (see fixture).
 func MustFixture(tb testing.TB) *fixture {
 	tb.Helper()
 	f := &fixture{keys: &mock.KeyService{}, perms: &mock.PermissionService{}, audit: &mock.AuditService{}, verifier: &mock.Verifier{},
@@ -93,6 +94,7 @@ func (f *fixture) call(tb testing.TB, method, path, body string, headers ...stri
 
 func bearer(s string) []string { return []string{"Authorization", "Bearer " + s} }
 
+// problem decodes a problem+json body, failing the test otherwise.
 func problem(tb testing.TB, body string) lkhttp.Problem {
 	tb.Helper()
 	var p lkhttp.Problem
@@ -102,6 +104,8 @@ func problem(tb testing.TB, body string) lkhttp.Problem {
 	return p
 }
 
+// Each kind of credential reaches, or is refused by, GET and POST
+// /v1/keys.
 func TestAuth(t *testing.T) {
 	f := MustFixture(t)
 	f.keys.FindKeysFn = func(ctx context.Context, kf latchkey.KeyFilter) ([]*latchkey.Key, string, error) {
@@ -154,6 +158,8 @@ func TestAuth(t *testing.T) {
 	}
 }
 
+// With no admin secret configured, even an empty X-Admin-Secret is
+// refused.
 func TestAdminSecretDisabled(t *testing.T) {
 	f := MustFixture(t)
 	s := &lkhttp.Server{Verifier: f.verifier, Keys: f.keys}
@@ -164,6 +170,7 @@ func TestAdminSecretDisabled(t *testing.T) {
 	}
 }
 
+// POST /v1/keys: 201 with Location and the secret; each bad body named.
 func TestCreateKey(t *testing.T) {
 	f := MustFixture(t)
 	var got *latchkey.KeyCreate
@@ -243,6 +250,8 @@ func TestCreateKey(t *testing.T) {
 	}
 }
 
+// PATCH /v1/keys/{id}: null clears, absent keeps, an empty patch changes
+// nothing.
 func TestUpdateKeyMergePatch(t *testing.T) {
 	f := MustFixture(t)
 	var got *latchkey.KeyUpdate
@@ -275,6 +284,7 @@ func TestUpdateKeyMergePatch(t *testing.T) {
 	}
 }
 
+// A store error or a panic is a 500 that reveals nothing.
 func TestInternalErrorsAreNotLeaked(t *testing.T) {
 	f := MustFixture(t)
 	f.keys.FindKeyByIDFn = func(ctx context.Context, accountID, id int64) (*latchkey.Key, error) {
@@ -291,6 +301,8 @@ func TestInternalErrorsAreNotLeaked(t *testing.T) {
 	}
 }
 
+// POST /v1/keys/verify: 200 for every outcome; bad bodies and api-key
+// callers refused.
 func TestVerifyHandler(t *testing.T) {
 	f := MustFixture(t)
 	secret, _, _ := latchkey.NewSecret("lk")
@@ -323,6 +335,7 @@ func TestVerifyHandler(t *testing.T) {
 	}
 }
 
+// GET /v1/keys: every filter reaches the store, each bad parameter is named.
 func TestListKeysQuery(t *testing.T) {
 	f := MustFixture(t)
 	var got latchkey.KeyFilter
@@ -346,6 +359,7 @@ func TestListKeysQuery(t *testing.T) {
 	}
 }
 
+// An unknown /v1/ route is a problem+json 404.
 func TestUnknownRouteIsProblem(t *testing.T) {
 	f := MustFixture(t)
 	st, b, _ := f.call(t, "GET", "/v1/nope", "", bearer(f.root)...)
@@ -354,6 +368,8 @@ func TestUnknownRouteIsProblem(t *testing.T) {
 	}
 }
 
+// Health, readiness, the document and /metrics answer without
+// credentials.
 func TestHealthAndMetrics(t *testing.T) {
 	f := MustFixture(t)
 	for _, p := range []string{"/healthz", "/readyz", "/openapi.json"} {
@@ -373,6 +389,7 @@ func TestHealthAndMetrics(t *testing.T) {
 	}
 }
 
+// A known path under another method is a 405 with Allow.
 func TestMethodNotAllowed(t *testing.T) {
 	f := MustFixture(t)
 	st, b, h := f.call(t, "PUT", "/v1/keys/1", `{}`, bearer(f.root)...)
@@ -381,6 +398,7 @@ func TestMethodNotAllowed(t *testing.T) {
 	}
 }
 
+// Creating or changing a root key needs account:admin.
 func TestRootKeysNeedAccountAdmin(t *testing.T) {
 	f := MustFixture(t)
 	writer, _, _ := latchkey.NewSecret("lk")
@@ -429,6 +447,8 @@ func TestRootKeysNeedAccountAdmin(t *testing.T) {
 	}
 }
 
+// A root key may rotate itself and forget its devices, nothing else of
+// its own.
 func TestRootKeyCannotLockItselfOut(t *testing.T) {
 	f := MustFixture(t)
 	f.keys.FindKeyByIDFn = func(ctx context.Context, accountID, id int64) (*latchkey.Key, error) {
@@ -456,6 +476,8 @@ func TestRootKeyCannotLockItselfOut(t *testing.T) {
 	}
 }
 
+// Every bad field of a body is named, and a secret used as a field name
+// is not echoed.
 func TestEveryBadFieldIsNamed(t *testing.T) {
 	f := MustFixture(t)
 	st, b, _ := f.call(t, "PATCH", "/v1/keys/3", `{"name":null,"enabled":null,"max_devices":"x","zzz":1}`, bearer(f.root)...)

@@ -45,6 +45,7 @@ func (f *fakeSessions) token() string {
 	return "rt-" + time.Now().Format("150405.000000") + "-" + string(rune('a'+f.n%26)) + strings.Repeat("x", f.n)
 }
 
+// mock is the SessionService backed by f.
 func (f *fakeSessions) mock() *mock.SessionService {
 	return &mock.SessionService{
 		CreateSessionFn: func(ctx context.Context, userID int64, ttl time.Duration, ip, ua string) (*latchkey.SessionFamily, string, error) {
@@ -200,6 +201,8 @@ func (f *sessionFixture) loginFrom(tb testing.TB, remoteAddr, email, password st
 	return testenv.HTTP{Handler: f.srv.Config.Handler, RemoteAddr: remoteAddr}.Login(tb, email, password, headers...)
 }
 
+// Sign-in, sessions by bearer and cookie, CSRF, refresh, logout and the
+// throttle.
 func TestSessions(t *testing.T) {
 	t.Run("login: bearer and cookie with CSRF", func(t *testing.T) {
 		f := MustSessionFixture(t)
@@ -207,25 +210,12 @@ func TestSessions(t *testing.T) {
 		if l.Status != 200 || !strings.HasPrefix(l.AccessToken, "lka_") || l.CSRFToken == "" || l.RefreshToken == "" {
 			t.Fatalf("login: got %+v", l)
 		}
-		if st := f.http.Do(t, "GET", "/v1/keys", "", l.Bearer()...).Status; st != 200 {
-			t.Fatalf("bearer: got %d, want 200", st)
-		}
-		cookie := "__Host-access=" + l.AccessToken
-		if st := f.http.Do(t, "GET", "/v1/keys", "", "Cookie", cookie).Status; st != 200 {
-			t.Fatalf("cookie GET: got %d, want 200 (no CSRF on safe methods)", st)
-		}
-		if st := f.http.Do(t, "POST", "/v1/keys", `{"name":"x"}`, "Cookie", cookie).Status; st != 403 {
-			t.Fatalf("cookie POST without CSRF: got %d, want 403", st)
-		}
-		if st := f.http.Do(t, "POST", "/v1/keys", `{"name":"x"}`, "Cookie", cookie, "X-CSRF-Token", "wrong").Status; st != 403 {
-			t.Fatalf("cookie POST with wrong CSRF: got %d, want 403", st)
-		}
-		if st := f.http.Do(t, "POST", "/v1/keys", `{"name":"x"}`, "Cookie", cookie, "X-CSRF-Token", l.CSRFToken).Status; st != 201 {
-			t.Fatalf("cookie POST with CSRF: got %d, want 201", st)
-		}
-		if st := f.http.Do(t, "POST", "/v1/keys", `{"name":"x"}`, l.Bearer()...).Status; st != 201 {
-			t.Fatalf("bearer POST needs no CSRF: got %d, want 201", st)
-		}
+		f.http.MustDo(t, 200, "GET", "/v1/keys", "", l.Bearer()...)                                               // bearer
+		f.http.MustDo(t, 200, "GET", "/v1/keys", "", l.Cookie()...)                                               // cookie GET (no CSRF on safe methods)
+		f.http.MustDo(t, 403, "POST", "/v1/keys", `{"name":"x"}`, l.Cookie()...)                                  // cookie POST without CSRF
+		f.http.MustDo(t, 403, "POST", "/v1/keys", `{"name":"x"}`, append(l.Cookie(), "X-CSRF-Token", "wrong")...) // cookie POST with wrong CSRF
+		f.http.MustDo(t, 201, "POST", "/v1/keys", `{"name":"x"}`, l.CookieCSRF()...)                              // cookie POST with CSRF
+		f.http.MustDo(t, 201, "POST", "/v1/keys", `{"name":"x"}`, l.Bearer()...)                                  // bearer POST needs no CSRF
 	})
 	t.Run("wrong password and unknown email look alike", func(t *testing.T) {
 		f := MustSessionFixture(t)
@@ -239,15 +229,9 @@ func TestSessions(t *testing.T) {
 	t.Run("member reads, admin writes", func(t *testing.T) {
 		f := MustSessionFixture(t)
 		l := f.login(t, "member@acme.test", goodPassword)
-		if st := f.http.Do(t, "GET", "/v1/keys", "", l.Bearer()...).Status; st != 200 {
-			t.Fatalf("member read: got %d", st)
-		}
-		if st := f.http.Do(t, "POST", "/v1/keys", `{"name":"x"}`, l.Bearer()...).Status; st != 403 {
-			t.Fatalf("member write: got %d, want 403", st)
-		}
-		if st := f.http.Do(t, "GET", "/v1/keys", "", append(l.Bearer(), "X-Account-ID", "99")...).Status; st != 403 {
-			t.Fatalf("another account: got %d, want 403", st)
-		}
+		f.http.MustDo(t, 200, "GET", "/v1/keys", "", l.Bearer()...)                               // member read
+		f.http.MustDo(t, 403, "POST", "/v1/keys", `{"name":"x"}`, l.Bearer()...)                  // member write
+		f.http.MustDo(t, 403, "GET", "/v1/keys", "", append(l.Bearer(), "X-Account-ID", "99")...) // another account
 	})
 	t.Run("refresh rotates; a replay in the window gets the same token; reuse after it revokes the family", func(t *testing.T) {
 		f := MustSessionFixture(t)
@@ -267,22 +251,14 @@ func TestSessions(t *testing.T) {
 		if st := f.http.Refresh(t, r2.RefreshToken).Status; st != 401 {
 			t.Fatalf("newest token after reuse: got %d, want 401 (family revoked)", st)
 		}
-		if st := f.http.Do(t, "GET", "/v1/keys", "", l.Bearer()...).Status; st != 401 {
-			t.Fatalf("access token after reuse: got %d, want 401", st)
-		}
+		f.http.MustDo(t, 401, "GET", "/v1/keys", "", l.Bearer()...) // access token after reuse
 	})
 	t.Run("logout takes effect on the next request", func(t *testing.T) {
 		f := MustSessionFixture(t)
 		l := f.login(t, "admin@acme.test", goodPassword)
-		if st := f.http.Do(t, "POST", "/v1/auth/logout", "", l.Cookie()...).Status; st != 403 {
-			t.Fatalf("logout by cookie without CSRF: got %d, want 403", st)
-		}
-		if st := f.http.Do(t, "POST", "/v1/auth/logout", "", l.CookieCSRF()...).Status; st != 204 {
-			t.Fatalf("logout: got %d, want 204", st)
-		}
-		if st := f.http.Do(t, "GET", "/v1/keys", "", l.Bearer()...).Status; st != 401 {
-			t.Fatalf("after logout: got %d, want 401", st)
-		}
+		f.http.MustDo(t, 403, "POST", "/v1/auth/logout", "", l.Cookie()...)     // logout by cookie without CSRF
+		f.http.MustDo(t, 204, "POST", "/v1/auth/logout", "", l.CookieCSRF()...) // logout
+		f.http.MustDo(t, 401, "GET", "/v1/keys", "", l.Bearer()...)             // after logout
 		if st := f.http.Refresh(t, l.RefreshToken).Status; st != 401 {
 			t.Fatalf("refresh after logout: got %d, want 401", st)
 		}
@@ -291,13 +267,9 @@ func TestSessions(t *testing.T) {
 		f := MustSessionFixture(t)
 		l := f.login(t, "admin@acme.test", goodPassword)
 		forged := l.AccessToken[:len(l.AccessToken)-2] + "AA"
-		if st := f.http.Do(t, "GET", "/v1/keys", "", "Authorization", "Bearer "+forged).Status; st != 401 {
-			t.Fatalf("forged: got %d, want 401", st)
-		}
+		f.http.MustDo(t, 401, "GET", "/v1/keys", "", "Authorization", "Bearer "+forged) // forged
 		*f.clock = f.clock.Add(auth.AccessTTL + time.Second)
-		if st := f.http.Do(t, "GET", "/v1/keys", "", l.Bearer()...).Status; st != 401 {
-			t.Fatalf("expired: got %d, want 401", st)
-		}
+		f.http.MustDo(t, 401, "GET", "/v1/keys", "", l.Bearer()...) // expired
 		if st := f.http.Refresh(t, l.RefreshToken).Status; st != 200 {
 			t.Fatalf("refresh after access expiry: got %d, want 200", st)
 		}

@@ -156,6 +156,7 @@ func (st *stack) mustDo(tb testing.TB, want int, method, target, body string, he
 	return res.Body
 }
 
+// mustDecode decodes a JSON answer, failing the test otherwise.
 func (st *stack) mustDecode(tb testing.TB, b []byte, v any) {
 	tb.Helper()
 	if err := json.Unmarshal(b, v); err != nil {
@@ -391,6 +392,8 @@ func (st *stack) badRequests(tb testing.TB, rt route, v badValue) []badRequest {
 	return out
 }
 
+// Every place of every route refuses every bad string, naming it in the
+// route's envelope.
 func TestBadStringsEveryRoute(t *testing.T) {
 	forEachStore(t, func(t *testing.T, st *stack) {
 		routes := allRoutes(t)

@@ -67,6 +67,7 @@ func eachWay(t *testing.T, fn func(t *testing.T, h testenv.HTTP)) {
 	})
 }
 
+// Do sends the method, body, default and own headers as documented.
 func TestHTTPDo(t *testing.T) {
 	eachWay(t, func(t *testing.T, h testenv.HTTP) {
 		h.Header = http.Header{"User-Agent": {"suite"}}
@@ -103,6 +104,7 @@ func TestHTTPDo(t *testing.T) {
 	})
 }
 
+// Login, MustLogin and Refresh read the tokens and the refresh cookie.
 func TestHTTPLoginAndRefresh(t *testing.T) {
 	eachWay(t, func(t *testing.T, h testenv.HTTP) {
 		s := h.MustLogin(t, "a@b.test", "right")
@@ -127,6 +129,7 @@ func TestHTTPLoginAndRefresh(t *testing.T) {
 	})
 }
 
+// An in-process request comes from RemoteAddr.
 func TestHTTPRemoteAddr(t *testing.T) {
 	h := testenv.HTTP{Handler: echo(), RemoteAddr: "203.0.113.9:4000"}
 	var got struct{ Peer string }
