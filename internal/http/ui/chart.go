@@ -24,6 +24,7 @@ type codeTotal struct {
 const (
 	chartW, chartH = 720, 180
 	chartPad       = 28 // room for the axis labels
+	chartRight     = 24 // room for the last time label
 )
 
 // codeClass is the CSS class that colours an outcome: valid green, limits
@@ -62,7 +63,7 @@ func usageChart(buckets []*latchkey.UsageBucket) (template.HTML, []codeTotal) {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, `<svg class="chart" viewBox="0 0 %d %d" role="img" aria-labelledby="chart-title"><title id="chart-title">Verifications per hour, last 24 hours</title>`, chartW, chartH)
 	plotH := float64(chartH - chartPad)
-	fmt.Fprintf(&sb, `<line class="axis" x1="%d" y1="%.1f" x2="%d" y2="%.1f"/>`, chartPad, plotH, chartW, plotH)
+	fmt.Fprintf(&sb, `<line class="axis" x1="%d" y1="%.1f" x2="%d" y2="%.1f"/>`, chartPad, plotH, chartW-chartRight, plotH)
 	if max == 0 {
 		fmt.Fprintf(&sb, `<text class="empty" x="%d" y="%.1f" text-anchor="middle">No verifications in the last 24 hours</text>`, (chartW+chartPad)/2, plotH/2)
 	} else {
@@ -71,7 +72,7 @@ func usageChart(buckets []*latchkey.UsageBucket) (template.HTML, []codeTotal) {
 	}
 	n := len(buckets)
 	if n > 0 {
-		slot := float64(chartW-chartPad) / float64(n)
+		slot := float64(chartW-chartPad-chartRight) / float64(n)
 		barW := slot * 0.8
 		for i, b := range buckets {
 			x := float64(chartPad) + float64(i)*slot + (slot-barW)/2

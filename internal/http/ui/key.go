@@ -18,7 +18,9 @@ import (
 type keyData struct {
 	Key         *latchkey.Key
 	Form        keyForm
-	Secret      string // a new secret, shown this once
+	Stored      keyForm // the stored values, to tell a field the user changed
+	Secret      string  // a new secret, shown this once
+	Base        string  // this server's address, for the curl example
 	Devices     []*latchkey.Device
 	Permissions []*latchkey.Permission
 	Intervals   []latchkey.RefillInterval
@@ -66,7 +68,7 @@ func (u *UI) keyPage(w http.ResponseWriter, r *http.Request, p *page) {
 func (u *UI) showKey(w http.ResponseWriter, r *http.Request, p *page, status int, k *latchkey.Key, form keyForm, secret string) {
 	ctx := r.Context()
 	acc := principal(r).AccountID
-	d := &keyData{Key: k, Form: form, Secret: secret, Intervals: intervals, Graces: graces}
+	d := &keyData{Key: k, Form: form, Stored: formOf(k), Secret: secret, Intervals: intervals, Graces: graces, Base: baseURL(r)}
 	var err error
 	if d.Devices, err = u.Keys.FindDevices(ctx, acc, k.ID); err != nil {
 		u.errorPage(w, r, p, err)
@@ -144,7 +146,7 @@ func (u *UI) keyAction(w http.ResponseWriter, r *http.Request, p *page, notice s
 // updateKey saves the key's form.
 func (u *UI) updateKey(w http.ResponseWriter, r *http.Request, p *page) {
 	u.keyAction(w, r, p, "updated", func(k *latchkey.Key) error {
-		upd, err := postedForm(r.PostForm).update(k)
+		upd, err := postedForm(r.PostForm).update(r.PostForm)
 		if err != nil {
 			return err
 		}
@@ -214,4 +216,13 @@ func (u *UI) removeDevice(w http.ResponseWriter, r *http.Request, p *page) {
 		}
 		return u.Keys.DeleteDevice(r.Context(), k.AccountID, k.ID, dev)
 	})
+}
+
+// baseURL is the address the browser reached this server at.
+func baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
 }

@@ -154,9 +154,10 @@ func (f keyForm) create() (*latchkey.KeyCreate, error) {
 }
 
 // update is the form as a KeyUpdate that sets every field: an empty input
-// clears its field. Credits are set again only when they changed, so saving
-// the page does not reset a balance that verifications have spent since.
-func (f keyForm) update(k *latchkey.Key) (*latchkey.KeyUpdate, error) {
+// clears its field. Credits are set only when the user changed them from
+// the values the page showed (the form's *_was fields), so saving the page
+// does not reset a balance that verifications have spent since.
+func (f keyForm) update(v url.Values) (*latchkey.KeyUpdate, error) {
 	s, err := f.parse()
 	if err != nil {
 		return nil, err
@@ -172,7 +173,7 @@ func (f keyForm) update(k *latchkey.Key) (*latchkey.KeyUpdate, error) {
 	} else {
 		u.Meta = latchkey.Some(json.RawMessage("{}"))
 	}
-	if stored := formOf(k); stored.Credits != f.Credits || stored.RefillAmount != f.RefillAmount || stored.RefillInterval != f.RefillInterval {
+	if v.Get("credits_was") != f.Credits || v.Get("refill_amount_was") != f.RefillAmount || v.Get("refill_interval_was") != f.RefillInterval {
 		u.Credits = nullable(s.credits)
 	}
 	return u, nil
