@@ -1,14 +1,17 @@
 // The accounts page: the accounts the user belongs to, with their role in
-// each, and the switch between them. Creating an account is the
-// operator's (X-Admin-Secret, `latchkey accounts create`).
+// each, and the switch between them; and, for the operator, creating an
+// account: the form takes the operator's secret (LATCHKEY_ADMIN_SECRET)
+// each time, checked as the API checks X-Admin-Secret and never kept.
 
 package ui
 
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/http/auth"
 )
 
 // accountRow is one account of the user.
@@ -18,8 +21,20 @@ type accountRow struct {
 	Current bool
 }
 
+// accountsData is the page's state.
+type accountsData struct {
+	Rows     []accountRow
+	Name     string
+	Operator bool // the server accepts the operator's secret
+}
+
 // accountsPage lists the user's accounts.
 func (u *UI) accountsPage(w http.ResponseWriter, r *http.Request, p *page) {
+	u.showAccounts(w, r, p, http.StatusOK, &accountsData{})
+}
+
+// showAccounts renders the user's accounts with the create form as given.
+func (u *UI) showAccounts(w http.ResponseWriter, r *http.Request, p *page, status int, d *accountsData) {
 	ms, err := u.Users.FindMemberships(r.Context(), p.User.ID)
 	if err != nil {
 		u.errorPage(w, r, p, err)
@@ -34,8 +49,45 @@ func (u *UI) accountsPage(w http.ResponseWriter, r *http.Request, p *page) {
 		}
 		rows = append(rows, accountRow{Account: a, Role: m.Role, Current: a.ID == p.Account.ID})
 	}
-	p.Title, p.Nav, p.Data = "Accounts", "accounts", rows
-	u.render(w, r, http.StatusOK, "accounts", p)
+	d.Rows, d.Operator = rows, u.Auth.OperatorEnabled()
+	p.Title, p.Nav, p.Data = "Accounts", "accounts", d
+	u.render(w, r, status, "accounts", p)
+}
+
+// createAccount creates an account with the operator's secret and makes
+// the signed-in user its admin, then switches to it. The audit log records
+// the operator as the actor.
+func (u *UI) createAccount(w http.ResponseWriter, r *http.Request, p *page) {
+	d := &accountsData{Name: strings.TrimSpace(r.PostForm.Get("name"))}
+	op := r.Clone(r.Context())
+	op.Header.Set("X-Admin-Secret", r.PostForm.Get("admin_secret"))
+	op.Header.Del("X-Account-ID")
+	opp, err := u.Auth.Operator(op)
+	if err != nil {
+		p.Fields = map[string]string{"admin_secret": "is not the operator's secret"}
+		p.Error = "Creating an account needs the operator's secret (LATCHKEY_ADMIN_SECRET)."
+		if !u.Auth.OperatorEnabled() {
+			p.Error = "This server has no operator secret: set LATCHKEY_ADMIN_SECRET to create accounts."
+		}
+		u.showAccounts(w, r, p, http.StatusForbidden, d)
+		return
+	}
+	ctx := auth.NewContext(r.Context(), opp)
+	a := &latchkey.Account{Name: d.Name}
+	if err = u.Accounts.CreateAccount(ctx, a); err == nil {
+		err = u.Users.SetMembership(ctx, a.ID, p.User.ID, latchkey.RoleAdmin)
+	}
+	if err != nil {
+		if c := latchkey.ErrorCode(err); c == latchkey.EINVALID || c == latchkey.ECONFLICT {
+			p.Error, p.Fields = latchkey.ErrorMessage(err), latchkey.ErrorFields(err)
+			u.showAccounts(w, r, p, http.StatusBadRequest, d)
+			return
+		}
+		u.errorPage(w, r, p, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: accountCookie, Value: strconv.FormatInt(a.ID, 10), Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	seeOther(w, r, "/admin/keys", "account")
 }
 
 // switchAccount makes another of the user's accounts the one the UI acts on.

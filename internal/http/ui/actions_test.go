@@ -205,3 +205,37 @@ func TestChangeOwnPassword(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestCreateAccount: the operator's secret creates an account, whose admin
+// the signed-in user becomes and which the UI then acts on; a wrong secret
+// is refused and creates nothing.
+func TestCreateAccount(t *testing.T) {
+	s := newSite(t)
+	b := s.setUp(t, adminEmail, adminPW)
+	page := b.get("/admin/accounts")
+	if res := b.post("/admin/accounts", url.Values{"csrf_token": {b.token(page)}, "name": {"acme"}, "admin_secret": {"guess"}}); res.Status != http.StatusForbidden {
+		t.Errorf("a wrong operator secret: %d", res.Status)
+	}
+	if _, err := s.Store.FindAccountByName(context.Background(), "acme"); latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
+		t.Errorf("a refused create made the account: %v", err)
+	}
+	res := b.post("/admin/accounts", url.Values{"csrf_token": {b.token(page)}, "name": {"acme"}, "admin_secret": {operatorSecret}})
+	if res.Status != http.StatusSeeOther {
+		t.Fatalf("create: %d\n%s", res.Status, res.Body)
+	}
+	if keys := b.get(res.Location); !strings.Contains(keys.Body, "acme · admin") || !strings.Contains(keys.Body, "Account created") {
+		t.Errorf("after creating, the UI does not act on the new account as its admin:\n%s", keys.Body)
+	}
+	path, secret := createKey(t, b, url.Values{"name": {"acme key"}, "enabled": {"on"}})
+	if !strings.HasPrefix(path, "/admin/keys/") || secret == "" {
+		t.Fatalf("create in the new account: %q", path)
+	}
+	acme, err := s.Store.FindAccountByName(context.Background(), "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, _, err := s.Store.FindKeys(context.Background(), latchkey.KeyFilter{AccountID: acme.ID})
+	if err != nil || len(keys) != 1 || keys[0].Name != "acme key" {
+		t.Errorf("the new account's keys: %v %v", keys, err)
+	}
+}

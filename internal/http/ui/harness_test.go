@@ -23,6 +23,9 @@ import (
 	"github.com/latchkey/latchkey/internal/sqldb"
 )
 
+// operatorSecret is the test server's LATCHKEY_ADMIN_SECRET.
+const operatorSecret = "operator secret for the ui tests"
+
 // site is a whole server, composed as serve composes it (SQLite store,
 // in-memory verifier, native API, seed surfaces and the UI), on a fresh
 // store whose setup link has not been used.
@@ -58,6 +61,7 @@ func newSite(t *testing.T) *site {
 		Passwords:    &password.Hasher{Time: 1, MemoryKiB: 64, Threads: 1},
 		LoginLimiter: inmem.NewRateLimiter(),
 		SecretKey:    []byte("0123456789abcdef0123456789abcdef"),
+		AdminSecret:  operatorSecret,
 	}
 	api := &lkhttp.Server{Keys: store, Permissions: store, Audit: store, Accounts: store, Verifier: verifier, Users: store, Auth: authn, Logger: logger}
 	api.Surfaces = []lkhttp.Surface{

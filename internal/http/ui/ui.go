@@ -106,6 +106,7 @@ func (u *UI) Routes() []httpx.Route {
 		{"POST", "/admin/users/{id}/enable", u.signedIn(u.enableUser)},
 		{"POST", "/admin/users/{id}/password", u.signedIn(u.resetPassword)},
 		{"GET", "/admin/accounts", u.signedIn(u.accountsPage)},
+		{"POST", "/admin/accounts", u.signedIn(u.createAccount)},
 		{"POST", "/admin/accounts/switch", u.signedIn(u.switchAccount)},
 		{"GET", "/admin/audit", u.signedIn(u.auditPage)},
 		{"GET", "/admin/profile", u.signedIn(u.profilePage)},
@@ -359,6 +360,7 @@ var notices = map[string]string{
 	"reset":       "Password reset; their sessions have ended.",
 	"password":    "Your password is changed.",
 	"switched":    "Account switched.",
+	"account":     "Account created; you are its admin.",
 	"welcome":     "Welcome. Create your first key below.",
 }
 
