@@ -57,25 +57,25 @@ func FieldError(field, format string, args ...any) *Error {
 // ErrorCode returns the code of an application error, "" for nil and
 // EINTERNAL for anything else.
 func ErrorCode(err error) string {
-	var e *Error
-	if err == nil {
-		return ""
-	} else if errors.As(err, &e) {
-		return e.Code
-	}
-	return EINTERNAL
+	return errorPart(err, func(e *Error) string { return e.Code }, EINTERNAL)
 }
 
 // ErrorMessage returns the safe message of an application error, or
 // "internal error" for anything else.
 func ErrorMessage(err error) string {
+	return errorPart(err, func(e *Error) string { return e.Message }, "internal error")
+}
+
+// errorPart is part of err's application error, "" for nil, or other for
+// an error that is not one (its text may not be safe to show).
+func errorPart(err error, part func(*Error) string, other string) string {
 	var e *Error
 	if err == nil {
 		return ""
 	} else if errors.As(err, &e) {
-		return e.Message
+		return part(e)
 	}
-	return "internal error"
+	return other
 }
 
 // ErrorFields returns the per-field messages of an application error.

@@ -279,24 +279,12 @@ type KeyUpdate struct {
 // is stored compact; times are kept in UTC to the microsecond. Permissions
 // are copied as given: the store replaces them with the checked set.
 func (u *KeyUpdate) Apply(k *Key, now time.Time) {
-	if u.Name != nil {
-		k.Name = *u.Name
-	}
-	if u.Description != nil {
-		k.Description = *u.Description
-	}
-	if u.OwnerEmail.Set {
-		k.OwnerEmail = u.OwnerEmail.Ptr()
-	}
-	if u.OwnerName.Set {
-		k.OwnerName = u.OwnerName.Ptr()
-	}
-	if u.OwnerPhone.Set {
-		k.OwnerPhone = u.OwnerPhone.Ptr()
-	}
-	if u.Enabled != nil {
-		k.Enabled = *u.Enabled
-	}
+	keep(&k.Name, u.Name)
+	keep(&k.Description, u.Description)
+	u.OwnerEmail.applyTo(&k.OwnerEmail)
+	u.OwnerName.applyTo(&k.OwnerName)
+	u.OwnerPhone.applyTo(&k.OwnerPhone)
+	keep(&k.Enabled, u.Enabled)
 	if u.ExpiresAt.Set {
 		k.ExpiresAt = nil
 		if t := u.ExpiresAt.Ptr(); t != nil {
@@ -307,12 +295,8 @@ func (u *KeyUpdate) Apply(k *Key, now time.Time) {
 	if u.Permissions != nil {
 		k.Permissions = append([]string(nil), (*u.Permissions)...)
 	}
-	if u.RateLimit.Set {
-		k.RateLimit = u.RateLimit.Ptr()
-	}
-	if u.MaxDevices != nil {
-		k.MaxDevices = *u.MaxDevices
-	}
+	u.RateLimit.applyTo(&k.RateLimit)
+	keep(&k.MaxDevices, u.MaxDevices)
 	if u.Credits.Set {
 		k.Credits = nil
 		if c := u.Credits.Ptr(); c != nil {
@@ -429,6 +413,22 @@ func (n Nullable[T]) Ptr() *T {
 		return nil
 	}
 	return &n.Value
+}
+
+// applyTo sets *dst to the field's value (nil for null) when the field is
+// set: a nullable field of a merge patch applied.
+func (n Nullable[T]) applyTo(dst **T) {
+	if n.Set {
+		*dst = n.Ptr()
+	}
+}
+
+// keep sets *dst to *v unless v is nil: a plain field of a patch, where
+// absent keeps the stored value.
+func keep[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
 }
 
 // UnmarshalJSON records that the field was present and whether it was

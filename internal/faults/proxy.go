@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"sync"
 	"time"
 )
@@ -102,6 +103,22 @@ func (l *link) shut(reset bool) {
 			c.Close()
 		}
 	})
+}
+
+// ProxyURL starts a proxy forwarding to the host of rawURL (a database or
+// Redis URL) and returns it with rawURL pointing at the proxy instead: how
+// a test puts a breakable link between a client and its server.
+func ProxyURL(rawURL string) (*Proxy, string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, "", fmt.Errorf("faults: %w", err)
+	}
+	p, err := NewProxy(u.Host)
+	if err != nil {
+		return nil, "", err
+	}
+	u.Host = p.Addr()
+	return p, u.String(), nil
 }
 
 // NewProxy starts a proxy on 127.0.0.1:0 forwarding to target.

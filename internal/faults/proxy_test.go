@@ -3,6 +3,7 @@ package faults
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -85,6 +86,29 @@ func mustEcho(tb testing.TB, c net.Conn, r *bufio.Reader, line string) {
 	}
 }
 
+// mustEchoLink returns an echo server, a proxy in front of it and a
+// connection through the proxy that has echoed "before": the start of the
+// cases that break a working link.
+func mustEchoLink(tb testing.TB) (*echoServer, *Proxy, net.Conn, *bufio.Reader) {
+	tb.Helper()
+	e := MustEchoServer(tb)
+	p := MustProxy(tb, e.ln.Addr().String())
+	c := mustDial(tb, p.Addr())
+	r := bufio.NewReader(c)
+	mustEcho(tb, c, r, "before")
+	return e, p, c, r
+}
+
+// wantClosed fails unless reading from r (c's reader) finds c closed
+// within two seconds, neither data nor a timeout.
+func wantClosed(tb testing.TB, c net.Conn, r io.Reader, what string) {
+	tb.Helper()
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := r.Read(make([]byte, 1)); err == nil || isTimeout(err) {
+		tb.Fatalf("%s: got %v, want the connection closed", what, err)
+	}
+}
+
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
@@ -104,20 +128,13 @@ func TestProxyForwards(t *testing.T) {
 }
 
 func TestProxyRefuseAndHeal(t *testing.T) {
-	e := MustEchoServer(t)
-	p := MustProxy(t, e.ln.Addr().String())
-	c := mustDial(t, p.Addr())
-	r := bufio.NewReader(c)
-	mustEcho(t, c, r, "before")
+	_, p, c, r := mustEchoLink(t)
 
 	if err := p.Refuse(); err != nil {
 		t.Fatal(err)
 	}
 	// The open connection ends at once.
-	c.SetReadDeadline(time.Now().Add(2 * time.Second))
-	if _, err := r.ReadByte(); err == nil || isTimeout(err) {
-		t.Fatalf("read on a connection open at Refuse: got %v, want it closed", err)
-	}
+	wantClosed(t, c, r, "read on a connection open at Refuse")
 	// A new dial is refused.
 	if _, err := net.DialTimeout("tcp", p.Addr(), time.Second); !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Fatalf("dial while refusing: got %v, want connection refused", err)
@@ -138,11 +155,7 @@ func TestProxyRefuseAndHeal(t *testing.T) {
 }
 
 func TestProxyPartitionHoldsAndResumes(t *testing.T) {
-	e := MustEchoServer(t)
-	p := MustProxy(t, e.ln.Addr().String())
-	c := mustDial(t, p.Addr())
-	r := bufio.NewReader(c)
-	mustEcho(t, c, r, "before")
+	e, p, c, r := mustEchoLink(t)
 
 	if err := p.Partition(); err != nil {
 		t.Fatal(err)
@@ -219,19 +232,12 @@ func TestProxyPartitionHoldsTheClose(t *testing.T) {
 }
 
 func TestProxyRefuseDuringPartition(t *testing.T) {
-	e := MustEchoServer(t)
-	p := MustProxy(t, e.ln.Addr().String())
-	c := mustDial(t, p.Addr())
-	r := bufio.NewReader(c)
-	mustEcho(t, c, r, "before")
+	e, p, c, _ := mustEchoLink(t)
 	p.Partition()
 	c2 := mustDial(t, p.Addr()) // held, never dialled upstream
 	p.Refuse()
 	for i, conn := range []net.Conn{c, c2} {
-		conn.SetReadDeadline(time.Now().Add(2 * time.Second))
-		if _, err := conn.Read(make([]byte, 1)); err == nil || isTimeout(err) {
-			t.Fatalf("conn %d after Refuse: got %v, want it closed", i, err)
-		}
+		wantClosed(t, conn, conn, fmt.Sprintf("conn %d after Refuse", i))
 	}
 	if err := p.Heal(); err != nil {
 		t.Fatal(err)
@@ -270,10 +276,7 @@ func TestProxyClose(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Close did not return with connections held in a partition")
 	}
-	c.SetReadDeadline(time.Now().Add(2 * time.Second))
-	if _, err := c.Read(make([]byte, 1)); err == nil || isTimeout(err) {
-		t.Fatalf("read after Close: got %v, want the connection closed", err)
-	}
+	wantClosed(t, c, c, "read after Close")
 	if err := p.Heal(); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Heal after Close: got %v, want ErrClosed", err)
 	}
@@ -292,10 +295,7 @@ func TestProxyTargetDown(t *testing.T) {
 	ln.Close()
 	p := MustProxy(t, addr)
 	c := mustDial(t, p.Addr())
-	c.SetReadDeadline(time.Now().Add(2 * time.Second))
-	if _, err := c.Read(make([]byte, 1)); err == nil || isTimeout(err) {
-		t.Fatalf("read through a proxy whose target is down: got %v, want closed", err)
-	}
+	wantClosed(t, c, c, "read through a proxy whose target is down")
 }
 
 // TestProxyConcurrentSwitching flips modes while clients talk, for the race

@@ -3,7 +3,6 @@ package redis_test
 import (
 	"context"
 	"log/slog"
-	neturl "net/url"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,17 +24,12 @@ func (f *countingFallback) Take(_ context.Context, _ int64, rl latchkey.RateLimi
 // test can break.
 func MustProxiedClient(t *testing.T) (*redis.Client, *faults.Proxy) {
 	t.Helper()
-	u, err := neturl.Parse(MustRedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := faults.NewProxy(u.Host)
+	p, proxied, err := faults.ProxyURL(MustRedisURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
-	u.Host = p.Addr()
-	c, err := redis.Open(ctx, u.String(), redis.Options{Prefix: newPrefix(), Logger: slog.New(slog.DiscardHandler)})
+	c, err := redis.Open(ctx, proxied, redis.Options{Prefix: newPrefix(), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,22 +48,35 @@ func waitUp(t *testing.T, c *redis.Client, want bool) {
 	t.Fatalf("Up() never became %v", want)
 }
 
-// While Redis does not answer, the limiter asks its fallback at once (after
-// the one call that found Redis gone) and is back on Redis once it answers.
-func TestRateLimiterFallsBackAndReturns(t *testing.T) {
+// MustBreakableLimiter returns a limiter of 2 an hour on a proxied client,
+// with a counting fallback, after one take on Redis, with the proxy set to
+// mode: the start of every fallback case.
+func MustBreakableLimiter(t *testing.T, mode faults.Mode) (*redis.Client, *faults.Proxy, *countingFallback, func(now time.Time) (bool, error)) {
+	t.Helper()
 	c, p := MustProxiedClient(t)
 	fb := &countingFallback{}
 	l := c.RateLimiter("rl", fb)
 	rl := latchkey.RateLimit{Limit: 2, WindowSeconds: 3600}
-	now := time.Now()
-	if _, ok, err := l.Take(ctx, 1, rl, 1, now); err != nil || !ok {
+	take := func(now time.Time) (bool, error) {
+		_, ok, err := l.Take(ctx, 1, rl, 1, now)
+		return ok, err
+	}
+	if ok, err := take(time.Now()); err != nil || !ok {
 		t.Fatalf("first take: got %v, %v", ok, err)
 	}
-	if err := p.Refuse(); err != nil {
+	if err := p.SetMode(mode); err != nil {
 		t.Fatal(err)
 	}
+	return c, p, fb, take
+}
+
+// While Redis does not answer, the limiter asks its fallback at once (after
+// the one call that found Redis gone) and is back on Redis once it answers.
+func TestRateLimiterFallsBackAndReturns(t *testing.T) {
+	c, p, fb, take := MustBreakableLimiter(t, faults.Refuse)
+	now := time.Now()
 	for i := 0; i < 5; i++ {
-		if _, ok, err := l.Take(ctx, 1, rl, 1, now); err != nil || !ok {
+		if ok, err := take(now); err != nil || !ok {
 			t.Fatalf("take with Redis down: got %v, %v, want the fallback's grant", ok, err)
 		}
 	}
@@ -84,11 +91,10 @@ func TestRateLimiterFallsBackAndReturns(t *testing.T) {
 	}
 	waitUp(t, c, true)
 	// Back on Redis: one token was spent there before the outage.
-	_, ok, err := l.Take(ctx, 1, rl, 1, now)
-	if err != nil || !ok {
+	if ok, err := take(now); err != nil || !ok {
 		t.Fatalf("take after heal: got %v, %v", ok, err)
 	}
-	if _, ok, _ := l.Take(ctx, 1, rl, 1, now); ok {
+	if ok, _ := take(now); ok {
 		t.Fatal("third token after heal: granted, want refused by the shared window")
 	}
 	if n := fb.n.Load(); n != 5 {
@@ -98,18 +104,9 @@ func TestRateLimiterFallsBackAndReturns(t *testing.T) {
 
 // A partition (no answer at all) is cut short by the call's timeout.
 func TestRateLimiterPartitionFallsBack(t *testing.T) {
-	c, p := MustProxiedClient(t)
-	fb := &countingFallback{}
-	l := c.RateLimiter("rl", fb)
-	rl := latchkey.RateLimit{Limit: 2, WindowSeconds: 3600}
-	if _, _, err := l.Take(ctx, 1, rl, 1, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Partition(); err != nil {
-		t.Fatal(err)
-	}
+	c, p, fb, take := MustBreakableLimiter(t, faults.Partition)
 	start := time.Now()
-	if _, ok, err := l.Take(ctx, 1, rl, 1, time.Now()); err != nil || !ok {
+	if ok, err := take(time.Now()); err != nil || !ok {
 		t.Fatalf("take during a partition: got %v, %v, want the fallback's grant", ok, err)
 	}
 	t.Logf("a partitioned call fell back after %v", time.Since(start).Round(time.Millisecond))

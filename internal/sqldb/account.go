@@ -4,9 +4,6 @@ package sqldb
 
 import (
 	"context"
-	"database/sql"
-	"errors"
-	"fmt"
 	"strconv"
 
 	"github.com/latchkey/latchkey"
@@ -25,12 +22,7 @@ func (s *Store) FindAccountByID(ctx context.Context, id int64) (*latchkey.Accoun
 func (s *Store) FindAccountByName(ctx context.Context, name string) (*latchkey.Account, error) {
 	return readTx(ctx, s, func(tx *Tx) (*latchkey.Account, error) {
 		a, err := scanAccount(tx.queryRow(ctx, `SELECT id, name, key_prefix, created_at FROM accounts WHERE name = ?`, name))
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, latchkey.Errorf(latchkey.ENOTFOUND, "account %q not found", name)
-		} else if err != nil {
-			return nil, fmt.Errorf("find account: %w", err)
-		}
-		return a, nil
+		return a, rowErr(err, "find account", "account %q not found", name)
 	})
 }
 
@@ -58,10 +50,8 @@ func createAccount(ctx context.Context, tx *Tx, a *latchkey.Account) error {
 	a.CreatedAt = tx.now
 	err := tx.queryRow(ctx, `INSERT INTO accounts (name, key_prefix, created_at) VALUES (?, ?, ?) RETURNING id`,
 		a.Name, a.KeyPrefix, micros(a.CreatedAt)).Scan(&a.ID)
-	if isUniqueViolation(err) {
-		return latchkey.Errorf(latchkey.ECONFLICT, "account %q already exists", a.Name)
-	} else if err != nil {
-		return fmt.Errorf("insert account: %w", err)
+	if err := insertErr(err, "insert account", "account %q already exists", a.Name); err != nil {
+		return err
 	}
 	return insertAuditEvent(ctx, tx, &latchkey.AuditEvent{
 		AccountID:  a.ID,
@@ -78,12 +68,7 @@ func createAccount(ctx context.Context, tx *Tx, a *latchkey.Account) error {
 // findAccountByID returns an account, or not_found.
 func findAccountByID(ctx context.Context, tx *Tx, id int64) (*latchkey.Account, error) {
 	a, err := scanAccount(tx.queryRow(ctx, `SELECT id, name, key_prefix, created_at FROM accounts WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, latchkey.Errorf(latchkey.ENOTFOUND, "account %d not found", id)
-	} else if err != nil {
-		return nil, fmt.Errorf("find account: %w", err)
-	}
-	return a, nil
+	return a, rowErr(err, "find account", "account %d not found", id)
 }
 
 // scanAccount reads the id, name, key_prefix and created_at of an account row.

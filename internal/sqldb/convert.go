@@ -19,7 +19,7 @@ func nullMicros(t *time.Time) any {
 	if t == nil {
 		return nil
 	}
-	return t.UnixMicro()
+	return micros(*t)
 }
 
 // timePtr is the time a nullable microseconds column holds, or nil.
@@ -31,34 +31,31 @@ func timePtr(v sql.NullInt64) *time.Time {
 	return &t
 }
 
-// nullString is *s, or NULL for nil.
-func nullString(s *string) any {
-	if s == nil {
+// nullable is *p, or NULL for nil: the one conversion of an optional
+// value to a column.
+func nullable[T any](p *T) any {
+	if p == nil {
 		return nil
 	}
-	return *s
+	return *p
 }
 
-// stringPtr is the string a nullable column holds, or nil.
-func stringPtr(v sql.NullString) *string {
-	if !v.Valid {
-		return nil
-	}
-	return &v.String
-}
+// nullString is *s, or NULL for nil.
+func nullString(s *string) any { return nullable(s) }
 
 // nullInt is *i, or NULL for nil.
-func nullInt(i *int64) any {
-	if i == nil {
-		return nil
-	}
-	return *i
-}
+func nullInt(i *int64) any { return nullable(i) }
+
+// stringPtr is the string a nullable column holds, or nil.
+func stringPtr(v sql.NullString) *string { return validPtr(v.String, v.Valid) }
 
 // intPtr is the integer a nullable column holds, or nil.
-func intPtr(v sql.NullInt64) *int64 {
-	if !v.Valid {
+func intPtr(v sql.NullInt64) *int64 { return validPtr(v.Int64, v.Valid) }
+
+// validPtr is &v when the column held a value, nil for NULL.
+func validPtr[T any](v T, valid bool) *T {
+	if !valid {
 		return nil
 	}
-	return &v.Int64
+	return &v
 }

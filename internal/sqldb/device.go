@@ -4,8 +4,6 @@ package sqldb
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/latchkey/latchkey"
@@ -48,10 +46,8 @@ func (s *Store) AddDevice(ctx context.Context, keyID int64, deviceID string, max
 func addDevice(ctx context.Context, tx *Tx, keyID int64, deviceID string, max int64) error {
 	var id int64
 	err := tx.queryRow(ctx, `SELECT id FROM keys WHERE id = ?`+tx.store.dialect.forUpdate, keyID).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return latchkey.Errorf(latchkey.ENOTFOUND, "key %d not found", keyID)
-	} else if err != nil {
-		return fmt.Errorf("add device: %w", err)
+	if err := rowErr(err, "add device", "key %d not found", keyID); err != nil {
+		return err
 	}
 	var known, count int64
 	if err := tx.queryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN device_id = ? THEN 1 ELSE 0 END), 0)
@@ -77,12 +73,8 @@ func deleteDevice(ctx context.Context, tx *Tx, accountID, keyID int64, deviceID 
 	if err := keyExists(ctx, tx, accountID, keyID, true); err != nil {
 		return err
 	}
-	res, err := tx.exec(ctx, `DELETE FROM devices WHERE key_id = ? AND device_id = ?`, keyID, deviceID)
-	if err != nil {
-		return fmt.Errorf("delete device: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("delete device: %w", err)
+	if n, err := execCount(ctx, tx, "delete device", `DELETE FROM devices WHERE key_id = ? AND device_id = ?`, keyID, deviceID); err != nil {
+		return err
 	} else if n == 0 {
 		return latchkey.Errorf(latchkey.ENOTFOUND, "device %q of key %d not found", deviceID, keyID)
 	}
@@ -124,11 +116,5 @@ func keyExists(ctx context.Context, tx *Tx, accountID, keyID int64, lock bool) e
 		q += tx.store.dialect.forUpdate
 	}
 	var id int64
-	err := tx.queryRow(ctx, q, keyID, accountID).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return latchkey.Errorf(latchkey.ENOTFOUND, "key %d not found", keyID)
-	} else if err != nil {
-		return fmt.Errorf("find key: %w", err)
-	}
-	return nil
+	return rowErr(tx.queryRow(ctx, q, keyID, accountID).Scan(&id), "find key", "key %d not found", keyID)
 }

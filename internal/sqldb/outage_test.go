@@ -3,40 +3,26 @@ package sqldb_test
 import (
 	"context"
 	"errors"
-	"net/url"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/faults"
 	"github.com/latchkey/latchkey/internal/sqldb"
+	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 // A PostgreSQL store reached through a proxy the test breaks: refused or
 // partitioned, every call fails as unavailable with a Retry-After, within
 // the store's timeout, and works again once the link heals.
 func TestPostgresOutageIsUnavailable(t *testing.T) {
-	base := os.Getenv("LATCHKEY_TEST_POSTGRES_URL")
-	if base == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true but LATCHKEY_TEST_POSTGRES_URL is not set")
-		}
-		t.Skip("LATCHKEY_TEST_POSTGRES_URL is not set: skipping the PostgreSQL outage test")
-	}
-	dsn := newPostgresSchema(t, base)
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := faults.NewProxy(u.Host)
+	p, proxied, err := faults.ProxyURL(newPostgresSchema(t, testenv.PostgresURL(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
-	u.Host = p.Addr()
 	const timeout = 700 * time.Millisecond
-	s, err := sqldb.Open(ctx, u.String(), nil, sqldb.WithTimeout(timeout))
+	s, err := sqldb.Open(ctx, proxied, nil, sqldb.WithTimeout(timeout))
 	if err != nil {
 		t.Fatal(err)
 	}

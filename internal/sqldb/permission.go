@@ -5,8 +5,6 @@ package sqldb
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -64,10 +62,8 @@ func createPermission(ctx context.Context, tx *Tx, p *latchkey.Permission) error
 	p.CreatedAt = tx.now
 	_, err := tx.exec(ctx, `INSERT INTO permissions (account_id, name, description, created_at) VALUES (?, ?, ?, ?)`,
 		p.AccountID, p.Name, p.Description, micros(p.CreatedAt))
-	if isUniqueViolation(err) {
-		return latchkey.Errorf(latchkey.ECONFLICT, "permission %q already exists", p.Name)
-	} else if err != nil {
-		return fmt.Errorf("insert permission: %w", err)
+	if err := insertErr(err, "insert permission", "permission %q already exists", p.Name); err != nil {
+		return err
 	}
 	return insertAuditEvent(ctx, tx, &latchkey.AuditEvent{
 		AccountID:  p.AccountID,
@@ -94,10 +90,8 @@ func deletePermission(ctx context.Context, tx *Tx, accountID int64, name string)
 	var description string
 	err := tx.queryRow(ctx, `SELECT description FROM permissions WHERE account_id = ? AND name = ?`+lock,
 		accountID, name).Scan(&description)
-	if errors.Is(err, sql.ErrNoRows) {
-		return latchkey.Errorf(latchkey.ENOTFOUND, "permission %q not found", name)
-	} else if err != nil {
-		return fmt.Errorf("find permission: %w", err)
+	if err := rowErr(err, "find permission", "permission %q not found", name); err != nil {
+		return err
 	}
 	// Read the holders again: a key may have been given the permission
 	// while this transaction waited for its lock.

@@ -136,15 +136,7 @@ func (s *Store) PruneSessions(ctx context.Context, keep time.Duration) (int64, e
 			(SELECT id FROM session_families WHERE expires_at < ?)`, cutoff); err != nil {
 			return 0, fmt.Errorf("prune refresh tokens: %w", err)
 		}
-		res, err := tx.exec(ctx, `DELETE FROM session_families WHERE expires_at < ?`, cutoff)
-		if err != nil {
-			return 0, fmt.Errorf("prune session families: %w", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return 0, fmt.Errorf("prune session families: %w", err)
-		}
-		return n, nil
+		return execCount(ctx, tx, "prune session families", `DELETE FROM session_families WHERE expires_at < ?`, cutoff)
 	})
 }
 
@@ -315,16 +307,9 @@ func revokeSessionFamily(ctx context.Context, tx *Tx, f *latchkey.SessionFamily,
 // revokeUserSessions stamps every live family of the user revoked, as a
 // deactivation or a password change does, and reports how many.
 func revokeUserSessions(ctx context.Context, tx *Tx, userID int64) (int64, error) {
-	res, err := tx.exec(ctx, `UPDATE session_families SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?`,
+	return execCount(ctx, tx, "revoke user's sessions",
+		`UPDATE session_families SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?`,
 		micros(tx.now), userID, micros(tx.now))
-	if err != nil {
-		return 0, fmt.Errorf("revoke user's sessions: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("revoke user's sessions: %w", err)
-	}
-	return n, nil
 }
 
 // insertSessionEvent audits a session family's event as its user.
@@ -373,10 +358,8 @@ func findSessionFamily(ctx context.Context, tx *Tx, id string, lock bool) (*latc
 	var createdAt, expiresAt int64
 	var revokedAt sql.NullInt64
 	err := tx.queryRow(ctx, q, id).Scan(&f.ID, &f.UserID, &createdAt, &expiresAt, &revokedAt, &f.IP, &f.UserAgent)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, latchkey.Errorf(latchkey.ENOTFOUND, "session not found")
-	} else if err != nil {
-		return nil, fmt.Errorf("find session family: %w", err)
+	if err := rowErr(err, "find session family", "session not found"); err != nil {
+		return nil, err
 	}
 	f.CreatedAt, f.ExpiresAt, f.RevokedAt = fromMicros(createdAt), fromMicros(expiresAt), timePtr(revokedAt)
 	return &f, nil

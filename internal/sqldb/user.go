@@ -166,10 +166,8 @@ func (s *Store) RemoveMember(ctx context.Context, accountID, userID int64) error
 		}
 		var role string
 		err := tx.queryRow(ctx, `SELECT role FROM memberships WHERE account_id = ? AND user_id = ?`, accountID, userID).Scan(&role)
-		if errors.Is(err, sql.ErrNoRows) {
-			return latchkey.Errorf(latchkey.ENOTFOUND, "user %d is not a member of account %d", userID, accountID)
-		} else if err != nil {
-			return fmt.Errorf("remove member: %w", err)
+		if err := rowErr(err, "remove member", "user %d is not a member of account %d", userID, accountID); err != nil {
+			return err
 		}
 		if role == string(latchkey.RoleAdmin) {
 			if err := keepAnAdmin(ctx, tx, accountID, userID); err != nil {
@@ -265,10 +263,8 @@ func createUser(ctx context.Context, tx *Tx, u *latchkey.User, passwordHash stri
 	u.CreatedAt = tx.now
 	err = tx.queryRow(ctx, `INSERT INTO users (email, name, password_hash, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
 		u.Email, u.Name, passwordHash, micros(u.CreatedAt)).Scan(&u.ID)
-	if isUniqueViolation(err) {
-		return latchkey.Errorf(latchkey.ECONFLICT, "a user with email %q already exists", u.Email)
-	} else if err != nil {
-		return fmt.Errorf("insert user: %w", err)
+	if err := insertErr(err, "insert user", "a user with email %q already exists", u.Email); err != nil {
+		return err
 	}
 	return insertAuditEvent(ctx, tx, &latchkey.AuditEvent{
 		AccountID:  home,
@@ -305,10 +301,8 @@ func scanUser(r scanner, extra ...any) (*latchkey.User, error) {
 func findUser(ctx context.Context, tx *Tx, where string, arg any) (*latchkey.User, string, error) {
 	var hash string
 	u, err := scanUser(tx.queryRow(ctx, `SELECT `+userColumns+`, u.password_hash FROM users u WHERE `+where, arg), &hash)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, "", latchkey.Errorf(latchkey.ENOTFOUND, "user not found")
-	} else if err != nil {
-		return nil, "", fmt.Errorf("find user: %w", err)
+	if err := rowErr(err, "find user", "user not found"); err != nil {
+		return nil, "", err
 	}
 	return u, hash, nil
 }
@@ -361,12 +355,7 @@ func setMembership(ctx context.Context, tx *Tx, accountID, userID int64, role la
 func lockUser(ctx context.Context, tx *Tx, userID int64) error {
 	var id int64
 	err := tx.queryRow(ctx, `SELECT id FROM users WHERE id = ?`+tx.store.dialect.forUpdate, userID).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return latchkey.Errorf(latchkey.ENOTFOUND, "user %d not found", userID)
-	} else if err != nil {
-		return fmt.Errorf("lock user: %w", err)
-	}
-	return nil
+	return rowErr(err, "lock user", "user %d not found", userID)
 }
 
 // keepAnAdmin refuses, as a conflict, to end or demote userID's admin
