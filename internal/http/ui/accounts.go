@@ -78,8 +78,7 @@ func (u *UI) createAccount(w http.ResponseWriter, r *http.Request, p *page) {
 		err = u.Users.SetMembership(ctx, a.ID, p.User.ID, latchkey.RoleAdmin)
 	}
 	if err != nil {
-		if c := latchkey.ErrorCode(err); c == latchkey.EINVALID || c == latchkey.ECONFLICT {
-			p.Error, p.Fields = latchkey.ErrorMessage(err), latchkey.ErrorFields(err)
+		if p.refuse(err) {
 			u.showAccounts(w, r, p, http.StatusBadRequest, d)
 			return
 		}

@@ -120,11 +120,7 @@ func (u *UI) keyAction(w http.ResponseWriter, r *http.Request, p *page, notice s
 		err = do(k)
 	}
 	if err != nil {
-		if k != nil && latchkey.ErrorCode(err) == latchkey.EINVALID {
-			p.Error, p.Fields = latchkey.ErrorMessage(err), map[string]string{}
-			for f, m := range latchkey.ErrorFields(err) {
-				p.Fields[formName(f)] = m
-			}
+		if k != nil && p.refuse(err) {
 			form := formOf(k)
 			if r.URL.Path == "/admin/keys/"+r.PathValue("id") {
 				form = postedForm(r.PostForm)

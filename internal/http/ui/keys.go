@@ -152,16 +152,11 @@ func (u *UI) createKey(w http.ResponseWriter, r *http.Request, p *page) {
 		k, secret, err = u.Keys.CreateKey(r.Context(), pr.AccountID, c)
 	}
 	if err != nil {
-		p.Error, p.Fields = latchkey.ErrorMessage(err), map[string]string{}
-		for f, m := range latchkey.ErrorFields(err) {
-			p.Fields[formName(f)] = m
-		}
-		switch latchkey.ErrorCode(err) {
-		case latchkey.EINVALID, latchkey.ECONFLICT:
+		if p.refuse(err) {
 			u.showNewKey(w, r, p, http.StatusBadRequest, form)
-		default:
-			u.errorPage(w, r, p, err)
+			return
 		}
+		u.errorPage(w, r, p, err)
 		return
 	}
 	if err := u.sealSecret(w, k.ID, secret); err != nil {

@@ -48,8 +48,7 @@ func (u *UI) createPermission(w http.ResponseWriter, r *http.Request, p *page) {
 		err = u.Permissions.CreatePermission(r.Context(), &latchkey.Permission{AccountID: principal(r).AccountID, Name: d.Name, Description: d.Description})
 	}
 	if err != nil {
-		if c := latchkey.ErrorCode(err); c == latchkey.EINVALID || c == latchkey.ECONFLICT {
-			p.Error, p.Fields = latchkey.ErrorMessage(err), latchkey.ErrorFields(err)
+		if p.refuse(err) {
 			u.showPermissions(w, r, p, http.StatusBadRequest, d)
 			return
 		}

@@ -28,13 +28,9 @@ func (u *UI) changePassword(w http.ResponseWriter, r *http.Request, p *page) {
 		err = u.changeOwnPassword(r, p.User, current, next)
 	}
 	if err != nil {
-		if latchkey.ErrorCode(err) == latchkey.EINVALID {
-			p.Error, p.Fields = latchkey.ErrorMessage(err), map[string]string{}
-			for k, v := range latchkey.ErrorFields(err) {
-				if k == "password" {
-					k = "new"
-				}
-				p.Fields[k] = v
+		if p.refuse(err) {
+			if m, ok := p.Fields["password"]; ok {
+				p.Fields["new"] = m
 			}
 			u.render(w, r, http.StatusBadRequest, "profile", p)
 			return

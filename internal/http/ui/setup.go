@@ -69,8 +69,17 @@ func (u *UI) setupSubmit(w http.ResponseWriter, r *http.Request) {
 			_, err = u.Setup.CompleteSetup(r.Context(), d.Token, usr, hash)
 		}
 	}
+	if latchkey.ErrorCode(err) == latchkey.EUNAUTHORIZED { // the token: the form's fault too
+		p.Error = latchkey.ErrorMessage(err)
+		u.render(w, r, http.StatusBadRequest, "setup", p)
+		return
+	}
 	if err != nil {
-		u.formError(w, r, "setup", p, err)
+		if p.refuse(err) {
+			u.render(w, r, http.StatusBadRequest, "setup", p)
+			return
+		}
+		u.errorPage(w, r, p, err)
 		return
 	}
 	if _, err := u.Auth.SignIn(w, r, usr.Email, password); err != nil {

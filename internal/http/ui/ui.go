@@ -283,35 +283,21 @@ func (u *UI) errorPage(w http.ResponseWriter, r *http.Request, p *page, err erro
 	u.render(w, r, status, "error", p)
 }
 
-// formError shows a refused form again with what was wrong: the message
-// and each field's own; a fault that is not the form's goes to errorPage.
-func (u *UI) formError(w http.ResponseWriter, r *http.Request, name string, p *page, err error) {
-	var status int
-	switch latchkey.ErrorCode(err) {
-	case latchkey.EINVALID:
-		status = http.StatusBadRequest
-	case latchkey.ECONFLICT:
-		status = http.StatusConflict
-	case latchkey.EUNAUTHORIZED, latchkey.ENOTFOUND:
-		status = http.StatusBadRequest
-		if name != "setup" {
-			u.errorPage(w, r, p, err)
-			return
-		}
-	case latchkey.EFORBIDDEN:
-		status = http.StatusForbidden
-	default:
-		u.errorPage(w, r, p, err)
-		return
+// refuse puts a refused form's message and field errors on the page and
+// reports whether err is the form's fault (invalid or conflict), so the
+// form is shown again with them; any other error is errorPage's.
+func (p *page) refuse(err error) bool {
+	if c := latchkey.ErrorCode(err); c != latchkey.EINVALID && c != latchkey.ECONFLICT {
+		return false
 	}
+	p.Error = latchkey.ErrorMessage(err)
 	if p.Fields == nil {
 		p.Fields = map[string]string{}
 	}
-	for k, v := range latchkey.ErrorFields(err) {
-		p.Fields[formName(k)] = v
+	for f, m := range latchkey.ErrorFields(err) {
+		p.Fields[formName(f)] = m
 	}
-	p.Error = latchkey.ErrorMessage(err)
-	u.render(w, r, status, name, p)
+	return true
 }
 
 // formName maps a model field named in an error to the form field that

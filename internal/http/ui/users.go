@@ -62,8 +62,7 @@ func (u *UI) createUser(w http.ResponseWriter, r *http.Request, p *page) {
 		}
 	}
 	if err != nil {
-		if c := latchkey.ErrorCode(err); c == latchkey.EINVALID || c == latchkey.ECONFLICT {
-			p.Error, p.Fields = latchkey.ErrorMessage(err), latchkey.ErrorFields(err)
+		if p.refuse(err) {
 			u.showUsers(w, r, p, http.StatusBadRequest, d)
 			return
 		}
@@ -102,8 +101,7 @@ func (u *UI) memberAction(w http.ResponseWriter, r *http.Request, p *page, notic
 		return
 	}
 	if err := do(target); err != nil {
-		if c := latchkey.ErrorCode(err); c == latchkey.EINVALID || c == latchkey.ECONFLICT {
-			p.Error, p.Fields = latchkey.ErrorMessage(err), latchkey.ErrorFields(err)
+		if p.refuse(err) {
 			u.showUsers(w, r, p, http.StatusBadRequest, &usersData{Role: string(latchkey.RoleMember)})
 			return
 		}
