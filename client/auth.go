@@ -61,10 +61,10 @@ func (c *Client) Logout(ctx context.Context) error {
 // CSRFToken returns the CSRF token of the client's session (GET
 // /v1/auth/csrf), which a browser sends as X-CSRF-Token with its cookie.
 func (c *Client) CSRFToken(ctx context.Context) (string, error) {
-	var out struct {
+	out, err := call[struct {
 		CSRFToken string `json:"csrf_token"`
-	}
-	if err := c.do(ctx, request{method: "GET", path: "/v1/auth/csrf"}, &out); err != nil {
+	}](ctx, c, request{method: "GET", path: "/v1/auth/csrf"})
+	if err != nil {
 		return "", err
 	}
 	return out.CSRFToken, nil

@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/latchkey/latchkey"
@@ -12,23 +11,15 @@ import (
 // ListPermissions returns the account's permission catalogue (GET
 // /v1/permissions).
 func (c *Client) ListPermissions(ctx context.Context) ([]*latchkey.Permission, error) {
-	var p Page[*latchkey.Permission]
-	if err := c.do(ctx, request{method: "GET", path: "/v1/permissions"}, &p); err != nil {
-		return nil, err
-	}
-	return p.Data, nil
+	return list[*latchkey.Permission](ctx, c, "/v1/permissions", nil)
 }
 
 // CreatePermission adds a name to the account's catalogue (POST
 // /v1/permissions), so keys may be given it; needs account:admin. A name
 // already there is a conflict.
 func (c *Client) CreatePermission(ctx context.Context, name, description string) (*latchkey.Permission, error) {
-	var p latchkey.Permission
 	body := map[string]string{"name": name, "description": description}
-	if err := c.do(ctx, request{method: "POST", path: "/v1/permissions", body: body}, &p); err != nil {
-		return nil, err
-	}
-	return &p, nil
+	return call[latchkey.Permission](ctx, c, request{method: "POST", path: "/v1/permissions", body: body})
 }
 
 // DeletePermission removes a name from the catalogue (DELETE
@@ -53,66 +44,36 @@ type AuditOptions struct {
 // (GET /v1/audit); needs audit:read.
 func (c *Client) ListAudit(ctx context.Context, o AuditOptions) (*Page[*latchkey.AuditEvent], error) {
 	q := url.Values{}
-	if o.KeyID > 0 {
-		q.Set("key_id", itoa(o.KeyID))
-	}
-	if o.ActorKind != "" {
-		q.Set("actor_kind", string(o.ActorKind))
-	}
+	setQuery(q, map[string]any{"key_id": o.KeyID, "actor_kind": string(o.ActorKind), "action": o.Action, "cursor": o.Cursor, "limit": o.Limit})
 	if o.ActorID != nil {
 		q.Set("actor_id", itoa(*o.ActorID))
 	}
-	if o.Action != "" {
-		q.Set("action", o.Action)
-	}
 	setTime(q, "since", o.Since)
 	setTime(q, "until", o.Until)
-	if o.Cursor != "" {
-		q.Set("cursor", o.Cursor)
-	}
-	if o.Limit > 0 {
-		q.Set("limit", strconv.Itoa(o.Limit))
-	}
-	var p Page[*latchkey.AuditEvent]
-	if err := c.do(ctx, request{method: "GET", path: "/v1/audit", query: q}, &p); err != nil {
-		return nil, err
-	}
-	return &p, nil
+	return call[Page[*latchkey.AuditEvent]](ctx, c, request{method: "GET", path: "/v1/audit", query: q})
 }
 
 // ListAccounts returns the accounts the caller can reach (GET
 // /v1/accounts): every one for the operator, a user's own, a root key's
 // one.
 func (c *Client) ListAccounts(ctx context.Context) ([]*latchkey.Account, error) {
-	var p Page[*latchkey.Account]
-	if err := c.do(ctx, request{method: "GET", path: "/v1/accounts"}, &p); err != nil {
-		return nil, err
-	}
-	return p.Data, nil
+	return list[*latchkey.Account](ctx, c, "/v1/accounts", nil)
 }
 
 // CreateAccount creates an account (POST /v1/accounts); operator only.
 // keyPrefix is the prefix of its keys' secrets, "" for lk.
 func (c *Client) CreateAccount(ctx context.Context, name, keyPrefix string) (*latchkey.Account, error) {
-	var a latchkey.Account
 	body := map[string]string{"name": name}
 	if keyPrefix != "" {
 		body["key_prefix"] = keyPrefix
 	}
-	if err := c.do(ctx, request{method: "POST", path: "/v1/accounts", body: body}, &a); err != nil {
-		return nil, err
-	}
-	return &a, nil
+	return call[latchkey.Account](ctx, c, request{method: "POST", path: "/v1/accounts", body: body})
 }
 
 // ListUsers returns the account's users with their roles (GET
 // /v1/users); needs account:admin.
 func (c *Client) ListUsers(ctx context.Context) ([]*latchkey.Member, error) {
-	var p Page[*latchkey.Member]
-	if err := c.do(ctx, request{method: "GET", path: "/v1/users"}, &p); err != nil {
-		return nil, err
-	}
-	return p.Data, nil
+	return list[*latchkey.Member](ctx, c, "/v1/users", nil)
 }
 
 // UserCreate is a new user of the account.
@@ -126,21 +87,13 @@ type UserCreate struct {
 // CreateUser creates a user in the account with a role (POST /v1/users);
 // needs account:admin.
 func (c *Client) CreateUser(ctx context.Context, in *UserCreate) (*latchkey.Member, error) {
-	var m latchkey.Member
-	if err := c.do(ctx, request{method: "POST", path: "/v1/users", body: in}, &m); err != nil {
-		return nil, err
-	}
-	return &m, nil
+	return call[latchkey.Member](ctx, c, request{method: "POST", path: "/v1/users", body: in})
 }
 
 // SetMemberRole gives a user a role in an account (PUT
 // /v1/accounts/{id}/members/{user_id}); needs account:admin of that
 // account (only the operator brings in a user of another account).
 func (c *Client) SetMemberRole(ctx context.Context, accountID, userID int64, role latchkey.Role) (*latchkey.Member, error) {
-	var m latchkey.Member
 	path := "/v1/accounts/" + itoa(accountID) + "/members/" + itoa(userID)
-	if err := c.do(ctx, request{method: "PUT", path: path, body: map[string]latchkey.Role{"role": role}}, &m); err != nil {
-		return nil, err
-	}
-	return &m, nil
+	return call[latchkey.Member](ctx, c, request{method: "PUT", path: path, body: map[string]latchkey.Role{"role": role}})
 }

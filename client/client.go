@@ -81,6 +81,24 @@ func (c *Client) do(ctx context.Context, rq request, out any) error {
 	return err
 }
 
+// call is do for a route that answers one T.
+func call[T any](ctx context.Context, c *Client, rq request) (*T, error) {
+	var v T
+	if err := c.do(ctx, rq, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// list is a GET of a route that answers all its items as one page.
+func list[T any](ctx context.Context, c *Client, path string, query url.Values) ([]T, error) {
+	p, err := call[Page[T]](ctx, c, request{method: "GET", path: path, query: query})
+	if err != nil {
+		return nil, err
+	}
+	return p.Data, nil
+}
+
 // send is do that also returns the answer's headers.
 func (c *Client) send(ctx context.Context, rq request, out any) (http.Header, error) {
 	var rd io.Reader
@@ -187,27 +205,26 @@ func apiError(method, path string, resp *http.Response, body []byte) *latchkey.E
 	return e
 }
 
+// statusCodes are the error codes of answers that are not problems, by
+// status (a proxy's 502 page is unavailable, as the server's own 503 is).
+var statusCodes = map[int]string{
+	http.StatusBadRequest:            latchkey.EINVALID,
+	http.StatusUnauthorized:          latchkey.EUNAUTHORIZED,
+	http.StatusForbidden:             latchkey.EFORBIDDEN,
+	http.StatusNotFound:              latchkey.ENOTFOUND,
+	http.StatusConflict:              latchkey.ECONFLICT,
+	http.StatusRequestEntityTooLarge: latchkey.ETOOLARGE,
+	http.StatusUnsupportedMediaType:  latchkey.EUNSUPPORTED,
+	http.StatusTooManyRequests:       latchkey.ERATELIMITED,
+	http.StatusBadGateway:            latchkey.EUNAVAILABLE,
+	http.StatusServiceUnavailable:    latchkey.EUNAVAILABLE,
+	http.StatusGatewayTimeout:        latchkey.EUNAVAILABLE,
+}
+
 // codeOfStatus is the error code of an answer that is not a problem.
 func codeOfStatus(status int) string {
-	switch status {
-	case http.StatusBadRequest:
-		return latchkey.EINVALID
-	case http.StatusUnauthorized:
-		return latchkey.EUNAUTHORIZED
-	case http.StatusForbidden:
-		return latchkey.EFORBIDDEN
-	case http.StatusNotFound:
-		return latchkey.ENOTFOUND
-	case http.StatusConflict:
-		return latchkey.ECONFLICT
-	case http.StatusRequestEntityTooLarge:
-		return latchkey.ETOOLARGE
-	case http.StatusUnsupportedMediaType:
-		return latchkey.EUNSUPPORTED
-	case http.StatusTooManyRequests:
-		return latchkey.ERATELIMITED
-	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return latchkey.EUNAVAILABLE
+	if code, ok := statusCodes[status]; ok {
+		return code
 	}
 	return latchkey.EINTERNAL
 }
@@ -219,6 +236,27 @@ func itoa(id int64) string { return strconv.FormatInt(id, 10) }
 func setTime(q url.Values, name string, t time.Time) {
 	if !t.IsZero() {
 		q.Set(name, t.UTC().Format(time.RFC3339))
+	}
+}
+
+// setQuery sets the query parameters whose values are not empty; an int
+// or int64 is empty when it is 0 or less.
+func setQuery(q url.Values, params map[string]any) {
+	for name, v := range params {
+		switch v := v.(type) {
+		case string:
+			if v != "" {
+				q.Set(name, v)
+			}
+		case int:
+			if v > 0 {
+				q.Set(name, strconv.Itoa(v))
+			}
+		case int64:
+			if v > 0 {
+				q.Set(name, itoa(v))
+			}
+		}
 	}
 }
 

@@ -34,6 +34,8 @@ func MustRecorder(tb testing.TB, status int, body string, got *recorded) *client
 	return client.New(srv.URL, "lk_root")
 }
 
+// TestMethodsSendTheRoutesOfTheAPI checks each method's method, URI, body
+// and content type, and its decoding of the answer.
 func TestMethodsSendTheRoutesOfTheAPI(t *testing.T) {
 	ctx := context.Background()
 	since := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -170,6 +172,7 @@ func TestMethodsSendTheRoutesOfTheAPI(t *testing.T) {
 	}
 }
 
+// TestCredentials checks which header each kind of credential is sent in.
 func TestCredentials(t *testing.T) {
 	var got recorded
 	c := MustRecorder(t, 200, `{"data":[]}`, &got)
@@ -182,6 +185,8 @@ func TestCredentials(t *testing.T) {
 	}
 }
 
+// TestLoginReadsTheRefreshCookie checks that Login takes the refresh token
+// from its cookie.
 func TestLoginReadsTheRefreshCookie(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.SetCookie(w, &http.Cookie{Name: "__Host-access", Value: "at", Path: "/", Secure: true, HttpOnly: true})
@@ -199,6 +204,8 @@ func TestLoginReadsTheRefreshCookie(t *testing.T) {
 	}
 }
 
+// TestErrorsAreLatchkeyErrors checks that refusals, problem or not, come
+// back as *latchkey.Error with the code, fields and Retry-After.
 func TestErrorsAreLatchkeyErrors(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -254,6 +261,8 @@ func TestErrorsAreLatchkeyErrors(t *testing.T) {
 	}
 }
 
+// TestNetworkErrorIsNotAnAPIError checks that a call that got no answer is
+// not dressed up as a refusal.
 func TestNetworkErrorIsNotAnAPIError(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	u := srv.URL

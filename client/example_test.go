@@ -34,6 +34,7 @@ func fakeLatchkey() *httptest.Server {
 	}))
 }
 
+// ExampleClient_Middleware protects a handler with the middleware.
 func ExampleClient_Middleware() {
 	srv := fakeLatchkey()
 	defer srv.Close()
@@ -67,6 +68,7 @@ func ExampleClient_Middleware() {
 	// {"error":"NOT_FOUND"}
 }
 
+// ExampleClient_GetKey reads a key.
 func ExampleClient_GetKey() {
 	srv := fakeLatchkey()
 	defer srv.Close()

@@ -11,11 +11,7 @@ type Health struct {
 // Health asks whether the server is up (GET /healthz); it needs no
 // credential.
 func (c *Client) Health(ctx context.Context) (*Health, error) {
-	var h Health
-	if err := c.do(ctx, request{method: "GET", path: "/healthz"}, &h); err != nil {
-		return nil, err
-	}
-	return &h, nil
+	return call[Health](ctx, c, request{method: "GET", path: "/healthz"})
 }
 
 // Readiness is the answer of /readyz when the server can serve.
@@ -29,9 +25,5 @@ type Readiness struct {
 // *latchkey.Error with code unavailable whose Fields name each failing
 // check.
 func (c *Client) Ready(ctx context.Context) (*Readiness, error) {
-	var r Readiness
-	if err := c.do(ctx, request{method: "GET", path: "/readyz"}, &r); err != nil {
-		return nil, err
-	}
-	return &r, nil
+	return call[Readiness](ctx, c, request{method: "GET", path: "/readyz"})
 }

@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/latchkey/latchkey"
@@ -22,20 +21,12 @@ type KeyPage = Page[*latchkey.Key]
 // CreateKey creates a key (POST /v1/keys); the answer carries its secret,
 // this once. Creating a root key needs account:admin.
 func (c *Client) CreateKey(ctx context.Context, in *latchkey.KeyCreate) (*KeyWithSecret, error) {
-	var k KeyWithSecret
-	if err := c.do(ctx, request{method: "POST", path: "/v1/keys", body: in}, &k); err != nil {
-		return nil, err
-	}
-	return &k, nil
+	return call[KeyWithSecret](ctx, c, request{method: "POST", path: "/v1/keys", body: in})
 }
 
 // GetKey reads a key (GET /v1/keys/{id}).
 func (c *Client) GetKey(ctx context.Context, id int64) (*latchkey.Key, error) {
-	var k latchkey.Key
-	if err := c.do(ctx, request{method: "GET", path: "/v1/keys/" + itoa(id)}, &k); err != nil {
-		return nil, err
-	}
-	return &k, nil
+	return call[latchkey.Key](ctx, c, request{method: "GET", path: "/v1/keys/" + itoa(id)})
 }
 
 // ListOptions filters ListKeys; zero values match all.
@@ -51,19 +42,8 @@ type ListOptions struct {
 // ListKeys returns a page of keys, newest first (GET /v1/keys).
 func (c *Client) ListKeys(ctx context.Context, o ListOptions) (*KeyPage, error) {
 	q := url.Values{}
-	for name, v := range map[string]string{"owner_email": o.OwnerEmail, "status": o.Status, "kind": o.Kind, "q": o.Query, "cursor": o.Cursor} {
-		if v != "" {
-			q.Set(name, v)
-		}
-	}
-	if o.Limit > 0 {
-		q.Set("limit", strconv.Itoa(o.Limit))
-	}
-	var p KeyPage
-	if err := c.do(ctx, request{method: "GET", path: "/v1/keys", query: q}, &p); err != nil {
-		return nil, err
-	}
-	return &p, nil
+	setQuery(q, map[string]any{"owner_email": o.OwnerEmail, "status": o.Status, "kind": o.Kind, "q": o.Query, "cursor": o.Cursor, "limit": o.Limit})
+	return call[KeyPage](ctx, c, request{method: "GET", path: "/v1/keys", query: q})
 }
 
 // UpdateKey sends a JSON merge patch (PATCH /v1/keys/{id}, RFC 7396):
@@ -74,12 +54,7 @@ func (c *Client) UpdateKey(ctx context.Context, id int64, patch map[string]any) 
 	if patch == nil {
 		patch = map[string]any{}
 	}
-	var k latchkey.Key
-	rq := request{method: "PATCH", path: "/v1/keys/" + itoa(id), body: patch, contentType: "application/merge-patch+json"}
-	if err := c.do(ctx, rq, &k); err != nil {
-		return nil, err
-	}
-	return &k, nil
+	return call[latchkey.Key](ctx, c, request{method: "PATCH", path: "/v1/keys/" + itoa(id), body: patch, contentType: "application/merge-patch+json"})
 }
 
 // DeleteKey deletes a key (DELETE /v1/keys/{id}).
@@ -90,34 +65,22 @@ func (c *Client) DeleteKey(ctx context.Context, id int64) error {
 // RevokeKey revokes a key with a reason (POST /v1/keys/{id}/revoke); a
 // revoked key never verifies again.
 func (c *Client) RevokeKey(ctx context.Context, id int64, reason string) (*latchkey.Key, error) {
-	var k latchkey.Key
 	body := map[string]string{"reason": reason}
-	if err := c.do(ctx, request{method: "POST", path: "/v1/keys/" + itoa(id) + "/revoke", body: body}, &k); err != nil {
-		return nil, err
-	}
-	return &k, nil
+	return call[latchkey.Key](ctx, c, request{method: "POST", path: "/v1/keys/" + itoa(id) + "/revoke", body: body})
 }
 
 // RotateKey issues a new secret for the same key (POST
 // /v1/keys/{id}/rotate); the old secret keeps working for grace (whole
 // seconds, at most 30 days).
 func (c *Client) RotateKey(ctx context.Context, id int64, grace time.Duration) (*KeyWithSecret, error) {
-	var k KeyWithSecret
 	body := map[string]int64{"grace_seconds": int64(grace / time.Second)}
-	if err := c.do(ctx, request{method: "POST", path: "/v1/keys/" + itoa(id) + "/rotate", body: body}, &k); err != nil {
-		return nil, err
-	}
-	return &k, nil
+	return call[KeyWithSecret](ctx, c, request{method: "POST", path: "/v1/keys/" + itoa(id) + "/rotate", body: body})
 }
 
 // ListDevices lists the device ids a key has been verified with (GET
 // /v1/keys/{id}/devices).
 func (c *Client) ListDevices(ctx context.Context, id int64) ([]*latchkey.Device, error) {
-	var p Page[*latchkey.Device]
-	if err := c.do(ctx, request{method: "GET", path: "/v1/keys/" + itoa(id) + "/devices"}, &p); err != nil {
-		return nil, err
-	}
-	return p.Data, nil
+	return list[*latchkey.Device](ctx, c, "/v1/keys/"+itoa(id)+"/devices", nil)
 }
 
 // DeleteDevice forgets one of a key's devices (DELETE
@@ -138,14 +101,8 @@ type UsageOptions struct {
 // buckets (GET /v1/keys/{id}/usage).
 func (c *Client) KeyUsage(ctx context.Context, id int64, o UsageOptions) ([]*latchkey.UsageBucket, error) {
 	q := url.Values{}
-	if o.Bucket != "" {
-		q.Set("bucket", o.Bucket)
-	}
+	setQuery(q, map[string]any{"bucket": o.Bucket})
 	setTime(q, "since", o.Since)
 	setTime(q, "until", o.Until)
-	var p Page[*latchkey.UsageBucket]
-	if err := c.do(ctx, request{method: "GET", path: "/v1/keys/" + itoa(id) + "/usage", query: q}, &p); err != nil {
-		return nil, err
-	}
-	return p.Data, nil
+	return list[*latchkey.UsageBucket](ctx, c, "/v1/keys/"+itoa(id)+"/usage", q)
 }

@@ -102,6 +102,8 @@ type middleware struct {
 // outageLogEvery bounds how often an outage is logged.
 const outageLogEvery = time.Minute
 
+// ServeHTTP verifies the request's key and lets it through only when it
+// is valid, answering every refusal with its status and headers.
 func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !m.c.hasCredential() {
 		m.misconfig("no root key: set the client's RootKey to a root key holding keys:verify", nil)

@@ -56,6 +56,8 @@ func serve(h http.Handler, header ...string) *httptest.ResponseRecorder {
 	return rec
 }
 
+// TestMiddlewareStatusesAndHeaders checks each outcome's status and exact
+// headers.
 func TestMiddlewareStatusesAndHeaders(t *testing.T) {
 	srv := MustVerifyServer(t)
 	h := client.New(srv.URL, "root").Middleware(client.MiddlewareOptions{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -113,6 +115,8 @@ func TestMiddlewareStatusesAndHeaders(t *testing.T) {
 	}
 }
 
+// TestMiddlewareKeyHeader checks that the key is read from the configured
+// header.
 func TestMiddlewareKeyHeader(t *testing.T) {
 	srv := MustVerifyServer(t)
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
@@ -137,6 +141,8 @@ func TestMiddlewareKeyHeader(t *testing.T) {
 	}
 }
 
+// TestMiddlewareMisconfiguredIsLoggedOnceAnd500 checks that a missing or
+// refused root key is the operator's problem: 500, logged once.
 func TestMiddlewareMisconfiguredIsLoggedOnceAnd500(t *testing.T) {
 	srv := MustVerifyServer(t)
 	forbidden := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -176,6 +182,8 @@ func TestMiddlewareMisconfiguredIsLoggedOnceAnd500(t *testing.T) {
 	}
 }
 
+// TestMiddlewareOutageIs503WithRetryAfter checks that an unreachable
+// server is a 503 with Retry-After.
 func TestMiddlewareOutageIs503WithRetryAfter(t *testing.T) {
 	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/problem+json")
@@ -208,6 +216,8 @@ func TestMiddlewareOutageIs503WithRetryAfter(t *testing.T) {
 	}
 }
 
+// TestMiddlewareMalformedKeyIs401 checks that a malformed key is the end
+// user's 401, not an outage.
 func TestMiddlewareMalformedKeyIs401(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/problem+json")
@@ -269,6 +279,8 @@ func TestMiddlewareEndUserInputIsNotMisconfiguration(t *testing.T) {
 	}
 }
 
+// TestMiddlewareCancelledRequestIsNotAnOutage checks that a client that
+// went away is not logged as an outage.
 func TestMiddlewareCancelledRequestIsNotAnOutage(t *testing.T) {
 	srv := MustVerifyServer(t)
 	var logs bytes.Buffer
@@ -284,6 +296,8 @@ func TestMiddlewareCancelledRequestIsNotAnOutage(t *testing.T) {
 	}
 }
 
+// TestMiddlewareDeviceHeader checks that the device id is sent from its
+// header.
 func TestMiddlewareDeviceHeader(t *testing.T) {
 	var got latchkey.VerifyRequest
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

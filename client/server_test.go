@@ -97,6 +97,8 @@ func wantCode(tb testing.TB, err error, code string) *latchkey.Error {
 	return e
 }
 
+// TestAgainstTheRealServer calls every typed method against the real
+// binary.
 func TestAgainstTheRealServer(t *testing.T) {
 	base := MustRealServer(t)
 	ctx := context.Background()
@@ -249,6 +251,9 @@ func TestAgainstTheRealServer(t *testing.T) {
 		if m.ID == 0 || m.Role != latchkey.RoleAdmin {
 			t.Errorf("CreateUser: got %+v", m)
 		}
+		// The last admin of an account stays one: another comes first.
+		wantCode(t, must2(root.SetMemberRole(ctx, 1, m.ID, latchkey.RoleMember)), latchkey.ECONFLICT)
+		must(root.CreateUser(ctx, &client.UserCreate{Email: "grace@acme.test", Password: "correct horse battery", Role: latchkey.RoleAdmin})).ok(t)
 		if m := must(root.SetMemberRole(ctx, 1, m.ID, latchkey.RoleMember)).ok(t); m.Role != latchkey.RoleMember {
 			t.Errorf("SetMemberRole: got %+v", m)
 		}

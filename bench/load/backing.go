@@ -22,6 +22,8 @@ type postgresServer struct {
 	db   *sql.DB // the tool's own connection: schemas and CPU meters
 }
 
+// openPostgresServer connects to the PostgreSQL the postgres stores get
+// their schemas in.
 func openPostgresServer(ctx context.Context, base string) (*postgresServer, error) {
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
@@ -114,6 +116,7 @@ type redisServer struct {
 	rdb *goredis.Client
 }
 
+// openRedisServer connects to the Redis the +redis stores count in.
 func openRedisServer(ctx context.Context, rawURL string) (*redisServer, error) {
 	opts, err := goredis.ParseURL(rawURL)
 	if err != nil || opts.Network != "tcp" {

@@ -40,6 +40,7 @@ type cpuSnap struct {
 	meters []map[int]time.Duration // nil where a meter could not be read
 }
 
+// cpu reads the CPU times of t's server, its meters and this process.
 func (t *target) cpu(ctx context.Context) cpuSnap {
 	s := cpuSnap{meters: make([]map[int]time.Duration, len(t.meters))}
 	for i, m := range t.meters {
@@ -70,6 +71,7 @@ func (r *result) setCPU(a, b cpuSnap) {
 	}
 }
 
+// newClient is the keep-alive HTTP client every target is driven with.
 func newClient(conns int) *http.Client {
 	return &http.Client{
 		Timeout: 30 * time.Second,
@@ -100,6 +102,7 @@ type worker struct {
 	hdr  http.Header
 }
 
+// newWorker is a worker for t, with its request headers set once.
 func newWorker(t *target) *worker {
 	return &worker{t: t, hdr: http.Header{
 		"Content-Type":  {"application/json"},
@@ -171,6 +174,39 @@ func (r *result) meterPerReq(i int) (time.Duration, bool) {
 
 func (r *result) rate() float64 { return float64(r.requests) / r.elapsed.Seconds() }
 
+// record sends body through w and counts the answer in r: a latency, or an
+// error (the first one kept). An error after ctx is done is the run
+// stopping, not the server failing: it is not counted, and record reports
+// false so the worker stops.
+func (r *result) record(ctx context.Context, w *worker, body []byte) bool {
+	t0 := time.Now()
+	if err := w.do(ctx, body); err != nil {
+		if ctx.Err() != nil {
+			return false
+		}
+		r.errors++
+		if r.firstErr == nil {
+			r.firstErr = err
+		}
+		return true
+	}
+	r.lat = append(r.lat, time.Since(t0))
+	r.requests++
+	return true
+}
+
+// add counts o's requests, errors and latencies into r, keeping r's first
+// error (the latencies are sorted by the caller once all are in).
+func (r *result) add(o *result) {
+	r.requests += o.requests
+	r.errors += o.errors
+	r.lat = append(r.lat, o.lat...)
+	if r.firstErr == nil {
+		r.firstErr = o.firstErr
+	}
+}
+
+// pct is the p-th latency quantile (p in [0, 1]).
 func (r *result) pct(p float64) time.Duration {
 	if len(r.lat) == 0 {
 		return 0
@@ -179,6 +215,7 @@ func (r *result) pct(p float64) time.Duration {
 	return r.lat[i]
 }
 
+// merge sums a target's rounds into one result.
 func merge(rs []*result) *result {
 	m := &result{}
 	for _, r := range rs {
@@ -192,15 +229,10 @@ func merge(rs []*result) *result {
 				m.meterCPU[i] += t
 			}
 		}
-		m.requests += r.requests
-		m.errors += r.errors
+		m.add(r)
 		m.elapsed += r.elapsed
 		m.srvCPU += r.srvCPU
 		m.cliCPU += r.cliCPU
-		m.lat = append(m.lat, r.lat...)
-		if m.firstErr == nil {
-			m.firstErr = r.firstErr
-		}
 	}
 	slices.Sort(m.lat)
 	return m
@@ -213,12 +245,7 @@ func drive(ctx context.Context, t *target, conns int, d time.Duration, bodies []
 	var stop atomic.Bool
 	timer := time.AfterFunc(d, func() { stop.Store(true) })
 	defer timer.Stop()
-	type part struct {
-		n, errs int64
-		err     error
-		lat     []time.Duration
-	}
-	parts := make([]part, conns)
+	parts := make([]result, conns)
 	var wg sync.WaitGroup
 	cpu0 := t.cpu(ctx)
 	start := time.Now()
@@ -235,34 +262,17 @@ func drive(ctx context.Context, t *target, conns int, d time.Duration, bodies []
 				if random {
 					body = bodies[rng.IntN(len(bodies))]
 				}
-				t0 := time.Now()
-				err := w.do(ctx, body)
-				lat := time.Since(t0)
-				if err != nil {
-					if ctx.Err() != nil {
-						return
-					}
-					p.errs++
-					if p.err == nil {
-						p.err = err
-					}
-					continue
+				if !p.record(ctx, w, body) {
+					return
 				}
-				p.n++
-				p.lat = append(p.lat, lat)
 			}
 		}()
 	}
 	wg.Wait()
 	r := &result{elapsed: time.Since(start)}
 	r.setCPU(cpu0, t.cpu(ctx))
-	for _, p := range parts {
-		r.requests += p.n
-		r.errors += p.errs
-		r.lat = append(r.lat, p.lat...)
-		if r.firstErr == nil {
-			r.firstErr = p.err
-		}
+	for i := range parts {
+		r.add(&parts[i])
 	}
 	slices.Sort(r.lat)
 	return r
@@ -282,32 +292,15 @@ func sweep(ctx context.Context, t *target, conns int, bodies [][]byte) *result {
 		go func() {
 			defer wg.Done()
 			w := newWorker(t)
-			var n, errs int64
-			var firstErr error
-			lat := make([]time.Duration, 0, len(bodies)/conns+1)
+			part := &result{lat: make([]time.Duration, 0, len(bodies)/conns+1)}
 			for ctx.Err() == nil {
 				i := next.Add(1) - 1
-				if i >= int64(len(bodies)) {
+				if i >= int64(len(bodies)) || !part.record(ctx, w, bodies[i]) {
 					break
 				}
-				t0 := time.Now()
-				if err := w.do(ctx, bodies[i]); err != nil {
-					errs++
-					if firstErr == nil {
-						firstErr = err
-					}
-					continue
-				}
-				n++
-				lat = append(lat, time.Since(t0))
 			}
 			mu.Lock()
-			r.requests += n
-			r.errors += errs
-			r.lat = append(r.lat, lat...)
-			if r.firstErr == nil {
-				r.firstErr = firstErr
-			}
+			r.add(part)
 			mu.Unlock()
 		}()
 	}

@@ -86,6 +86,7 @@ type config struct {
 	postgresURL, redisURL     string
 }
 
+// main parses the flags, checks them and runs the measurement.
 func main() {
 	var c config
 	flag.DurationVar(&c.duration, "duration", 10*time.Second, "measured time per target and scenario, split over -rounds")
@@ -187,6 +188,8 @@ func logf(format string, args ...any) {
 	fmt.Printf("# "+format+"\n", args...)
 }
 
+// run builds the binaries, starts the servers, drives every scenario at
+// every target and prints the summary.
 func run(ctx context.Context, c config) error {
 	tmp, err := os.MkdirTemp("", "latchkey-bench-")
 	if err != nil {
@@ -504,6 +507,7 @@ func loadavg() string {
 	return strings.Join(f[:3], " ")
 }
 
+// errNote is " first error: …" when r has one.
 func errNote(r *result) string {
 	if r.firstErr == nil {
 		return ""
@@ -511,6 +515,7 @@ func errNote(r *result) string {
 	return fmt.Sprintf(" first error: %v", r.firstErr)
 }
 
+// fmtDur formats a latency with a precision that suits its size.
 func fmtDur(d time.Duration) string {
 	switch {
 	case d >= time.Second:

@@ -184,6 +184,7 @@ func (m memory) String() string {
 	return fmt.Sprintf("VmRSS %.1f MiB (peak VmHWM %.1f MiB)", float64(m.RSS)/1024, float64(m.HWM)/1024)
 }
 
+// readMemory reads a process's VmRSS and VmHWM from /proc.
 func readMemory(pid int) (memory, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {

@@ -204,6 +204,8 @@ type seedDB struct {
 	postgres bool
 }
 
+// openSeedDB opens a store's database for seeding, SQLite or PostgreSQL
+// by its DSN.
 func openSeedDB(dsn string) (*seedDB, error) {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		db, err := sql.Open("pgx", dsn)

@@ -6,6 +6,7 @@ import (
 	"testing"
 )
 
+// TestParseStores checks the -stores syntax.
 func TestParseStores(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
@@ -35,6 +36,7 @@ func TestParseStores(t *testing.T) {
 	}
 }
 
+// TestCheckURLs checks that a URL is given exactly when a store needs it.
 func TestCheckURLs(t *testing.T) {
 	pg, rd := "postgres://postgres@127.0.0.1:5432/test", "redis://127.0.0.1:6379/0"
 	for _, tc := range []struct {
@@ -61,6 +63,7 @@ func TestCheckURLs(t *testing.T) {
 	}
 }
 
+// TestBind checks the PostgreSQL placeholder rewrite.
 func TestBind(t *testing.T) {
 	q := `INSERT INTO t (a, b) VALUES (?, 'x', ?), (?, 'x', ?)`
 	if got := (&seedDB{}).bind(q); got != q {
@@ -72,6 +75,7 @@ func TestBind(t *testing.T) {
 	}
 }
 
+// TestIsLoopbackHost checks which hosts count as this machine.
 func TestIsLoopbackHost(t *testing.T) {
 	for host, want := range map[string]bool{
 		"127.0.0.1": true, "::1": true, "localhost": true, "127.0.0.2": true,
@@ -83,6 +87,7 @@ func TestIsLoopbackHost(t *testing.T) {
 	}
 }
 
+// TestThousands checks the rate format.
 func TestThousands(t *testing.T) {
 	for in, want := range map[float64]string{0: "0", 999.4: "999", 1000: "1,000", 26085.2: "26,085", 1234567: "1,234,567"} {
 		if got := thousands(in); got != want {

@@ -3,38 +3,29 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/testenv"
 )
 
-// call sends a request with the given headers and returns status and body.
+// call sends a request with the given headers and returns status and
+// body; a body is sent as application/json unless headers name another
+// type.
 func (ts *testServer) call(tb testing.TB, method, path, body string, headers map[string]string) (int, string) {
 	tb.Helper()
-	var rd io.Reader
+	var pairs []string
 	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, ts.URL+path, rd)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+		if _, ok := headers["Content-Type"]; !ok {
+			pairs = append(pairs, "Content-Type", "application/json")
+		}
 	}
 	for k, v := range headers {
-		req.Header.Set(k, v)
+		pairs = append(pairs, k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	r := testenv.HTTP{URL: ts.URL}.Do(tb, method, path, body, pairs...)
+	return r.Status, r.String()
 }
 
 // mustJSON sends a request as operator or root and decodes a 2xx answer.
@@ -52,6 +43,7 @@ func (ts *testServer) mustJSON(tb testing.TB, method, path string, body any, hea
 	}
 }
 
+// bearerHeader is the Authorization header of a token.
 func bearerHeader(tok string) map[string]string {
 	return map[string]string{"Authorization": "Bearer " + tok}
 }
@@ -59,11 +51,7 @@ func bearerHeader(tok string) map[string]string {
 // mustLogin signs a user in and returns their access token.
 func (ts *testServer) mustLogin(tb testing.TB, email, password string) string {
 	tb.Helper()
-	var a struct {
-		AccessToken string `json:"access_token"`
-	}
-	ts.mustJSON(tb, "POST", "/v1/auth/login", map[string]string{"email": email, "password": password}, nil, &a)
-	return a.AccessToken
+	return testenv.HTTP{URL: ts.URL}.MustLogin(tb, email, password).AccessToken
 }
 
 const matrixAdminSecret = "matrix-operator-secret-0123"

@@ -501,6 +501,7 @@ func TestCLICompletion(t *testing.T) {
 	}
 }
 
+// equalStrings reports whether got holds exactly want, in order.
 func equalStrings(got []string, want ...string) bool {
 	if len(got) != len(want) {
 		return false
@@ -513,6 +514,7 @@ func equalStrings(got []string, want ...string) bool {
 	return true
 }
 
+// compactJSON is b without insignificant white space.
 func compactJSON(b []byte) string {
 	var out bytes.Buffer
 	if err := json.Compact(&out, b); err != nil {

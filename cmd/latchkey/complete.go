@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"strings"
 
+	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/client"
 	"github.com/spf13/cobra"
 )
@@ -19,6 +19,8 @@ func fixedValues(values ...string) completeFunc {
 	}
 }
 
+// completionContext is the command's context, or a background one
+// (cobra's __complete may run without one).
 func completionContext(cmd *cobra.Command) context.Context {
 	if ctx := cmd.Context(); ctx != nil {
 		return ctx
@@ -47,22 +49,8 @@ func fromServer(f *apiFlags, list func(ctx context.Context, c *client.Client, ar
 // completePermissions completes permission names from the account's
 // catalogue on the server.
 func completePermissions(f *apiFlags) completeFunc {
-	return fromServer(f, func(ctx context.Context, c *client.Client, _ []string, toComplete string) ([]string, error) {
-		perms, err := c.ListPermissions(ctx)
-		if err != nil {
-			return nil, err
-		}
-		var out []string
-		for _, perm := range perms {
-			if strings.HasPrefix(perm.Name, toComplete) {
-				if perm.Description != "" {
-					out = append(out, perm.Name+"\t"+perm.Description)
-				} else {
-					out = append(out, perm.Name)
-				}
-			}
-		}
-		return out, nil
+	return completeFrom(f, (*client.Client).ListPermissions, func(p *latchkey.Permission) (string, string) {
+		return p.Name, p.Description
 	})
 }
 

@@ -56,6 +56,7 @@ type setting struct {
 	secret           bool
 }
 
+// settings lists every setting once: its variable, flag, help and field.
 func (c *Config) settings() []setting {
 	return []setting{
 		{"LATCHKEY_LISTEN", "listen", "address to serve on (host:port; port 0 picks a free one)", &c.Listen, false},

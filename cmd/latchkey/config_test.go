@@ -10,6 +10,8 @@ import (
 	"time"
 )
 
+// TestConfigPrecedenceAndValidate checks that flags beat variables and
+// that Validate names each bad setting.
 func TestConfigPrecedenceAndValidate(t *testing.T) {
 	env := map[string]string{"LATCHKEY_LISTEN": "127.0.0.1:9000", "LATCHKEY_DATABASE_URL": "env.db"}
 	cmd := newServeCmd(&bytes.Buffer{}, &bytes.Buffer{}, func(k string) string { return env[k] })
@@ -63,6 +65,8 @@ func TestConfigPrecedenceAndValidate(t *testing.T) {
 	}
 }
 
+// TestCLIAgainstServer runs the keys commands in-process against a real
+// server.
 func TestCLIAgainstServer(t *testing.T) {
 	ts := MustStartServer(t, Config{})
 	run := func(args ...string) string {

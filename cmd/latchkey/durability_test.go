@@ -145,6 +145,23 @@ func TestDurabilityUnderSIGKILL(t *testing.T) {
 			p.kill()
 			t.Fatalf("start %d printed a root key again; it is shown once, at the first start", round+1)
 		}
+		// ack sends one write and records it with record once the server
+		// acknowledged it with want; false ends the worker: no answer (the
+		// process was killed mid-request) or another status (reported).
+		ack := func(want int, method, path string, body, out any, record func()) bool {
+			st, ok := request(client, method, p.url+path, root, body, out)
+			if !ok {
+				return false
+			}
+			if st != want {
+				t.Errorf("%s %s: got %d, want %d", method, path, st, want)
+				return false
+			}
+			mu.Lock()
+			record()
+			mu.Unlock()
+			return true
+		}
 		var wg sync.WaitGroup
 		stop := make(chan struct{})
 		for w := 0; w < 4; w++ {
@@ -158,42 +175,17 @@ func TestDurabilityUnderSIGKILL(t *testing.T) {
 					default:
 					}
 					var k struct{ ID int64 }
-					st, ok := request(client, "POST", p.url+"/v1/keys", root, map[string]any{"name": "v0"}, &k)
-					if !ok {
+					if !ack(http.StatusCreated, "POST", "/v1/keys", map[string]any{"name": "v0"}, &k, func() { state[k.ID] = &acked{} }) {
 						return
 					}
-					if st != http.StatusCreated {
-						t.Errorf("create: got %d, want 201", st)
-						return
-					}
-					mu.Lock()
-					state[k.ID] = &acked{}
-					mu.Unlock()
+					path := fmt.Sprintf("/v1/keys/%d", k.ID)
 					for v := 1; v <= 3; v++ {
-						st, ok := request(client, "PATCH", fmt.Sprintf("%s/v1/keys/%d", p.url, k.ID), root, map[string]any{"name": "v" + strconv.Itoa(v)}, nil)
-						if !ok {
+						if !ack(http.StatusOK, "PATCH", path, map[string]any{"name": "v" + strconv.Itoa(v)}, nil, func() { state[k.ID].version = v }) {
 							return
 						}
-						if st != http.StatusOK {
-							t.Errorf("patch: got %d, want 200", st)
-							return
-						}
-						mu.Lock()
-						state[k.ID].version = v
-						mu.Unlock()
 					}
-					if i%2 == 0 {
-						st, ok := request(client, "POST", fmt.Sprintf("%s/v1/keys/%d/revoke", p.url, k.ID), root, map[string]any{"reason": "r"}, nil)
-						if !ok {
-							return
-						}
-						if st != http.StatusOK {
-							t.Errorf("revoke: got %d, want 200", st)
-							return
-						}
-						mu.Lock()
-						state[k.ID].revoked = true
-						mu.Unlock()
+					if i%2 == 0 && !ack(http.StatusOK, "POST", path+"/revoke", map[string]any{"reason": "r"}, nil, func() { state[k.ID].revoked = true }) {
+						return
 					}
 				}
 			}(w)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -96,34 +95,15 @@ func (ts *testServer) Stop() {
 // do sends a JSON request with the root key and decodes a JSON answer.
 func (ts *testServer) do(tb testing.TB, method, path string, body any, out any) int {
 	tb.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
+	h := testenv.HTTP{URL: ts.URL, Header: http.Header{"Authorization": {"Bearer " + ts.RootKey}, "X-Request-Note": {"e2e"}}}
+	r := h.Do(tb, method, path, body)
+	if out != nil && len(r.Body) > 0 {
+		r.Decode(tb, out)
 	}
-	req, err := http.NewRequest(method, ts.URL+path, rd)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+ts.RootKey)
-	req.Header.Set("X-Request-Note", "e2e")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if out != nil && len(b) > 0 {
-		if err := json.Unmarshal(b, out); err != nil {
-			tb.Fatalf("%s %s: decode %q: %v", method, path, b, err)
-		}
-	}
-	return resp.StatusCode
+	return r.Status
 }
 
+// e2eKey is the part of a key answer the end-to-end tests read.
 type e2eKey struct {
 	ID          int64           `json:"id"`
 	Secret      string          `json:"secret"`
@@ -133,6 +113,7 @@ type e2eKey struct {
 	Meta        json.RawMessage `json:"meta"`
 }
 
+// e2eVerify is the part of a verify answer the end-to-end tests read.
 type e2eVerify struct {
 	Valid            bool   `json:"valid"`
 	Code             string `json:"code"`
@@ -143,6 +124,7 @@ type e2eVerify struct {
 	} `json:"rate_limit"`
 }
 
+// verify verifies with the root key and fails unless the call answers 200.
 func (ts *testServer) verify(tb testing.TB, body map[string]any) e2eVerify {
 	tb.Helper()
 	var v e2eVerify
@@ -152,6 +134,7 @@ func (ts *testServer) verify(tb testing.TB, body map[string]any) e2eVerify {
 	return v
 }
 
+// mustCreate creates a key with the root key, remembering its secret.
 func (ts *testServer) mustCreate(tb testing.TB, body map[string]any) e2eKey {
 	tb.Helper()
 	var k e2eKey
@@ -162,6 +145,7 @@ func (ts *testServer) mustCreate(tb testing.TB, body map[string]any) e2eKey {
 	return k
 }
 
+// wantCode fails unless the verification answered code.
 func wantCode(tb testing.TB, v e2eVerify, code string) {
 	tb.Helper()
 	if v.Code != code || v.Valid != (code == "VALID") {
@@ -202,6 +186,8 @@ func (ts *testServer) mustStatus(tb testing.TB, want int, method, path string, b
 	}
 }
 
+// TestEndToEnd drives the real server over HTTP as a customer would:
+// keys, their limits and lifecycle, the audit log and the metrics.
 func TestEndToEnd(t *testing.T) {
 	ts := MustStartServer(t, Config{LogLevel: "debug", LogFormat: "text"})
 	if ts.RootKey == "" {

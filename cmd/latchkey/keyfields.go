@@ -70,6 +70,7 @@ func (k *keyFields) bind(cmd *cobra.Command, f *apiFlags, update bool) {
 
 func (k *keyFields) set(name string) bool { return k.fs.Changed(name) }
 
+// rateLimitValue is the rate limit the flags ask for, nil for none.
 func (k *keyFields) rateLimitValue() (*latchkey.RateLimit, error) {
 	switch {
 	case k.rateLimit < 0:
@@ -82,6 +83,7 @@ func (k *keyFields) rateLimitValue() (*latchkey.RateLimit, error) {
 	return &latchkey.RateLimit{Limit: k.rateLimit, WindowSeconds: int64(k.rateWindow / time.Second)}, nil
 }
 
+// metaValue is --meta as JSON, refused unless it is an object.
 func (k *keyFields) metaValue() (json.RawMessage, error) {
 	var obj map[string]any
 	if err := json.Unmarshal([]byte(k.meta), &obj); err != nil || obj == nil {
@@ -90,6 +92,7 @@ func (k *keyFields) metaValue() (json.RawMessage, error) {
 	return json.RawMessage(k.meta), nil
 }
 
+// checkRefill refuses a --refill-interval that is not one of the four.
 func (k *keyFields) checkRefill() error {
 	if k.set("refill-interval") {
 		switch k.refillInterval {

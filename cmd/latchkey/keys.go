@@ -13,18 +13,13 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// newKeysCmd is `latchkey keys`: its subcommands talk to a running server
-// through the client package, with the server and credential flags of
-// apiFlags.
-func newKeysCmd(stdout io.Writer, getenv func(string) string) *cobra.Command {
-	f := &apiFlags{}
-	cmd := group(&cobra.Command{Use: "keys", Short: "Manage and verify keys on a running server"})
-	f.bind(cmd, getenv)
-	cmd.AddCommand(newKeysCreateCmd(f, stdout), newKeysListCmd(f, stdout), newKeysGetCmd(f, stdout),
+// keysCmds are `latchkey keys`: they talk to a running server through the
+// client package, with the server and credential flags of apiFlags.
+func keysCmds(f *apiFlags, stdout io.Writer) []*cobra.Command {
+	return []*cobra.Command{newKeysCreateCmd(f, stdout), newKeysListCmd(f, stdout), newKeysGetCmd(f, stdout),
 		newKeysUpdateCmd(f, stdout), newKeysEnableCmd(f, stdout, true), newKeysEnableCmd(f, stdout, false),
 		newKeysRevokeCmd(f, stdout), newKeysRotateCmd(f, stdout), newKeysDeleteCmd(f, stdout),
-		newKeysVerifyCmd(f, stdout), newKeysUsageCmd(f, stdout), newKeysDevicesCmd(f, stdout))
-	return cmd
+		newKeysVerifyCmd(f, stdout), newKeysUsageCmd(f, stdout), newKeysDevicesCmd(f, stdout)}
 }
 
 // newKeysCreateCmd is `keys create`: every writable field as a flag, and
@@ -32,15 +27,8 @@ func newKeysCmd(stdout io.Writer, getenv func(string) string) *cobra.Command {
 func newKeysCreateCmd(f *apiFlags, stdout io.Writer) *cobra.Command {
 	var k keyFields
 	var kind string
-	cmd := &cobra.Command{
-		Use:   "create",
-		Short: "Create a key and print its secret (shown this once)",
-		Args:  usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
+	cmd := apiCmd(f, &cobra.Command{Use: "create", Short: "Create a key and print its secret (shown this once)"},
+		func(cmd *cobra.Command, c *client.Client, _ []string) error {
 			in, err := k.create()
 			if err != nil {
 				return err
@@ -50,12 +38,8 @@ func newKeysCreateCmd(f *apiFlags, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return f.emit(stdout, key, []string{itoa(key.ID)}, func(w io.Writer) {
-				printKey(w, &key.Key)
-				fmt.Fprintf(w, "\nsecret (shown once): %s\n", key.Secret)
-			})
-		},
-	}
+			return f.emitSecret(stdout, key, "secret (shown once)")
+		})
 	cmd.Flags().StringVar(&kind, "kind", "api", "api or root")
 	_ = cmd.RegisterFlagCompletionFunc("kind", fixedValues("api", "root"))
 	k.bind(cmd, f, false)
@@ -66,42 +50,22 @@ func newKeysCreateCmd(f *apiFlags, stdout io.Writer) *cobra.Command {
 func newKeysListCmd(f *apiFlags, stdout io.Writer) *cobra.Command {
 	var lo client.ListOptions
 	var all bool
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List keys, newest first",
-		Args:  usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			p, err := c.ListKeys(cmd.Context(), lo)
-			if err != nil {
-				return err
-			}
-			for all && p.NextCursor != nil {
-				lo.Cursor = *p.NextCursor
-				next, err := c.ListKeys(cmd.Context(), lo)
-				if err != nil {
-					return err
-				}
-				p.Data, p.NextCursor = append(p.Data, next.Data...), next.NextCursor
-			}
-			return f.emit(stdout, p, keyIDs(p.Data), func(w io.Writer) {
-				printKeys(w, p.Data)
-				if p.NextCursor != nil {
-					fmt.Fprintf(w, "\nmore: --cursor %s (or --all)\n", *p.NextCursor)
-				}
+	cmd := apiCmd(f, &cobra.Command{Use: "list", Short: "List keys, newest first"},
+		func(cmd *cobra.Command, c *client.Client, _ []string) error {
+			p, err := listPages(all, lo.Cursor, func(cursor string) (*client.KeyPage, error) {
+				lo.Cursor = cursor
+				return c.ListKeys(cmd.Context(), lo)
 			})
-		},
-	}
+			if err != nil {
+				return err
+			}
+			return keyColumns.emitPage(f, stdout, p)
+		})
 	cmd.Flags().StringVar(&lo.Status, "status", "", "active, disabled, expired or revoked")
 	cmd.Flags().StringVar(&lo.OwnerEmail, "owner-email", "", "owner's email")
 	cmd.Flags().StringVar(&lo.Kind, "kind", "", "api or root")
 	cmd.Flags().StringVarP(&lo.Query, "query", "q", "", "text in name, description or owner")
-	cmd.Flags().IntVar(&lo.Limit, "limit", 50, "keys per page (1-1000)")
-	cmd.Flags().StringVar(&lo.Cursor, "cursor", "", "next page cursor")
-	cmd.Flags().BoolVar(&all, "all", false, "follow the cursor to the last page")
+	pageFlags(cmd, &lo.Limit, &lo.Cursor, &all, "keys")
 	_ = cmd.RegisterFlagCompletionFunc("status", fixedValues("active", "disabled", "expired", "revoked"))
 	_ = cmd.RegisterFlagCompletionFunc("kind", fixedValues("api", "root"))
 	return cmd
@@ -110,25 +74,30 @@ func newKeysListCmd(f *apiFlags, stdout io.Writer) *cobra.Command {
 // keyCmd is a subcommand acting on one key, named by the ID argument,
 // whose ids complete from the server.
 func keyCmd(f *apiFlags, use, short string, run func(cmd *cobra.Command, c *client.Client, id int64) error) *cobra.Command {
-	return &cobra.Command{
+	var id int64
+	return apiCmd(f, &cobra.Command{
 		Use:               use,
 		Short:             short,
-		Args:              usageArgs(cobra.ExactArgs(1)),
+		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeKeyIDs(f),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseKeyID(args[0])
-			if err != nil {
-				return err
-			}
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			return run(cmd, c, id)
-		},
-	}
+		PreRunE:           func(_ *cobra.Command, args []string) (err error) { id, err = parseKeyID(args[0]); return err },
+	}, func(cmd *cobra.Command, c *client.Client, _ []string) error { return run(cmd, c, id) })
 }
 
+// keyChangeCmd is a subcommand that reads or changes one key and shows it
+// in full as it now is; change may be a method expression like
+// (*client.Client).GetKey.
+func keyChangeCmd(f *apiFlags, stdout io.Writer, use, short string, change func(c *client.Client, ctx context.Context, id int64) (*latchkey.Key, error)) *cobra.Command {
+	return keyCmd(f, use, short, func(cmd *cobra.Command, c *client.Client, id int64) error {
+		k, err := change(c, cmd.Context(), id)
+		if err != nil {
+			return err
+		}
+		return f.emit(stdout, k, []string{itoa(k.ID)}, func(w io.Writer) { printKey(w, k) })
+	})
+}
+
+// parseKeyID reads a positive id argument.
 func parseKeyID(s string) (int64, error) {
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || id <= 0 {
@@ -137,34 +106,28 @@ func parseKeyID(s string) (int64, error) {
 	return id, nil
 }
 
-// emitKey prints one key in full.
-func (f *apiFlags) emitKey(w io.Writer, k *latchkey.Key) error {
-	return f.emit(w, k, []string{itoa(k.ID)}, func(w io.Writer) { printKey(w, k) })
+// emitSecret prints a key with its new secret, shown this once.
+func (f *apiFlags) emitSecret(w io.Writer, k *client.KeyWithSecret, label string) error {
+	return f.emit(w, k, []string{itoa(k.ID)}, func(w io.Writer) {
+		printKey(w, &k.Key)
+		fmt.Fprintf(w, "\n%s: %s\n", label, k.Secret)
+	})
 }
 
+// newKeysGetCmd is `keys get`: every field of one key.
 func newKeysGetCmd(f *apiFlags, stdout io.Writer) *cobra.Command {
-	return keyCmd(f, "get ID", "Show every field of a key", func(cmd *cobra.Command, c *client.Client, id int64) error {
-		k, err := c.GetKey(cmd.Context(), id)
-		if err != nil {
-			return err
-		}
-		return f.emitKey(stdout, k)
-	})
+	return keyChangeCmd(f, stdout, "get ID", "Show every field of a key", (*client.Client).GetKey)
 }
 
 // newKeysUpdateCmd is `keys update`: a JSON merge patch of the flags set.
 func newKeysUpdateCmd(f *apiFlags, stdout io.Writer) *cobra.Command {
 	var k keyFields
-	cmd := keyCmd(f, "update ID", "Change a key's fields; only the flags given are sent", func(cmd *cobra.Command, c *client.Client, id int64) error {
-		p, err := k.patch(func() (*latchkey.Key, error) { return c.GetKey(cmd.Context(), id) })
+	cmd := keyChangeCmd(f, stdout, "update ID", "Change a key's fields; only the flags given are sent", func(c *client.Client, ctx context.Context, id int64) (*latchkey.Key, error) {
+		p, err := k.patch(func() (*latchkey.Key, error) { return c.GetKey(ctx, id) })
 		if err != nil {
-			return err
+			return nil, err
 		}
-		key, err := c.UpdateKey(cmd.Context(), id, p)
-		if err != nil {
-			return err
-		}
-		return f.emitKey(stdout, key)
+		return c.UpdateKey(ctx, id, p)
 	})
 	cmd.Example = `  latchkey keys update 42 --name "acme prod" --rate-limit 1000 --rate-window 1h
   latchkey keys update 42 --no-expires --owner-phone ""   # clear both
@@ -180,28 +143,23 @@ func newKeysEnableCmd(f *apiFlags, stdout io.Writer, on bool) *cobra.Command {
 	if !on {
 		use, short = "disable ID", "Make every verification of a key answer DISABLED"
 	}
-	return keyCmd(f, use, short, func(cmd *cobra.Command, c *client.Client, id int64) error {
-		k, err := c.UpdateKey(cmd.Context(), id, map[string]any{"enabled": on})
-		if err != nil {
-			return err
-		}
-		return f.emitKey(stdout, k)
+	return keyChangeCmd(f, stdout, use, short, func(c *client.Client, ctx context.Context, id int64) (*latchkey.Key, error) {
+		return c.UpdateKey(ctx, id, map[string]any{"enabled": on})
 	})
 }
 
+// newKeysRevokeCmd is `keys revoke`, with the reason as a flag.
 func newKeysRevokeCmd(f *apiFlags, stdout io.Writer) *cobra.Command {
 	var reason string
-	cmd := keyCmd(f, "revoke ID", "Revoke a key: it never verifies again", func(cmd *cobra.Command, c *client.Client, id int64) error {
-		k, err := c.RevokeKey(cmd.Context(), id, reason)
-		if err != nil {
-			return err
-		}
-		return f.emitKey(stdout, k)
+	cmd := keyChangeCmd(f, stdout, "revoke ID", "Revoke a key: it never verifies again", func(c *client.Client, ctx context.Context, id int64) (*latchkey.Key, error) {
+		return c.RevokeKey(ctx, id, reason)
 	})
 	cmd.Flags().StringVar(&reason, "reason", "", "why")
 	return cmd
 }
 
+// newKeysRotateCmd is `keys rotate`: a new secret, printed once, while the
+// old one lives out --grace.
 func newKeysRotateCmd(f *apiFlags, stdout io.Writer) *cobra.Command {
 	var grace time.Duration
 	cmd := keyCmd(f, "rotate ID", "Issue a new secret; the old one lives out --grace", func(cmd *cobra.Command, c *client.Client, id int64) error {
@@ -212,23 +170,19 @@ func newKeysRotateCmd(f *apiFlags, stdout io.Writer) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return f.emit(stdout, k, []string{itoa(k.ID)}, func(w io.Writer) {
-			printKey(w, &k.Key)
-			fmt.Fprintf(w, "\nnew secret (shown once): %s\n", k.Secret)
-		})
+		return f.emitSecret(stdout, k, "new secret (shown once)")
 	})
 	cmd.Flags().DurationVar(&grace, "grace", 0, "how long the old secret keeps working")
 	return cmd
 }
 
+// newKeysDeleteCmd is `keys delete`.
 func newKeysDeleteCmd(f *apiFlags, stdout io.Writer) *cobra.Command {
 	return keyCmd(f, "delete ID", "Delete a key", func(cmd *cobra.Command, c *client.Client, id int64) error {
 		if err := c.DeleteKey(cmd.Context(), id); err != nil {
 			return err
 		}
-		return f.emit(stdout, map[string]any{"id": id, "deleted": true}, []string{itoa(id)}, func(w io.Writer) {
-			fmt.Fprintf(w, "deleted key %d\n", id)
-		})
+		return f.emitDone(stdout, map[string]any{"id": id, "deleted": true}, itoa(id), fmt.Sprintf("deleted key %d", id))
 	})
 }
 
@@ -249,22 +203,21 @@ func newKeysUsageCmd(f *apiFlags, stdout io.Writer) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		p := client.Page[*latchkey.UsageBucket]{Data: buckets}
-		ids := make([]string, len(p.Data))
-		rows := make([][]string, len(p.Data))
-		for i, b := range p.Data {
-			ids[i] = b.Start.UTC().Format(time.RFC3339)
-			rows[i] = []string{ids[i], itoa(b.Total), formatCounts(b.Counts)}
-		}
-		return f.emit(stdout, p, ids, func(w io.Writer) {
-			printTable(w, []string{"START", "TOTAL", "BY CODE"}, rows)
-		})
+		return usageColumns.emitList(f, stdout, buckets)
 	})
 	cmd.Flags().StringVar(&bucket, "bucket", "", "minute, hour or day (default hour)")
 	cmd.Flags().StringVar(&since, "since", "", "from: RFC 3339 time or a duration ago like 24h (default 24h)")
 	cmd.Flags().StringVar(&until, "until", "", "to: RFC 3339 time or a duration ago (default now)")
 	_ = cmd.RegisterFlagCompletionFunc("bucket", fixedValues("minute", "hour", "day"))
 	return cmd
+}
+
+// usageColumns is the table of a key's usage, a time bucket per row.
+var usageColumns = columns[*latchkey.UsageBucket]{
+	header: []string{"START", "TOTAL", "BY CODE"},
+	row: func(b *latchkey.UsageBucket) []string {
+		return []string{b.Start.UTC().Format(time.RFC3339), itoa(b.Total), formatCounts(b.Counts)}
+	},
 }
 
 // formatCounts prints counts by code in the order codes are checked.
@@ -308,17 +261,16 @@ func newKeysDevicesCmd(f *apiFlags, stdout io.Writer) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		p := client.Page[*latchkey.Device]{Data: devices}
-		ids := make([]string, len(p.Data))
-		rows := make([][]string, len(p.Data))
-		for i, d := range p.Data {
-			ids[i] = d.DeviceID
-			rows[i] = []string{d.DeviceID, timeOr(&d.CreatedAt, "-")}
-		}
-		return f.emit(stdout, p, ids, func(w io.Writer) { printTable(w, []string{"DEVICE", "FIRST SEEN"}, rows) })
+		return deviceColumns.emitList(f, stdout, devices)
 	})
 	cmd.Flags().StringSliceVar(&remove, "remove", nil, "device id to remove (repeatable)")
 	return cmd
+}
+
+// deviceColumns is the table of a key's devices.
+var deviceColumns = columns[*latchkey.Device]{
+	header: []string{"DEVICE", "FIRST SEEN"},
+	row:    func(d *latchkey.Device) []string { return []string{d.DeviceID, timeOr(&d.CreatedAt, "-")} },
 }
 
 // newKeysVerifyCmd is `keys verify`: it exits 1 for a key that is not
@@ -326,15 +278,8 @@ func newKeysDevicesCmd(f *apiFlags, stdout io.Writer) *cobra.Command {
 func newKeysVerifyCmd(f *apiFlags, stdout io.Writer) *cobra.Command {
 	var vreq latchkey.VerifyRequest
 	var cost int64
-	cmd := &cobra.Command{
-		Use:   "verify SECRET",
-		Short: "Verify a key as an API server would; exit 1 when it is not valid",
-		Args:  usageArgs(cobra.ExactArgs(1)),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
+	cmd := apiCmd(f, &cobra.Command{Use: "verify SECRET", Short: "Verify a key as an API server would; exit 1 when it is not valid", Args: cobra.ExactArgs(1)},
+		func(cmd *cobra.Command, c *client.Client, args []string) error {
 			vreq.Key = args[0]
 			if cmd.Flags().Changed("cost") {
 				vreq.Cost = &cost
@@ -360,8 +305,7 @@ func newKeysVerifyCmd(f *apiFlags, stdout io.Writer) *cobra.Command {
 				return fmt.Errorf("key is not valid: %s", res.Code)
 			}
 			return nil
-		},
-	}
+		})
 	cmd.Flags().StringSliceVar(&vreq.Permissions, "permission", nil, "permission the key must hold (repeatable)")
 	cmd.Flags().StringVar(&vreq.DeviceID, "device", "", "device id")
 	cmd.Flags().Int64Var(&cost, "cost", 1, "credits to spend (0: only look)")
@@ -403,20 +347,23 @@ const completionTimeout = 3 * time.Second
 // completeKeyIDs completes a key id argument from the server's keys,
 // each with its name and status as the description.
 func completeKeyIDs(f *apiFlags) completeFunc {
-	return fromServer(f, func(ctx context.Context, c *client.Client, args []string, toComplete string) ([]string, error) {
-		if len(args) > 0 {
-			return nil, nil // one key id at most
-		}
+	list := func(c *client.Client, ctx context.Context) ([]*latchkey.Key, error) {
 		p, err := c.ListKeys(ctx, client.ListOptions{Limit: 1000})
 		if err != nil {
 			return nil, err
 		}
-		var out []string
-		for _, k := range p.Data {
-			if id := itoa(k.ID); strings.HasPrefix(id, toComplete) {
-				out = append(out, fmt.Sprintf("%s\t%s (%s)", id, k.Name, k.Status))
-			}
-		}
-		return out, nil
-	})
+		return p.Data, nil
+	}
+	return firstArgOnly(completeFrom(f, list, func(k *latchkey.Key) (string, string) {
+		return itoa(k.ID), fmt.Sprintf("%s (%s)", k.Name, k.Status)
+	}))
+}
+
+// keyColumns is the table of keys, one per row.
+var keyColumns = columns[*latchkey.Key]{
+	header: []string{"ID", "KIND", "NAME", "START", "STATUS", "OWNER", "EXPIRES", "PERMISSIONS"},
+	row: func(k *latchkey.Key) []string {
+		return []string{itoa(k.ID), string(k.Kind), k.Name, k.Start + "…", string(k.Status),
+			orDash(k.OwnerEmail), timeOr(k.ExpiresAt, "never"), strings.Join(k.Permissions, ",")}
+	},
 }

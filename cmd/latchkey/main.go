@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// main runs the command line and exits with its code.
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
@@ -128,6 +129,7 @@ func group(cmd *cobra.Command) *cobra.Command {
 	return cmd
 }
 
+// newRootCmd is the whole command line.
 func newRootCmd(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "latchkey",
@@ -140,12 +142,13 @@ func newRootCmd(stdout, stderr io.Writer, getenv func(string) string) *cobra.Com
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return &usageError{fmt.Errorf("%s: %w", cmd.CommandPath(), err)}
 	})
-	root.AddCommand(newServeCmd(stdout, stderr, getenv), newMigrateCmd(stdout, stderr, getenv), newVersionCmd(stdout),
-		newKeysCmd(stdout, getenv), newPermissionsCmd(stdout, getenv), newUsersCmd(stdout, getenv),
-		newAccountsCmd(stdout, getenv), newAuditCmd(stdout, getenv), newLoginCmd(stdout, getenv))
+	root.AddCommand(newServeCmd(stdout, stderr, getenv), newMigrateCmd(stdout, stderr, getenv), newVersionCmd(stdout))
+	root.AddCommand(newNounCmds(stdout, getenv)...)
+	root.AddCommand(newLoginCmd(stdout, getenv))
 	return root
 }
 
+// newVersionCmd is `latchkey version`.
 func newVersionCmd(stdout io.Writer) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",

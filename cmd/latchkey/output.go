@@ -29,6 +29,7 @@ func (f *apiFlags) emit(w io.Writer, v any, ids []string, table func(w io.Writer
 	return nil
 }
 
+// printJSON prints v as indented JSON.
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -45,15 +46,8 @@ func printTable(w io.Writer, header []string, rows [][]string) {
 	tw.Flush()
 }
 
+// itoa formats an id.
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
-func keyIDs(keys []*latchkey.Key) []string {
-	ids := make([]string, len(keys))
-	for i, k := range keys {
-		ids[i] = itoa(k.ID)
-	}
-	return ids
-}
 
 // orDash returns *s, or "-" when it is nil or empty.
 func orDash(s *string) string {
@@ -72,16 +66,6 @@ func timeOr(t *time.Time, none string) string {
 		return none
 	}
 	return t.UTC().Format(time.RFC3339)
-}
-
-// printKeys prints keys one per row.
-func printKeys(w io.Writer, keys []*latchkey.Key) {
-	rows := make([][]string, 0, len(keys))
-	for _, k := range keys {
-		rows = append(rows, []string{itoa(k.ID), string(k.Kind), k.Name, k.Start + "…", string(k.Status),
-			orDash(k.OwnerEmail), timeOr(k.ExpiresAt, "never"), strings.Join(k.Permissions, ",")})
-	}
-	printTable(w, []string{"ID", "KIND", "NAME", "START", "STATUS", "OWNER", "EXPIRES", "PERMISSIONS"}, rows)
 }
 
 // printKey prints every field of one key, one per line.

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/latchkey/latchkey"
@@ -24,89 +25,66 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// newServeCmd is `latchkey serve`, every setting of Config a flag.
 func newServeCmd(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
-	cfg := DefaultConfig()
-	cfg.LoadEnv(getenv)
-	cmd := &cobra.Command{
-		Use:   "serve",
-		Short: "Run the Latchkey server (applies migrations first)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+	cmd, cfg := configCmd("serve", "Run the Latchkey server (applies migrations first)", getenv,
+		func(ctx context.Context, cfg *Config) error {
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
-			return serve(cmd.Context(), cfg, stdout, stderr)
-		},
-	}
+			return serve(ctx, *cfg, stdout, stderr)
+		})
 	cfg.BindFlags(cmd.Flags())
 	return cmd
 }
 
+// newMigrateCmd is `latchkey migrate`: the store's schema brought up to
+// date, without serving.
 func newMigrateCmd(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
-	cfg := DefaultConfig()
-	cfg.LoadEnv(getenv)
-	cmd := &cobra.Command{
-		Use:   "migrate",
-		Short: "Apply the store's schema migrations and exit",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			store, err := sqldb.Open(cmd.Context(), cfg.DatabaseURL, latchkey.SystemClock)
+	cmd, cfg := configCmd("migrate", "Apply the store's schema migrations and exit", getenv,
+		func(ctx context.Context, cfg *Config) error {
+			store, err := sqldb.Open(ctx, cfg.DatabaseURL, latchkey.SystemClock)
 			if err != nil {
 				return err
 			}
 			defer store.Close()
-			if err := store.Migrate(cmd.Context()); err != nil {
+			if err := store.Migrate(ctx); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "migrations applied to %s\n", redactDSN(cfg.DatabaseURL))
 			return nil
-		},
-	}
+		})
 	cmd.Flags().StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "SQLite file path or postgres:// URL [LATCHKEY_DATABASE_URL]")
 	return cmd
 }
 
+// configCmd is a command that works on the server's Config: the defaults,
+// then the LATCHKEY_* variables, then the flags the caller binds on cfg.
+func configCmd(use, short string, getenv func(string) string, run func(ctx context.Context, cfg *Config) error) (*cobra.Command, *Config) {
+	cfg := DefaultConfig()
+	cfg.LoadEnv(getenv)
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return run(cmd.Context(), &cfg) },
+	}, &cfg
+}
+
 // serve runs the server until ctx is done, then drains requests and
-// flushes the write-behind buffers.
+// flushes the write-behind buffers. Each step is a function below.
 func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	logger := newLogger(stderr, cfg)
-	clock := latchkey.SystemClock
-
-	store, err := sqldb.Open(ctx, cfg.DatabaseURL, clock, sqldb.WithTimeout(cfg.storeTimeout()), sqldb.WithLogger(logger))
+	store, err := openStore(ctx, cfg, logger)
 	if err != nil {
-		return fmt.Errorf("open store: %w", err)
+		return err
 	}
 	defer store.Close()
-	if err := store.Migrate(ctx); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	secretKey, err := serverSecretKey(ctx, cfg, store)
+	deps, err := openDeps(ctx, cfg, store, logger)
 	if err != nil {
 		return err
 	}
-	proxies, err := cfg.trustedProxies()
-	if err != nil {
-		return err
-	}
-	checks := []lkhttp.Check{{Name: "store", Check: store.Ping}}
-	if store.FeedStatus().Shared {
-		checks = append(checks, lkhttp.Check{Name: "feed", Check: feedCheck(store)})
-	}
-	// Rate limits and credits: counted in memory by this instance, or
-	// shared through Redis by every instance (and counted in memory only
-	// while Redis is down).
-	limiter := inmem.NewRateLimiter()
-	var loginLimiter latchkey.RateLimiter = inmem.NewRateLimiter()
-	var rc *redis.Client
-	if cfg.RedisURL != "" {
-		rc, err = redis.Open(ctx, cfg.RedisURL, redis.Options{Prefix: redisPrefix(secretKey), Logger: logger})
-		if err != nil {
-			return fmt.Errorf("LATCHKEY_REDIS_URL: %w", err)
-		}
-		defer rc.Close()
-		loginLimiter = rc.RateLimiter("login", loginLimiter)
-		checks = append(checks, lkhttp.Check{Name: "redis", Check: rc.Ping, Degraded: true})
-	}
+	defer deps.close()
 	// Listen before the first-start bootstrap: a root key created by a
 	// start that then fails (the port taken) would never be shown.
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -118,30 +96,130 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
-
-	verifier := inmem.NewVerifier(store, limiter, clock, logger)
-	verifier.MaxAge = cfg.cacheMaxAge()
-	verifier.LoadTimeout = cfg.storeTimeout()
-	if rc != nil {
-		verifier.Shared = rc.Counters(cfg.redisFailClosed())
+	verifier, stopVerifier := startVerifier(cfg, store, deps, logger)
+	srv := &http.Server{
+		Handler:           newHandler(cfg, store, deps, verifier, logger),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slogErrorLog(logger),
 	}
-	cancelFeed := store.Subscribe(verifier.Invalidate)
-	defer cancelFeed()
+	printWelcome(stdout, "http://"+ln.Addr().String(), cfg, boot)
+	logger.Info("serving", "addr", ln.Addr().String(), "version", latchkey.Version)
+	err = runUntilDone(ctx, srv, ln, logger)
+	err = errors.Join(err, stopVerifier())
+	logger.Info("stopped")
+	return err
+}
+
+// openStore opens the store cfg names and brings its schema up to date.
+// The caller closes it.
+func openStore(ctx context.Context, cfg Config, logger *slog.Logger) (*sqldb.Store, error) {
+	store, err := sqldb.Open(ctx, cfg.DatabaseURL, latchkey.SystemClock, sqldb.WithTimeout(cfg.storeTimeout()), sqldb.WithLogger(logger))
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if err := store.Migrate(ctx); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	return store, nil
+}
+
+// deps are what the verifier and the handler share beside the store: the
+// server's secret key, the trusted proxies, the counters (in memory, or in
+// Redis for every instance) and the readiness checks.
+type deps struct {
+	secretKey    []byte
+	proxies      []netip.Prefix
+	limiter      *inmem.RateLimiter
+	loginLimiter latchkey.RateLimiter
+	redis        *redis.Client // nil without LATCHKEY_REDIS_URL
+	checks       []lkhttp.Check
+}
+
+// openDeps reads the secret key and connects to Redis when cfg names it.
+// Rate limits and credits are counted in memory by this instance, or
+// shared through Redis by every instance (and counted in memory only while
+// Redis is down).
+func openDeps(ctx context.Context, cfg Config, store *sqldb.Store, logger *slog.Logger) (*deps, error) {
+	var d deps
+	var err error
+	if d.secretKey, err = serverSecretKey(ctx, cfg, store); err != nil {
+		return nil, err
+	}
+	if d.proxies, err = cfg.trustedProxies(); err != nil {
+		return nil, err
+	}
+	d.checks = []lkhttp.Check{{Name: "store", Check: store.Ping}}
+	if store.FeedStatus().Shared {
+		d.checks = append(d.checks, lkhttp.Check{Name: "feed", Check: feedCheck(store)})
+	}
+	d.limiter = inmem.NewRateLimiter()
+	d.loginLimiter = inmem.NewRateLimiter()
+	if cfg.RedisURL != "" {
+		d.redis, err = redis.Open(ctx, cfg.RedisURL, redis.Options{Prefix: redisPrefix(d.secretKey), Logger: logger})
+		if err != nil {
+			return nil, fmt.Errorf("LATCHKEY_REDIS_URL: %w", err)
+		}
+		d.loginLimiter = d.redis.RateLimiter("login", d.loginLimiter)
+		d.checks = append(d.checks, lkhttp.Check{Name: "redis", Check: d.redis.Ping, Degraded: true})
+	}
+	return &d, nil
+}
+
+// close closes the Redis client, if any.
+func (d *deps) close() {
+	if d.redis != nil {
+		d.redis.Close()
+	}
+}
+
+// startVerifier builds the verifier on the store and starts its
+// background work: the change feed's evictions, the usage flush and the
+// store's maintenance. stop ends that work and flushes the last usage.
+func startVerifier(cfg Config, store *sqldb.Store, d *deps, logger *slog.Logger) (v *inmem.Verifier, stop func() error) {
+	v = inmem.NewVerifier(store, d.limiter, latchkey.SystemClock, logger)
+	v.MaxAge = cfg.cacheMaxAge()
+	v.LoadTimeout = cfg.storeTimeout()
+	if d.redis != nil {
+		v.Shared = d.redis.Counters(cfg.redisFailClosed())
+	}
+	cancelFeed := store.Subscribe(v.Invalidate)
 	runCtx, stopRun := context.WithCancel(context.Background())
 	runDone := make(chan struct{})
-	go func() { defer close(runDone); verifier.Run(runCtx) }()
+	go func() { defer close(runDone); v.Run(runCtx) }()
 	go maintain(runCtx, store, logger)
+	return v, func() error {
+		defer cancelFeed()
+		stopRun()
+		<-runDone
+		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := v.Close(closeCtx); err != nil {
+			logger.Error("final usage flush failed", "err", err)
+			return err
+		}
+		return nil
+	}
+}
 
+// newHandler builds the native API and the seed surfaces on the services,
+// all authenticating through one Authenticator.
+func newHandler(cfg Config, store *sqldb.Store, d *deps, verifier *inmem.Verifier, logger *slog.Logger) http.Handler {
+	clock := latchkey.SystemClock
 	authn := &auth.Authenticator{
 		Verifier:       verifier,
 		Accounts:       store,
 		Users:          store,
 		Sessions:       store,
 		Passwords:      password.New(),
-		LoginLimiter:   loginLimiter,
-		SecretKey:      secretKey,
+		LoginLimiter:   d.loginLimiter,
+		SecretKey:      d.secretKey,
 		AdminSecret:    cfg.AdminSecret,
-		TrustedProxies: proxies,
+		TrustedProxies: d.proxies,
 		Clock:          clock,
 	}
 	api := &lkhttp.Server{
@@ -152,32 +230,26 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		Verifier:    verifier,
 		Users:       store,
 		Auth:        authn,
-		Checks:      checks,
+		Checks:      d.checks,
 		Logger:      logger,
 		Clock:       clock,
 	}
-	if rc != nil {
-		api.RedisUp = rc.Up
+	if d.redis != nil {
+		api.RedisUp = d.redis.Up
 	}
 	if store.FeedStatus().Shared {
 		api.Feed = store.FeedStatus // one instance on SQLite has no feed to report
 	}
 	api.Surfaces = []lkhttp.Surface{&compat.Surfaces{Auth: authn, Keys: store, Logger: logger, Clock: clock}}
-	base := "http://" + ln.Addr().String()
-	srv := &http.Server{
-		Handler:           api.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slogErrorLog(logger),
-	}
-	printWelcome(stdout, base, cfg, boot)
-	logger.Info("serving", "addr", ln.Addr().String(), "version", latchkey.Version)
+	return api.Handler()
+}
 
+// runUntilDone serves on ln until ctx is done or the server fails, then
+// lets the requests in flight finish (15 s at most).
+func runUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, logger *slog.Logger) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	var err error
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
@@ -189,15 +261,6 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
-	stopRun()
-	<-runDone
-	closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if cerr := verifier.Close(closeCtx); cerr != nil {
-		logger.Error("final usage flush failed", "err", cerr)
-		err = errors.Join(err, cerr)
-	}
-	logger.Info("stopped")
 	return err
 }
 
@@ -234,26 +297,32 @@ func feedCheck(store *sqldb.Store) func(context.Context) error {
 }
 
 // maintain trims the change log every minute and deletes long-dead session
-// families and their rotated refresh tokens every hour.
+// families and their rotated refresh tokens every hour, until ctx is done.
 func maintain(ctx context.Context, store *sqldb.Store, logger *slog.Logger) {
-	trim := time.NewTicker(time.Minute)
-	defer trim.Stop()
-	prune := time.NewTicker(time.Hour)
-	defer prune.Stop()
+	go every(ctx, time.Minute, func() {
+		if _, err := store.TrimChanges(ctx); err != nil {
+			logger.Warn("trimming the change log failed", "err", err)
+		}
+	})
+	every(ctx, time.Hour, func() {
+		if n, err := store.PruneSessions(ctx, 7*24*time.Hour); err != nil {
+			logger.Warn("pruning sessions failed", "err", err)
+		} else if n > 0 {
+			logger.Info("pruned expired sessions", "rows", n)
+		}
+	})
+}
+
+// every calls fn every d until ctx is done.
+func every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-trim.C:
-			if _, err := store.TrimChanges(ctx); err != nil {
-				logger.Warn("trimming the change log failed", "err", err)
-			}
-		case <-prune.C:
-			if n, err := store.PruneSessions(ctx, 7*24*time.Hour); err != nil {
-				logger.Warn("pruning sessions failed", "err", err)
-			} else if n > 0 {
-				logger.Info("pruned expired sessions", "rows", n)
-			}
+		case <-t.C:
+			fn()
 		}
 	}
 }

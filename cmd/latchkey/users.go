@@ -12,49 +12,12 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// newUsersCmd is `latchkey users`: the people who sign in to the account,
+// usersCmds are `latchkey users`: the people who sign in to the account,
 // and their roles.
-func newUsersCmd(stdout io.Writer, getenv func(string) string) *cobra.Command {
-	f := &apiFlags{}
-	cmd := group(&cobra.Command{Use: "users", Short: "Manage the account's users and their roles"})
-	f.bind(cmd, getenv)
-	cmd.AddCommand(newUsersListCmd(f, stdout), newUsersCreateCmd(f, stdout), newUsersUpdateCmd(f, stdout))
-	return cmd
-}
-
-func printMembers(w io.Writer, members []*latchkey.Member) {
-	rows := make([][]string, len(members))
-	for i, m := range members {
-		rows[i] = []string{itoa(m.ID), m.Email, m.Name, string(m.Role), timeOr(&m.CreatedAt, "-")}
-	}
-	printTable(w, []string{"ID", "EMAIL", "NAME", "ROLE", "CREATED"}, rows)
-}
-
-func memberIDs(members []*latchkey.Member) []string {
-	ids := make([]string, len(members))
-	for i, m := range members {
-		ids[i] = itoa(m.ID)
-	}
-	return ids
-}
-
-func newUsersListCmd(f *apiFlags, stdout io.Writer) *cobra.Command {
-	return &cobra.Command{
-		Use:   "list",
-		Short: "List the account's users and roles",
-		Args:  usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			members, err := c.ListUsers(cmd.Context())
-			if err != nil {
-				return err
-			}
-			p := client.Page[*latchkey.Member]{Data: members}
-			return f.emit(stdout, p, memberIDs(p.Data), func(w io.Writer) { printMembers(w, p.Data) })
-		},
+func usersCmds(f *apiFlags, stdout io.Writer) []*cobra.Command {
+	return []*cobra.Command{
+		listCmd(f, stdout, "List the account's users and roles", memberColumns, (*client.Client).ListUsers),
+		newUsersCreateCmd(f, stdout), newUsersUpdateCmd(f, stdout),
 	}
 }
 
@@ -74,31 +37,25 @@ func readPassword(cmd *cobra.Command, flag string, fromStdin bool) (string, erro
 	return strings.TrimRight(line, "\r\n"), nil
 }
 
+// newUsersCreateCmd is `users create`: a user with a password and a role
+// in the account.
 func newUsersCreateCmd(f *apiFlags, stdout io.Writer) *cobra.Command {
-	var email, name, password, role string
+	var in client.UserCreate
+	var password, role string
 	var pwStdin bool
-	cmd := &cobra.Command{
+	cmd := itemCmd(f, stdout, &cobra.Command{
 		Use:   "create",
 		Short: "Create a user in the account",
-		Args:  usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			pw, err := readPassword(cmd, password, pwStdin)
-			if err != nil {
-				return err
-			}
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			m, err := c.CreateUser(cmd.Context(), &client.UserCreate{Email: email, Name: name, Password: pw, Role: latchkey.Role(role)})
-			if err != nil {
-				return err
-			}
-			return f.emit(stdout, m, []string{itoa(m.ID)}, func(w io.Writer) { printMembers(w, []*latchkey.Member{m}) })
+		PreRunE: func(cmd *cobra.Command, _ []string) (err error) {
+			in.Password, err = readPassword(cmd, password, pwStdin)
+			return err
 		},
-	}
-	cmd.Flags().StringVar(&email, "email", "", "email to sign in with")
-	cmd.Flags().StringVar(&name, "name", "", "name")
+	}, memberColumns, func(cmd *cobra.Command, c *client.Client, _ []string) (*latchkey.Member, error) {
+		in.Role = latchkey.Role(role)
+		return c.CreateUser(cmd.Context(), &in)
+	})
+	cmd.Flags().StringVar(&in.Email, "email", "", "email to sign in with")
+	cmd.Flags().StringVar(&in.Name, "name", "", "name")
 	cmd.Flags().StringVar(&password, "password", "", "password, 12+ characters (prefer --password-stdin: flags show in ps)")
 	cmd.Flags().BoolVar(&pwStdin, "password-stdin", false, "read the password from the first line of stdin")
 	cmd.Flags().StringVar(&role, "role", "member", "admin or member (read-only)")
@@ -112,21 +69,21 @@ func newUsersCreateCmd(f *apiFlags, stdout io.Writer) *cobra.Command {
 func newUsersUpdateCmd(f *apiFlags, stdout io.Writer) *cobra.Command {
 	var name, password, role string
 	var disabled, pwStdin bool
-	cmd := &cobra.Command{
+	var id int64
+	patch := map[string]any{}
+	cmd := apiCmd(f, &cobra.Command{
 		Use:               "update USER_ID",
 		Short:             "Change a user's role, name, password, or deactivate them",
-		Args:              usageArgs(cobra.ExactArgs(1)),
+		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: firstArgOnly(completeUserIDs(f)),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseKeyID(args[0])
-			if err != nil {
+		PreRunE: func(cmd *cobra.Command, args []string) (err error) {
+			if id, err = parseKeyID(args[0]); err != nil {
 				return usageErrorf("USER_ID: %q is not a user id", args[0])
 			}
 			pw, err := readPassword(cmd, password, pwStdin)
 			if err != nil {
 				return err
 			}
-			patch := map[string]any{}
 			if cmd.Flags().Changed("name") {
 				patch["name"] = name
 			}
@@ -139,29 +96,27 @@ func newUsersUpdateCmd(f *apiFlags, stdout io.Writer) *cobra.Command {
 			if len(patch) == 0 && role == "" {
 				return usageErrorf("nothing to update: set --role, --name, --disabled or --password")
 			}
-			c, err := f.client()
+			return nil
+		},
+	}, func(cmd *cobra.Command, c *client.Client, _ []string) error {
+		m := &latchkey.Member{}
+		if role != "" {
+			account, err := accountID(cmd.Context(), c, f.account)
 			if err != nil {
 				return err
 			}
-			m := &latchkey.Member{}
-			if role != "" {
-				account, err := accountID(cmd.Context(), c, f.account)
-				if err != nil {
-					return err
-				}
-				if m, err = c.SetMemberRole(cmd.Context(), account, id, latchkey.Role(role)); err != nil {
-					return err
-				}
+			if m, err = c.SetMemberRole(cmd.Context(), account, id, latchkey.Role(role)); err != nil {
+				return err
 			}
-			if len(patch) > 0 {
-				// The client package has no method for PATCH /v1/users/{id}.
-				if err := call(cmd.Context(), c, "PATCH", fmt.Sprintf("/v1/users/%d", id), patch, m); err != nil {
-					return err
-				}
+		}
+		if len(patch) > 0 {
+			// The client package has no method for PATCH /v1/users/{id}.
+			if err := call(cmd.Context(), c, "PATCH", fmt.Sprintf("/v1/users/%d", id), patch, m); err != nil {
+				return err
 			}
-			return f.emit(stdout, m, []string{itoa(id)}, func(w io.Writer) { printMembers(w, []*latchkey.Member{m}) })
-		},
-	}
+		}
+		return memberColumns.emit(f, stdout, m, []*latchkey.Member{m})
+	})
 	cmd.Flags().StringVar(&role, "role", "", "admin or member")
 	cmd.Flags().StringVar(&name, "name", "", "name")
 	cmd.Flags().BoolVar(&disabled, "disabled", false, "deactivate the user and end their sessions (--disabled=false reactivates)")
@@ -194,17 +149,15 @@ func accountID(ctx context.Context, c *client.Client, account string) (int64, er
 
 // completeUserIDs completes a user id from the account's users.
 func completeUserIDs(f *apiFlags) completeFunc {
-	return fromServer(f, func(ctx context.Context, c *client.Client, _ []string, toComplete string) ([]string, error) {
-		members, err := c.ListUsers(ctx)
-		if err != nil {
-			return nil, err
-		}
-		var out []string
-		for _, m := range members {
-			if id := itoa(m.ID); strings.HasPrefix(id, toComplete) {
-				out = append(out, id+"\t"+m.Email+" ("+string(m.Role)+")")
-			}
-		}
-		return out, nil
+	return completeFrom(f, (*client.Client).ListUsers, func(m *latchkey.Member) (string, string) {
+		return itoa(m.ID), m.Email + " (" + string(m.Role) + ")"
 	})
+}
+
+// memberColumns is the table of an account's users.
+var memberColumns = columns[*latchkey.Member]{
+	header: []string{"ID", "EMAIL", "NAME", "ROLE", "CREATED"},
+	row: func(m *latchkey.Member) []string {
+		return []string{itoa(m.ID), m.Email, m.Name, string(m.Role), timeOr(&m.CreatedAt, "-")}
+	},
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/latchkey/latchkey/client"
 )
 
+// main serves the tiny API on $LISTEN.
 func main() {
 	addr := getenv("LISTEN", "127.0.0.1:9090")
 	srv := &http.Server{Addr: addr, Handler: newAPI(), ReadHeaderTimeout: 10 * time.Second}

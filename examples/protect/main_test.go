@@ -35,6 +35,7 @@ func MustLatchkey(tb testing.TB) {
 	tb.Setenv("LATCHKEY_ROOT_KEY", "lk_root")
 }
 
+// TestHelloNeedsAValidKey runs the example's API against a real server.
 func TestHelloNeedsAValidKey(t *testing.T) {
 	MustLatchkey(t)
 	api := newAPI()
