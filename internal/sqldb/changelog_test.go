@@ -27,21 +27,6 @@ func TestChangeLog(t *testing.T) {
 	}
 }
 
-// MustDB opens the test's database directly, to look under the store.
-func MustDB(tb testing.TB, b backend, dsn string) *sql.DB {
-	tb.Helper()
-	driver := "sqlite"
-	if b.name == "postgres" {
-		driver = "pgx"
-	}
-	db, err := sql.Open(driver, dsn)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	return db
-}
-
 type logRow struct {
 	seq, accountID, keyID int64
 }
@@ -155,10 +140,7 @@ func waitHeard(tb testing.TB, heard <-chan latchkey.KeyChange, want latchkey.Key
 // is still applied, by the feed's heartbeat.
 func testReplayMissedNotification(t *testing.T, b backend) {
 	e := MustEnv(t, b)
-	other := MustOpen(t, e.dsn, e.clock.Now)
-	heard := make(chan latchkey.KeyChange, 64)
-	t.Cleanup(other.Subscribe(func(c latchkey.KeyChange) { heard <- c }))
-	db := MustDB(t, b, e.dsn)
+	other, heard, db := MustListener(t, b, e)
 	// Numbered and logged in one transaction, as a store does it; only the
 	// NOTIFY is missing.
 	tx, err := db.Begin()
@@ -192,10 +174,7 @@ func testReplayMissedNotification(t *testing.T, b backend) {
 // are told that every key changed.
 func testLogTrimmedPastApplied(t *testing.T, b backend) {
 	e := MustEnv(t, b)
-	other := MustOpen(t, e.dsn, e.clock.Now)
-	heard := make(chan latchkey.KeyChange, 64)
-	t.Cleanup(other.Subscribe(func(c latchkey.KeyChange) { heard <- c }))
-	db := MustDB(t, b, e.dsn)
+	other, heard, db := MustListener(t, b, e)
 	// Three changes that were logged and trimmed before this instance
 	// read them: only the newest number is left.
 	if _, err := db.Exec(`UPDATE change_seq SET seq = seq + 3 WHERE id = 1`); err != nil {
@@ -225,10 +204,7 @@ func testLogResetUnderInstance(t *testing.T, b backend) {
 			for i := 0; i < 4; i++ {
 				MustUpdateKey(t, e.store, a.ID, k.ID, &latchkey.KeyUpdate{Name: ptr(fmt.Sprint(i))})
 			}
-			other := MustOpen(t, e.dsn, e.clock.Now)
-			heard := make(chan latchkey.KeyChange, 64)
-			t.Cleanup(other.Subscribe(func(c latchkey.KeyChange) { heard <- c }))
-			db := MustDB(t, b, e.dsn)
+			_, heard, db := MustListener(t, b, e)
 			for _, q := range reset.sql {
 				if _, err := db.Exec(q); err != nil {
 					t.Fatal(err)

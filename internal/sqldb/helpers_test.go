@@ -2,6 +2,7 @@ package sqldb_test
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"sync"
@@ -274,6 +275,32 @@ func wantOneWinner(tb testing.TB, what string, errs []error, lost func(error) bo
 	if won != 1 {
 		tb.Fatalf("%s: %d calls succeeded (%v), want 1", what, won, errs)
 	}
+}
+
+// MustListener opens a second store on e's database, subscribed for the
+// rest of the test to a channel of what it hears, and a raw connection to
+// write behind both stores' backs: the start of the change-log cases.
+func MustListener(tb testing.TB, b backend, e *env) (*sqldb.Store, <-chan latchkey.KeyChange, *sql.DB) {
+	tb.Helper()
+	other := MustOpen(tb, e.dsn, e.clock.Now)
+	heard := make(chan latchkey.KeyChange, 64)
+	tb.Cleanup(other.Subscribe(func(c latchkey.KeyChange) { heard <- c }))
+	return other, heard, MustDB(tb, b, e.dsn)
+}
+
+// MustDB opens the test's database directly, to look under the store.
+func MustDB(tb testing.TB, b backend, dsn string) *sql.DB {
+	tb.Helper()
+	driver := "sqlite"
+	if b.name == "postgres" {
+		driver = "pgx"
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
 }
 
 // countEvents counts the account's audit events of an action.

@@ -54,6 +54,16 @@ func MustCreateSession(tb testing.TB, s *sqldb.Store, userID int64) (*latchkey.S
 	return f, token
 }
 
+// MustRotatedSession returns a fresh session env, its store, and a session
+// of its user whose first token t1 has been rotated to t2.
+func MustRotatedSession(tb testing.TB, b backend) (e *sessionEnv, s *sqldb.Store, f *latchkey.SessionFamily, t1, t2 string) {
+	tb.Helper()
+	e = MustSessionEnv(tb, b)
+	f, t1 = MustCreateSession(tb, e.store, e.user.ID)
+	_, t2 = MustRefresh(tb, e.store, t1)
+	return e, e.store, f, t1, t2
+}
+
 // MustRefresh exchanges a refresh token for the next.
 func MustRefresh(tb testing.TB, s *sqldb.Store, token string) (*latchkey.SessionFamily, string) {
 	tb.Helper()
@@ -385,10 +395,7 @@ func testSessionReplayInsideWindow(t *testing.T, b backend) {
 }
 
 func testSessionReplayAfterWindow(t *testing.T, b backend) {
-	e := MustSessionEnv(t, b)
-	s := e.store
-	f, t1 := MustCreateSession(t, s, e.user.ID)
-	_, t2 := MustRefresh(t, s, t1)
+	e, s, f, t1, t2 := MustRotatedSession(t, b)
 	MustRefresh(t, s, t1) // inside: harmless
 	e.clock.Add(latchkey.RefreshReplayWindow)
 	reusedAt := e.clock.Now()
@@ -406,10 +413,7 @@ func testSessionReplayAfterWindow(t *testing.T, b backend) {
 // the window, a replay answers the newest token, the one that still
 // refreshes, so a browser that stores the late answer keeps a live token.
 func testSessionReplayFollowsLine(t *testing.T, b backend) {
-	e := MustSessionEnv(t, b)
-	s := e.store
-	f, t1 := MustCreateSession(t, s, e.user.ID)
-	_, t2 := MustRefresh(t, s, t1)
+	e, s, f, t1, t2 := MustRotatedSession(t, b)
 	e.clock.Add(time.Second)
 	_, t3 := MustRefresh(t, s, t2)
 	e.clock.Add(time.Second)
@@ -431,10 +435,7 @@ func testSessionReplayFollowsLine(t *testing.T, b backend) {
 // secret key changed) cannot be given back; the replay fails and revokes
 // nothing.
 func testSessionReplayOtherKey(t *testing.T, b backend) {
-	e := MustSessionEnv(t, b)
-	s := e.store
-	f, t1 := MustCreateSession(t, s, e.user.ID)
-	_, t2 := MustRefresh(t, s, t1)
+	_, s, f, t1, t2 := MustRotatedSession(t, b)
 	other := bytes.Repeat([]byte{7}, 32)
 	if got, next, err := s.RefreshSession(ctx, t1, other); latchkey.ErrorCode(err) != latchkey.EUNAUTHORIZED || got != nil || next != "" {
 		t.Fatalf("replay under another key: got %v, %q, %v, want unauthorized", got, next, err)
@@ -494,10 +495,7 @@ func testSessionRefreshConcurrentTwoStores(t *testing.T, b backend) {
 }
 
 func testSessionRevoke(t *testing.T, b backend) {
-	e := MustSessionEnv(t, b)
-	s := e.store
-	f, t1 := MustCreateSession(t, s, e.user.ID)
-	_, t2 := MustRefresh(t, s, t1)
+	e, s, f, _, t2 := MustRotatedSession(t, b)
 
 	e.clock.Add(time.Minute)
 	revokedAt := e.clock.Now()
