@@ -232,21 +232,19 @@ func listenAgain(addr string) (net.Listener, error) {
 // does nothing.
 func (p *Proxy) Close() error {
 	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return nil
-	}
-	p.closed = true
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for l := range p.links {
-		l.shut(false)
-		delete(p.links, l)
+	if !p.closed {
+		p.closed = true
+		if p.ln != nil {
+			p.ln.Close()
+			p.ln = nil
+		}
+		for l := range p.links {
+			l.shut(false)
+			delete(p.links, l)
+		}
 	}
 	p.mu.Unlock()
-	p.wg.Wait()
+	p.wg.Wait() // at once when an earlier Close waited already
 	return nil
 }
 

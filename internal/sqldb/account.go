@@ -53,16 +53,10 @@ func createAccount(ctx context.Context, tx *Tx, a *latchkey.Account) error {
 	if err := insertErr(err, "insert account", "account %q already exists", a.Name); err != nil {
 		return err
 	}
-	return insertAuditEvent(ctx, tx, &latchkey.AuditEvent{
-		AccountID:  a.ID,
-		Action:     latchkey.ActionAccountCreate,
-		TargetType: "account",
-		TargetID:   strconv.FormatInt(a.ID, 10),
-		Changes: map[string]latchkey.Change{
-			"name":       created(a.Name),
-			"key_prefix": created(a.KeyPrefix),
-		},
-	}, 0)
+	return audit(ctx, tx, a.ID, latchkey.ActionAccountCreate, "account", strconv.FormatInt(a.ID, 10), map[string]latchkey.Change{
+		"name":       created(a.Name),
+		"key_prefix": created(a.KeyPrefix),
+	})
 }
 
 // findAccountByID returns an account, or not_found.

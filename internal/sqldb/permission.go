@@ -65,13 +65,7 @@ func createPermission(ctx context.Context, tx *Tx, p *latchkey.Permission) error
 	if err := insertErr(err, "insert permission", "permission %q already exists", p.Name); err != nil {
 		return err
 	}
-	return insertAuditEvent(ctx, tx, &latchkey.AuditEvent{
-		AccountID:  p.AccountID,
-		Action:     latchkey.ActionPermissionCreate,
-		TargetType: "permission",
-		TargetID:   p.Name,
-		Changes:    map[string]latchkey.Change{"name": created(p.Name), "description": created(p.Description)},
-	}, 0)
+	return audit(ctx, tx, p.AccountID, latchkey.ActionPermissionCreate, "permission", p.Name, map[string]latchkey.Change{"name": created(p.Name), "description": created(p.Description)})
 }
 
 // deletePermission is DeletePermission inside a write transaction: it
@@ -108,13 +102,7 @@ func deletePermission(ctx context.Context, tx *Tx, accountID int64, name string)
 	if len(keyIDs) > 0 {
 		changes["key_ids"] = removed(keyIDs)
 	}
-	if err := insertAuditEvent(ctx, tx, &latchkey.AuditEvent{
-		AccountID:  accountID,
-		Action:     latchkey.ActionPermissionDelete,
-		TargetType: "permission",
-		TargetID:   name,
-		Changes:    changes,
-	}, 0); err != nil {
+	if err := audit(ctx, tx, accountID, latchkey.ActionPermissionDelete, "permission", name, changes); err != nil {
 		return err
 	}
 	for _, id := range keyIDs {

@@ -314,17 +314,7 @@ func revokeUserSessions(ctx context.Context, tx *Tx, userID int64) (int64, error
 
 // insertSessionEvent audits a session family's event as its user.
 func insertSessionEvent(ctx context.Context, tx *Tx, f *latchkey.SessionFamily, action string, changes map[string]latchkey.Change) error {
-	home, err := homeAccountID(ctx, tx)
-	if err != nil {
-		return err
-	}
-	return insertAuditEvent(ctx, tx, &latchkey.AuditEvent{
-		AccountID:  home,
-		Action:     action,
-		TargetType: "session",
-		TargetID:   f.ID,
-		Changes:    changes,
-	}, 0)
+	return auditHome(ctx, tx, action, "session", f.ID, changes)
 }
 
 // sessionActor returns ctx with the session's user as the actor, unless the

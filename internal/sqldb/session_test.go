@@ -47,7 +47,13 @@ func MustSessionEnv(tb testing.TB, b backend) *sessionEnv {
 // MustCreateSession opens a session of the user for sessionTTL.
 func MustCreateSession(tb testing.TB, s *sqldb.Store, userID int64) (*latchkey.SessionFamily, string) {
 	tb.Helper()
-	f, token, err := s.CreateSession(ctx, userID, sessionTTL, "203.0.113.9", "Firefox/140")
+	return MustCreateSessionFor(tb, s, userID, sessionTTL)
+}
+
+// MustCreateSessionFor opens a session of the user for ttl.
+func MustCreateSessionFor(tb testing.TB, s *sqldb.Store, userID int64, ttl time.Duration) (*latchkey.SessionFamily, string) {
+	tb.Helper()
+	f, token, err := s.CreateSession(ctx, userID, ttl, "203.0.113.9", "Firefox/140")
 	if err != nil {
 		tb.Fatalf("CreateSession(%d): %v", userID, err)
 	}
@@ -271,10 +277,7 @@ func testSessionReuse(t *testing.T, b backend) {
 func testSessionExpiry(t *testing.T, b backend) {
 	e := MustSessionEnv(t, b)
 	s := e.store
-	f, t1, err := s.CreateSession(ctx, e.user.ID, time.Hour, "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, t1 := MustCreateSessionFor(t, s, e.user.ID, time.Hour)
 	e.clock.Add(59 * time.Minute)
 	got, t2 := MustRefresh(t, s, t1)
 	if !got.ExpiresAt.Equal(f.ExpiresAt) {
@@ -537,10 +540,7 @@ func testSessionRevoke(t *testing.T, b backend) {
 func testPruneSessions(t *testing.T, b backend) {
 	e := MustSessionEnv(t, b)
 	s := e.store
-	short, st, err := s.CreateSession(ctx, e.user.ID, time.Hour, "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	short, st := MustCreateSessionFor(t, s, e.user.ID, time.Hour)
 	MustRefresh(t, s, st)
 	long, lt := MustCreateSession(t, s, e.user.ID)
 
@@ -557,7 +557,7 @@ func testPruneSessions(t *testing.T, b backend) {
 			t.Errorf("PruneSessions(%v): got %d, %v, want %d", tt.keep, n, err, tt.want)
 		}
 	}
-	_, err = s.FindSessionFamily(ctx, short.ID)
+	_, err := s.FindSessionFamily(ctx, short.ID)
 	wantCode(t, err, latchkey.ENOTFOUND)
 	if got, _ := MustRefresh(t, s, lt); got.ID != long.ID {
 		t.Errorf("live family after prune: got %s, want %s", got.ID, long.ID)

@@ -83,13 +83,7 @@ func (s *Store) CompleteSetup(ctx context.Context, token string, u *latchkey.Use
 			micros(tx.now), u.ID, hash[:]); err != nil {
 			return nil, fmt.Errorf("spend setup token: %w", err)
 		}
-		if err := insertAuditEvent(ctx, tx, &latchkey.AuditEvent{
-			AccountID:  home,
-			Action:     latchkey.ActionSetupComplete,
-			TargetType: "user",
-			TargetID:   strconv.FormatInt(u.ID, 10),
-			Changes:    map[string]latchkey.Change{"email": created(u.Email)},
-		}, 0); err != nil {
+		if err := audit(ctx, tx, home, latchkey.ActionSetupComplete, "user", strconv.FormatInt(u.ID, 10), map[string]latchkey.Change{"email": created(u.Email)}); err != nil {
 			return nil, err
 		}
 		return u, nil

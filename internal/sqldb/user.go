@@ -177,13 +177,7 @@ func (s *Store) RemoveMember(ctx context.Context, accountID, userID int64) error
 		if _, err := tx.exec(ctx, `DELETE FROM memberships WHERE account_id = ? AND user_id = ?`, accountID, userID); err != nil {
 			return fmt.Errorf("remove member: %w", err)
 		}
-		return insertAuditEvent(ctx, tx, &latchkey.AuditEvent{
-			AccountID:  accountID,
-			Action:     latchkey.ActionMemberRemove,
-			TargetType: "member",
-			TargetID:   strconv.FormatInt(userID, 10),
-			Changes:    map[string]latchkey.Change{"role": removed(role)},
-		}, 0)
+		return audit(ctx, tx, accountID, latchkey.ActionMemberRemove, "member", strconv.FormatInt(userID, 10), map[string]latchkey.Change{"role": removed(role)})
 	})
 }
 
@@ -227,17 +221,7 @@ func updateUser(ctx context.Context, tx *Tx, id int64, up *latchkey.UserUpdate) 
 			changes["sessions_revoked"] = created(n)
 		}
 	}
-	home, err := homeAccountID(ctx, tx)
-	if err != nil {
-		return nil, err
-	}
-	if err := insertAuditEvent(ctx, tx, &latchkey.AuditEvent{
-		AccountID:  home,
-		Action:     latchkey.ActionUserUpdate,
-		TargetType: "user",
-		TargetID:   strconv.FormatInt(id, 10),
-		Changes:    changes,
-	}, 0); err != nil {
+	if err := auditHome(ctx, tx, latchkey.ActionUserUpdate, "user", strconv.FormatInt(id, 10), changes); err != nil {
 		return nil, err
 	}
 	return u, nil
@@ -256,26 +240,16 @@ func createUser(ctx context.Context, tx *Tx, u *latchkey.User, passwordHash stri
 		// A programming error (the caller hashes), not bad user input.
 		return errors.New("create user: empty password hash")
 	}
-	home, err := homeAccountID(ctx, tx)
-	if err != nil {
-		return err
-	}
 	u.CreatedAt = tx.now
-	err = tx.queryRow(ctx, `INSERT INTO users (email, name, password_hash, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
+	err := tx.queryRow(ctx, `INSERT INTO users (email, name, password_hash, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
 		u.Email, u.Name, passwordHash, micros(u.CreatedAt)).Scan(&u.ID)
 	if err := insertErr(err, "insert user", "a user with email %q already exists", u.Email); err != nil {
 		return err
 	}
-	return insertAuditEvent(ctx, tx, &latchkey.AuditEvent{
-		AccountID:  home,
-		Action:     latchkey.ActionUserCreate,
-		TargetType: "user",
-		TargetID:   strconv.FormatInt(u.ID, 10),
-		Changes: map[string]latchkey.Change{
-			"email": created(u.Email),
-			"name":  created(u.Name),
-		},
-	}, 0)
+	return auditHome(ctx, tx, latchkey.ActionUserCreate, "user", strconv.FormatInt(u.ID, 10), map[string]latchkey.Change{
+		"email": created(u.Email),
+		"name":  created(u.Name),
+	})
 }
 
 // userColumns are the columns of users (as u) that scanUser reads.
@@ -340,13 +314,7 @@ func setMembership(ctx context.Context, tx *Tx, accountID, userID int64, role la
 	if before.Valid {
 		was = before.String
 	}
-	return insertAuditEvent(ctx, tx, &latchkey.AuditEvent{
-		AccountID:  accountID,
-		Action:     latchkey.ActionMemberSet,
-		TargetType: "member",
-		TargetID:   strconv.FormatInt(userID, 10),
-		Changes:    diffFields(map[string]any{"role": was}, map[string]any{"role": string(role)}),
-	}, 0)
+	return audit(ctx, tx, accountID, latchkey.ActionMemberSet, "member", strconv.FormatInt(userID, 10), diffFields(map[string]any{"role": was}, map[string]any{"role": string(role)}))
 }
 
 // lockUser locks a user's row, or answers not_found: concurrent changes of
