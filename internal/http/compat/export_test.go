@@ -18,11 +18,11 @@ func DecodeMailForwardPatch(b []byte, now time.Time) (*latchkey.KeyUpdate, int) 
 		err = checkMailForwardDTO(m)
 	}
 	if err != nil {
-		return nil, err.Status
+		return nil, err.head().Status
 	}
 	u, err := decodeMailForwardPatch(m, now)
 	if err != nil {
-		return nil, err.Status
+		return nil, err.head().Status
 	}
 	return u, http.StatusOK
 }
@@ -31,7 +31,7 @@ func DecodeMailForwardPatch(b []byte, now time.Time) (*latchkey.KeyUpdate, int) 
 func DecodeWhatsAppPatch(b []byte) (*latchkey.KeyUpdate, int) {
 	u, err := decodeWhatsAppPatch(b)
 	if err != nil {
-		return nil, err.Status
+		return nil, err.head().Status
 	}
 	return u, http.StatusOK
 }
@@ -49,7 +49,7 @@ func DecodePulseCRMInput(b []byte) (*latchkey.KeyUpdate, int) {
 func DecodeUnleashExpiry(b []byte) (time.Time, int) {
 	t, err := decodeUnleashExpiry(b)
 	if err != nil {
-		return time.Time{}, err.Status
+		return time.Time{}, err.head().Status
 	}
 	return t, http.StatusOK
 }

@@ -57,6 +57,8 @@ type mailForwardError struct {
 	Field       string            `json:"field,omitempty"`
 	Constraints map[string]string `json:"constraints,omitempty"`
 	Reason      string            `json:"reason,omitempty"`
+	Hint        string            `json:"hint,omitempty"`
+	Where       string            `json:"where,omitempty"`
 	ID          *int64            `json:"id,omitempty"`
 }
 
@@ -166,13 +168,9 @@ func (s *Surfaces) handleMailForwardPatch(w http.ResponseWriter, r *http.Request
 	if !ok {
 		return badMailForwardField("id")
 	}
-	b, e := mailForward.readJSON(w, r)
+	m, e := decodeJSON(mailForward, w, r, parseMailForwardBody)
 	if e != nil {
 		return e
-	}
-	m, terr := parseMailForwardBody(b)
-	if terr != nil {
-		return terr
 	}
 	// As the product: its DTO checks, then the lookup, then the rest.
 	if terr := checkMailForwardDTO(m); terr != nil {
@@ -249,7 +247,7 @@ const maxReasonLen = 255
 
 // parseMailForwardBody reads a seed 000 body: a JSON object, or nothing (an
 // empty patch).
-func parseMailForwardBody(b []byte) (map[string]json.RawMessage, *mailForwardError) {
+func parseMailForwardBody(b []byte) (map[string]json.RawMessage, replier) {
 	if len(strings.TrimSpace(string(b))) == 0 {
 		return map[string]json.RawMessage{}, nil
 	}
@@ -271,7 +269,7 @@ func badMailForwardDTO(field string, constraints map[string]string) *mailForward
 // checkMailForwardDTO makes the checks the product's update DTO makes before the
 // token is looked up, in its order: each present, non-null field's type,
 // length, enum and date format. The rest waits for decodeMailForwardPatch.
-func checkMailForwardDTO(m map[string]json.RawMessage) *mailForwardError {
+func checkMailForwardDTO(m map[string]json.RawMessage) replier {
 	present := func(name string) (json.RawMessage, bool) {
 		raw, ok := m[name]
 		return raw, ok && !isNull(raw)
@@ -336,7 +334,7 @@ const maxEmailLen = 254
 // key update, making the checks the product makes after the lookup: the
 // mailbox format, null where a value is needed, and how the fields agree.
 // Unknown fields are ignored. now is the expiry status:"expired" sets.
-func decodeMailForwardPatch(m map[string]json.RawMessage, now time.Time) (*latchkey.KeyUpdate, *mailForwardError) {
+func decodeMailForwardPatch(m map[string]json.RawMessage, now time.Time) (*latchkey.KeyUpdate, replier) {
 	u := &latchkey.KeyUpdate{}
 
 	if raw, ok := m["owner_email"]; ok {

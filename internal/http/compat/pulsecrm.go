@@ -89,13 +89,9 @@ func (s *Surfaces) handlePulseCRMPatch(w http.ResponseWriter, r *http.Request) r
 	if !ok {
 		return errPulseCRMNotFound
 	}
-	b, e := pulseCRM.readJSON(w, r)
+	u, e := decodeJSON(pulseCRM, w, r, decodePulseCRMInput)
 	if e != nil {
 		return e
-	}
-	u, perr := decodePulseCRMInput(b)
-	if perr != nil {
-		return perr
 	}
 	_, err := s.Keys.UpdateKey(actorContext(r, p), p.AccountID, id, u)
 	if e := s.outcome(pulseCRM, err, errPulseCRMNotFound, pulseCRMInvalid); e != nil {

@@ -65,8 +65,23 @@ func (s *Surfaces) Routes() []httpx.Route {
 	return []httpx.Route{
 		{Method: "PATCH", Pattern: "/api/admin/api-tokens/{id}", Handler: s.guard(mailForward, s.handleMailForwardPatch)},
 		{Method: "PATCH", Pattern: "/admin/api-keys/{id}", Handler: s.guard(whatsApp, s.handleWhatsAppPatch)},
+		{Method: "POST", Pattern: "/admin/api-keys", Handler: s.guard(whatsApp, s.handleWhatsAppCreate)},
+		{Method: "GET", Pattern: "/admin/api-keys", Handler: s.guard(whatsApp, s.handleWhatsAppList)},
+		{Method: "GET", Pattern: "/admin/api-keys/{id}", Handler: s.guard(whatsApp, s.handleWhatsAppGet)},
+		{Method: "DELETE", Pattern: "/admin/api-keys/{id}", Handler: s.guard(whatsApp, s.handleWhatsAppDelete)},
 		{Method: "PATCH", Pattern: "/apikeys/{id}", Handler: s.guard(pulseCRM, s.handlePulseCRMPatch)},
 		{Method: "PUT", Pattern: "/api/admin/api-tokens/{token}", Handler: s.guard(unleash, s.handleUnleashExpiryPut)},
+		{Method: "POST", Pattern: "/api/auth/sign-in", Handler: s.guard(mailForward, s.handleMailForwardSignIn)},
+		{Method: "GET", Pattern: "/api/auth/session", Handler: s.guard(mailForward, s.handleMailForwardSession)},
+		{Method: "GET", Pattern: "/api/auth/csrf", Handler: s.guard(mailForward, s.handleMailForwardCSRFToken)},
+		{Method: "POST", Pattern: "/api/auth/refresh", Handler: s.guard(mailForward, s.handleMailForwardRefresh)},
+		{Method: "POST", Pattern: "/api/auth/sign-out", Handler: s.guard(mailForward, s.handleMailForwardSignOut(false))},
+		{Method: "POST", Pattern: "/api/auth/sign-out-all", Handler: s.guard(mailForward, s.handleMailForwardSignOut(true))},
+		{Method: "GET", Pattern: "/api/admin/me", Handler: s.guard(mailForward, s.handleMailForwardMe)},
+		{Method: "GET", Pattern: "/api/admin/api-tokens", Handler: s.shared(s.handleMailForwardList, s.handleUnleashList)},
+		{Method: "POST", Pattern: "/api/admin/api-tokens", Handler: s.shared(s.handleMailForwardCreate, s.handleUnleashCreate)},
+		{Method: "GET", Pattern: "/api/admin/api-tokens/{id}", Handler: s.shared(s.handleMailForwardGet, s.handleUnleashList)},
+		{Method: "DELETE", Pattern: "/api/admin/api-tokens/{id}", Handler: s.shared(s.handleMailForwardDelete, s.handleUnleashDelete)},
 	}
 }
 
@@ -208,6 +223,32 @@ func (sf *surface) readJSON(w http.ResponseWriter, r *http.Request) ([]byte, rep
 	return b, nil
 }
 
+// decodeJSON reads a request's body (see readJSON) and decodes it.
+func decodeJSON[T any](sf *surface, w http.ResponseWriter, r *http.Request, decode func([]byte) (T, replier)) (T, replier) {
+	b, e := sf.readJSON(w, r)
+	if e != nil {
+		var zero T
+		return zero, e
+	}
+	return decode(b)
+}
+
+// callerAndBody authenticates the caller with who, then reads and decodes
+// the request's body (see decodeJSON): the first steps of a create.
+func callerAndBody[T any](sf *surface, w http.ResponseWriter, r *http.Request, who func(*http.Request) (*auth.Principal, replier),
+	decode func([]byte) (T, replier)) (*auth.Principal, T, replier) {
+	var zero T
+	p, e := who(r)
+	if e != nil {
+		return nil, zero, e
+	}
+	v, e := decodeJSON(sf, w, r, decode)
+	if e != nil {
+		return nil, zero, e
+	}
+	return p, v, nil
+}
+
 // failure is the answer to an unexpected service error: 503 when the
 // store cannot be reached, else a logged 500.
 func (s *Surfaces) failure(sf *surface, err error) replier {
@@ -219,14 +260,16 @@ func (s *Surfaces) failure(sf *surface, err error) replier {
 }
 
 // outcome maps a service call's error: nil for none, notFound for
-// not_found, invalid(err) for invalid input (when invalid is not nil),
-// else failure.
+// not_found and invalid(err) for invalid input (each when not nil), else
+// failure.
 func (s *Surfaces) outcome(sf *surface, err error, notFound replier, invalid func(error) replier) replier {
 	switch latchkey.ErrorCode(err) {
 	case "":
 		return nil
 	case latchkey.ENOTFOUND:
-		return notFound
+		if notFound != nil {
+			return notFound
+		}
 	case latchkey.EINVALID:
 		if invalid != nil {
 			return invalid(err)

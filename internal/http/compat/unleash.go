@@ -44,35 +44,17 @@ import (
 // in Unleash's order (see the comment at the top of this file), then the
 // new expiry.
 func (s *Surfaces) handleUnleashExpiryPut(w http.ResponseWriter, r *http.Request) replier {
-	p, f := s.unleashPrincipal(r)
+	p, expiresAt, f := callerAndBody(unleash, w, r, s.unleashWriter, decodeUnleashExpiry)
 	if f != nil {
 		return f
-	}
-	if !p.Can(latchkey.PermKeysWrite) {
-		return unleashPermission(latchkey.PermKeysWrite)
-	}
-	b, f := unleash.readJSON(w, r)
-	if f != nil {
-		return f
-	}
-	expiresAt, ef := decodeUnleashExpiry(b)
-	if ef != nil {
-		return ef
 	}
 	done := unleashStatus(http.StatusOK)
-	token := r.PathValue("token")
-	if !latchkey.CheckSecret(token) {
-		return done // not a secret: no such token
-	}
-	ctx := actorContext(r, p)
-	k, err := s.Keys.FindKeyBySecret(ctx, p.AccountID, latchkey.HashSecret(token))
-	if f := s.outcome(unleash, err, done, nil); f != nil {
+	k, f := s.unleashFindToken(r, p, r.PathValue("token"), done,
+		"A root key cannot change its own expiry. Use another root key or the operator.")
+	if f != nil || k == nil {
 		return f
 	}
-	if f := unleashRootKeyGuard(p, k); f != nil {
-		return f
-	}
-	_, err = s.Keys.UpdateKey(ctx, p.AccountID, k.ID, &latchkey.KeyUpdate{ExpiresAt: latchkey.Some(expiresAt)})
+	_, err := s.Keys.UpdateKey(actorContext(r, p), p.AccountID, k.ID, &latchkey.KeyUpdate{ExpiresAt: latchkey.Some(expiresAt)})
 	f = s.outcome(unleash, err, done, func(err error) replier { // not found: deleted meanwhile, as unknown
 		return unleashBadData(unleashDetail{Path: "expiresAt", Message: latchkey.ErrorMessage(err)})
 	})
@@ -88,14 +70,13 @@ func (s *Surfaces) handleUnleashExpiryPut(w http.ResponseWriter, r *http.Request
 // a principal without account:admin (keys:write alone must not end or
 // revive root credentials). Unleash answers the like with its
 // OperationDeniedError.
-func unleashRootKeyGuard(p *auth.Principal, k *latchkey.Key) *unleashAnswer {
+func unleashRootKeyGuard(p *auth.Principal, k *latchkey.Key, self string) replier {
 	err := p.GuardKeyChange(k.ID, false, func() (latchkey.KeyKind, error) { return k.Kind, nil })
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, auth.ErrSelfLockout):
-		return newUnleashError(http.StatusForbidden, "OperationDeniedError",
-			"A root key cannot change its own expiry. Use another root key or the operator.")
+		return newUnleashError(http.StatusForbidden, "OperationDeniedError", self)
 	}
 	return newUnleashError(http.StatusForbidden, "OperationDeniedError",
 		fmt.Sprintf("You do not have the required access [%s] to perform this operation", latchkey.PermAccountAdmin))
@@ -141,16 +122,10 @@ func (s *Surfaces) unleashPrincipal(r *http.Request) (*auth.Principal, replier) 
 // decodeUnleashExpiry reads updateApiTokenSchema: an object whose expiresAt
 // is a date-time string. Other members are allowed and ignored; an empty
 // body is an empty object.
-func decodeUnleashExpiry(b []byte) (time.Time, *unleashAnswer) {
-	m := map[string]json.RawMessage{}
-	if len(bytes.TrimSpace(b)) > 0 {
-		var err error
-		m, err = parseObject(b)
-		if errors.Is(err, errNotObject) {
-			return time.Time{}, unleashBadData(unleashDetail{Message: "The request body must be object. You sent " + echo(b) + "."})
-		} else if err != nil {
-			return time.Time{}, unleashBadDataMessage("The request body is not valid JSON.")
-		}
+func decodeUnleashExpiry(b []byte) (time.Time, replier) {
+	m, f := unleashObject(b)
+	if f != nil {
+		return time.Time{}, f
 	}
 	raw, ok := m["expiresAt"]
 	if !ok {
@@ -168,6 +143,21 @@ func decodeUnleashExpiry(b []byte) (time.Time, *unleashAnswer) {
 			Message: `The ` + "`expiresAt`" + ` property must match format "date-time". You sent ` + echo(raw) + "."})
 	}
 	return t, nil
+}
+
+// unleashObject reads a body that must be a JSON object (an empty body is
+// an empty one) and returns its members.
+func unleashObject(b []byte) (map[string]json.RawMessage, replier) {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return map[string]json.RawMessage{}, nil
+	}
+	m, err := parseObject(b)
+	if errors.Is(err, errNotObject) {
+		return nil, unleashBadData(unleashDetail{Message: "The request body must be object. You sent " + echo(b) + "."})
+	} else if err != nil {
+		return nil, unleashBadDataMessage("The request body is not valid JSON.")
+	}
+	return m, nil
 }
 
 // unleashDateTime is the date-time Unleash accepts: an RFC 3339 date and

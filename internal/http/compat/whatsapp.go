@@ -105,13 +105,9 @@ func (s *Surfaces) handleWhatsAppPatch(w http.ResponseWriter, r *http.Request) r
 	if e := s.outcome(whatsApp, err, notFound, nil); e != nil {
 		return e
 	}
-	b, e := whatsApp.readJSON(w, r)
+	u, e := decodeJSON(whatsApp, w, r, decodeWhatsAppPatch)
 	if e != nil {
 		return e
-	}
-	u, aerr := decodeWhatsAppPatch(b)
-	if aerr != nil {
-		return aerr
 	}
 	_, err = s.Keys.UpdateKey(ctx, p.AccountID, id, u)
 	if e := s.outcome(whatsApp, err, notFound, func(err error) replier { return badWhatsApp(whatsAppFieldError(err)) }); e != nil {
@@ -162,7 +158,7 @@ func whatsAppFieldError(err error) string {
 
 // decodeWhatsAppPatch turns a seed 001 body into a key update. Unknown
 // fields are ignored.
-func decodeWhatsAppPatch(b []byte) (*latchkey.KeyUpdate, *whatsAppError) {
+func decodeWhatsAppPatch(b []byte) (*latchkey.KeyUpdate, replier) {
 	if strings.TrimSpace(string(b)) == "" {
 		return nil, badWhatsApp("Invalid request body: expected a JSON object")
 	}

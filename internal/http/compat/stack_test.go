@@ -1,0 +1,136 @@
+package compat_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"testing"
+
+	"github.com/latchkey/latchkey"
+	lkhttp "github.com/latchkey/latchkey/internal/http"
+	"github.com/latchkey/latchkey/internal/http/auth"
+	"github.com/latchkey/latchkey/internal/http/compat"
+	"github.com/latchkey/latchkey/internal/inmem"
+	argon2 "github.com/latchkey/latchkey/internal/password"
+	"github.com/latchkey/latchkey/internal/sqldb"
+	"github.com/latchkey/latchkey/internal/testenv"
+)
+
+// stack is the whole server (native API and seed surfaces) on a real
+// SQLite store, for the tests that play each product's client: what they
+// create must verify on /v1/keys/verify and be in the audit log.
+type stack struct {
+	testenv.HTTP
+	root      string // the bootstrap root key (every permission)
+	rootID    int64
+	adminID   int64 // admin@acme.test, an admin of the default account
+	logs      *testenv.Buffer
+	operator  []string
+	accountID int64
+}
+
+// stackPassword is admin@acme.test's password.
+const stackPassword = "correct horse battery staple"
+
+// MustStack serves everything on a fresh SQLite store with the bootstrap
+// root key and an admin user.
+func MustStack(tb testing.TB) *stack {
+	tb.Helper()
+	ctx := context.Background()
+	st := &stack{logs: &testenv.Buffer{}, operator: []string{"X-Admin-Secret", adminSecret}}
+	logger := slog.New(slog.NewTextHandler(st.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	tb.Cleanup(func() {
+		if tb.Failed() {
+			tb.Logf("server log:\n%s", st.logs)
+		}
+	})
+	store, err := sqldb.Open(ctx, filepath.Join(tb.TempDir(), "latchkey.db"), latchkey.SystemClock)
+	if err != nil {
+		tb.Fatalf("open store: %v", err)
+	}
+	tb.Cleanup(func() { store.Close() })
+	if err := store.Migrate(ctx); err != nil {
+		tb.Fatalf("migrate: %v", err)
+	}
+	boot, err := store.Bootstrap(ctx)
+	if err != nil || boot == nil {
+		tb.Fatalf("bootstrap: got %v, %v, want a root key", boot, err)
+	}
+	st.root, st.rootID, st.accountID = boot.Secret, boot.Key.ID, boot.Account.ID
+	secretKey, err := store.SecretKey(ctx)
+	if err != nil {
+		tb.Fatalf("secret key: %v", err)
+	}
+	verifier := inmem.NewVerifier(store, inmem.NewRateLimiter(), latchkey.SystemClock, logger)
+	tb.Cleanup(func() { verifier.Close(context.Background()) })
+	tb.Cleanup(store.Subscribe(verifier.Invalidate)) // a change is heard at once, as serve wires it
+	authn := &auth.Authenticator{Verifier: verifier, Accounts: store, Users: store, Sessions: store,
+		Passwords: argon2.New(), SecretKey: secretKey, AdminSecret: adminSecret}
+	api := &lkhttp.Server{Keys: store, Permissions: store, Audit: store, Accounts: store, Verifier: verifier,
+		Users: store, Auth: authn, Logger: logger}
+	api.Surfaces = []lkhttp.Surface{&compat.Surfaces{Auth: authn, Keys: store, Logger: logger}}
+	st.HTTP = testenv.HTTP{Handler: api.Handler(), RemoteAddr: "127.0.0.1:1234", Header: http.Header{"User-Agent": {userAgent}}}
+	var user struct {
+		ID int64 `json:"id"`
+	}
+	st.MustDo(tb, http.StatusCreated, "POST", "/v1/users", map[string]string{"email": "admin@acme.test", "password": stackPassword, "role": "admin"},
+		st.operator...).Decode(tb, &user)
+	st.adminID = user.ID
+	return st
+}
+
+// mustVerify fails unless the key verifies with code want.
+func (st *stack) mustVerify(tb testing.TB, secret string, want latchkey.VerifyCode) {
+	tb.Helper()
+	var res latchkey.VerifyResult
+	st.MustDo(tb, http.StatusOK, "POST", "/v1/keys/verify", map[string]string{"key": secret}, st.operator...).Decode(tb, &res)
+	if res.Code != want {
+		tb.Fatalf("verify: got %s, want %s", res.Code, want)
+	}
+}
+
+// mustAudit fails unless the audit log of the key holds each action, in
+// order, each by the actor kind and id given.
+func (st *stack) mustAudit(tb testing.TB, keyID int64, actor latchkey.ActorKind, actorID int64, actions ...string) {
+	tb.Helper()
+	var page struct {
+		Data []latchkey.AuditEvent `json:"data"`
+	}
+	st.MustDo(tb, http.StatusOK, "GET", "/v1/audit?limit=1000&key_id="+strconv.FormatInt(keyID, 10), nil, st.operator...).Decode(tb, &page)
+	sort.Slice(page.Data, func(i, j int) bool { return page.Data[i].ID < page.Data[j].ID })
+	var got []string
+	for _, ev := range page.Data {
+		if ev.ActorKind != actor || ev.ActorID != actorID || ev.IP != "127.0.0.1" {
+			tb.Errorf("audit %s: got actor %s %d from %q, want %s %d from 127.0.0.1", ev.Action, ev.ActorKind, ev.ActorID, ev.IP, actor, actorID)
+		}
+		got = append(got, ev.Action)
+	}
+	if len(got) != len(actions) {
+		tb.Fatalf("audit of key %d: got %v, want %v", keyID, got, actions)
+	}
+	for i := range got {
+		if got[i] != actions[i] {
+			tb.Fatalf("audit of key %d: got %v, want %v", keyID, got, actions)
+		}
+	}
+}
+
+// mustKeyID returns the id of the one key whose name is name, through the
+// native API.
+func (st *stack) mustKeyID(tb testing.TB, name string) int64 {
+	tb.Helper()
+	var page struct {
+		Data []latchkey.Key `json:"data"`
+	}
+	st.MustDo(tb, http.StatusOK, "GET", "/v1/keys?q="+name, nil, st.operator...).Decode(tb, &page)
+	for _, k := range page.Data {
+		if k.Name == name {
+			return k.ID
+		}
+	}
+	tb.Fatalf("no key named %q in %+v", name, page.Data)
+	return 0
+}
