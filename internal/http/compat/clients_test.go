@@ -280,3 +280,44 @@ func TestMailForwardClient(t *testing.T) {
 	st.mustAudit(t, it.ID, latchkey.ActorUser, st.adminID, latchkey.ActionKeyCreate, latchkey.ActionKeyUpdate,
 		latchkey.ActionKeyUpdate, latchkey.ActionKeyUpdate, latchkey.ActionKeyDelete)
 }
+
+// TestPulseCRMClient plays the PulseCRM client: sign in, create a key
+// with permissions, update it without expiresAt (the expiry is kept), and
+// find each change verifying and audited.
+func TestPulseCRMClient(t *testing.T) {
+	st := MustStack(t)
+	for _, perm := range []string{"readApplications", "writeApplications"} {
+		st.MustDo(t, http.StatusCreated, "POST", "/v1/permissions", map[string]string{"name": perm}, st.operator...)
+	}
+	sess := st.MustLogin(t, "admin@acme.test", stackPassword)
+	bearer := append(sess.Bearer(), "Content-Type", "application/json")
+	expires := time.Now().Add(30 * 24 * time.Hour).UTC().Truncate(time.Second)
+	var created struct {
+		ID                  int64      `json:"id"`
+		APIKey              string     `json:"apiKey"`
+		APISecret           string     `json:"apiSecret"`
+		FlatPermissionsList []string   `json:"flatPermissionsList"`
+		ExpiresAt           *time.Time `json:"expiresAt"`
+	}
+	st.MustDo(t, http.StatusCreated, "POST", "/apikeys",
+		`{"description":"crm sync","flatPermissionsList":["readApplications"],"expiresAt":"`+expires.Format(time.RFC3339)+`"}`,
+		bearer...).Decode(t, &created)
+	if !strings.HasPrefix(created.APISecret, created.APIKey) || len(created.FlatPermissionsList) != 1 || created.ExpiresAt == nil ||
+		!created.ExpiresAt.Equal(expires) {
+		t.Fatalf("create: got %+v", created)
+	}
+	st.mustVerify(t, created.APISecret, latchkey.CodeValid)
+	st.MustDo(t, http.StatusBadRequest, "POST", "/apikeys", `{"description":"x","flatPermissionsList":["deleteEverything"]}`, bearer...)
+	st.MustDo(t, http.StatusForbidden, "POST", "/apikeys", `{"description":"x","flatPermissionsList":[]}`,
+		"Authorization", "Bearer "+created.APISecret, "Content-Type", "application/json")
+
+	path := "/apikeys/" + strconv.FormatInt(created.ID, 10)
+	st.MustDo(t, http.StatusOK, "PATCH", path, `{"description":"crm sync v2","flatPermissionsList":["readApplications","writeApplications"]}`, bearer...)
+	var k latchkey.Key
+	st.MustDo(t, http.StatusOK, "GET", "/v1/keys/"+strconv.FormatInt(created.ID, 10), nil, st.operator...).Decode(t, &k)
+	if k.Description != "crm sync v2" || len(k.Permissions) != 2 || k.ExpiresAt == nil || !k.ExpiresAt.Equal(expires) {
+		t.Fatalf("after patch: got %+v, want the new description and permissions, the expiry kept", k)
+	}
+	st.mustVerify(t, created.APISecret, latchkey.CodeValid)
+	st.mustAudit(t, created.ID, latchkey.ActorUser, st.adminID, latchkey.ActionKeyCreate, latchkey.ActionKeyUpdate)
+}

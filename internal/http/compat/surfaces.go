@@ -70,6 +70,7 @@ func (s *Surfaces) Routes() []httpx.Route {
 		{Method: "GET", Pattern: "/admin/api-keys/{id}", Handler: s.guard(whatsApp, s.handleWhatsAppGet)},
 		{Method: "DELETE", Pattern: "/admin/api-keys/{id}", Handler: s.guard(whatsApp, s.handleWhatsAppDelete)},
 		{Method: "PATCH", Pattern: "/apikeys/{id}", Handler: s.guard(pulseCRM, s.handlePulseCRMPatch)},
+		{Method: "POST", Pattern: "/apikeys", Handler: s.guard(pulseCRM, s.handlePulseCRMCreate)},
 		{Method: "PUT", Pattern: "/api/admin/api-tokens/{token}", Handler: s.guard(unleash, s.handleUnleashExpiryPut)},
 		{Method: "POST", Pattern: "/api/auth/sign-in", Handler: s.guard(mailForward, s.handleMailForwardSignIn)},
 		{Method: "GET", Pattern: "/api/auth/session", Handler: s.guard(mailForward, s.handleMailForwardSession)},

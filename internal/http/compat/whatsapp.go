@@ -1,6 +1,7 @@
 package compat
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -156,9 +157,8 @@ func whatsAppFieldError(err error) string {
 	return "Invalid request body: " + latchkey.ErrorMessage(err)
 }
 
-// decodeWhatsAppPatch turns a seed 001 body into a key update. Unknown
-// fields are ignored.
-func decodeWhatsAppPatch(b []byte) (*latchkey.KeyUpdate, replier) {
+// whatsAppObject reads a body that must be one JSON object.
+func whatsAppObject(b []byte) (map[string]json.RawMessage, replier) {
 	if strings.TrimSpace(string(b)) == "" {
 		return nil, badWhatsApp("Invalid request body: expected a JSON object")
 	}
@@ -167,6 +167,16 @@ func decodeWhatsAppPatch(b []byte) (*latchkey.KeyUpdate, replier) {
 		return nil, badWhatsApp("Invalid request body: expected a JSON object")
 	} else if err != nil {
 		return nil, badWhatsApp("Invalid request body: malformed JSON")
+	}
+	return m, nil
+}
+
+// decodeWhatsAppPatch turns a seed 001 body into a key update. Unknown
+// fields are ignored.
+func decodeWhatsAppPatch(b []byte) (*latchkey.KeyUpdate, replier) {
+	m, e := whatsAppObject(b)
+	if e != nil {
+		return nil, e
 	}
 	// The document types customer_email as a plain string and its own
 	// example sends "string": take it as free text, as the product does.

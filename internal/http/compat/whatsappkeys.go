@@ -1,7 +1,6 @@
 package compat
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -92,11 +91,9 @@ func (s *Surfaces) handleWhatsAppCreate(w http.ResponseWriter, r *http.Request) 
 // decodeWhatsAppCreate reads the five required fields into a key to
 // create. Unknown fields are ignored.
 func decodeWhatsAppCreate(b []byte) (*latchkey.KeyCreate, replier) {
-	m, err := parseObject(b)
-	if errors.Is(err, errNotObject) || strings.TrimSpace(string(b)) == "" {
-		return nil, badWhatsApp("Invalid request body: expected a JSON object")
-	} else if err != nil {
-		return nil, badWhatsApp("Invalid request body: malformed JSON")
+	m, e := whatsAppObject(b)
+	if e != nil {
+		return nil, e
 	}
 	c := &latchkey.KeyCreate{Kind: latchkey.KindAPI}
 	for _, f := range []struct {
