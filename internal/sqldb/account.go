@@ -4,7 +4,6 @@ package sqldb
 
 import (
 	"context"
-	"strconv"
 
 	"github.com/latchkey/latchkey"
 )
@@ -53,7 +52,7 @@ func createAccount(ctx context.Context, tx *Tx, a *latchkey.Account) error {
 	if err := insertErr(err, "insert account", "account %q already exists", a.Name); err != nil {
 		return err
 	}
-	return audit(ctx, tx, a.ID, latchkey.ActionAccountCreate, "account", strconv.FormatInt(a.ID, 10), map[string]latchkey.Change{
+	return audit(ctx, tx, a.ID, latchkey.ActionAccountCreate, "account", a.ID, map[string]latchkey.Change{
 		"name":       created(a.Name),
 		"key_prefix": created(a.KeyPrefix),
 	})
@@ -68,10 +67,8 @@ func findAccountByID(ctx context.Context, tx *Tx, id int64) (*latchkey.Account, 
 // scanAccount reads the id, name, key_prefix and created_at of an account row.
 func scanAccount(row scanner) (*latchkey.Account, error) {
 	var a latchkey.Account
-	var createdAt int64
-	if err := row.Scan(&a.ID, &a.Name, &a.KeyPrefix, &createdAt); err != nil {
+	if err := scanCreated(row, &a.CreatedAt, &a.ID, &a.Name, &a.KeyPrefix); err != nil {
 		return nil, err
 	}
-	a.CreatedAt = fromMicros(createdAt)
 	return &a, nil
 }

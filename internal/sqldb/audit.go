@@ -96,21 +96,21 @@ func (s *Store) FindAuditEvents(ctx context.Context, f latchkey.AuditFilter) ([]
 
 // audit appends an event of the account about a target that is not a key:
 // the short form of insertAuditEvent for accounts, permissions, users,
-// members and sessions.
-func audit(ctx context.Context, tx *Tx, accountID int64, action, targetType, targetID string, changes map[string]latchkey.Change) error {
+// members and sessions. target is the target's id or name, as %v prints it.
+func audit(ctx context.Context, tx *Tx, accountID int64, action, targetType string, target any, changes map[string]latchkey.Change) error {
 	return insertAuditEvent(ctx, tx, &latchkey.AuditEvent{
-		AccountID: accountID, Action: action, TargetType: targetType, TargetID: targetID, Changes: changes,
+		AccountID: accountID, Action: action, TargetType: targetType, TargetID: fmt.Sprint(target), Changes: changes,
 	}, 0)
 }
 
 // auditHome is audit in the home account (see homeAccountID), where the
 // events of users, sign-ins and the setup link go.
-func auditHome(ctx context.Context, tx *Tx, action, targetType, targetID string, changes map[string]latchkey.Change) error {
+func auditHome(ctx context.Context, tx *Tx, action, targetType string, target any, changes map[string]latchkey.Change) error {
 	home, err := homeAccountID(ctx, tx)
 	if err != nil {
 		return err
 	}
-	return audit(ctx, tx, home, action, targetType, targetID, changes)
+	return audit(ctx, tx, home, action, targetType, target, changes)
 }
 
 // insertAuditEvent appends e, stamped with the transaction's now and the

@@ -14,6 +14,17 @@ func micros(t time.Time) int64 { return t.UnixMicro() }
 // fromMicros is the UTC time of stored unix microseconds.
 func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
 
+// scanCreated scans r into dest and then a created_at column into
+// *created: the tail every row with a creation time shares.
+func scanCreated(r scanner, created *time.Time, dest ...any) error {
+	var at int64
+	if err := r.Scan(append(dest, &at)...); err != nil {
+		return err
+	}
+	*created = fromMicros(at)
+	return nil
+}
+
 // nullMicros is micros of t, or NULL for nil.
 func nullMicros(t *time.Time) any {
 	if t == nil {

@@ -21,11 +21,9 @@ func (s *Store) FindPermissions(ctx context.Context, accountID int64) ([]*latchk
 			WHERE account_id = ? ORDER BY name`, accountID)
 		return collect(rows, err, "find permissions", func(r scanner) (*latchkey.Permission, error) {
 			var p latchkey.Permission
-			var createdAt int64
-			if err := r.Scan(&p.AccountID, &p.Name, &p.Description, &createdAt); err != nil {
+			if err := scanCreated(r, &p.CreatedAt, &p.AccountID, &p.Name, &p.Description); err != nil {
 				return nil, err
 			}
-			p.CreatedAt = fromMicros(createdAt)
 			return &p, nil
 		})
 	})

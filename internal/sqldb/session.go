@@ -197,7 +197,7 @@ func refreshSession(ctx context.Context, tx *Tx, refreshToken string, key []byte
 	var rotatedAt sql.NullInt64
 	err := tx.queryRow(ctx, `SELECT family_id, expires_at, rotated_at FROM refresh_tokens WHERE hash = ?`+tx.store.dialect.forUpdate,
 		hash[:]).Scan(&familyID, &expiresAt, &rotatedAt)
-	if errors.Is(err, sql.ErrNoRows) {
+	if noRow(err) {
 		return nil, "", errSessionInvalid
 	} else if err != nil {
 		return nil, "", fmt.Errorf("find refresh token: %w", err)
@@ -264,7 +264,7 @@ func replaySuccessor(ctx context.Context, tx *Tx, f *latchkey.SessionFamily, key
 		var familyID string
 		var rotatedAt sql.NullInt64
 		err := tx.queryRow(ctx, `SELECT family_id, rotated_at FROM refresh_tokens WHERE hash = ?`, hash[:]).Scan(&familyID, &rotatedAt)
-		if errors.Is(err, sql.ErrNoRows) || err == nil && familyID != f.ID {
+		if noRow(err) || err == nil && familyID != f.ID {
 			return "", errSessionInvalid
 		} else if err != nil {
 			return "", fmt.Errorf("find successor token: %w", err)

@@ -5,9 +5,7 @@ package sqldb
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/base64"
-	"errors"
 	"fmt"
 )
 
@@ -52,7 +50,7 @@ func insertSettingIfAbsent(ctx context.Context, tx *Tx, name, value string) erro
 func findSetting(ctx context.Context, tx *Tx, name string) (string, error) {
 	var v string
 	err := tx.queryRow(ctx, `SELECT value FROM settings WHERE name = ?`, name).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
+	if noRow(err) {
 		return "", fmt.Errorf("setting %s is missing", name)
 	} else if err != nil {
 		return "", fmt.Errorf("read setting %s: %w", name, err)

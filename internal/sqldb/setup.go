@@ -6,10 +6,7 @@ package sqldb
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
-	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/latchkey/latchkey"
@@ -56,11 +53,12 @@ func (s *Store) CompleteSetup(ctx context.Context, token string, u *latchkey.Use
 			return nil, err
 		}
 		hash := sha256.Sum256([]byte(token))
-		var expiresAt int64
-		var usedAt sql.NullInt64
-		err := tx.queryRow(ctx, `SELECT expires_at, used_at FROM setup_tokens WHERE hash = ?`+tx.store.dialect.forUpdate, hash[:]).
-			Scan(&expiresAt, &usedAt)
-		if errors.Is(err, sql.ErrNoRows) || err == nil && (usedAt.Valid || tx.now.UnixMicro() >= expiresAt) {
+		// Only a live token has a row here: unknown, spent and expired ones
+		// answer alike.
+		var one int
+		err := tx.queryRow(ctx, `SELECT 1 FROM setup_tokens WHERE hash = ? AND used_at IS NULL AND expires_at > ?`+tx.store.dialect.forUpdate,
+			hash[:], micros(tx.now)).Scan(&one)
+		if noRow(err) {
 			return nil, errSetupInvalid
 		} else if err != nil {
 			return nil, fmt.Errorf("find setup token: %w", err)
@@ -83,7 +81,7 @@ func (s *Store) CompleteSetup(ctx context.Context, token string, u *latchkey.Use
 			micros(tx.now), u.ID, hash[:]); err != nil {
 			return nil, fmt.Errorf("spend setup token: %w", err)
 		}
-		if err := audit(ctx, tx, home, latchkey.ActionSetupComplete, "user", strconv.FormatInt(u.ID, 10), map[string]latchkey.Change{"email": created(u.Email)}); err != nil {
+		if err := audit(ctx, tx, home, latchkey.ActionSetupComplete, "user", u.ID, map[string]latchkey.Change{"email": created(u.Email)}); err != nil {
 			return nil, err
 		}
 		return u, nil

@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/latchkey/latchkey"
 )
@@ -92,12 +91,9 @@ func (s *Store) FindMemberships(ctx context.Context, userID int64) ([]*latchkey.
 			ORDER BY created_at, account_id`, userID)
 		return collect(rows, err, "find memberships", func(r scanner) (*latchkey.Membership, error) {
 			var m latchkey.Membership
-			var role string
-			var createdAt int64
-			if err := r.Scan(&m.AccountID, &m.UserID, &role, &createdAt); err != nil {
+			if err := scanCreated(r, &m.CreatedAt, &m.AccountID, &m.UserID, (*string)(&m.Role)); err != nil {
 				return nil, err
 			}
-			m.Role, m.CreatedAt = latchkey.Role(role), fromMicros(createdAt)
 			return &m, nil
 		})
 	})
@@ -177,7 +173,7 @@ func (s *Store) RemoveMember(ctx context.Context, accountID, userID int64) error
 		if _, err := tx.exec(ctx, `DELETE FROM memberships WHERE account_id = ? AND user_id = ?`, accountID, userID); err != nil {
 			return fmt.Errorf("remove member: %w", err)
 		}
-		return audit(ctx, tx, accountID, latchkey.ActionMemberRemove, "member", strconv.FormatInt(userID, 10), map[string]latchkey.Change{"role": removed(role)})
+		return audit(ctx, tx, accountID, latchkey.ActionMemberRemove, "member", userID, map[string]latchkey.Change{"role": removed(role)})
 	})
 }
 
@@ -221,7 +217,7 @@ func updateUser(ctx context.Context, tx *Tx, id int64, up *latchkey.UserUpdate) 
 			changes["sessions_revoked"] = created(n)
 		}
 	}
-	if err := auditHome(ctx, tx, latchkey.ActionUserUpdate, "user", strconv.FormatInt(id, 10), changes); err != nil {
+	if err := auditHome(ctx, tx, latchkey.ActionUserUpdate, "user", id, changes); err != nil {
 		return nil, err
 	}
 	return u, nil
@@ -246,7 +242,7 @@ func createUser(ctx context.Context, tx *Tx, u *latchkey.User, passwordHash stri
 	if err := insertErr(err, "insert user", "a user with email %q already exists", u.Email); err != nil {
 		return err
 	}
-	return auditHome(ctx, tx, latchkey.ActionUserCreate, "user", strconv.FormatInt(u.ID, 10), map[string]latchkey.Change{
+	return auditHome(ctx, tx, latchkey.ActionUserCreate, "user", u.ID, map[string]latchkey.Change{
 		"email": created(u.Email),
 		"name":  created(u.Name),
 	})
@@ -293,7 +289,7 @@ func setMembership(ctx context.Context, tx *Tx, accountID, userID int64, role la
 	}
 	var before sql.NullString
 	err := tx.queryRow(ctx, `SELECT role FROM memberships WHERE account_id = ? AND user_id = ?`, accountID, userID).Scan(&before)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	if err != nil && !noRow(err) {
 		return fmt.Errorf("set membership: %w", err)
 	}
 	if before.Valid && before.String == string(role) {
@@ -314,7 +310,7 @@ func setMembership(ctx context.Context, tx *Tx, accountID, userID int64, role la
 	if before.Valid {
 		was = before.String
 	}
-	return audit(ctx, tx, accountID, latchkey.ActionMemberSet, "member", strconv.FormatInt(userID, 10), diffFields(map[string]any{"role": was}, map[string]any{"role": string(role)}))
+	return audit(ctx, tx, accountID, latchkey.ActionMemberSet, "member", userID, diffFields(map[string]any{"role": was}, map[string]any{"role": string(role)}))
 }
 
 // lockUser locks a user's row, or answers not_found: concurrent changes of
@@ -362,7 +358,7 @@ func homeAccountID(ctx context.Context, tx *Tx) (int64, error) {
 	var id int64
 	err := tx.queryRow(ctx, `SELECT id FROM accounts ORDER BY CASE WHEN name = ? THEN 0 ELSE 1 END, id LIMIT 1`,
 		latchkey.DefaultAccountName).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
+	if noRow(err) {
 		return 0, errors.New("no account exists to record the audit event in: bootstrap the store first")
 	} else if err != nil {
 		return 0, fmt.Errorf("find home account: %w", err)
