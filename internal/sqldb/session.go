@@ -23,12 +23,15 @@ var _ latchkey.SessionService = (*Store)(nil)
 
 // Session limits.
 const (
-	familyIDBytes     = 16  // 128 random bits
-	refreshTokenBytes = 32  // 256 random bits
-	maxRefreshToken   = 256 // a longer "token" is not one of ours
-	maxSessionIP      = 64
-	maxSessionAgent   = 512
-	minSessionKey     = 32 // bytes of the key successor tokens are derived under
+	familyIDBytes = 16 // 128 random bits
+	// tokenBytes and maxToken size every token the store hands out,
+	// refresh and setup tokens: 256 random bits; a longer "token" is not
+	// one of ours.
+	tokenBytes      = 32
+	maxToken        = 256
+	maxSessionIP    = 64
+	maxSessionAgent = 512
+	minSessionKey   = 32 // bytes of the key successor tokens are derived under
 	// maxReplayHops bounds how far a replay follows a line of tokens that
 	// were each rotated within the window (see replaySuccessor).
 	maxReplayHops = 16
@@ -72,7 +75,7 @@ func (s *Store) RefreshSession(ctx context.Context, refreshToken string, key []b
 	if len(key) < minSessionKey {
 		return nil, "", fmt.Errorf("refresh session: the key must be at least %d bytes, got %d", minSessionKey, len(key))
 	}
-	if refreshToken == "" || len(refreshToken) > maxRefreshToken {
+	if refreshToken == "" || len(refreshToken) > maxToken {
 		return nil, "", errSessionInvalid
 	}
 	tx, err := s.beginWrite(ctx)
@@ -167,7 +170,7 @@ func createSession(ctx context.Context, tx *Tx, userID int64, ttl time.Duration,
 	}
 	// The first token of a family is random; each later one is derived
 	// from the one before (see successorToken).
-	token, err := randomToken(refreshTokenBytes)
+	token, err := randomToken(tokenBytes)
 	if err != nil {
 		return nil, "", err
 	}

@@ -14,13 +14,8 @@ import (
 
 var _ latchkey.SetupService = (*Store)(nil)
 
-// Setup token limits.
-const (
-	setupTokenBytes = 32 // 256 random bits
-	maxSetupToken   = 256
-	// SetupTokenTTL is how long the setup link Bootstrap creates works.
-	SetupTokenTTL = time.Hour
-)
+// SetupTokenTTL is how long the setup link Bootstrap creates works.
+const SetupTokenTTL = time.Hour
 
 // errSetupInvalid answers every setup token that cannot be used, whether
 // unknown, expired or spent: it does not say which.
@@ -45,7 +40,7 @@ func (s *Store) IssueSetupToken(ctx context.Context, ttl time.Duration) (string,
 // unauthorized (unknown, expired or used token), conflict (a user exists,
 // or the email is taken), invalid (u).
 func (s *Store) CompleteSetup(ctx context.Context, token string, u *latchkey.User, passwordHash string) (*latchkey.User, error) {
-	if token == "" || len(token) > maxSetupToken {
+	if token == "" || len(token) > maxToken {
 		return nil, errSetupInvalid
 	}
 	return writeTx(ctx, s, func(tx *Tx) (*latchkey.User, error) {
@@ -101,7 +96,7 @@ func issueSetupToken(ctx context.Context, tx *Tx, ttl time.Duration) (string, er
 	if _, err := tx.exec(ctx, `UPDATE setup_tokens SET expires_at = ? WHERE used_at IS NULL AND expires_at > ?`, now, now); err != nil {
 		return "", fmt.Errorf("end older setup tokens: %w", err)
 	}
-	token, err := randomToken(setupTokenBytes)
+	token, err := randomToken(tokenBytes)
 	if err != nil {
 		return "", err
 	}
