@@ -28,19 +28,19 @@ import (
 
 // whatsAppKey is a key as the product shows it.
 type whatsAppKey struct {
-	ID               int64            `json:"id"`
-	APIKey           string           `json:"api_key,omitempty"`
-	APIKeyMasked     string           `json:"api_key_masked,omitempty"`
-	CustomerName     string           `json:"customer_name"`
-	CustomerEmail    string           `json:"customer_email"`
-	CustomerPhone    string           `json:"customer_phone"`
-	MaxDevices       int64            `json:"max_devices"`
-	RateLimitPerHour int64            `json:"rate_limit_per_hour"`
-	IsActive         bool             `json:"is_active"`
-	DeviceCount      *int             `json:"device_count,omitempty"`
-	Devices          []whatsAppDevice `json:"devices,omitempty"`
-	CreatedAt        *time.Time       `json:"created_at,omitempty"`
-	UpdatedAt        *time.Time       `json:"updated_at,omitempty"`
+	ID               int64             `json:"id"`
+	APIKey           string            `json:"api_key,omitempty"`
+	APIKeyMasked     string            `json:"api_key_masked,omitempty"`
+	CustomerName     string            `json:"customer_name"`
+	CustomerEmail    string            `json:"customer_email"`
+	CustomerPhone    string            `json:"customer_phone"`
+	MaxDevices       int64             `json:"max_devices"`
+	RateLimitPerHour int64             `json:"rate_limit_per_hour"`
+	IsActive         bool              `json:"is_active"`
+	DeviceCount      *int              `json:"device_count,omitempty"`
+	Devices          *[]whatsAppDevice `json:"devices,omitempty"` // on a read, not in a list
+	CreatedAt        *time.Time        `json:"created_at,omitempty"`
+	UpdatedAt        *time.Time        `json:"updated_at,omitempty"`
 }
 
 // whatsAppDevice is one device a key has been seen with.
@@ -179,10 +179,11 @@ func (s *Surfaces) handleWhatsAppGet(w http.ResponseWriter, r *http.Request) rep
 		return e
 	}
 	out := newWhatsAppKey(k)
-	out.DeviceCount, out.Devices = ptrTo(len(devices)), []whatsAppDevice{}
+	list := []whatsAppDevice{}
 	for _, d := range devices {
-		out.Devices = append(out.Devices, whatsAppDevice{DeviceID: d.DeviceID, CreatedAt: d.CreatedAt.UTC()})
+		list = append(list, whatsAppDevice{DeviceID: d.DeviceID, CreatedAt: d.CreatedAt.UTC()})
 	}
+	out.DeviceCount, out.Devices = ptrTo(len(devices)), &list
 	out.CreatedAt, out.UpdatedAt = utcPtr(&k.CreatedAt), utcPtr(&k.UpdatedAt)
 	return whatsAppData(http.StatusOK, "API key retrieved successfully", out)
 }
