@@ -507,6 +507,7 @@ type KeyService interface {
 	FindUsage(ctx context.Context, accountID, keyID int64, f UsageFilter) ([]*UsageBucket, error)
 }
 
+// validateText checks a free-text field: at most max bytes and no NUL, which neither engine stores.
 func validateText(field, s string, max int) error {
 	if len(s) > max {
 		return FieldError(field, "must be at most %d bytes", max)
@@ -530,6 +531,7 @@ func ValidateEmail(field, s string) error {
 	return nil
 }
 
+// validateOwner checks a key's owner fields, each only when given.
 func validateOwner(email, name, phone *string) error {
 	if email != nil {
 		if err := ValidateEmail("owner_email", *email); err != nil {
@@ -549,6 +551,7 @@ func validateOwner(email, name, phone *string) error {
 	return nil
 }
 
+// validateMeta checks meta is a JSON object of at most 16 KiB.
 func validateMeta(m json.RawMessage) error {
 	if len(m) == 0 {
 		return nil

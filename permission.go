@@ -58,6 +58,7 @@ func ValidatePermissionName(field, name string) error {
 	return nil
 }
 
+// validatePermissionNames checks each name of a key's permissions.
 func validatePermissionNames(names []string) error {
 	for _, n := range names {
 		if err := ValidatePermissionName("permissions", n); err != nil {

@@ -121,6 +121,7 @@ func crcString(s string) uint32 {
 	return ^crc
 }
 
+// encodeBase62 writes n in base 62, left-padded with zeros to width.
 func encodeBase62(n *big.Int, width int) string {
 	out := make([]byte, width)
 	base := big.NewInt(62)

@@ -2,6 +2,7 @@ package latchkey
 
 import "testing"
 
+// TestRolePermits checks an admin is granted every root permission and a member only the read ones.
 func TestRolePermits(t *testing.T) {
 	for _, tt := range []struct {
 		role Role

@@ -52,6 +52,7 @@ const (
 	clientTimeout = 12 * time.Second
 )
 
+// TestMain builds the latchkey binary once for the cluster suite, when PostgreSQL and Redis are there to run it against.
 func TestMain(m *testing.M) {
 	var tmp string
 	if os.Getenv("LATCHKEY_TEST_POSTGRES_URL") != "" && os.Getenv("LATCHKEY_TEST_REDIS_URL") != "" {
@@ -233,6 +234,7 @@ func (in *instance) stop() (waited time.Duration, killed bool) {
 	return time.Since(start), killed
 }
 
+// tail is the last n bytes of s, to quote a long log in a failure.
 func tail(s string, n int) string {
 	if len(s) <= n {
 		return s
@@ -616,6 +618,7 @@ func newLedger() *ledger {
 	return &ledger{keys: map[int64]*record{}, bySec: map[string]*record{}, cut: map[int]bool{}, wrong: map[wrongKey]*wrongCount{}}
 }
 
+// created records a key the cluster acknowledged creating, as active.
 func (l *ledger) created(k createdKey) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -658,6 +661,7 @@ func (l *ledger) mutated(id int64, op string, by int, ack time.Time) {
 	}
 }
 
+// uncertain marks a key's name unknown: a rename whose answer was lost may or may not have happened.
 func (l *ledger) uncertain(id int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

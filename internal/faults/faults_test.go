@@ -66,6 +66,7 @@ func TestChangesDuringGapObeyed(t *testing.T) {
 	}
 }
 
+// testChangesDuringGap cuts one instance off in the way gap names, writes through the others, and checks every instance obeys each write in time.
 func testChangesDuringGap(t *testing.T, gap string) {
 	mode := Refuse
 	if gap != "refuse" {

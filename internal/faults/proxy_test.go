@@ -20,6 +20,7 @@ type echoServer struct {
 	accepted atomic.Int64
 }
 
+// MustEchoServer starts an echo server for the proxy to forward to, closed when the test ends.
 func MustEchoServer(tb testing.TB) *echoServer {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -44,6 +45,7 @@ func MustEchoServer(tb testing.TB) *echoServer {
 	return e
 }
 
+// MustProxy starts a proxy to target, closed when the test ends.
 func MustProxy(tb testing.TB, target string) *Proxy {
 	tb.Helper()
 	p, err := NewProxy(target)
@@ -54,6 +56,7 @@ func MustProxy(tb testing.TB, target string) *Proxy {
 	return p
 }
 
+// mustDial connects to addr, closed when the test ends.
 func mustDial(tb testing.TB, addr string) net.Conn {
 	tb.Helper()
 	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
@@ -78,6 +81,7 @@ func roundTrip(c net.Conn, r *bufio.Reader, line string, d time.Duration) (strin
 	return got[:len(got)-1], nil
 }
 
+// mustEcho fails unless line comes back through c within two seconds.
 func mustEcho(tb testing.TB, c net.Conn, r *bufio.Reader, line string) {
 	tb.Helper()
 	got, err := roundTrip(c, r, line, 2*time.Second)
@@ -114,6 +118,7 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
+// TestProxyForwards checks a new proxy copies bytes both ways, large writes too.
 func TestProxyForwards(t *testing.T) {
 	e := MustEchoServer(t)
 	p := MustProxy(t, e.ln.Addr().String())
@@ -127,6 +132,7 @@ func TestProxyForwards(t *testing.T) {
 	}
 }
 
+// TestProxyRefuseAndHeal checks Refuse ends open connections and refuses dials, and Heal brings the same address back.
 func TestProxyRefuseAndHeal(t *testing.T) {
 	_, p, c, r := mustEchoLink(t)
 
@@ -154,6 +160,7 @@ func TestProxyRefuseAndHeal(t *testing.T) {
 	mustEcho(t, c2, bufio.NewReader(c2), "after")
 }
 
+// TestProxyPartitionHoldsAndResumes checks a partition holds bytes and new connections silently, and delivers them in order on heal.
 func TestProxyPartitionHoldsAndResumes(t *testing.T) {
 	e, p, c, r := mustEchoLink(t)
 
@@ -193,6 +200,7 @@ func TestProxyPartitionHoldsAndResumes(t *testing.T) {
 	mustEcho(t, c2, r2, "after2")
 }
 
+// TestProxyPartitionHoldsTheClose checks a client's close sent into a partition reaches the target only on heal.
 func TestProxyPartitionHoldsTheClose(t *testing.T) {
 	// A close sent into a partition reaches the target only on heal.
 	var closedAt atomic.Int64
@@ -231,6 +239,7 @@ func TestProxyPartitionHoldsTheClose(t *testing.T) {
 	}
 }
 
+// TestProxyRefuseDuringPartition checks Refuse also ends the connections a partition holds, never dialling them upstream.
 func TestProxyRefuseDuringPartition(t *testing.T) {
 	e, p, c, _ := mustEchoLink(t)
 	p.Partition()
@@ -249,6 +258,7 @@ func TestProxyRefuseDuringPartition(t *testing.T) {
 	}
 }
 
+// TestProxyHalfClose checks a client's half-close is forwarded and the rest of the answer still arrives.
 func TestProxyHalfClose(t *testing.T) {
 	e := MustEchoServer(t)
 	p := MustProxy(t, e.ln.Addr().String())
@@ -262,6 +272,7 @@ func TestProxyHalfClose(t *testing.T) {
 	}
 }
 
+// TestProxyClose checks Close returns with connections held in a partition, closes them, and is final.
 func TestProxyClose(t *testing.T) {
 	e := MustEchoServer(t)
 	p := MustProxy(t, e.ln.Addr().String())
@@ -288,6 +299,7 @@ func TestProxyClose(t *testing.T) {
 	}
 }
 
+// TestProxyTargetDown checks a client of a proxy whose target refuses is closed, not left hanging.
 func TestProxyTargetDown(t *testing.T) {
 	// A dial of a target that refuses ends the client connection.
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")

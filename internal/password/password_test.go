@@ -34,6 +34,7 @@ func MustVerify(tb testing.TB, h *Hasher, encoded, pw string) bool {
 	return ok
 }
 
+// TestRoundTrip checks a hash verifies its password and no other.
 func TestRoundTrip(t *testing.T) {
 	h := cheap
 	if !MustVerify(t, New(), MustHash(t, New(), "production parameters"), "production parameters") {
@@ -50,6 +51,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// TestHashFormat checks the PHC string: argon2id with the default parameters, salt and key lengths, no password in it.
 func TestHashFormat(t *testing.T) {
 	encoded := MustHash(t, New(), "correct horse battery staple")
 	wantPrefix := "$argon2id$v=19$m=19456,t=2,p=1$"
@@ -71,6 +73,7 @@ func TestHashFormat(t *testing.T) {
 	}
 }
 
+// TestWrongPassword checks near misses, other case and the empty password do not verify.
 func TestWrongPassword(t *testing.T) {
 	encoded := MustHash(t, cheap, "the right password")
 	tests := []string{"the wrong password", "the right passwor", "the right password ", "The right password", ""}
@@ -137,6 +140,7 @@ func TestParametersHonoured(t *testing.T) {
 	}
 }
 
+// TestHashRefusesBadParameters checks Hash refuses parameters outside the bounds.
 func TestHashRefusesBadParameters(t *testing.T) {
 	tests := []Hasher{
 		{},
@@ -157,6 +161,7 @@ func TestHashRefusesBadParameters(t *testing.T) {
 	}
 }
 
+// TestVerifyRefusesMalformed checks Verify refuses every malformed hash, and one whose parameters exceed the bounds, as an error.
 func TestVerifyRefusesMalformed(t *testing.T) {
 	salt := base64.RawStdEncoding.EncodeToString([]byte("0123456789abcdef"))
 	key := base64.RawStdEncoding.EncodeToString(make([]byte, 32))

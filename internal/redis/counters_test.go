@@ -9,6 +9,7 @@ import (
 	"github.com/latchkey/latchkey/internal/redis"
 )
 
+// spend runs one Spend that Redis must decide.
 func spend(t *testing.T, k *redis.Counters, sp latchkey.Spend) latchkey.Spend {
 	t.Helper()
 	decided, err := k.Spend(ctx, &sp)

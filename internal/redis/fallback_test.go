@@ -37,6 +37,7 @@ func MustProxiedClient(t *testing.T) (*redis.Client, *faults.Proxy) {
 	return c, p
 }
 
+// waitUp waits until the client's Up() is want, failing after four seconds.
 func waitUp(t *testing.T, c *redis.Client, want bool) {
 	t.Helper()
 	for i := 0; i < 200; i++ {

@@ -56,6 +56,7 @@ func (f refuseFallback) Take(context.Context, int64, latchkey.RateLimit, int64, 
 	return latchkey.RateLimitState{}, false, nil
 }
 
+// TestTake checks the sliding window grants the limit and refuses past it, with the state a caller reports.
 func TestTake(t *testing.T) {
 	l, _ := MustLimiter(t)
 	rl := latchkey.RateLimit{Limit: 3, WindowSeconds: 60}
@@ -105,6 +106,7 @@ func TestTake(t *testing.T) {
 	}
 }
 
+// TestTakeInvalid checks a zero window or a negative cost is refused as invalid.
 func TestTakeInvalid(t *testing.T) {
 	l, _ := MustLimiter(t)
 	for _, tt := range []struct {
@@ -165,6 +167,7 @@ func countGrants(t *testing.T, workers, each int, try func(w int) (bool, error))
 	return granted.Load()
 }
 
+// TestOpenErrors checks Open refuses a URL of another scheme and a Redis that is not there.
 func TestOpenErrors(t *testing.T) {
 	if _, err := redis.Open(ctx, "http://127.0.0.1:6379", redis.Options{}); err == nil {
 		t.Error("an http:// URL: got no error")

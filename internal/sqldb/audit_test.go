@@ -13,6 +13,7 @@ import (
 	"github.com/latchkey/latchkey/internal/sqldb"
 )
 
+// testAudit checks each key mutation's event: action, actor, changes, and no secret.
 func testAudit(t *testing.T, b backend) {
 	e, s, a := MustAcme(t, b)
 	e.clock.Add(time.Second)
@@ -94,6 +95,7 @@ func testAudit(t *testing.T, b backend) {
 	}
 }
 
+// testAuditFilters checks every AuditFilter field and the paging of the audit log.
 func testAuditFilters(t *testing.T, b backend) {
 	e, s, a := MustAcme(t, b)
 	alice := latchkey.NewContextWithActor(ctx, latchkey.Actor{Kind: latchkey.ActorUser, ID: 1})

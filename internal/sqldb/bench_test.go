@@ -15,6 +15,7 @@ import (
 // Writes fsync the WAL on every commit (synchronous=FULL), so their numbers
 // depend on the disk the temp directory is on.
 
+// benchStore is a SQLite store with one account for the benchmarks.
 func benchStore(b *testing.B) (*sqldb.Store, *latchkey.Account) {
 	b.Helper()
 	s := MustOpen(b, filepath.Join(b.TempDir(), "bench.db"), nil)
@@ -23,6 +24,7 @@ func benchStore(b *testing.B) (*sqldb.Store, *latchkey.Account) {
 	return s, a
 }
 
+// BenchmarkCreateKey measures one writer creating keys.
 func BenchmarkCreateKey(b *testing.B) {
 	s, a := benchStore(b)
 	c := &latchkey.KeyCreate{Name: "bench", Permissions: []string{"read"}}
@@ -34,6 +36,7 @@ func BenchmarkCreateKey(b *testing.B) {
 	}
 }
 
+// BenchmarkCreateKeyParallel measures writers contending for the write lock.
 func BenchmarkCreateKeyParallel(b *testing.B) {
 	s, a := benchStore(b)
 	b.SetParallelism(4)
@@ -76,6 +79,7 @@ func benchRenames(b *testing.B, s *sqldb.Store, accountID int64) {
 	})
 }
 
+// BenchmarkFindVerifyKeyParallel measures the verify path's cold lookup from many readers.
 func BenchmarkFindVerifyKeyParallel(b *testing.B) {
 	s, a := benchStore(b)
 	var hashes []latchkey.SecretHash
@@ -98,6 +102,7 @@ func BenchmarkFindVerifyKeyParallel(b *testing.B) {
 	})
 }
 
+// BenchmarkFindKeysPage measures listing one page of keys.
 func BenchmarkFindKeysPage(b *testing.B) {
 	s, a := benchStore(b)
 	for i := 0; i < 200; i++ {

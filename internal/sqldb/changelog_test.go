@@ -31,6 +31,7 @@ type logRow struct {
 	seq, accountID, keyID int64
 }
 
+// readLog is the change log's head number and rows, read under the store.
 func readLog(tb testing.TB, db *sql.DB) (head int64, rows []logRow) {
 	tb.Helper()
 	if err := db.QueryRow(`SELECT seq FROM change_seq WHERE id = 1`).Scan(&head); err != nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/latchkey/latchkey/internal/sqldb"
 )
 
+// TestCursorRoundTrip checks a keys cursor decodes to its id, and "" to the first page.
 func TestCursorRoundTrip(t *testing.T) {
 	for _, id := range []int64{1, 9, 10, 12345, 1<<53 + 1, 1<<63 - 1} {
 		c := sqldb.EncodeKeysCursor(id)

@@ -6,6 +6,7 @@ import (
 	"github.com/latchkey/latchkey/internal/sqldb"
 )
 
+// TestRebind checks ? placeholders become $n on PostgreSQL, outside quotes only, and SQLite keeps them.
 func TestRebind(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"SELECT 1", "SELECT 1"},

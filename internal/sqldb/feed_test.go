@@ -17,6 +17,7 @@ type seen struct {
 	start  string
 }
 
+// testChangeFeed checks every key mutation is announced to the store's subscribers once it commits.
 func testChangeFeed(t *testing.T, b backend) {
 	e, s, a := MustAcme(t, b)
 	MustCreatePermission(t, s, a.ID, "read")

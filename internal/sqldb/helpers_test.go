@@ -192,6 +192,7 @@ func MustSubscribe(tb testing.TB, s *sqldb.Store) *recorder {
 	return r
 }
 
+// take returns what the recorder heard since the last take.
 func (r *recorder) take() []latchkey.KeyChange {
 	r.mu.Lock()
 	defer r.mu.Unlock()

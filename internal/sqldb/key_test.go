@@ -34,6 +34,7 @@ func fullKey() *latchkey.KeyCreate {
 	}
 }
 
+// testCreateKey checks a created key as returned and as found, and its secret.
 func testCreateKey(t *testing.T, b backend) {
 	e, s, a := MustAcme(t, b)
 	MustCreatePermission(t, s, a.ID, "read", "write")
@@ -116,6 +117,7 @@ func testCreateKey(t *testing.T, b backend) {
 	})
 }
 
+// testCreateKeyInvalid checks each bad field is refused, naming it, and nothing is stored.
 func testCreateKeyInvalid(t *testing.T, b backend) {
 	_, s, a := MustAcme(t, b)
 	MustCreatePermission(t, s, a.ID, "read")
@@ -163,6 +165,7 @@ func testCreateKeyInvalid(t *testing.T, b backend) {
 	}
 }
 
+// testAccountIsolation checks no call of one account reaches another's keys.
 func testAccountIsolation(t *testing.T, b backend) {
 	e := MustEnv(t, b)
 	s := e.store
@@ -225,6 +228,7 @@ func testAccountIsolation(t *testing.T, b backend) {
 	}
 }
 
+// testUpdateKeyMergePatch checks absent keeps, null clears and a value replaces, field by field.
 func testUpdateKeyMergePatch(t *testing.T, b backend) {
 	e, s, a := MustAcme(t, b)
 	MustCreatePermission(t, s, a.ID, "read", "write")
@@ -371,6 +375,7 @@ func testUpdateKeyMergePatch(t *testing.T, b backend) {
 	})
 }
 
+// testUpdateKeyPermissions checks a key's permissions are replaced, and only with catalogue names.
 func testUpdateKeyPermissions(t *testing.T, b backend) {
 	_, s, a := MustAcme(t, b)
 	MustCreatePermission(t, s, a.ID, "read", "write", "admin")
@@ -402,6 +407,7 @@ func testUpdateKeyPermissions(t *testing.T, b backend) {
 	wantCode(t, err, latchkey.EINVALID)
 }
 
+// testUpdateKeyNoChange checks an update that changes nothing writes and announces nothing.
 func testUpdateKeyNoChange(t *testing.T, b backend) {
 	e, s, a := MustAcme(t, b)
 	k, _ := MustCreateKey(t, s, a.ID, &latchkey.KeyCreate{Name: "same", OwnerEmail: ptr("o@acme.test")})
@@ -419,6 +425,7 @@ func testUpdateKeyNoChange(t *testing.T, b backend) {
 	}
 }
 
+// testRevokeAndUnrevoke checks revoking stamps the key and its reason once, and un-revoking clears both.
 func testRevokeAndUnrevoke(t *testing.T, b backend) {
 	e, s, a := MustAcme(t, b)
 	k, secret := MustCreateKey(t, s, a.ID, nil)
@@ -475,6 +482,7 @@ func testRevokeAndUnrevoke(t *testing.T, b backend) {
 	}
 }
 
+// testRotateKey checks a rotation gives a new secret and lets the old one live out the grace.
 func testRotateKey(t *testing.T, b backend) {
 	e, s, a := MustAcme(t, b)
 	MustCreatePermission(t, s, a.ID, "read")
@@ -563,6 +571,7 @@ func testRotateKey(t *testing.T, b backend) {
 	}
 }
 
+// testDeleteKey checks a deleted key, its secrets, devices and usage are gone, and other keys stay.
 func testDeleteKey(t *testing.T, b backend) {
 	e, s, a := MustAcme(t, b)
 	MustCreatePermission(t, s, a.ID, "read")
@@ -619,6 +628,7 @@ func testDeleteKey(t *testing.T, b backend) {
 	}
 }
 
+// testFindKeysFilters checks each KeyFilter field.
 func testFindKeysFilters(t *testing.T, b backend) {
 	e, s, a := MustAcme(t, b)
 	now := e.clock.Now()
@@ -682,6 +692,7 @@ func testFindKeysFilters(t *testing.T, b backend) {
 	}
 }
 
+// testFindKeysPagination checks pages are newest first, complete, without repeats, and of one account only.
 func testFindKeysPagination(t *testing.T, b backend) {
 	_, s, a := MustAcme(t, b)
 	other := MustCreateAccount(t, s, "other")
@@ -769,6 +780,7 @@ func testFindKeysPagination(t *testing.T, b backend) {
 	}
 }
 
+// testFindKeysInvalid checks bad limits, cursors and filters are refused as invalid.
 func testFindKeysInvalid(t *testing.T, b backend) {
 	_, s, a := MustAcme(t, b)
 	bad := latchkey.Status("lost")
@@ -799,6 +811,7 @@ func testFindKeysInvalid(t *testing.T, b backend) {
 	}
 }
 
+// testConcurrentWriters checks many writers through two stores lose and fail nothing.
 func testConcurrentWriters(t *testing.T, b backend) {
 	e := MustEnv(t, b)
 	a := MustCreateAccount(t, e.store, "acme")
@@ -846,6 +859,7 @@ func testConcurrentWriters(t *testing.T, b backend) {
 	}
 }
 
+// dump is v as JSON, for failure messages and comparisons.
 func dump(v any) string {
 	b, err := json.Marshal(v)
 	if err != nil {

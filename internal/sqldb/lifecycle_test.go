@@ -39,6 +39,7 @@ func lastEventChanges(tb testing.TB, s *sqldb.Store, accountID int64, action str
 	return dump(events[0].Changes), len(events)
 }
 
+// testUpdateUser checks renaming, disabling, enabling and a new password, their audit, and which of them end sessions.
 func testUpdateUser(t *testing.T, b backend) {
 	e := MustSessionEnv(t, b)
 	s, id := e.store, e.user.ID
@@ -117,6 +118,7 @@ func testUpdateUser(t *testing.T, b backend) {
 	}
 }
 
+// testUpdateUserErrors checks bad updates are refused and change nothing.
 func testUpdateUserErrors(t *testing.T, b backend) {
 	e := MustSessionEnv(t, b)
 	s, id := e.store, e.user.ID
@@ -152,6 +154,7 @@ func testUpdateUserErrors(t *testing.T, b backend) {
 	}
 }
 
+// testFindUsers checks the operator listing: every user by id, disabled ones too.
 func testFindUsers(t *testing.T, b backend) {
 	e := MustEnv(t, b)
 	s := e.store
@@ -274,6 +277,7 @@ func wantSetupRefused(tb testing.TB, s *sqldb.Store, token string) {
 	}
 }
 
+// testCompleteSetup checks the bootstrap's setup link makes the first admin once, audited, and then nothing more.
 func testCompleteSetup(t *testing.T, b backend) {
 	e := MustEnv(t, b)
 	s := e.store
@@ -311,6 +315,7 @@ func testCompleteSetup(t *testing.T, b backend) {
 	}
 }
 
+// testSetupTokenExpiry checks an expired link fails and a new one ends the older ones.
 func testSetupTokenExpiry(t *testing.T, b backend) {
 	e := MustEnv(t, b)
 	s := e.store

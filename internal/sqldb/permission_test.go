@@ -9,6 +9,7 @@ import (
 	"github.com/latchkey/latchkey"
 )
 
+// testPermissions checks an account's catalogue: creating, listing per account, conflicts and deletion.
 func testPermissions(t *testing.T, b backend) {
 	e, s, a := MustAcme(t, b)
 	other := MustCreateAccount(t, s, "other")

@@ -103,6 +103,7 @@ func wantRefreshFails(tb testing.TB, s *sqldb.Store, token, message string) {
 	}
 }
 
+// testSessionCreate checks a new family, its first token, and the login event.
 func testSessionCreate(t *testing.T, b backend) {
 	e := MustSessionEnv(t, b)
 	s := e.store
@@ -153,6 +154,7 @@ func testSessionCreate(t *testing.T, b backend) {
 	}
 }
 
+// testSessionCreateErrors checks a bad ttl or an unknown user is refused.
 func testSessionCreateErrors(t *testing.T, b backend) {
 	e := MustSessionEnv(t, b)
 	tests := []struct {
@@ -206,6 +208,7 @@ func testSessionClipsClientFields(t *testing.T, b backend) {
 	}
 }
 
+// testSessionRefresh checks each refresh rotates to a new token of the same family.
 func testSessionRefresh(t *testing.T, b backend) {
 	e := MustSessionEnv(t, b)
 	s := e.store
@@ -235,6 +238,7 @@ func testSessionRefresh(t *testing.T, b backend) {
 	}
 }
 
+// testSessionReuse checks a rotated token presented after the window revokes its family, audited.
 func testSessionReuse(t *testing.T, b backend) {
 	e := MustSessionEnv(t, b)
 	s := e.store
@@ -274,6 +278,7 @@ func testSessionReuse(t *testing.T, b backend) {
 	}
 }
 
+// testSessionExpiry checks a family refreshes until its expiry and not after.
 func testSessionExpiry(t *testing.T, b backend) {
 	e := MustSessionEnv(t, b)
 	s := e.store
@@ -368,6 +373,7 @@ func TestSessionReplay(t *testing.T) {
 	}
 }
 
+// testSessionReplayInsideWindow checks a replay within the window gets the same new token and revokes nothing.
 func testSessionReplayInsideWindow(t *testing.T, b backend) {
 	e := MustSessionEnv(t, b)
 	s := e.store
@@ -397,6 +403,7 @@ func testSessionReplayInsideWindow(t *testing.T, b backend) {
 	}
 }
 
+// testSessionReplayAfterWindow checks a replay at the window's end is reuse.
 func testSessionReplayAfterWindow(t *testing.T, b backend) {
 	e, s, f, t1, t2 := MustRotatedSession(t, b)
 	MustRefresh(t, s, t1) // inside: harmless
@@ -449,6 +456,7 @@ func testSessionReplayOtherKey(t *testing.T, b backend) {
 	MustRefresh(t, s, t2)
 }
 
+// testSessionReplayRevokedFamily checks a replay of a revoked family fails.
 func testSessionReplayRevokedFamily(t *testing.T, b backend) {
 	e := MustSessionEnv(t, b)
 	s := e.store
@@ -460,6 +468,7 @@ func testSessionReplayRevokedFamily(t *testing.T, b backend) {
 	wantRefreshFails(t, s, t1, "invalid or expired refresh token")
 }
 
+// testSessionRefreshShortKey checks a key under 32 bytes is a programming error that rotates nothing.
 func testSessionRefreshShortKey(t *testing.T, b backend) {
 	e := MustSessionEnv(t, b)
 	_, t1 := MustCreateSession(t, e.store, e.user.ID)
@@ -497,6 +506,7 @@ func testSessionRefreshConcurrentTwoStores(t *testing.T, b backend) {
 	}
 }
 
+// testSessionRevoke checks a revocation is stamped and audited once, with the caller as its actor.
 func testSessionRevoke(t *testing.T, b backend) {
 	e, s, f, _, t2 := MustRotatedSession(t, b)
 
@@ -537,6 +547,7 @@ func testSessionRevoke(t *testing.T, b backend) {
 	}
 }
 
+// testPruneSessions checks only families expired longer than keep are deleted.
 func testPruneSessions(t *testing.T, b backend) {
 	e := MustSessionEnv(t, b)
 	s := e.store

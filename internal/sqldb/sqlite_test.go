@@ -13,6 +13,7 @@ import (
 
 // SQLite-only checks: connection settings and what lands in the file.
 
+// TestSQLiteSettings checks the PRAGMAs each of SQLite's two pools runs with.
 func TestSQLiteSettings(t *testing.T) {
 	s := MustOpen(t, filepath.Join(t.TempDir(), "lk.db"), nil)
 	tests := []struct {
@@ -40,6 +41,7 @@ func TestSQLiteSettings(t *testing.T) {
 	}
 }
 
+// TestOpenRefuses checks Open refuses an in-memory or unreachable database instead of serving it.
 func TestOpenRefuses(t *testing.T) {
 	for _, dsn := range []string{"", ":memory:", "file::memory:?mode=memory"} {
 		if s, err := sqldb.Open(ctx, dsn, nil); err == nil {
@@ -57,6 +59,7 @@ func TestOpenRefuses(t *testing.T) {
 	}
 }
 
+// TestSQLiteFilesArePrivate checks the database and its WAL files are readable by their owner only.
 func TestSQLiteFilesArePrivate(t *testing.T) {
 	dir := t.TempDir()
 	s := MustOpen(t, filepath.Join(dir, "lk.db"), nil)

@@ -77,6 +77,7 @@ var conformance = []struct {
 	{"SetupConcurrent", testSetupConcurrent},
 }
 
+// TestStore runs the conformance suite on every backend.
 func TestStore(t *testing.T) {
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
@@ -93,6 +94,7 @@ func TestStore(t *testing.T) {
 	}
 }
 
+// testMigrateIdempotent checks migrating again changes nothing.
 func testMigrateIdempotent(t *testing.T, b backend) {
 	e := MustEnv(t, b)
 	for i := 0; i < 3; i++ {
@@ -104,6 +106,7 @@ func testMigrateIdempotent(t *testing.T, b backend) {
 	MustOpen(t, e.dsn, e.clock.Now)
 }
 
+// testReopenKeepsData checks a closed and reopened store has what it had.
 func testReopenKeepsData(t *testing.T, b backend) {
 	clock := newTestClock()
 	dsn := b.newDSN(t)
@@ -131,6 +134,7 @@ func testReopenKeepsData(t *testing.T, b backend) {
 	}
 }
 
+// testPing checks an open store answers Ping and names its dialect.
 func testPing(t *testing.T, b backend) {
 	e := MustEnv(t, b)
 	if err := e.store.Ping(ctx); err != nil {
@@ -141,6 +145,7 @@ func testPing(t *testing.T, b backend) {
 	}
 }
 
+// testBootstrap checks the first start makes the default account, its root key and a setup link, once.
 func testBootstrap(t *testing.T, b backend) {
 	e := MustEnv(t, b)
 	boot, err := e.store.Bootstrap(ctx)
@@ -173,6 +178,7 @@ func testBootstrap(t *testing.T, b backend) {
 	}
 }
 
+// testBootstrapConcurrent checks instances starting at once bootstrap exactly once.
 func testBootstrapConcurrent(t *testing.T, b backend) {
 	e := MustEnv(t, b)
 	// Two instances on one database, each starting several times at once.
@@ -206,6 +212,7 @@ func testBootstrapConcurrent(t *testing.T, b backend) {
 	}
 }
 
+// testSecretKey checks the server's secret key is made once and the same for every instance.
 func testSecretKey(t *testing.T, b backend) {
 	e := MustEnv(t, b)
 	k1, err := e.store.SecretKey(ctx)
@@ -245,6 +252,7 @@ func testSecretKey(t *testing.T, b backend) {
 	}
 }
 
+// TestSecretKeyFreshDatabases checks two databases get different secret keys.
 func TestSecretKeyFreshDatabases(t *testing.T) {
 	s1 := MustOpen(t, t.TempDir()+"/a.db", nil)
 	s2 := MustOpen(t, t.TempDir()+"/b.db", nil)
@@ -258,6 +266,7 @@ func TestSecretKeyFreshDatabases(t *testing.T) {
 	}
 }
 
+// testAccounts checks creating, finding and listing accounts, and their conflicts.
 func testAccounts(t *testing.T, b backend) {
 	e := MustEnv(t, b)
 	s := e.store

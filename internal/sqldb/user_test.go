@@ -42,6 +42,7 @@ func MustCountUsers(tb testing.TB, s *sqldb.Store) int64 {
 	return n
 }
 
+// testUsers checks creating and finding users, emails case-insensitively, and the audit without the hash.
 func testUsers(t *testing.T, b backend) {
 	e := MustEnv(t, b)
 	s := e.store
@@ -112,6 +113,7 @@ func testUsers(t *testing.T, b backend) {
 	}
 }
 
+// testCreateUserInvalid checks each bad field is refused, naming it, and nothing is stored.
 func testCreateUserInvalid(t *testing.T, b backend) {
 	e := MustEnv(t, b)
 	MustCreateAccount(t, e.store, "acme")
@@ -148,6 +150,7 @@ func testCreateUserInvalid(t *testing.T, b backend) {
 	}
 }
 
+// testFindUserNotFound checks unknown ids and emails are not_found, with no hash.
 func testFindUserNotFound(t *testing.T, b backend) {
 	e := MustEnv(t, b)
 	MustCreateAccount(t, e.store, "acme")
@@ -188,6 +191,7 @@ func testHomeAccount(t *testing.T, b backend) {
 	}
 }
 
+// testMemberships checks roles, their order and age, and their audit in the right account.
 func testMemberships(t *testing.T, b backend) {
 	e, s, a := MustAcme(t, b)
 	other := MustCreateAccount(t, s, "globex")
@@ -272,6 +276,7 @@ func testMemberships(t *testing.T, b backend) {
 	}
 }
 
+// testSetMembershipErrors checks bad roles and unknown users or accounts are refused, writing nothing.
 func testSetMembershipErrors(t *testing.T, b backend) {
 	_, s, a := MustAcme(t, b)
 	u := MustCreateUser(t, s, "ada@example.com", "")

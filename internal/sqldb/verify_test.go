@@ -12,6 +12,7 @@ import (
 	"github.com/latchkey/latchkey/internal/sqldb"
 )
 
+// testFindVerifyKey checks the verify lookup returns what verification needs, by hash only.
 func testFindVerifyKey(t *testing.T, b backend) {
 	_, s, a := MustAcme(t, b)
 	MustCreatePermission(t, s, a.ID, "read", "write")
@@ -41,6 +42,7 @@ func testFindVerifyKey(t *testing.T, b backend) {
 	}
 }
 
+// testDevices checks adding, listing and deleting a key's devices within its limit.
 func testDevices(t *testing.T, b backend) {
 	e, s, a := MustAcme(t, b)
 	k, _ := MustCreateKey(t, s, a.ID, &latchkey.KeyCreate{MaxDevices: 2})
@@ -118,6 +120,7 @@ func testDevices(t *testing.T, b backend) {
 	}
 }
 
+// testAddDeviceConcurrentLimit checks concurrent new devices respect the limit exactly, and one device added at once is one.
 func testAddDeviceConcurrentLimit(t *testing.T, b backend) {
 	e := MustEnv(t, b)
 	s := e.store
@@ -148,6 +151,7 @@ func testAddDeviceConcurrentLimit(t *testing.T, b backend) {
 	}
 }
 
+// testFlushUsage checks a usage batch spends credits, stamps last use and adds counts.
 func testFlushUsage(t *testing.T, b backend) {
 	e, s, a := MustAcme(t, b)
 	t0 := e.clock.Now()
@@ -284,6 +288,7 @@ func testFlushUsageMany(t *testing.T, b backend) {
 	}
 }
 
+// testFindUsage checks usage counts by outcome in buckets over a range, outside counts left out.
 func testFindUsage(t *testing.T, b backend) {
 	e, s, a := MustAcme(t, b)
 	k, _ := MustCreateKey(t, s, a.ID, nil)
