@@ -53,3 +53,37 @@ func DecodeUnleashExpiry(b []byte) (time.Time, int) {
 	}
 	return t, http.StatusOK
 }
+
+// DecodeUnleashCreate is seed 003's create decoder.
+func DecodeUnleashCreate(b []byte) (*latchkey.KeyCreate, int) {
+	c, err := decodeUnleashCreate(b)
+	if err != nil {
+		return nil, err.head().Status
+	}
+	return c, http.StatusOK
+}
+
+// DecodeWhatsAppCreate is seed 001's create decoder.
+func DecodeWhatsAppCreate(b []byte) (*latchkey.KeyCreate, int) {
+	c, err := decodeWhatsAppCreate(b)
+	if err != nil {
+		return nil, err.head().Status
+	}
+	return c, http.StatusOK
+}
+
+// DecodeMailForwardCreate is seed 000's create decoder, as of now.
+func DecodeMailForwardCreate(b []byte, now time.Time) (*latchkey.KeyCreate, int) {
+	m, err := parseMailForwardBody(b)
+	if err != nil {
+		return nil, err.head().Status
+	}
+	c, _, err := decodeMailForwardCreate(m, now)
+	if err != nil {
+		return nil, err.head().Status
+	}
+	return c, http.StatusOK
+}
+
+// FormToJSON is the form reader of seeds 000 and 001, with seed 001's kinds.
+func FormToJSON(b []byte) ([]byte, error) { return formToJSON(b, whatsApp.form) }
