@@ -20,7 +20,7 @@ import (
 )
 
 // stack is the whole server (native API and seed surfaces) on a real
-// SQLite store, for the tests that play each product's client: what they
+// store, for the tests that play each product's client: what they
 // create must verify on /v1/keys/verify and be in the audit log.
 type stack struct {
 	testenv.HTTP
@@ -35,9 +35,17 @@ type stack struct {
 // stackPassword is admin@acme.test's password.
 const stackPassword = "correct horse battery staple"
 
-// MustStack serves everything on a fresh SQLite store with the bootstrap
+// forEachStore runs fn on a stack over SQLite and over PostgreSQL (a
+// fresh schema of LATCHKEY_TEST_POSTGRES_URL: skipped without it, failing
+// under CI=true).
+func forEachStore(t *testing.T, fn func(t *testing.T, st *stack)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, MustStack(t, filepath.Join(t.TempDir(), "latchkey.db"))) })
+	t.Run("postgres", func(t *testing.T) { fn(t, MustStack(t, testenv.PostgresDSN(t))) })
+}
+
+// MustStack serves everything on a fresh store at dsn with the bootstrap
 // root key and an admin user.
-func MustStack(tb testing.TB) *stack {
+func MustStack(tb testing.TB, dsn string) *stack {
 	tb.Helper()
 	ctx := context.Background()
 	st := &stack{logs: &testenv.Buffer{}, operator: []string{"X-Admin-Secret", adminSecret}}
@@ -47,7 +55,7 @@ func MustStack(tb testing.TB) *stack {
 			tb.Logf("server log:\n%s", st.logs)
 		}
 	})
-	store, err := sqldb.Open(ctx, filepath.Join(tb.TempDir(), "latchkey.db"), latchkey.SystemClock)
+	store, err := sqldb.Open(ctx, dsn, latchkey.SystemClock)
 	if err != nil {
 		tb.Fatalf("open store: %v", err)
 	}
