@@ -3,7 +3,6 @@ package compat_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -66,6 +65,7 @@ type updateCall struct {
 // store behind mock.KeyService, signed-in users and bearer credentials.
 type fixture struct {
 	srv      *httptest.Server
+	http     testenv.HTTP // requests to srv, with the fixture's User-Agent
 	keys     *mock.KeyService
 	users    *mock.UserService
 	accounts *mock.AccountService
@@ -175,6 +175,7 @@ func MustFixture(tb testing.TB) *fixture {
 	s.Surfaces = []lkhttp.Surface{&compat.Surfaces{Auth: authn, Keys: f.keys, Clock: clock, Logger: logger}}
 	f.srv = httptest.NewServer(s.Handler())
 	tb.Cleanup(f.srv.Close)
+	f.http = testenv.HTTP{URL: f.srv.URL, Header: http.Header{"User-Agent": {userAgent}}}
 	f.fakeStore()
 
 	f.admin = f.login(tb, "admin@acme.test")
@@ -288,42 +289,18 @@ func apply(k *latchkey.Key, u *latchkey.KeyUpdate) {
 // login signs a user in through POST /v1/auth/login and returns the tokens.
 func (f *fixture) login(tb testing.TB, email string) session {
 	tb.Helper()
-	status, body, _ := f.do(tb, "POST", "/v1/auth/login", `{"email":"`+email+`","password":"`+password+`"}`,
-		"Content-Type", "application/json")
-	if status != http.StatusOK {
-		tb.Fatalf("login %s: got %d %s, want 200", email, status, body)
-	}
-	var s session
-	if err := json.Unmarshal([]byte(body), &s); err != nil || s.Access == "" || s.CSRF == "" {
-		tb.Fatalf("login %s: bad answer %q", email, body)
-	}
-	return s
+	s := f.http.MustLogin(tb, email, password)
+	return session{Access: s.AccessToken, CSRF: s.CSRFToken}
 }
 
-// do sends a request with header pairs and returns the status, body and
-// response headers. Curl cannot send Secure cookies over plain HTTP from
-// its jar either, so cookies go in an explicit Cookie header.
+// do sends a request with header pairs (see testenv.HTTP.Do) and returns
+// the status, body and response headers. Curl cannot send Secure cookies
+// over plain HTTP from its jar either, so cookies go in an explicit Cookie
+// header.
 func (f *fixture) do(tb testing.TB, method, path, body string, headers ...string) (int, string, http.Header) {
 	tb.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, f.srv.URL+path, rd)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	req.Header.Set("User-Agent", userAgent)
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), resp.Header
+	res := f.http.Do(tb, method, path, body, headers...)
+	return res.Status, res.String(), res.Header
 }
 
 // mustDo is do, failing the test unless the status is want.
