@@ -124,6 +124,9 @@ func fuzzServer() *Server {
 			return nil
 		},
 		SetMembershipFn: func(ctx context.Context, accountID, userID int64, role latchkey.Role) error { return nil },
+		UpdateUserFn: func(ctx context.Context, id int64, u *latchkey.UserUpdate) (*latchkey.User, error) {
+			return &latchkey.User{ID: id, Email: "member@acme.test"}, nil
+		},
 		FindMembershipsFn: func(ctx context.Context, userID int64) ([]*latchkey.Membership, error) {
 			return []*latchkey.Membership{{AccountID: 7, UserID: userID, Role: latchkey.RoleMember}}, nil
 		},
@@ -322,5 +325,22 @@ func FuzzSetMemberBody(f *testing.F) {
 	fuzzBody(f, bodyRoute{method: "PUT", path: "/v1/accounts/7/members/2", operator: true,
 		valid:   []string{`{"role":"admin"}`, `{"role":"member"}`},
 		invalid: []string{``, `{}`, `{"role":""}`, `{"role":"owner"}`, `{"role":"ADMIN"}`, `{"role":1}`, `{"role":"admin","user_id":3}`},
+	})
+}
+
+// FuzzUpdateUserBody fuzzes PATCH /v1/users/{id} through its handler.
+func FuzzUpdateUserBody(f *testing.F) {
+	fuzzBody(f, bodyRoute{method: "PATCH", path: "/v1/users/2", operator: true,
+		valid:   []string{`{}`, `{"name":"Ada"}`, `{"disabled":true}`, `{"disabled":false,"name":null}`, `{"password":"long enough password"}`},
+		invalid: []string{``, `{"name":1}`, `{"disabled":"yes"}`, `{"password":"short"}`, `{"password":"` + strings.Repeat("p", 257) + `"}`, `{"name":"` + strings.Repeat("n", 201) + `"}`, `{"email":"a@b.test"}`},
+	})
+}
+
+// FuzzChangePasswordBody fuzzes POST /v1/auth/password through its handler:
+// the operator's body is decoded, then refused (only a user has one).
+func FuzzChangePasswordBody(f *testing.F) {
+	fuzzBody(f, bodyRoute{method: "POST", path: "/v1/auth/password", operator: true,
+		invalid:  []string{``, `{"current":1}`, `{"current":"a","new":"b","old":"c"}`, `[]`},
+		refusals: []string{latchkey.EFORBIDDEN},
 	})
 }

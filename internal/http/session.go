@@ -51,3 +51,17 @@ func (s *Server) handleCSRF(w http.ResponseWriter, r *http.Request) error {
 	}
 	return reply(w, http.StatusOK, map[string]string{"csrf_token": s.Auth.CSRFToken(p.FamilyID)}, nil)
 }
+
+// passwordChange is the body of POST /v1/auth/password.
+type passwordChange struct {
+	Current string `json:"current"`
+	New     string `json:"new"`
+}
+
+// handleChangePassword is POST /v1/auth/password {current, new}: 204; the
+// user's sessions, this one too, end (see auth.Authenticator.ChangePassword).
+func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) error {
+	return serve(w, r, http.StatusNoContent, jsonBody[passwordChange](false), func(b passwordChange) (any, error) {
+		return nil, s.Auth.ChangePassword(r.Context(), principalFrom(r.Context()), b.Current, b.New)
+	})
+}

@@ -111,7 +111,17 @@ type sessionFixture struct {
 	sessions *fakeSessions
 
 	mu          sync.Mutex
-	keyActorIPs []string // the actor's IP of each CreateKey
+	keyActorIPs []string       // the actor's IP of each CreateKey
+	disabled    map[int64]bool // users deactivated (3, gone@acme.test, from the start)
+}
+
+// user returns a copy of u, deactivated when f says so.
+func (f *sessionFixture) user(u *latchkey.User) *latchkey.User {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := *u
+	c.Disabled = f.disabled[u.ID]
+	return &c
 }
 
 const goodPassword = "correct horse battery"
@@ -120,9 +130,10 @@ const goodPassword = "correct horse battery"
 func MustSessionFixture(tb testing.TB, options ...func(*lkhttp.Server)) *sessionFixture {
 	tb.Helper()
 	now := time.Now()
-	f := &sessionFixture{clock: &now, keys: &mock.KeyService{}}
+	f := &sessionFixture{clock: &now, keys: &mock.KeyService{}, disabled: map[int64]bool{3: true}}
 	f.sessions = newFakeSessions(func() time.Time { return *f.clock })
-	users := map[string]*latchkey.User{"admin@acme.test": {ID: 1, Email: "admin@acme.test"}, "member@acme.test": {ID: 2, Email: "member@acme.test"}}
+	users := map[string]*latchkey.User{"admin@acme.test": {ID: 1, Email: "admin@acme.test"}, "member@acme.test": {ID: 2, Email: "member@acme.test"},
+		"gone@acme.test": {ID: 3, Email: "gone@acme.test"}}
 	authn := &auth.Authenticator{
 		Verifier: &mock.Verifier{},
 		Accounts: &mock.AccountService{FindAccountByIDFn: func(ctx context.Context, id int64) (*latchkey.Account, error) {
@@ -139,14 +150,14 @@ func MustSessionFixture(tb testing.TB, options ...func(*lkhttp.Server)) *session
 		Users: &mock.UserService{
 			FindUserByEmailFn: func(ctx context.Context, email string) (*latchkey.User, string, error) {
 				if u, ok := users[email]; ok {
-					return u, "h:" + goodPassword, nil
+					return f.user(u), "h:" + goodPassword, nil
 				}
 				return nil, "", latchkey.Errorf(latchkey.ENOTFOUND, "no user")
 			},
 			FindUserByIDFn: func(ctx context.Context, id int64) (*latchkey.User, error) {
 				for _, u := range users {
 					if u.ID == id {
-						return u, nil
+						return f.user(u), nil
 					}
 				}
 				return nil, latchkey.Errorf(latchkey.ENOTFOUND, "no user")
@@ -225,6 +236,19 @@ func TestSessions(t *testing.T) {
 		if l := f.login(t, "ghost@acme.test", goodPassword); l.Status != 401 {
 			t.Fatalf("unknown email: got %+v", l)
 		}
+	})
+	t.Run("a deactivated user hears what a wrong password hears, and their session ends", func(t *testing.T) {
+		f := MustSessionFixture(t)
+		gone, wrong := f.login(t, "gone@acme.test", goodPassword), f.login(t, "admin@acme.test", "nope nope nope")
+		if gone.Status != 401 || gone.AccessToken != "" || gone.Response.String() != wrong.Response.String() {
+			t.Fatalf("deactivated: got %d %s, want what a wrong password gets: %s", gone.Status, gone.Response, wrong.Response)
+		}
+		l := f.login(t, "member@acme.test", goodPassword)
+		f.http.MustDo(t, 200, "GET", "/v1/keys", "", l.Bearer()...)
+		f.mu.Lock()
+		f.disabled[2] = true // as if its sessions were missed when it was deactivated
+		f.mu.Unlock()
+		f.http.MustDo(t, 401, "GET", "/v1/keys", "", l.Bearer()...)
 	})
 	t.Run("member reads, admin writes", func(t *testing.T) {
 		f := MustSessionFixture(t)

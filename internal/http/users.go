@@ -2,10 +2,10 @@ package http
 
 import (
 	"net/http"
-	"slices"
 	"strconv"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/http/auth"
 )
 
 // This file holds the accounts, members and users routes.
@@ -123,24 +123,6 @@ func memberPath(r *http.Request) (accountID, userID int64, err error) {
 	return accountID, userID, nil
 }
 
-// requireMember refuses a user who is not a member of the account: an
-// account's admin manages the account's own people, and anyone else's user
-// is not found, as another account's key is. The operator is not asked
-// (they bring in a user of another account).
-func (s *Server) requireMember(r *http.Request, accountID, userID int64) error {
-	if principalFrom(r.Context()).Actor.Kind == latchkey.ActorOperator {
-		return nil
-	}
-	ms, err := s.Users.FindMemberships(r.Context(), userID)
-	if err != nil {
-		return err
-	}
-	if !slices.ContainsFunc(ms, func(m *latchkey.Membership) bool { return m.AccountID == accountID }) {
-		return latchkey.Errorf(latchkey.ENOTFOUND, "user %d is not a member of this account", userID)
-	}
-	return nil
-}
-
 // roleRequest is the body of PUT /v1/accounts/{id}/members/{user_id}.
 type roleRequest struct {
 	Role latchkey.Role `json:"role"`
@@ -160,7 +142,7 @@ func (s *Server) handleSetMember(w http.ResponseWriter, r *http.Request) error {
 		if p := principalFrom(r.Context()); p.Actor.Kind == latchkey.ActorUser && userID == p.Actor.ID && body.Role != latchkey.RoleAdmin {
 			return nil, latchkey.Errorf(latchkey.ECONFLICT, "you cannot demote yourself; ask another admin")
 		}
-		if err := s.requireMember(r, accountID, userID); err != nil {
+		if err := s.Auth.CheckMember(r.Context(), principalFrom(r.Context()), accountID, userID); err != nil {
 			return nil, err
 		}
 		if err := s.Users.SetMembership(r.Context(), accountID, userID, body.Role); err != nil {
@@ -171,5 +153,38 @@ func (s *Server) handleSetMember(w http.ResponseWriter, r *http.Request) error {
 			return nil, err
 		}
 		return latchkey.Member{User: *u, Role: body.Role}, nil
+	})
+}
+
+// handleRemoveMember is DELETE /v1/accounts/{id}/members/{user_id}: 204;
+// the account's last admin stays (409).
+func (s *Server) handleRemoveMember(w http.ResponseWriter, r *http.Request) error {
+	accountID, userID, err := memberPath(r)
+	if err != nil {
+		return err
+	}
+	if err := s.Auth.CheckMember(r.Context(), principalFrom(r.Context()), accountID, userID); err != nil {
+		return err
+	}
+	return noContent(w, s.Users.RemoveMember(r.Context(), accountID, userID))
+}
+
+// userPatch is the body of PATCH /v1/users/{id}; absent (or null) keeps.
+type userPatch struct {
+	Name     *string `json:"name"`
+	Disabled *bool   `json:"disabled"`
+	Password *string `json:"password"`
+}
+
+// handleUpdateUser is PATCH /v1/users/{id} {name, disabled, password}: the
+// user as changed; who may change what is auth.Authenticator.UpdateUser's
+// rule, shared with the admin UI.
+func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	return serve(w, r, http.StatusOK, jsonBody[userPatch](false), func(b userPatch) (any, error) {
+		return s.Auth.UpdateUser(r.Context(), principalFrom(r.Context()), id, auth.UserChange(b))
 	})
 }

@@ -34,6 +34,8 @@ type Authenticator struct {
 	Users latchkey.UserService
 	// Sessions keeps session families; nil disables sign-in.
 	Sessions latchkey.SessionService
+	// Setup spends the one-time setup link (CompleteSetup); nil disables it.
+	Setup latchkey.SetupService
 	// Passwords checks and hashes passwords (argon2id in production).
 	Passwords latchkey.PasswordHasher
 	// LoginLimiter throttles sign-in attempts per client IP and per email;

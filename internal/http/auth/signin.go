@@ -26,7 +26,8 @@ type Session struct {
 // SignIn checks an email and password, throttled per client network and
 // per email, opens a session family, sets both cookies and returns the
 // session. Errors: invalid (a field), rate_limited, unauthorized (wrong
-// email or password, the same answer and time for both), unavailable.
+// email or password, or a deactivated user: the same answer and time for
+// all three), unavailable.
 func (a *Authenticator) SignIn(w http.ResponseWriter, r *http.Request, email, password string) (*Session, error) {
 	email = latchkey.NormalizeEmail(email)
 	if email == "" {
@@ -62,7 +63,8 @@ func (a *Authenticator) SignIn(w http.ResponseWriter, r *http.Request, email, pa
 	}
 	if ok, err := a.Passwords.Verify(hash, password); err != nil {
 		return nil, err
-	} else if !ok {
+	} else if !ok || u.Disabled {
+		// A deactivated user hears what a wrong password hears, as late.
 		return nil, bad
 	}
 	ctx := latchkey.NewContextWithActor(r.Context(), a.requestActor(r, latchkey.ActorUser, u.ID))

@@ -167,6 +167,11 @@ func (a *Authenticator) sessionUser(r *http.Request, tok string) (*latchkey.Sess
 	if err != nil {
 		return nil, nil, invalidIfNotFound(err)
 	}
+	if u.Disabled {
+		// The store ends a user's sessions when it deactivates them; this
+		// holds in the moment between, and against a session it missed.
+		return nil, nil, errInvalidSession()
+	}
 	return fam, u, nil
 }
 
