@@ -1,27 +1,32 @@
 // Package compat serves the seed surfaces: the key resources of four
 // other products, each at its documented paths, with its own order of
 // checks and its own error envelope, as thin adapters over
-// latchkey.KeyService. One file per product:
+// latchkey.KeyService, so each product's own client works unchanged.
+// Files by product:
 //
-//	mailforward.go  seed 000, the mail-forwarding admin API:
-//	                PATCH /api/admin/api-tokens/{id}
-//	whatsapp.go     seed 001, the WhatsApp multi-session gateway's admin API:
-//	                PATCH /admin/api-keys/{id}
-//	pulsecrm.go     seed 002, the PulseCRM public API:
-//	                PATCH /apikeys/{id}
-//	unleash.go      seed 003, the Unleash admin API:
-//	                PUT   /api/admin/api-tokens/{token}
+//	mailforward.go        seed 000, the mail-forwarding admin API: PATCH /api/admin/api-tokens/{id}
+//	mailforwardtokens.go    its token list, read, create and delete
+//	mailforwardauth.go      its sign-in, session, CSRF, refresh, sign-out and /api/admin/me
+//	whatsapp.go           seed 001, the WhatsApp multi-session gateway's admin API: PATCH /admin/api-keys/{id}
+//	whatsappkeys.go         its key create, list, read and delete
+//	pulsecrm.go           seed 002, the PulseCRM public API: PATCH /apikeys/{id}
+//	pulsecrmkeys.go         its POST /apikeys
+//	unleash.go            seed 003, the Unleash admin API: PUT /api/admin/api-tokens/{token}
+//	unleashtokens.go        its token list (all, or by name), create and delete
+//	unleasherrors.go        Unleash's error bodies
 //
-// surfaces.go holds what they share: the routes, the panic guard, the
-// answer every error type gives (replier) and the mapping of service
-// errors; body.go reads bodies and decodes their JSON members.
+// and what they share: surfaces.go (the routes, the panic guard, the answer
+// every reply gives (replier), the mapping of service errors), keys.go
+// (reading every key a filter matches; the dispatch of the paths seeds 000
+// and 003 share, on the credential), body.go (reading bodies, forms) and
+// jsonvalues.go (decoding their members).
 //
-// Every change goes through KeyService.UpdateKey with the caller as the
-// context's actor, so the audit log records who made it. Callers are
-// authenticated by the *auth.Authenticator the native API shares
-// (internal/http/auth); bodies are read and JSON written with
-// internal/http/httpx. This package does not import internal/http, which
-// serves its Routes beside the native ones.
+// Every change goes through KeyService with the caller as the context's
+// actor, so the audit log records who made it. Callers are authenticated
+// by the *auth.Authenticator the native API shares (internal/http/auth);
+// bodies are read and JSON written with internal/http/httpx. This package
+// does not import internal/http, which serves its Routes beside the native
+// ones.
 package compat
 
 import (
