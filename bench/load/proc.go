@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -41,8 +42,8 @@ var listenRE = regexp.MustCompile(`listening on (http://\S+)`)
 
 // startChild runs bin with args and env (see childEnv), stderr to logPath,
 // and waits (up to 60s) for the line announcing its address. For latchkey
-// it also reads the root key printed on a first start and waits for the
-// "Stop with Ctrl-C" line.
+// it also reads the root key of a first start (from the file whose path it
+// prints) and waits for the "Stop with Ctrl-C" line.
 func startChild(ctx context.Context, name, bin string, args, env []string, logPath string, latchkeyOutput bool) (*child, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
@@ -90,8 +91,13 @@ func startChild(ctx context.Context, name, bin string, args, env []string, logPa
 							sent = true
 						}
 					}
-				} else if t := strings.TrimSpace(line); strings.HasPrefix(t, "lk_") && !strings.ContainsAny(t, " \t") {
-					r.root = t
+				} else if t := strings.TrimSpace(line); strings.HasSuffix(t, string(filepath.Separator)+firstStartFile) {
+					// Stdout is a pipe: the root key is in the file it names.
+					if b, err := os.ReadFile(t); err == nil {
+						r.root = rootKeyIn(string(b))
+					}
+				} else if k := rootKeyIn(line); k != "" {
+					r.root = k
 				} else if strings.HasPrefix(line, "Stop with Ctrl-C") {
 					readyc <- r
 					sent = true
@@ -131,6 +137,21 @@ func startChild(ctx context.Context, name, bin string, args, env []string, logPa
 		c.stop()
 		return nil, ctx.Err()
 	}
+}
+
+// firstStartFile is the file latchkey's first start writes its root key
+// to when its stdout is not a terminal (cmd/latchkey).
+const firstStartFile = "latchkey-first-start.txt"
+
+// rootKeyIn returns the root key in text: a line that holds only an lk_
+// secret.
+func rootKeyIn(text string) string {
+	for _, line := range strings.Split(text, "\n") {
+		if t := strings.TrimSpace(line); strings.HasPrefix(t, "lk_") && !strings.ContainsAny(t, " \t") {
+			return t
+		}
+	}
+	return ""
 }
 
 // stop sends SIGTERM (latchkey drains and flushes usage), waits up to 15s,

@@ -116,7 +116,12 @@ func (h *harness) start(ctx context.Context, c config, spec storeSpec) (*instanc
 	} else {
 		in.dsn = filepath.Join(h.tmp, file+".db")
 	}
-	in.env = []string{"LATCHKEY_DATABASE_URL=" + in.dsn}
+	// Each store's first start writes its root key in a directory of its own.
+	dataDir := filepath.Join(h.tmp, file+"-data")
+	if err := os.Mkdir(dataDir, 0o700); err != nil {
+		return nil, err
+	}
+	in.env = []string{"LATCHKEY_DATABASE_URL=" + in.dsn, "LATCHKEY_DATA_DIR=" + dataDir}
 	if spec.redis {
 		in.env = append(in.env, "LATCHKEY_REDIS_URL="+h.rd.url)
 		in.meters = append(in.meters, h.rd.meter())

@@ -39,6 +39,9 @@ type Config struct {
 	// RedisFailClosed makes rate-limited keys answer RATE_LIMITED while
 	// Redis is down, instead of limiting per instance.
 	RedisFailClosed string
+	// DataDir is where the first start writes its root key and setup link
+	// when stdout is not a terminal (empty: see Config.dataDir).
+	DataDir string
 }
 
 // DefaultConfig returns the defaults the README's Settings table lists.
@@ -70,6 +73,7 @@ func (c *Config) settings() []setting {
 		{"LATCHKEY_STORE_TIMEOUT", "store-timeout", "deadline of each request's store and Redis work; past it the request answers 503", &c.StoreTimeout, false},
 		{"LATCHKEY_TRUSTED_PROXIES", "trusted-proxies", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed", &c.TrustedProxies, false},
 		{"LATCHKEY_REDIS_FAIL_CLOSED", "redis-fail-closed", "true: while Redis is down, rate-limited keys answer RATE_LIMITED instead of being limited per instance", &c.RedisFailClosed, false},
+		{"LATCHKEY_DATA_DIR", "data-dir", "where the first start writes its root key and setup link when stdout is not a terminal (unset: the SQLite file's directory, or the working directory)", &c.DataDir, false},
 	}
 }
 

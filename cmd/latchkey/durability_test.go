@@ -52,22 +52,10 @@ func startBinary(tb testing.TB, bin, db string) *proc {
 	p := &proc{cmd: cmd}
 	done := make(chan struct{})
 	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			line := sc.Text()
-			if i := strings.Index(line, "listening on "); i >= 0 {
-				p.url = strings.Fields(line[i+len("listening on "):])[0]
-			}
-			if f := strings.Fields(line); len(f) == 1 && strings.HasPrefix(f[0], "lk_") {
-				p.root = f[0]
-			}
-			if strings.HasPrefix(line, stopHint) {
-				close(done)
-				io.Copy(io.Discard, stdout)
-				return
-			}
-		}
+		w := readWelcome(tb, bufio.NewScanner(stdout))
+		p.url, p.root = w.url, w.rootKey
 		close(done)
+		io.Copy(io.Discard, stdout)
 	}()
 	select {
 	case <-done:

@@ -21,16 +21,29 @@ import (
 type testServer struct {
 	URL     string
 	RootKey string
-	welcome []string        // what serve printed up to its stop hint
+	first   *welcome        // what serve showed at its start
+	welcome []string        // the same lines (first.lines)
 	logs    *testenv.Buffer // the server's log output
 	issued  []string        // secrets the server returned, to look for in logs
 	cancel  context.CancelFunc
 	done    chan error
 }
 
-// MustStartServer runs serve with cfg (Listen and DatabaseURL defaulted)
-// and waits for its welcome lines.
+// MustStartServer runs serve with cfg (Listen, DatabaseURL and DataDir
+// defaulted to port 0 and a temp directory) and waits for its welcome
+// lines, with the first start's file read in.
 func MustStartServer(tb testing.TB, cfg Config) *testServer {
+	tb.Helper()
+	ts, err := startServer(tb, cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ts
+}
+
+// startServer is MustStartServer that returns its failure, for tests that
+// start servers from several goroutines.
+func startServer(tb testing.TB, cfg Config) (*testServer, error) {
 	tb.Helper()
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:0"
@@ -38,11 +51,14 @@ func MustStartServer(tb testing.TB, cfg Config) *testServer {
 	if cfg.DatabaseURL == "" {
 		cfg.DatabaseURL = filepath.Join(tb.TempDir(), "latchkey.db")
 	}
+	if cfg.DataDir == "" && strings.HasPrefix(cfg.DatabaseURL, "postgres") {
+		cfg.DataDir = tb.TempDir() // not the package directory
+	}
 	if cfg.LogLevel == "" {
 		cfg.LogLevel, cfg.LogFormat = "warn", "text"
 	}
 	if err := cfg.Validate(); err != nil {
-		tb.Fatal(err)
+		return nil, err
 	}
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -55,31 +71,21 @@ func MustStartServer(tb testing.TB, cfg Config) *testServer {
 	ready := make(chan struct{})
 	go func() {
 		defer close(ready)
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			line := sc.Text()
-			ts.welcome = append(ts.welcome, line)
-			if i := strings.Index(line, "listening on "); i >= 0 {
-				ts.URL = strings.Fields(line[i+len("listening on "):])[0]
-			}
-			if f := strings.Fields(line); len(f) == 1 && strings.HasPrefix(f[0], "lk_") {
-				ts.RootKey = f[0]
-			}
-			if strings.HasPrefix(line, stopHint) {
-				break
-			}
-		}
+		ts.first = readWelcome(tb, bufio.NewScanner(pr))
+		ts.URL, ts.RootKey, ts.welcome = ts.first.url, ts.first.rootKey, ts.first.lines
 		go io.Copy(io.Discard, pr)
 	}()
 	select {
 	case <-ready:
 	case err := <-ts.done:
-		tb.Fatalf("server exited: %v", err)
+		cancel()
+		return nil, fmt.Errorf("server exited: %v", err)
 	case <-time.After(30 * time.Second):
-		tb.Fatal("server did not print its welcome")
+		cancel()
+		return nil, fmt.Errorf("server did not print its welcome")
 	}
 	tb.Cleanup(ts.Stop)
-	return ts
+	return ts, nil
 }
 
 // Stop shuts the server down as SIGTERM would.

@@ -142,7 +142,7 @@ func newRootCmd(stdout, stderr io.Writer, getenv func(string) string) *cobra.Com
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return &usageError{fmt.Errorf("%s: %w", cmd.CommandPath(), err)}
 	})
-	root.AddCommand(newServeCmd(stdout, stderr, getenv), newMigrateCmd(stdout, stderr, getenv), newVersionCmd(stdout))
+	root.AddCommand(newServeCmd(stdout, stderr, getenv), newMigrateCmd(stdout, stderr, getenv), newSetupLinkCmd(stdout, getenv), newVersionCmd(stdout))
 	root.AddCommand(newNounCmds(stdout, getenv)...)
 	root.AddCommand(newLoginCmd(stdout, getenv))
 	return root

@@ -149,6 +149,38 @@ func completeProfiles(*cobra.Command, []string, string) ([]string, cobra.ShellCo
 	return names, cobra.ShellCompDirectiveNoFileComp
 }
 
+// readCredential reads the first line of in, after prompt (when not
+// empty) on stderr. A terminal does not echo it: the credential is not
+// left on the screen or in a recording of it.
+func readCredential(ctx context.Context, in io.Reader, stderr io.Writer, prompt string) (string, error) {
+	f, ok := in.(*os.File)
+	var restore func()
+	if ok {
+		restore, ok = echoOff(f) // before the prompt: nothing typed after it is echoed
+	}
+	fmt.Fprint(stderr, prompt)
+	if !ok {
+		return bufio.NewReader(in).ReadString('\n')
+	}
+	defer fmt.Fprintln(stderr) // the newline the terminal did not echo
+	defer restore()
+	type answer struct {
+		line string
+		err  error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		line, err := bufio.NewReader(f).ReadString('\n')
+		done <- answer{line, err}
+	}()
+	select {
+	case a := <-done:
+		return a.line, a.err
+	case <-ctx.Done(): // Ctrl-C: the echo comes back before the process ends
+		return "", ctx.Err()
+	}
+}
+
 // newLoginCmd is `latchkey login`: it checks a server and credential and
 // saves them as a profile, which the other commands use when no flag or
 // LATCHKEY_* variable says otherwise.
@@ -166,7 +198,8 @@ profile for any setting no flag or LATCHKEY_* variable gives.
 The credential comes from --root-key or --admin-secret, else LATCHKEY_ROOT_KEY
 or LATCHKEY_ADMIN_SECRET, else the first line of stdin (--credential-stdin, or
 a prompt): a root key, or with --operator the admin secret. Prefer stdin or
-the variables: flags show in ps.`,
+the variables: flags show in ps. A prompt on a terminal does not echo what
+is typed.`,
 		Example: `  latchkey login --server https://keys.example.com      # asks for the root key
   echo "$ROOT_KEY" | latchkey login --profile prod --server https://keys.example.com --credential-stdin`,
 		Args: usageArgs(cobra.NoArgs),
@@ -191,14 +224,14 @@ the variables: flags show in ps.`,
 				f.rootKey, f.adminSecret = getenv("LATCHKEY_ROOT_KEY"), getenv("LATCHKEY_ADMIN_SECRET")
 			}
 			if f.rootKey == "" && f.adminSecret == "" {
-				if !fromStdin {
-					if operator {
-						fmt.Fprint(cmd.ErrOrStderr(), "admin secret: ")
-					} else {
-						fmt.Fprint(cmd.ErrOrStderr(), "root key: ")
-					}
+				prompt := "root key: "
+				if operator {
+					prompt = "admin secret: "
 				}
-				line, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+				if fromStdin {
+					prompt = ""
+				}
+				line, err := readCredential(cmd.Context(), cmd.InOrStdin(), cmd.ErrOrStderr(), prompt)
 				line = strings.TrimSpace(line)
 				if line == "" {
 					if err == nil {

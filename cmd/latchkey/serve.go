@@ -18,6 +18,7 @@ import (
 	lkhttp "github.com/latchkey/latchkey/internal/http"
 	"github.com/latchkey/latchkey/internal/http/auth"
 	"github.com/latchkey/latchkey/internal/http/compat"
+	"github.com/latchkey/latchkey/internal/http/ui"
 	"github.com/latchkey/latchkey/internal/inmem"
 	"github.com/latchkey/latchkey/internal/password"
 	"github.com/latchkey/latchkey/internal/redis"
@@ -92,6 +93,12 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	defer ln.Close()
+	if !isTerminal(stdout) {
+		if err := checkDataDir(cfg.dataDir()); err != nil {
+			return err
+		}
+	}
+	started := time.Now()
 	boot, err := store.Bootstrap(ctx)
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
@@ -106,7 +113,12 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slogErrorLog(logger),
 	}
-	printWelcome(stdout, "http://"+ln.Addr().String(), cfg, boot)
+	base := "http://" + ln.Addr().String()
+	printWelcome(stdout, base, cfg)
+	if err := showStart(ctx, stdout, base, cfg, store, boot, started); err != nil {
+		return errors.Join(err, stopVerifier())
+	}
+	fmt.Fprintln(stdout, stopHint)
 	logger.Info("serving", "addr", ln.Addr().String(), "version", latchkey.Version)
 	err = runUntilDone(ctx, srv, ln, logger)
 	err = errors.Join(err, stopVerifier())
@@ -206,8 +218,8 @@ func startVerifier(cfg Config, store *sqldb.Store, d *deps, logger *slog.Logger)
 	}
 }
 
-// newHandler builds the native API and the seed surfaces on the services,
-// all authenticating through one Authenticator.
+// newHandler builds the native API, the seed surfaces and the web UI on
+// the services, all authenticating through one Authenticator.
 func newHandler(cfg Config, store *sqldb.Store, d *deps, verifier *inmem.Verifier, logger *slog.Logger) http.Handler {
 	clock := latchkey.SystemClock
 	authn := &auth.Authenticator{
@@ -240,7 +252,10 @@ func newHandler(cfg Config, store *sqldb.Store, d *deps, verifier *inmem.Verifie
 	if store.FeedStatus().Shared {
 		api.Feed = store.FeedStatus // one instance on SQLite has no feed to report
 	}
-	api.Surfaces = []lkhttp.Surface{&compat.Surfaces{Auth: authn, Keys: store, Logger: logger, Clock: clock}}
+	api.Surfaces = []lkhttp.Surface{
+		&compat.Surfaces{Auth: authn, Keys: store, Logger: logger, Clock: clock},
+		&ui.UI{Auth: authn, Keys: store, Permissions: store, Audit: store, Accounts: store, Users: store, Setup: store, Logger: logger, Clock: clock},
+	}
 	return api.Handler()
 }
 
@@ -327,33 +342,15 @@ func every(ctx context.Context, d time.Duration, fn func()) {
 	}
 }
 
-// printWelcome tells a newcomer where to go next. On the first start it
-// prints the bootstrap root key, once, with two curl lines that work as
-// printed; the key is never printed again nor logged.
-func printWelcome(w io.Writer, base string, cfg Config, boot *sqldb.Bootstrap) {
+// printWelcome tells a newcomer where the server is and what it offers.
+// What the first start shows once follows it (showStart), then stopHint.
+func printWelcome(w io.Writer, base string, cfg Config) {
 	limits := "in memory, per instance"
 	if cfg.RedisURL != "" {
 		limits = "shared in Redis"
 	}
 	fmt.Fprintf(w, "Latchkey %s listening on %s (store: %s; rate limits and credits: %s)\n", latchkey.Version, base, redactDSN(cfg.DatabaseURL), limits)
-	fmt.Fprintf(w, "  API description: %s/openapi.json   health: %s/healthz   metrics: %s/metrics\n", base, base, base)
-	defer fmt.Fprintln(w, stopHint)
-	if boot == nil {
-		return
-	}
-	root := boot.Secret
-	fmt.Fprintf(w, `
-First start: created account %q and a root key holding every permission.
-This root key is shown once, now. Store it somewhere safe:
-
-  %s
-
-Try it (bash):
-
-  KEY=$(curl -s %s/v1/keys -H "Authorization: Bearer %s" -H "Content-Type: application/json" -d '{"name":"my first key"}' | sed -n 's/.*"secret":"\([^"]*\)".*/\1/p')
-  curl -s %s/v1/keys/verify -H "Authorization: Bearer %s" -H "Content-Type: application/json" -d "{\"key\":\"$KEY\"}"
-
-`, boot.Account.Name, root, base, root, base, root)
+	fmt.Fprintf(w, "  web UI: %s/admin   API description: %s/openapi.json   health: %s/healthz   metrics: %s/metrics\n", base, base, base, base)
 }
 
 // stopHint ends the welcome text.
