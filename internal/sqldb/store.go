@@ -40,7 +40,7 @@ type Store struct {
 	channel, instance string
 
 	stmts  stmtCache // see stmt.go
-	writer *writer   // SQLite: group commit (writer.go); nil on PostgreSQL
+	writer *writer   // group commit (writer.go)
 
 	pgConfig    *pgx.ConnConfig // PostgreSQL: for the feed connection
 	feedMu      sync.Mutex      // guards feedStarted
@@ -82,6 +82,7 @@ func Open(ctx context.Context, dsn string, clock latchkey.Clock, opts ...Option)
 			return nil, err
 		}
 		s.db, s.rdb, s.dialect, s.pgConfig = db, db, postgresDialect, cfg
+		s.startWriter()
 		return s, nil
 	}
 	db, rdb, err := openSQLite(ctx, dsn)

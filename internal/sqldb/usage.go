@@ -98,6 +98,19 @@ func (s *Store) FlushUsage(ctx context.Context, b *latchkey.UsageBatch) error {
 		}
 	}
 
+	// It locks its keys in id order, but a group commit (writer.go) may
+	// hold several keys' rows locked in the order its mutations came: a
+	// flush PostgreSQL picks as a deadlock victim runs again, as writes do.
+	for attempt := 1; ; attempt++ {
+		err := s.flushUsageOnce(ctx, b, ids, counts)
+		if err == nil || attempt == writeAttempts || !isRetryable(err) || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// flushUsageOnce is one run of FlushUsage's transaction.
+func (s *Store) flushUsageOnce(ctx context.Context, b *latchkey.UsageBatch, ids map[int64]bool, counts map[usageKey]int64) error {
 	tx, err := s.beginLong(ctx)
 	if err != nil {
 		return err

@@ -1,41 +1,46 @@
-// Group commit on SQLite: the mutations waiting for the one write
-// connection run in one transaction, a savepoint each, with one commit.
+// Group commit: the mutations waiting to write run in one transaction, a
+// savepoint each, with one commit.
 
 package sqldb
 
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // SQLite has one writer, and every commit in synchronous=FULL mode writes
 // the WAL and waits for fsync: alone, each mutation pays a whole commit and
-// the next one waits for it. So on SQLite the public methods that write
-// hand their mutation to the store's writer goroutine. The writer takes
-// every mutation waiting at that moment (at most maxBatch), and runs them
-// in one transaction, in arrival order, each under its own SAVEPOINT: a
-// mutation that fails is rolled back to its savepoint, undoing only itself,
-// and the others go on. Each successful mutation numbers and logs its key
-// changes inside its savepoint, so the change log and the audit log keep
-// the order the mutations ran in. Then the writer commits once, with one
-// fsync, and only then answers every mutation of the batch: a write is
-// acknowledged only once it is durable, as before.
+// the next one waits for it. PostgreSQL commits concurrently, but every key
+// mutation holds the change_seq row from its numbering to its commit
+// (feed.go), so key mutations committed there one at a time, one WAL flush
+// each, too. So the public methods that write hand their mutation to the
+// store's writer goroutine. The writer takes every mutation waiting at
+// that moment (at most maxBatch) and runs them in one transaction, in
+// arrival order, each under its own SAVEPOINT: a mutation that fails is
+// rolled back to its savepoint, undoing only itself, and the others go on.
+// Then the key changes of the mutations that succeeded are numbered and
+// logged in one statement, in the order the mutations ran (so the change
+// log and the audit log agree), the writer commits once, with one fsync
+// and on PostgreSQL one hold of change_seq for the whole batch, and only
+// then answers every mutation of the batch: a write is acknowledged only
+// once it is durable, as before.
 //
 // There is no timer: a lone mutation finds the writer idle and runs at
-// once, alone; mutations arriving while a batch commits wait for it (as
-// they waited for the connection before) and form the next batch.
+// once, alone and without a savepoint; mutations arriving while a batch
+// commits wait for it (as they waited for the connection or the row lock
+// before) and form the next batch. A batch ends by the earliest deadline of
+// its mutations, each the store's timeout from when it was asked for.
 //
-// A mutation's statements run under the batch's context (the store's
-// timeout), not under its caller's: interrupting one statement of a SQLite
-// transaction may roll back the whole transaction, the others' work with
-// it. A caller whose context has ended before its turn is answered with
-// that error and its mutation is not run.
-//
-// PostgreSQL commits concurrent transactions itself and groups their WAL
-// flushes, so there each mutation keeps its own transaction.
+// A mutation's statements run under the batch's context, not under its
+// caller's: interrupting one statement of a SQLite transaction may roll
+// back the whole transaction, the others' work with it. A caller whose
+// context has ended before its turn is answered with that error and its
+// mutation is not run.
 
 // maxBatch bounds the mutations of one group commit, so the first of them
 // does not wait long for the last.
@@ -54,12 +59,13 @@ type writer struct {
 
 // mutation is one public method's write, waiting for the writer.
 type mutation struct {
-	ctx  context.Context
-	fn   func(tx *Tx) error
-	tx   *Tx // its view of the batch's transaction, while it runs
-	err  error
-	pan  any // fn's panic, raised again in the caller
-	done chan struct{}
+	ctx      context.Context
+	deadline time.Time // the store's timeout, from when it was asked for
+	fn       func(tx *Tx) error
+	tx       *Tx // its view of the batch's transaction, while it runs
+	err      error
+	pan      any // fn's panic, raised again in the caller
+	done     chan struct{}
 }
 
 // startWriter starts the group-commit writer (SQLite). Close stops it.
@@ -80,7 +86,7 @@ func (w *writer) close() {
 // once the batch holding it has committed or rolled back. fn's results are
 // valid only when do returns nil.
 func (w *writer) do(ctx context.Context, fn func(tx *Tx) error) error {
-	m := &mutation{ctx: ctx, fn: fn, done: make(chan struct{})}
+	m := &mutation{ctx: ctx, deadline: time.Now().Add(w.s.timeout), fn: fn, done: make(chan struct{})}
 	select {
 	case w.queue <- m:
 	case <-w.stop:
@@ -121,57 +127,88 @@ func (w *writer) loop() {
 }
 
 // run runs one batch in one transaction and answers each of its mutations.
+// A batch of one runs without a savepoint: its failure rolls back the
+// transaction, which holds nothing else.
 func (w *writer) run(batch []*mutation) {
 	s := w.s
 	w.batches.Add(1)
 	w.mutations.Add(int64(len(batch)))
-	answer := func() {
+	fail := func(err error) {
+		for _, m := range batch {
+			if m.err == nil && m.pan == nil {
+				m.err = err
+			}
+		}
+	}
+	defer func() {
 		for _, m := range batch {
 			close(m.done)
 		}
+	}()
+	// The batch ends by the earliest deadline of its mutations, so a write
+	// that waited behind a batch the store did not answer is not given a
+	// whole timeout more: every write is answered within the store's
+	// timeout of being asked for, as when each had its own transaction.
+	now := time.Now()
+	var deadline time.Time
+	for _, m := range batch {
+		if !m.deadline.After(now) {
+			m.err = unavailable(fmt.Errorf("begin transaction: %w", context.DeadlineExceeded))
+		} else if deadline.IsZero() || m.deadline.Before(deadline) {
+			deadline = m.deadline
+		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	if deadline.IsZero() {
+		return
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	sqltx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		for _, m := range batch {
-			m.err = unavailable(fmt.Errorf("begin transaction: %w", err))
-		}
-		answer()
+		fail(unavailable(fmt.Errorf("begin transaction: %w", err)))
 		return
 	}
-	ok := 0 // mutations that ran without error
+	savepoints := len(batch) > 1
+	var done []*mutation // ran without error, in order
 	for _, m := range batch {
+		if m.err != nil {
+			continue // past its deadline
+		}
 		if err := m.ctx.Err(); err != nil {
 			m.err = unavailable(fmt.Errorf("begin transaction: %w", err))
 			continue
 		}
 		m.tx = &Tx{tx: sqltx, ctx: ctx, cancel: func() {}, pool: s.db, store: s, now: s.now()}
-		if err := w.runOne(m); err != nil {
+		if err := w.runOne(m, savepoints); err != nil {
 			// The transaction itself is lost: nothing of the batch stays.
 			sqltx.Rollback()
-			for _, m := range batch {
-				if m.err == nil && m.pan == nil {
-					m.err = err
-				}
-			}
-			answer()
+			fail(err)
 			return
 		}
 		if m.err == nil && m.pan == nil {
-			ok++
+			done = append(done, m)
 		}
 	}
-	if ok == 0 {
+	if len(done) == 0 {
 		sqltx.Rollback()
-		answer()
 		return
 	}
-	cerr := sqltx.Commit()
-	for _, m := range batch {
-		if m.err != nil || m.pan != nil || m.tx == nil {
-			continue
+	// The key changes of the batch are numbered and logged in one
+	// statement, in the order the mutations ran, as the last step before
+	// the commit (see logChanges).
+	log := &Tx{tx: sqltx, ctx: ctx, cancel: func() {}, pool: s.db, store: s, now: s.now()}
+	for _, m := range done {
+		log.changes = append(log.changes, m.tx.changes...)
+	}
+	if len(log.changes) > 0 {
+		if err := log.logChanges(); err != nil {
+			sqltx.Rollback()
+			fail(err)
+			return
 		}
+	}
+	cerr := sqltx.Commit()
+	for _, m := range done {
 		// Told on a failed commit too, as Tx.Commit does: a commit whose
 		// answer was lost may have happened.
 		s.feed.publish(m.tx.changes)
@@ -179,32 +216,46 @@ func (w *writer) run(batch []*mutation) {
 			m.err = unavailable(fmt.Errorf("commit: %w", cerr))
 		}
 	}
-	answer()
 }
 
-// runOne runs m under its savepoint. m.err (or m.pan) is m's own failure,
-// rolled back to the savepoint; the error returned means the transaction
-// could not go on.
-func (w *writer) runOne(m *mutation) error {
+// runOne runs m, under its savepoint if savepoint. m.err (or m.pan) is
+// m's own failure, rolled back to the savepoint; the error returned means
+// the transaction cannot go on (without a savepoint, any failure of m).
+func (w *writer) runOne(m *mutation, savepoint bool) error {
 	tx := m.tx
-	if _, err := tx.exec(tx.ctx, `SAVEPOINT m`); err != nil {
-		return fmt.Errorf("savepoint: %w", err)
+	if savepoint {
+		if _, err := tx.exec(tx.ctx, `SAVEPOINT m`); err != nil {
+			return fmt.Errorf("savepoint: %w", err)
+		}
 	}
 	m.err, m.pan = callMutation(m.fn, tx)
-	if m.err == nil && m.pan == nil && len(tx.changes) > 0 {
-		m.err = tx.logChanges()
-	}
-	if m.err != nil || m.pan != nil {
-		tx.changes = nil
-		if _, err := tx.exec(tx.ctx, `ROLLBACK TO m`); err != nil {
-			return fmt.Errorf("roll back to savepoint: %w", err)
+	if m.err == nil && m.pan == nil {
+		if savepoint {
+			if _, err := tx.exec(tx.ctx, `RELEASE m`); err != nil {
+				return fmt.Errorf("release savepoint: %w", err)
+			}
 		}
+		return nil
+	}
+	tx.changes = nil
+	if !savepoint {
+		if m.err != nil {
+			return m.err
+		}
+		return errPanicked
+	}
+	if _, err := tx.exec(tx.ctx, `ROLLBACK TO m`); err != nil {
+		return fmt.Errorf("roll back to savepoint: %w", err)
 	}
 	if _, err := tx.exec(tx.ctx, `RELEASE m`); err != nil {
 		return fmt.Errorf("release savepoint: %w", err)
 	}
 	return nil
 }
+
+// errPanicked fails the rest of a batch whose transaction was lost to a
+// mutation's panic (never seen by the panicking caller, who gets its panic).
+var errPanicked = errors.New("write transaction: another write in it panicked")
 
 // callMutation calls fn, returning its panic instead of raising it in the
 // writer.

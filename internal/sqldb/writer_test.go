@@ -58,7 +58,7 @@ func rename(accountID, id int64, name string) func(tx *Tx) error {
 }
 
 func newMutation(fn func(tx *Tx) error) *mutation {
-	return &mutation{ctx: context.Background(), fn: fn, done: make(chan struct{})}
+	return &mutation{ctx: context.Background(), deadline: time.Now().Add(time.Minute), fn: fn, done: make(chan struct{})}
 }
 
 func keyName(t *testing.T, s *Store, accountID, id int64) string {
