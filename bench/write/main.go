@@ -315,6 +315,8 @@ func startServe(ctx context.Context, c config, bin, dsn, logPath string) (*serve
 				s.url = m[1]
 			} else if t := strings.TrimSpace(line); strings.HasPrefix(t, "lk_") && !strings.ContainsAny(t, " \t") {
 				s.root = t
+			} else if strings.HasSuffix(t, "first-start.txt") && !strings.ContainsAny(t, " \t") {
+				s.root = rootKeyFromFile(t) // newer binaries write it to a file
 			} else if strings.HasPrefix(line, "Stop with Ctrl-C") && !sent {
 				close(ready)
 				sent = true
@@ -374,6 +376,22 @@ func send(client *http.Client, method, u, root, body string, out any) (int, erro
 		}
 	}
 	return resp.StatusCode, nil
+}
+
+// rootKeyFromFile reads the root key from the file a first start writes it
+// to, and removes the file.
+func rootKeyFromFile(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	os.Remove(path)
+	for _, line := range strings.Split(string(b), "\n") {
+		if t := strings.TrimSpace(line); strings.HasPrefix(t, "lk_") && !strings.ContainsAny(t, " \t") {
+			return t
+		}
+	}
+	return ""
 }
 
 // procCPU is a process's user + system time, from /proc/PID/stat.

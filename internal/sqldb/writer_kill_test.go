@@ -142,6 +142,8 @@ func startServe(t *testing.T, bin, db string) (url, root string, kill func()) {
 			}
 			if f := strings.Fields(line); len(f) == 1 && strings.HasPrefix(f[0], "lk_") {
 				root = f[0]
+			} else if len(f) == 1 && strings.HasSuffix(f[0], "first-start.txt") {
+				root = rootKeyFromFile(f[0])
 			}
 			if strings.HasPrefix(line, "Stop with Ctrl-C") {
 				break
@@ -182,4 +184,20 @@ func call(client *http.Client, method, url, root string, body, out any) (status 
 		json.Unmarshal(data, out)
 	}
 	return resp.StatusCode, true
+}
+
+// rootKeyFromFile reads the root key from the file a first start writes it
+// to (instead of printing it), and removes the file.
+func rootKeyFromFile(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	os.Remove(path)
+	for _, line := range strings.Split(string(b), "\n") {
+		if t := strings.TrimSpace(line); strings.HasPrefix(t, "lk_") && !strings.ContainsAny(t, " \t") {
+			return t
+		}
+	}
+	return ""
 }
