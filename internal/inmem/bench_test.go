@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/inmem"
@@ -71,6 +72,9 @@ func fixture(b *testing.B, n int) *benchFixture {
 	}
 	f.v = inmem.NewVerifier(writeNothing, inmem.NewRateLimiter(), latchkey.SystemClock, nil)
 	f.v.MaxEntries = max(2*n, inmem.DefaultMaxEntries)
+	// The fake's keys are dropped below, so a snapshot must not go stale
+	// (and be read again) while a slow machine is still timing the loop.
+	f.v.MaxAge = 24 * time.Hour
 
 	// Memory the cache holds per key: entries, key states, rate-limit
 	// counters and the key data loaded from the store.
