@@ -2,6 +2,7 @@ package http
 
 import (
 	"encoding/base64"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -84,6 +85,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	if req.Key == "" {
+		s.logAuthorize(r, 0, "MISSING_KEY")
 		w.Header().Set("WWW-Authenticate", `Bearer realm="latchkey"`)
 		return denyGateway(w, http.StatusUnauthorized, "MISSING_KEY", "no API key was sent")
 	}
@@ -101,6 +103,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.metrics.observeVerify(res.Code, time.Since(start))
+	s.logAuthorize(r, res.KeyID, string(res.Code))
 	now := s.now()
 	if rl := res.RateLimit; rl != nil {
 		writeRateLimitHeaders(w.Header(), rl, now)
@@ -131,6 +134,54 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) error {
 	default: // revoked, expired, disabled, permissions, devices
 		return denyGateway(w, http.StatusForbidden, string(res.Code), denyDetail[res.Code])
 	}
+}
+
+// originalRequest is the request the gateway holds, as the gateway tells
+// it: the method from X-Forwarded-Method (Traefik, Caddy), else
+// X-Original-Method (nginx), else this request's own; the URI from
+// X-Forwarded-Uri, else X-Original-URI, else this request's path after
+// /v1/authorize (Envoy appends the original path there). Each is read on
+// its own, so a gateway that forwards only the URI keeps its method.
+func originalRequest(r *http.Request) (method, uri string) {
+	method = firstHeader(r.Header, "X-Forwarded-Method", "X-Original-Method")
+	if method == "" {
+		method = r.Method
+	}
+	uri = firstHeader(r.Header, "X-Forwarded-Uri", "X-Original-Uri")
+	if uri == "" {
+		uri = "/" + strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/v1/authorize"), "/")
+	}
+	return method, uri
+}
+
+// firstHeader is the first non-blank value of the named headers, trimmed.
+func firstHeader(h http.Header, names ...string) string {
+	for _, name := range names {
+		if v := strings.TrimSpace(h.Get(name)); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// maxLoggedPath bounds the original path a log line carries.
+const maxLoggedPath = 256
+
+// logAuthorize records at debug what a gateway asked about: the original
+// request's method and path (never its query, where a caller may have put
+// a secret), the key and the outcome. The work is skipped unless debug is
+// on, so the answer costs what a verify costs.
+func (s *Server) logAuthorize(r *http.Request, keyID int64, code string) {
+	if !s.logger.Enabled(r.Context(), slog.LevelDebug) {
+		return
+	}
+	method, uri := originalRequest(r)
+	path, _, _ := strings.Cut(uri, "?")
+	if len(path) > maxLoggedPath {
+		path = path[:maxLoggedPath] + "…"
+	}
+	s.logger.Debug("gateway authorize", "method", strings.ToValidUTF8(method, "\uFFFD"), "path", strings.ToValidUTF8(path, "\uFFFD"),
+		"key_id", keyID, "code", code)
 }
 
 // denyDetail says each refusal in words, for the problem body.

@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/latchkey/latchkey"
+	lkhttp "github.com/latchkey/latchkey/internal/http"
+	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 // TestAuthorize drives the gateway endpoint as nginx, Caddy, Traefik and
@@ -133,5 +136,38 @@ func TestAuthorize(t *testing.T) {
 	}
 	if status, h, _ := call("GET", "/v1/authorize", "X-API-Key", "lk_valid"); status != 503 || h.Get("Retry-After") != "2" {
 		t.Fatalf("outage: got %d Retry-After %q, want 503 and 2", status, h.Get("Retry-After"))
+	}
+}
+
+// The gateway's original request is recorded with the key and the outcome,
+// at debug, without its query (where a secret may be).
+func TestAuthorizeRecordsTheOriginalRequest(t *testing.T) {
+	logs := &testenv.Buffer{}
+	f := MustFixture(t, func(s *lkhttp.Server) {
+		s.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	f.verifier.VerifyFn = func(ctx context.Context, accountID int64, req *latchkey.VerifyRequest) (*latchkey.VerifyResult, error) {
+		if req.Key == "lk_valid" {
+			return &latchkey.VerifyResult{Valid: true, Code: latchkey.CodeValid, KeyID: 42}, nil
+		}
+		return &latchkey.VerifyResult{Code: latchkey.CodeNotFound}, nil
+	}
+	gw := []string{"X-Latchkey-Root-Key", f.root}
+	f.http.MustDo(t, 200, "GET", "/v1/authorize", "", append(gw, "X-API-Key", "lk_valid",
+		"X-Forwarded-Method", "POST", "X-Forwarded-Uri", "/orders/7?api_key=lk_secret", "X-Original-Method", "PUT", "X-Original-URI", "/other")...)
+	f.http.MustDo(t, 401, "DELETE", "/v1/authorize/orders/9", "", append(gw, "X-API-Key", "lk_unknown")...)
+	f.http.MustDo(t, 401, "GET", "/v1/authorize", "", append(gw, "X-Original-Method", "PUT", "X-Original-URI", "/nginx")...)
+	out := logs.String()
+	for _, want := range []string{
+		`level=DEBUG msg="gateway authorize" method=POST path=/orders/7 key_id=42 code=VALID`,
+		`level=DEBUG msg="gateway authorize" method=DELETE path=/orders/9 key_id=0 code=NOT_FOUND`,
+		`level=DEBUG msg="gateway authorize" method=PUT path=/nginx key_id=0 code=MISSING_KEY`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("logs: got %q, want a line with %q", out, want)
+		}
+	}
+	if strings.Contains(out, "lk_secret") || strings.Contains(out, f.root) {
+		t.Fatalf("logs carry a secret: %q", out)
 	}
 }
