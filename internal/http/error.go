@@ -92,14 +92,18 @@ func retryAfter(err error) int {
 
 // logError logs internal errors in full, and an outage (unavailable) at
 // warn with its cause, at most once per outageLogEvery with a count of those
-// not logged; client errors, and requests their client gave up on, are not
-// logged above debug. Messages never carry secrets: errors are built
+// not logged; client errors, and any error of a request its client gave up
+// on (a write queued when the client left), are logged at debug. Messages never carry secrets: errors are built
 // without them.
 func (s *Server) logError(r *http.Request, err error) {
 	switch code := latchkey.ErrorCode(err); {
+	case r.Context().Err() != nil:
+		// The client went away: what failed after that failed for it
+		// (a write queued when it left), and nobody reads the answer.
+		s.logger.Debug("request abandoned by its client", "method", r.Method, "route", routeOf(r), "code", code, "err", err)
 	case code == latchkey.EINTERNAL:
 		s.logger.Error("request failed", "method", r.Method, "route", routeOf(r), "err", err)
-	case code == latchkey.EUNAVAILABLE && r.Context().Err() == nil:
+	case code == latchkey.EUNAVAILABLE:
 		s.outageMu.Lock()
 		now := time.Now()
 		if now.Sub(s.outageLogged) < outageLogEvery {

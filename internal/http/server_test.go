@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -35,8 +37,9 @@ type fixture struct {
 	revoked  string
 }
 
-// MustFixture serves a Server on mocks (see fixture).
-func MustFixture(tb testing.TB) *fixture {
+// MustFixture serves a Server on mocks (see fixture), after each option
+// has changed it.
+func MustFixture(tb testing.TB, options ...func(*lkhttp.Server)) *fixture {
 	tb.Helper()
 	f := &fixture{keys: &mock.KeyService{}, perms: &mock.PermissionService{}, audit: &mock.AuditService{}, verifier: &mock.Verifier{},
 		users: &mock.UserService{}}
@@ -78,6 +81,9 @@ func MustFixture(tb testing.TB) *fixture {
 	s := &lkhttp.Server{Keys: f.keys, Permissions: f.perms, Audit: f.audit, Accounts: accounts,
 		Verifier: f.verifier, Users: f.users, Auth: &auth.Authenticator{Verifier: f.verifier, Accounts: accounts,
 			Users: f.users, Passwords: passwords, AdminSecret: adminSecret}}
+	for _, o := range options {
+		o(s)
+	}
 	f.srv = httptest.NewServer(s.Handler())
 	tb.Cleanup(f.srv.Close)
 	f.http = testenv.HTTP{URL: f.srv.URL}
@@ -495,5 +501,33 @@ func TestEveryBadFieldIsNamed(t *testing.T) {
 	}
 	if st, _, h := f.call(t, "GET", "/v1/keys/verify", "", bearer(f.root)...); st != 405 || h.Get("Allow") != "POST" {
 		t.Fatalf("GET verify: got %d, want 405 Allow: POST", st)
+	}
+}
+
+// A request whose client went away is logged at debug, whatever failed
+// for it; the same failure with the client still there is an ERROR.
+func TestAbandonedRequestIsNotAnError(t *testing.T) {
+	logs := &testenv.Buffer{}
+	f := MustFixture(t, func(s *lkhttp.Server) {
+		s.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	f.keys.FindKeyByIDFn = func(ctx context.Context, accountID, id int64) (*latchkey.Key, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("find key: %w", err) // as a store call queued when the client left
+		}
+		return nil, errors.New("find key: disk I/O error")
+	}
+	h := f.srv.Config.Handler
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequest("GET", "/v1/keys/1", nil).WithContext(ctx)
+	req.Header.Set("Authorization", "Bearer "+f.root)
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	if out := logs.String(); strings.Contains(out, "level=ERROR") || !strings.Contains(out, `level=DEBUG msg="request abandoned by its client"`) {
+		t.Fatalf("logs: got %q, want the abandoned request at debug and no error", out)
+	}
+	f.http.MustDo(t, 500, "GET", "/v1/keys/1", "", bearer(f.root)...)
+	if out := logs.String(); !strings.Contains(out, `level=ERROR msg="request failed"`) {
+		t.Fatalf("logs: got %q, want the same failure with its client there as an error", out)
 	}
 }
