@@ -64,12 +64,13 @@ type AuditService interface {
 
 // Audit actions of people and sessions.
 const (
-	ActionUserCreate    = "user.create"
-	ActionUserUpdate    = "user.update"
-	ActionMemberSet     = "member.set"
-	ActionMemberRemove  = "member.remove"
-	ActionSetupComplete = "setup.complete"
-	ActionSessionLogin  = "session.login"
-	ActionSessionLogout = "session.logout"
-	ActionSessionReuse  = "session.reuse_detected"
+	ActionUserCreate       = "user.create"
+	ActionUserUpdate       = "user.update"
+	ActionMemberSet        = "member.set"
+	ActionMemberRemove     = "member.remove"
+	ActionSetupComplete    = "setup.complete"
+	ActionSessionLogin     = "session.login"
+	ActionSessionLogout    = "session.logout"
+	ActionSessionLogoutAll = "session.logout_all"
+	ActionSessionReuse     = "session.reuse_detected"
 )

@@ -264,6 +264,10 @@ type KeyUpdate struct {
 	Meta          Nullable[json.RawMessage]
 	Revoked       *bool            // true revokes (stamps revoked_at), false un-revokes
 	RevokedReason Nullable[string] // with Revoked; un-revoking clears it unless one is set
+	// Restamp makes Revoked true stamp RevokedAt anew on a key that is
+	// revoked already (seed 000's product does); otherwise the first
+	// revocation time is kept.
+	Restamp bool
 
 	// OwnerEmailFreeText skips the address check of OwnerEmail for a surface
 	// whose document types the owner's email as a plain string (seed 001's
@@ -314,7 +318,7 @@ func (u *KeyUpdate) Apply(k *Key, now time.Time) {
 	}
 	if u.Revoked != nil {
 		if *u.Revoked {
-			if k.RevokedAt == nil {
+			if k.RevokedAt == nil || u.Restamp {
 				at := now
 				k.RevokedAt = &at
 			}

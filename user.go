@@ -187,4 +187,7 @@ type SessionService interface {
 	FindSessionFamily(ctx context.Context, id string) (*SessionFamily, error)
 	// RevokeSessionFamily ends a family at once. Errors: not_found.
 	RevokeSessionFamily(ctx context.Context, id string) error
+	// RevokeUserSessions ends every live family of the user ("sign out
+	// everywhere") and reports how many it ended. Errors: not_found (user).
+	RevokeUserSessions(ctx context.Context, userID int64) (int64, error)
 }

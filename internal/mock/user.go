@@ -100,6 +100,7 @@ type SessionService struct {
 	RefreshSessionFn      func(ctx context.Context, refreshToken string) (*latchkey.SessionFamily, string, error)
 	FindSessionFamilyFn   func(ctx context.Context, id string) (*latchkey.SessionFamily, error)
 	RevokeSessionFamilyFn func(ctx context.Context, id string) error
+	RevokeUserSessionsFn  func(ctx context.Context, userID int64) (int64, error)
 }
 
 // CreateSession calls CreateSessionFn.
@@ -121,6 +122,11 @@ func (s *SessionService) FindSessionFamily(ctx context.Context, id string) (*lat
 // RevokeSessionFamily calls RevokeSessionFamilyFn.
 func (s *SessionService) RevokeSessionFamily(ctx context.Context, id string) error {
 	return s.RevokeSessionFamilyFn(ctx, id)
+}
+
+// RevokeUserSessions calls RevokeUserSessionsFn.
+func (s *SessionService) RevokeUserSessions(ctx context.Context, userID int64) (int64, error) {
+	return s.RevokeUserSessionsFn(ctx, userID)
 }
 
 // PasswordHasher is a mock of latchkey.PasswordHasher.

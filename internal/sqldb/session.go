@@ -122,6 +122,29 @@ func (s *Store) RevokeSessionFamily(ctx context.Context, id string) error {
 	})
 }
 
+// RevokeUserSessions ends every live family of the user at once, audited
+// once as a logout from everywhere with the count. Errors: not_found (user).
+func (s *Store) RevokeUserSessions(ctx context.Context, userID int64) (int64, error) {
+	return writeTx(ctx, s, func(tx *Tx) (int64, error) {
+		if _, _, err := findUser(ctx, tx, "id = ?", userID); err != nil {
+			return 0, err
+		}
+		n, err := revokeUserSessions(ctx, tx, userID)
+		if err != nil {
+			return 0, err
+		}
+		if n > 0 {
+			ctx := sessionActor(ctx, userID, "", "")
+			if err := auditHome(ctx, tx, latchkey.ActionSessionLogoutAll, "user", userID, map[string]latchkey.Change{
+				"sessions_revoked": created(n),
+			}); err != nil {
+				return 0, err
+			}
+		}
+		return n, nil
+	})
+}
+
 // PruneSessions deletes the families, with their refresh tokens, that
 // expired before now minus keep, and returns how many. An expired family
 // refreshes no more, so pruning changes no answer but FindSessionFamily's;

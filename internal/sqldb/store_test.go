@@ -65,6 +65,7 @@ var conformance = []struct {
 	{"SessionExpiry", testSessionExpiry},
 	{"SessionRefreshConcurrent", testSessionRefreshConcurrent},
 	{"SessionRevoke", testSessionRevoke},
+	{"RevokeUserSessions", testRevokeUserSessions},
 	{"PruneSessions", testPruneSessions},
 	{"UpdateUser", testUpdateUser},
 	{"UpdateUserErrors", testUpdateUserErrors},

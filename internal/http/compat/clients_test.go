@@ -257,6 +257,9 @@ func TestMailForwardClient(t *testing.T) {
 		if first.Item.RevokedAt == nil || second.Item.RevokedAt == nil || *second.Item.RevokedReason != "leaked again" || second.Item.Status != "revoked" {
 			t.Fatalf("revoke twice: got %+v then %+v", first.Item, second.Item)
 		}
+		if !second.Item.RevokedAt.After(*first.Item.RevokedAt) {
+			t.Errorf("revoked_at: got %v then %v, want it re-stamped", first.Item.RevokedAt, second.Item.RevokedAt)
+		}
 		st.mustVerify(t, created.Token, latchkey.CodeRevoked)
 
 		var deleted struct {
@@ -323,5 +326,29 @@ func TestPulseCRMClient(t *testing.T) {
 		}
 		st.mustVerify(t, created.APISecret, latchkey.CodeValid)
 		st.mustAudit(t, created.ID, latchkey.ActorUser, st.adminID, latchkey.ActionKeyCreate, latchkey.ActionKeyUpdate)
+	})
+}
+
+// TestMailForwardSignOutAll: sign-out-all from one browser ends the user's
+// sessions in every other browser too, as the product's does.
+func TestMailForwardSignOutAll(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st *stack) {
+		signIn := func() (cookie string, csrf string) {
+			res := st.MustDo(t, http.StatusOK, "POST", "/api/auth/sign-in", map[string]string{"identifier": "admin@acme.test", "password": stackPassword})
+			cookie = "__Host-access=" + res.Cookie("__Host-access").Value + "; __Host-refresh=" + res.Cookie("__Host-refresh").Value
+			var c struct {
+				CSRFToken string `json:"csrf_token"`
+			}
+			st.MustDo(t, http.StatusOK, "GET", "/api/auth/csrf", nil, "Cookie", cookie).Decode(t, &c)
+			return cookie, c.CSRFToken
+		}
+		laptop, laptopCSRF := signIn()
+		phone, _ := signIn()
+		st.MustDo(t, http.StatusOK, "POST", "/api/auth/sign-out-all", nil, "Cookie", laptop, "X-CSRF-Token", laptopCSRF)
+		for name, cookie := range map[string]string{"the browser that signed out": laptop, "another browser": phone} {
+			if res := st.MustDo(t, http.StatusUnauthorized, "GET", "/api/auth/session", nil, "Cookie", cookie); res == nil {
+				t.Errorf("%s keeps its session", name)
+			}
+		}
 	})
 }

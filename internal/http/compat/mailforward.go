@@ -413,6 +413,8 @@ func decodeMailForwardPatch(m map[string]json.RawMessage, now time.Time) (*latch
 	if revoked != nil {
 		u.Revoked = revoked
 	}
+	// As the product: revoking a revoked token stamps revoked_at anew.
+	u.Restamp = u.Revoked != nil && *u.Revoked
 	if expiresAt != nil {
 		u.ExpiresAt = latchkey.Some(*expiresAt)
 	}

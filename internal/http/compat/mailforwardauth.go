@@ -36,8 +36,8 @@ import (
 // Deliberate differences: the identifier is the user's email (Latchkey
 // users have no separate username); access_expires_at is null on the
 // session and me routes, which only hold the access token, not its
-// expiry; sign-out-all ends the current session family only, as Latchkey
-// has no service call that ends the others yet.
+// expiry. sign-out-all ends every session family of the user, as the
+// product's does.
 
 // mailForwardSession is the product's session object.
 type mailForwardSession struct {
@@ -281,6 +281,11 @@ func (s *Surfaces) handleMailForwardSignOut(all bool) handler {
 			// Not found: the family is gone already, as signed out.
 			if err := s.Auth.SignOut(w, r, p); err != nil && latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
 				return s.failure(mailForward, err)
+			}
+			if all { // and every other session of the user, as the product does
+				if _, err := s.Auth.Sessions.RevokeUserSessions(r.Context(), p.Actor.ID); err != nil {
+					return s.failure(mailForward, err)
+				}
 			}
 			clearSessionCookies(w)
 		}
