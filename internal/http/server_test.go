@@ -81,13 +81,19 @@ func MustFixture(tb testing.TB, options ...func(*lkhttp.Server)) *fixture {
 	s := &lkhttp.Server{Keys: f.keys, Permissions: f.perms, Audit: f.audit, Accounts: accounts,
 		Verifier: f.verifier, Users: f.users, Auth: &auth.Authenticator{Verifier: f.verifier, Accounts: accounts,
 			Users: f.users, Passwords: passwords, AdminSecret: adminSecret}}
+	f.srv, f.http = startServer(tb, s, options)
+	return f
+}
+
+// startServer applies each option to s, serves it over TCP until the test
+// ends, and returns the server and a testenv.HTTP to it.
+func startServer(tb testing.TB, s *lkhttp.Server, options []func(*lkhttp.Server)) (*httptest.Server, testenv.HTTP) {
 	for _, o := range options {
 		o(s)
 	}
-	f.srv = httptest.NewServer(s.Handler())
-	tb.Cleanup(f.srv.Close)
-	f.http = testenv.HTTP{URL: f.srv.URL}
-	return f
+	srv := httptest.NewServer(s.Handler())
+	tb.Cleanup(srv.Close)
+	return srv, testenv.HTTP{URL: srv.URL}
 }
 
 // call sends a request with header pairs (testenv.HTTP.Do) and returns

@@ -184,12 +184,7 @@ func MustSessionFixture(tb testing.TB, options ...func(*lkhttp.Server)) *session
 		f.mu.Unlock()
 		return &latchkey.Key{ID: 1, CreatedIP: a.IP}, "lk_x", nil
 	}
-	for _, o := range options {
-		o(s)
-	}
-	f.srv = httptest.NewServer(s.Handler())
-	tb.Cleanup(f.srv.Close)
-	f.http = testenv.HTTP{URL: f.srv.URL}
+	f.srv, f.http = startServer(tb, s, options)
 	return f
 }
 
