@@ -1,11 +1,9 @@
 package http
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +13,7 @@ import (
 	"github.com/latchkey/latchkey/internal/http/auth"
 	"github.com/latchkey/latchkey/internal/http/httpx"
 	"github.com/latchkey/latchkey/internal/mock"
+	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 // Every decoder of untrusted input has a fuzz target; the seed corpus runs
@@ -201,55 +200,49 @@ const maxFuzzBody = 4 << 10
 
 // fuzzBody fuzzes a route's body through the handler.
 func fuzzBody(f *testing.F, rt bodyRoute) {
-	h := fuzzServer().Handler()
-	serve := func(b []byte) *httptest.ResponseRecorder {
-		req := httptest.NewRequest(rt.method, rt.path, bytes.NewReader(b))
-		req.Header.Set("Content-Type", "application/json")
-		if rt.operator {
-			req.Header.Set("X-Admin-Secret", fuzzAdminSecret)
-		}
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		return rec
+	h := testenv.HTTP{Handler: fuzzServer().Handler(), Header: http.Header{"Content-Type": {"application/json"}}}
+	if rt.operator {
+		h.Header.Set("X-Admin-Secret", fuzzAdminSecret)
 	}
+	serve := func(tb testing.TB, b []byte) *testenv.Response { return h.Do(tb, rt.method, rt.path, b) }
 	for _, s := range rt.valid {
-		if rec := serve([]byte(s)); rec.Code/100 != 2 {
-			f.Fatalf("%s %s %s: got %d %s, want 2xx", rt.method, rt.path, s, rec.Code, rec.Body)
+		if rec := serve(f, []byte(s)); rec.Status/100 != 2 {
+			f.Fatalf("%s %s %s: got %d %s, want 2xx", rt.method, rt.path, s, rec.Status, rec.Body)
 		}
 	}
 	for _, s := range rt.invalid {
-		if rec := serve([]byte(s)); rec.Code != http.StatusBadRequest {
-			f.Fatalf("%s %s %s: got %d %s, want 400", rt.method, rt.path, s, rec.Code, rec.Body)
+		if rec := serve(f, []byte(s)); rec.Status != http.StatusBadRequest {
+			f.Fatalf("%s %s %s: got %d %s, want 400", rt.method, rt.path, s, rec.Status, rec.Body)
 		}
 	}
 	// Past the limit is a 413, checked here rather than fuzzed.
-	if rec := serve([]byte(`{"name":"` + strings.Repeat("a", httpx.MaxBodyBytes) + `"}`)); rec.Code != http.StatusRequestEntityTooLarge {
-		f.Fatalf("%s %s with a body past %d bytes: got %d %s, want 413", rt.method, rt.path, httpx.MaxBodyBytes, rec.Code, rec.Body)
+	if rec := serve(f, []byte(`{"name":"`+strings.Repeat("a", httpx.MaxBodyBytes)+`"}`)); rec.Status != http.StatusRequestEntityTooLarge {
+		f.Fatalf("%s %s with a body past %d bytes: got %d %s, want 413", rt.method, rt.path, httpx.MaxBodyBytes, rec.Status, rec.Body)
 	}
 	for _, s := range slices.Concat(rt.valid, rt.invalid, commonBodySeeds) {
 		f.Add([]byte(s))
 	}
 	allowed := append([]string{latchkey.EINVALID, latchkey.ETOOLARGE}, rt.refusals...)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		rec := serve(b[:min(len(b), maxFuzzBody)])
-		if rec.Code >= 500 {
-			t.Fatalf("status: got %d (%s), want no 5xx for any body", rec.Code, rec.Body)
+		rec := serve(t, b[:min(len(b), maxFuzzBody)])
+		if rec.Status >= 500 {
+			t.Fatalf("status: got %d (%s), want no 5xx for any body", rec.Status, rec.Body)
 		}
-		if rec.Code < 400 {
+		if rec.Status < 400 {
 			return
 		}
-		if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
+		if ct := rec.Header.Get("Content-Type"); ct != "application/problem+json" {
 			t.Fatalf("content type: got %q, want application/problem+json", ct)
 		}
 		var p Problem
-		if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+		if err := json.Unmarshal(rec.Body, &p); err != nil {
 			t.Fatalf("body: got %q, want a problem document", rec.Body)
 		}
 		if !slices.Contains(allowed, p.Code) {
 			t.Fatalf("code: got %q (%s), want one of %v", p.Code, p.Detail, allowed)
 		}
-		if p.Status != rec.Code || rec.Code != ErrorStatus(&latchkey.Error{Code: p.Code}) {
-			t.Fatalf("status: got %d in the document and %d on the wire, want %d for %q", p.Status, rec.Code, ErrorStatus(&latchkey.Error{Code: p.Code}), p.Code)
+		if p.Status != rec.Status || rec.Status != ErrorStatus(&latchkey.Error{Code: p.Code}) {
+			t.Fatalf("status: got %d in the document and %d on the wire, want %d for %q", p.Status, rec.Status, ErrorStatus(&latchkey.Error{Code: p.Code}), p.Code)
 		}
 		if p.Detail == "" {
 			t.Fatal("problem without a detail")
