@@ -69,3 +69,11 @@ func (c *Client) CSRFToken(ctx context.Context) (string, error) {
 	}
 	return out.CSRFToken, nil
 }
+
+// ChangePassword changes the signed-in user's own password (POST
+// /v1/auth/password), given the current one; the client's credential is
+// the user's AccessToken. It ends every session of the user, this one
+// too: sign in again with the new password.
+func (c *Client) ChangePassword(ctx context.Context, current, next string) error {
+	return c.do(ctx, request{method: "POST", path: "/v1/auth/password", body: map[string]string{"current": current, "new": next}}, nil)
+}

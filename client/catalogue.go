@@ -69,31 +69,3 @@ func (c *Client) CreateAccount(ctx context.Context, name, keyPrefix string) (*la
 	}
 	return call[latchkey.Account](ctx, c, request{method: "POST", path: "/v1/accounts", body: body})
 }
-
-// ListUsers returns the account's users with their roles (GET
-// /v1/users); needs account:admin.
-func (c *Client) ListUsers(ctx context.Context) ([]*latchkey.Member, error) {
-	return list[*latchkey.Member](ctx, c, "/v1/users", nil)
-}
-
-// UserCreate is a new user of the account.
-type UserCreate struct {
-	Email    string        `json:"email"`
-	Name     string        `json:"name,omitempty"`
-	Password string        `json:"password"`
-	Role     latchkey.Role `json:"role,omitempty"` // admin or member; "" is member
-}
-
-// CreateUser creates a user in the account with a role (POST /v1/users);
-// needs account:admin.
-func (c *Client) CreateUser(ctx context.Context, in *UserCreate) (*latchkey.Member, error) {
-	return call[latchkey.Member](ctx, c, request{method: "POST", path: "/v1/users", body: in})
-}
-
-// SetMemberRole gives a user a role in an account (PUT
-// /v1/accounts/{id}/members/{user_id}); needs account:admin of that
-// account (only the operator brings in a user of another account).
-func (c *Client) SetMemberRole(ctx context.Context, accountID, userID int64, role latchkey.Role) (*latchkey.Member, error) {
-	path := "/v1/accounts/" + itoa(accountID) + "/members/" + itoa(userID)
-	return call[latchkey.Member](ctx, c, request{method: "PUT", path: path, body: map[string]latchkey.Role{"role": role}})
-}

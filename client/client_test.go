@@ -120,6 +120,16 @@ func TestMethodsSendTheRoutesOfTheAPI(t *testing.T) {
 			return err
 		}, "POST", "/v1/users", `{"email":"a@b.test","password":"correct horse","role":"admin"}`, `{"id":5}`, "application/json"},
 		{"SetMemberRole", func(c *client.Client) error { _, err := c.SetMemberRole(ctx, 1, 5, latchkey.RoleMember); return err }, "PUT", "/v1/accounts/1/members/5", `{"role":"member"}`, `{"id":5,"role":"member"}`, "application/json"},
+		{"UpdateUser", func(c *client.Client) error {
+			name, off := "Ada L.", false
+			u, err := c.UpdateUser(ctx, 5, &client.UserUpdate{Name: &name, Disabled: &off})
+			if err == nil && (u.ID != 5 || u.Name != "Ada L." || u.Disabled) {
+				t.Errorf("UpdateUser: got %+v", u)
+			}
+			return err
+		}, "PATCH", "/v1/users/5", `{"name":"Ada L.","disabled":false}`, `{"id":5,"name":"Ada L.","disabled":false}`, "application/json"},
+		{"RemoveMember", func(c *client.Client) error { return c.RemoveMember(ctx, 1, 5) }, "DELETE", "/v1/accounts/1/members/5", "", "", ""},
+		{"ChangePassword", func(c *client.Client) error { return c.ChangePassword(ctx, "old one", "new one") }, "POST", "/v1/auth/password", `{"current":"old one","new":"new one"}`, "", "application/json"},
 		{"Login", func(c *client.Client) error { _, err := c.Login(ctx, "a@b.test", "pw"); return err }, "POST", "/v1/auth/login", `{"email":"a@b.test","password":"pw"}`, `{"access_token":"at"}`, "application/json"},
 		{"Refresh", func(c *client.Client) error { _, err := c.Refresh(ctx, "rt"); return err }, "POST", "/v1/auth/refresh", `{"refresh_token":"rt"}`, `{"access_token":"at"}`, "application/json"},
 		{"Logout", func(c *client.Client) error { return c.Logout(ctx) }, "POST", "/v1/auth/logout", "", "", ""},

@@ -285,6 +285,43 @@ func TestAgainstTheRealServer(t *testing.T) {
 		}
 		wantCode(t, must2(user.ListKeys(ctx, client.ListOptions{})), latchkey.EUNAUTHORIZED)
 	})
+
+	t.Run("user lifecycle", func(t *testing.T) {
+		const pw, pw2 = "correct horse battery", "another horse battery"
+		m := must(root.CreateUser(ctx, &client.UserCreate{Email: "lin@acme.test", Name: "Lin", Password: pw})).ok(t)
+		name, on, off := "Lin Y.", true, false
+		if u := must(root.UpdateUser(ctx, m.ID, &client.UserUpdate{Name: &name})).ok(t); u.Name != name || u.Disabled {
+			t.Errorf("UpdateUser name: got %+v", u)
+		}
+		if u := must(root.UpdateUser(ctx, m.ID, &client.UserUpdate{Disabled: &on})).ok(t); !u.Disabled {
+			t.Errorf("UpdateUser disabled: got %+v", u)
+		}
+		anon := client.New(base, "")
+		wantCode(t, must2(anon.Login(ctx, "lin@acme.test", pw)), latchkey.EUNAUTHORIZED)
+		must(root.UpdateUser(ctx, m.ID, &client.UserUpdate{Disabled: &off})).ok(t)
+		s := must(anon.Login(ctx, "lin@acme.test", pw)).ok(t)
+
+		// Your own password: the session ends with the change.
+		lin := &client.Client{BaseURL: base, AccessToken: s.AccessToken}
+		e := wantCode(t, lin.ChangePassword(ctx, "not the password!", pw2), latchkey.EINVALID)
+		if e.Fields["current"] == "" {
+			t.Errorf("ChangePassword with a wrong current one: got fields %v, want current named", e.Fields)
+		}
+		if err := lin.ChangePassword(ctx, pw, pw2); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, must2(lin.ListKeys(ctx, client.ListOptions{})), latchkey.EUNAUTHORIZED)
+		must(anon.Login(ctx, "lin@acme.test", pw2)).ok(t)
+		wantCode(t, root.ChangePassword(ctx, pw, pw2), latchkey.EFORBIDDEN) // a root key has no password
+
+		if err := root.RemoveMember(ctx, 1, m.ID); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, root.RemoveMember(ctx, 1, m.ID), latchkey.ENOTFOUND)
+		if us := must(root.ListUsers(ctx)).ok(t); slices.ContainsFunc(us, func(u *latchkey.Member) bool { return u.ID == m.ID }) {
+			t.Errorf("ListUsers after RemoveMember: got %+v", us)
+		}
+	})
 }
 
 // must2 drops a value and keeps the error, for calls expected to fail.

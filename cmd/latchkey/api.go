@@ -1,17 +1,10 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/client"
@@ -136,70 +129,8 @@ func (f *apiFlags) client() (*client.Client, error) {
 	return c, nil
 }
 
-// call sends a request to a route the client package has no method for
-// (PATCH /v1/users/{id}), with the client's server and credential. A refusal comes back as a
-// *latchkey.Error with the server's code, message and per-field errors.
-func call(ctx context.Context, c *client.Client, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return fmt.Errorf("encode request: %w", err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.BaseURL, "/")+path, rd)
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "latchkey-cli/"+latchkey.Version)
-	if c.AdminSecret != "" {
-		req.Header.Set("X-Admin-Secret", c.AdminSecret)
-		if c.AccountID != "" {
-			req.Header.Set("X-Account-ID", c.AccountID)
-		}
-	} else if c.RootKey != "" {
-		req.Header.Set("Authorization", "Bearer "+c.RootKey)
-	}
-	hc := c.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Timeout: 10 * time.Second}
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return fmt.Errorf("read answer: %w", err)
-	}
-	if resp.StatusCode >= 300 {
-		var p struct {
-			Code   string            `json:"code"`
-			Detail string            `json:"detail"`
-			Errors map[string]string `json:"errors"`
-		}
-		if json.Unmarshal(b, &p) != nil || p.Code == "" {
-			p.Code, p.Detail = "http_error", fmt.Sprintf("%d %s", resp.StatusCode, strings.TrimSpace(string(b)))
-		}
-		return &latchkey.Error{Code: p.Code, Message: p.Detail, Fields: p.Errors}
-	}
-	if out != nil && len(b) > 0 {
-		if err := json.Unmarshal(b, out); err != nil {
-			return fmt.Errorf("decode answer: %w", err)
-		}
-	}
-	return nil
-}
-
 // refusal returns the code, message and per-field errors of an API
-// refusal: the client package and call both return it as a
-// *latchkey.Error.
+// refusal, which the client package returns as a *latchkey.Error.
 func refusal(err error) (code, msg string, fields map[string]string, ok bool) {
 	var le *latchkey.Error
 	if errors.As(err, &le) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 const cliAdminSecret = "cli-operator-secret-0123456789"
@@ -289,6 +291,97 @@ func TestCLINouns(t *testing.T) {
 	if got := mustCLI(t, env, "audit", "list", "--key", kid); !strings.Contains(got, "key.update") || !strings.Contains(got, "name") {
 		t.Fatalf("audit list table: got %q", got)
 	}
+}
+
+// TestCLIUserLifecycle renames, deactivates, resets and removes a user,
+// and lets a user change their own password, against a real server.
+func TestCLIUserLifecycle(t *testing.T) {
+	isolateConfig(t)
+	ts := MustStartServer(t, Config{})
+	env := rootEnv(ts)
+	anon := map[string]string{"LATCHKEY_SERVER": ts.URL}
+	const pw = "correct horse battery"
+	ada := mustCLIJSON[latchkey.Member](t, env, "users", "create", "--email", "ada@acme.test", "--password", pw, "--role", "admin")
+	lin := mustCLIJSON[latchkey.Member](t, env, "users", "create", "--email", "lin@acme.test", "--name", "Lin", "--password", pw)
+	linID := strconv.FormatInt(lin.ID, 10)
+	login := func(email, password string) int {
+		return (testenv.HTTP{URL: ts.URL}).Login(t, email, password).Status
+	}
+
+	// Rename; the table shows the new name.
+	if got := mustCLI(t, env, "users", "update", linID, "--name", "Lin Y."); !strings.Contains(got, "Lin Y.") {
+		t.Fatalf("users update --name: got %q", got)
+	}
+	// Deactivate: no sign-in; reactivate: sign-in again.
+	if u := mustCLIJSON[latchkey.User](t, env, "users", "update", linID, "--disabled"); !u.Disabled {
+		t.Fatalf("users update --disabled: got %+v", u)
+	}
+	if st := login("lin@acme.test", pw); st != http.StatusUnauthorized {
+		t.Fatalf("sign-in of a deactivated user: got %d, want 401", st)
+	}
+	if u := mustCLIJSON[latchkey.User](t, env, "users", "update", linID, "--disabled=false"); u.Disabled {
+		t.Fatalf("users update --disabled=false: got %+v", u)
+	}
+	// An admin's reset, read from stdin.
+	r := runCLIStdin(t, env, "new horse battery staple\n", "users", "update", linID, "--password-stdin")
+	if r.code != 0 {
+		t.Fatalf("users update --password-stdin: exit %d, %s", r.code, r.stderr)
+	}
+	if login("lin@acme.test", pw) != http.StatusUnauthorized || login("lin@acme.test", "new horse battery staple") != http.StatusOK {
+		t.Fatalf("after the reset: the old password must fail and the new one work")
+	}
+	if r := runCLI(t, env, "users", "update", linID, "--password", "short"); r.code != exitFailure || !strings.Contains(r.stderr, "password") {
+		t.Errorf("users update --password short: got exit %d, stderr %q, want 1 naming the password", r.code, r.stderr)
+	}
+
+	// Your own password: the current one, then the new one.
+	r = runCLIStdin(t, anon, "new horse battery staple\nthird horse battery staple\n", "users", "change-password", "--email", "lin@acme.test", "--password-stdin")
+	if r.code != 0 || !strings.Contains(r.stdout, "changed the password of lin@acme.test") {
+		t.Fatalf("users change-password: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if login("lin@acme.test", "third horse battery staple") != http.StatusOK {
+		t.Fatalf("sign-in with the changed password failed")
+	}
+	r = runCLIStdin(t, anon, "wrong horse battery staple\nfourth horse battery\n", "users", "change-password", "--email", "lin@acme.test", "--password-stdin")
+	if r.code != exitFailure || !strings.Contains(r.stderr, "unauthorized") {
+		t.Errorf("change-password with a wrong current one: got exit %d, stderr %q, want 1 and unauthorized", r.code, r.stderr)
+	}
+
+	// Remove from the account; the last admin stays.
+	if r := runCLI(t, env, "accounts", "members", "remove", "default", strconv.FormatInt(ada.ID, 10)); r.code != exitFailure || !strings.Contains(r.stderr, "conflict") {
+		t.Errorf("remove the last admin: got exit %d, stderr %q, want 1 and conflict", r.code, r.stderr)
+	}
+	if got := mustCLI(t, env, "accounts", "members", "remove", "default", linID); !strings.Contains(got, "removed user "+linID) {
+		t.Fatalf("accounts members remove: got %q", got)
+	}
+	if got := mustCLI(t, env, "users", "list", "-o", "id"); strings.Contains(got, linID+"\n") {
+		t.Fatalf("users list after the removal: got %q", got)
+	}
+	if r := runCLI(t, env, "accounts", "members", "remove", "default", linID); r.code != exitFailure || !strings.Contains(r.stderr, "not_found") {
+		t.Errorf("remove again: got exit %d, stderr %q, want 1 and not_found", r.code, r.stderr)
+	}
+	for _, args := range [][]string{
+		{"accounts", "members", "remove", "default", "x"},
+		{"accounts", "members", "remove", "nope", linID},
+		{"accounts", "members", "remove", "default"},
+		{"users", "update", linID},
+		{"users", "change-password"},
+	} {
+		if r := runCLI(t, env, args...); r.code != exitUsage {
+			t.Errorf("latchkey %s: got exit %d (%s), want 2", strings.Join(args, " "), r.code, r.stderr)
+		}
+	}
+}
+
+// runCLIStdin is runCLI with stdin.
+func runCLIStdin(tb testing.TB, env map[string]string, stdin string, args ...string) cliResult {
+	tb.Helper()
+	var stdout, stderr bytes.Buffer
+	root := newRootCmd(&stdout, &stderr, func(k string) string { return env[k] })
+	root.SetIn(strings.NewReader(stdin))
+	root.SetArgs(args)
+	code := exitCode(&stderr, root.ExecuteContext(context.Background()))
+	return cliResult{stdout.String(), stderr.String(), code}
 }
 
 // TestCLIExitCodes checks 0 on success, 1 for a refusal (its code on

@@ -92,6 +92,9 @@ var goldenAnswers = map[string]string{
 		"changes": {"name": {"before": "\"old\"", "after": "\"acme prod\""}, "enabled": {"before": "false", "after": "true"}},
 		"ip": "203.0.113.9", "user_agent": "latchkey-cli/dev"}], "next_cursor": null}`,
 	"POST /v1/keys/verify": `{"valid": true, "code": "VALID", "key_id": 42, "account_id": 1}`,
+	"PATCH /v1/users/3": `{"id": 3, "email": "ada@acme.test", "name": "Ada", "created_at": "2026-01-02T00:00:00Z",
+		"disabled": true, "disabled_at": "2026-05-01T12:00:00Z"}`,
+	"DELETE /v1/accounts/1/members/3": ``,
 }
 
 const goldenKey = `{"id": 42, "account_id": 1, "kind": "api", "name": "acme prod", "description": "prod key",
@@ -131,6 +134,8 @@ func TestGoldenTables(t *testing.T) {
 		{"accounts", "list"},
 		{"audit", "list"},
 		{"audit", "list", "-o", "id"},
+		{"users", "update", "3", "--name", "Ada", "--disabled"},
+		{"accounts", "members", "remove", "default", "3"},
 	} {
 		name := strings.ReplaceAll(strings.Join(args, "_"), "-", "")
 		t.Run(name, func(t *testing.T) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -149,38 +148,6 @@ func completeProfiles(*cobra.Command, []string, string) ([]string, cobra.ShellCo
 	return names, cobra.ShellCompDirectiveNoFileComp
 }
 
-// readCredential reads the first line of in, after prompt (when not
-// empty) on stderr. A terminal does not echo it: the credential is not
-// left on the screen or in a recording of it.
-func readCredential(ctx context.Context, in io.Reader, stderr io.Writer, prompt string) (string, error) {
-	f, ok := in.(*os.File)
-	var restore func()
-	if ok {
-		restore, ok = echoOff(f) // before the prompt: nothing typed after it is echoed
-	}
-	fmt.Fprint(stderr, prompt)
-	if !ok {
-		return bufio.NewReader(in).ReadString('\n')
-	}
-	defer fmt.Fprintln(stderr) // the newline the terminal did not echo
-	defer restore()
-	type answer struct {
-		line string
-		err  error
-	}
-	done := make(chan answer, 1)
-	go func() {
-		line, err := bufio.NewReader(f).ReadString('\n')
-		done <- answer{line, err}
-	}()
-	select {
-	case a := <-done:
-		return a.line, a.err
-	case <-ctx.Done(): // Ctrl-C: the echo comes back before the process ends
-		return "", ctx.Err()
-	}
-}
-
 // newLoginCmd is `latchkey login`: it checks a server and credential and
 // saves them as a profile, which the other commands use when no flag or
 // LATCHKEY_* variable says otherwise.
@@ -228,11 +195,8 @@ is typed.`,
 				if operator {
 					prompt = "admin secret: "
 				}
-				if fromStdin {
-					prompt = ""
-				}
-				line, err := readCredential(cmd.Context(), cmd.InOrStdin(), cmd.ErrOrStderr(), prompt)
-				line = strings.TrimSpace(line)
+				lines, err := readSecrets(cmd.Context(), cmd.InOrStdin(), cmd.ErrOrStderr(), fromStdin, prompt)
+				line := strings.TrimSpace(lines[0])
 				if line == "" {
 					if err == nil {
 						err = errors.New("empty line")
