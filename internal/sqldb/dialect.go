@@ -48,11 +48,15 @@ type dialect struct {
 	// keys), so there each row gets its own execution of one prepared
 	// statement, a rowid lookup.
 	updateFrom bool
+	// verifyKeyQuery is FindVerifyKey's one query (verify.go): the two
+	// engines aggregate JSON arrays differently.
+	verifyKeyQuery string
 }
 
 var (
-	sqliteDialect   = &dialect{name: "sqlite"}
-	postgresDialect = &dialect{name: "postgres", dollar: true, forUpdate: " FOR UPDATE", updateFrom: true}
+	sqliteDialect   = &dialect{name: "sqlite", verifyKeyQuery: sqliteVerifyKeyQuery}
+	postgresDialect = &dialect{name: "postgres", dollar: true, forUpdate: " FOR UPDATE", updateFrom: true,
+		verifyKeyQuery: postgresVerifyKeyQuery}
 )
 
 // isPostgresDSN reports whether dsn names a PostgreSQL database.

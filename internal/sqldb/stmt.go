@@ -196,9 +196,12 @@ func (s *Store) closeStmts() {
 	c.stmts, c.seen, c.want = nil, nil, nil
 }
 
-// hotQueries are the constant queries of cold verifications, prepared at
+// hotQueries are the constant queries of cold verifications (and of the
+// devices and permissions of one key), prepared at
 // Migrate rather than at their second sighting.
-var hotQueries = []string{findVerifyKeyQuery, findDevicesQuery, permissionsOfOneKeyQuery}
+func (d *dialect) hotQueries() []string {
+	return []string{d.verifyKeyQuery, findDevicesQuery, permissionsOfOneKeyQuery}
+}
 
 // prepareHot prepares hotQueries on both pools, once the schema is there,
 // and starts the preparer for every other text. It runs outside any
@@ -209,7 +212,7 @@ func (s *Store) prepareHot(ctx context.Context) error {
 	defer cancel()
 	c := &s.stmts
 	for _, pool := range []*sql.DB{s.db, s.rdb} {
-		for _, q := range hotQueries {
+		for _, q := range s.dialect.hotQueries() {
 			k := stmtKey{pool, q}
 			c.mu.Lock()
 			have := c.stmts[k] != nil

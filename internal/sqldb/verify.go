@@ -5,8 +5,10 @@ package sqldb
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 
 	"github.com/latchkey/latchkey"
 )
@@ -30,56 +32,104 @@ func (s *Store) FindKeyBySecret(ctx context.Context, accountID int64, hash latch
 // FindVerifyKey loads what verification needs of the key owning the secret
 // with this hash, of any account: the key, the secret's end of grace, the
 // permissions, the devices and the credits. Errors: not_found.
+//
+// It is one prepared query (verifyKeyQuery) selecting only those columns,
+// with the permissions and the devices aggregated as JSON arrays, run
+// outside a transaction: a cold verification is one statement and, on
+// PostgreSQL, one round trip.
 func (s *Store) FindVerifyKey(ctx context.Context, hash latchkey.SecretHash) (*latchkey.VerifyKey, error) {
-	return readTx(ctx, s, func(tx *Tx) (*latchkey.VerifyKey, error) {
-		var secretExpiresAt sql.NullInt64
-		k, err := scanKey(scanAlso{tx.queryRowCached(ctx, findVerifyKeyQuery, hash[:]), []any{&secretExpiresAt}})
+	{
+		var (
+			vk                                         latchkey.VerifyKey
+			kind, meta, perms, devices                 string
+			ownerEmail, refillInterval                 sql.NullString
+			expiresAt, revokedAt, secretExpiresAt      sql.NullInt64
+			rlLimit, rlWindow, remaining, refillAmount sql.NullInt64
+			refilledAt                                 sql.NullInt64
+		)
+		err := s.readRow(ctx, s.dialect.verifyKeyQuery, []any{hash[:]}, &vk.KeyID, &vk.AccountID, &kind, &vk.Name,
+			&ownerEmail, &vk.Enabled, &expiresAt, &revokedAt, &rlLimit, &rlWindow, &vk.MaxDevices,
+			&remaining, &refillAmount, &refillInterval, &refilledAt, &meta, &secretExpiresAt, &perms, &devices)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, latchkey.Errorf(latchkey.ENOTFOUND, "key not found")
 		} else if err != nil {
 			return nil, fmt.Errorf("find verify key: %w", err)
 		}
-		if err := loadPermissions(ctx, tx, []*latchkey.Key{k}); err != nil {
-			return nil, err
+		vk.Kind, vk.OwnerEmail = latchkey.KeyKind(kind), stringPtr(ownerEmail)
+		vk.ExpiresAt, vk.RevokedAt, vk.SecretExpiresAt = timePtr(expiresAt), timePtr(revokedAt), timePtr(secretExpiresAt)
+		if rlLimit.Valid && rlWindow.Valid {
+			vk.RateLimit = &latchkey.RateLimit{Limit: rlLimit.Int64, WindowSeconds: rlWindow.Int64}
 		}
-		devices, err := findDevices(ctx, tx, k.ID)
-		if err != nil {
-			return nil, err
+		if remaining.Valid {
+			vk.Credits = &latchkey.Credits{
+				Remaining:      remaining.Int64,
+				RefillAmount:   intPtr(refillAmount),
+				RefillInterval: latchkey.RefillInterval(refillInterval.String),
+				RefilledAt:     timePtr(refilledAt),
+			}
 		}
-		vk := &latchkey.VerifyKey{
-			KeyID:           k.ID,
-			AccountID:       k.AccountID,
-			Kind:            k.Kind,
-			Name:            k.Name,
-			OwnerEmail:      k.OwnerEmail,
-			Enabled:         k.Enabled,
-			ExpiresAt:       k.ExpiresAt,
-			RevokedAt:       k.RevokedAt,
-			SecretExpiresAt: timePtr(secretExpiresAt),
-			Permissions:     k.Permissions,
-			RateLimit:       k.RateLimit,
-			MaxDevices:      k.MaxDevices,
-			Devices:         make([]string, len(devices)),
-			Credits:         k.Credits,
-			Meta:            k.Meta,
+		vk.Meta = json.RawMessage(meta)
+		vk.Permissions, vk.Devices = []string{}, []string{}
+		if err := json.Unmarshal([]byte(perms), &vk.Permissions); err != nil {
+			return nil, fmt.Errorf("find verify key: permissions: %w", err)
 		}
-		for i, d := range devices {
-			vk.Devices[i] = d.DeviceID
+		if err := json.Unmarshal([]byte(devices), &vk.Devices); err != nil {
+			return nil, fmt.Errorf("find verify key: devices: %w", err)
 		}
-		return vk, nil
-	})
+		if vk.Permissions == nil {
+			vk.Permissions = []string{}
+		}
+		if vk.Devices == nil {
+			vk.Devices = []string{}
+		}
+		sort.Strings(vk.Permissions)
+		return &vk, nil
+	}
 }
 
-// findVerifyKeyQuery reads a key and its secret's end of grace by the
-// secret's hash.
-const findVerifyKeyQuery = `SELECT ` + keyColumns + `, s.expires_at
+// readRow runs a one-row query outside any transaction (one statement
+// needs none to see one snapshot) on the read pool, under the store's
+// timeout, through the query's prepared statement once there is one, and
+// scans the row into dest.
+func (s *Store) readRow(ctx context.Context, q string, args []any, dest ...any) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	c := &s.stmts
+	k := stmtKey{s.rdb, q}
+	c.mu.Lock()
+	st, ok := c.stmts[k]
+	if !ok {
+		c.note(k)
+	}
+	c.mu.Unlock()
+	if st != nil {
+		return unavailable(st.QueryRowContext(ctx, args...).Scan(dest...))
+	}
+	return unavailable(s.rdb.QueryRowContext(ctx, s.dialect.rebind(q), args...).Scan(dest...))
+}
+
+// verifyKeyColumns are the columns of a key verification reads, then the
+// secret's end of grace.
+const verifyKeyColumns = `k.id, k.account_id, k.kind, k.name, k.owner_email, k.enabled, k.expires_at, k.revoked_at,
+	k.rate_limit_limit, k.rate_limit_window, k.max_devices, k.credits_remaining, k.credits_refill_amount,
+	k.credits_refill_interval, k.credits_refilled_at, k.meta, s.expires_at`
+
+// sqliteVerifyKeyQuery and postgresVerifyKeyQuery read verifyKeyColumns,
+// the key's permissions (of either kind) and its devices, oldest first, as
+// two JSON arrays of strings, by the secret's hash.
+const (
+	sqliteVerifyKeyQuery = `SELECT ` + verifyKeyColumns + `,
+	(SELECT json_group_array(name) FROM (SELECT name FROM key_permissions WHERE key_id = k.id
+		UNION ALL SELECT name FROM key_root_permissions WHERE key_id = k.id)),
+	(SELECT json_group_array(device_id) FROM (SELECT device_id FROM devices WHERE key_id = k.id
+		ORDER BY created_at, device_id))
 	FROM key_secrets s JOIN keys k ON k.id = s.key_id
 	WHERE s.hash = ?`
-
-// scanAlso scans a row into a key's columns plus extra destinations.
-type scanAlso struct {
-	row   row
-	extra []any
-}
-
-func (s scanAlso) Scan(dest ...any) error { return s.row.Scan(append(dest, s.extra...)...) }
+	postgresVerifyKeyQuery = `SELECT ` + verifyKeyColumns + `,
+	(SELECT coalesce(json_agg(p.name), '[]')::text FROM (SELECT name FROM key_permissions WHERE key_id = k.id
+		UNION ALL SELECT name FROM key_root_permissions WHERE key_id = k.id) p),
+	(SELECT coalesce(json_agg(d.device_id ORDER BY d.created_at, d.device_id), '[]')::text FROM devices d
+		WHERE d.key_id = k.id)
+	FROM key_secrets s JOIN keys k ON k.id = s.key_id
+	WHERE s.hash = ?`
+)
