@@ -62,6 +62,7 @@ func newSite(t *testing.T) *site {
 		LoginLimiter: inmem.NewRateLimiter(),
 		SecretKey:    []byte("0123456789abcdef0123456789abcdef"),
 		AdminSecret:  operatorSecret,
+		Setup:        store,
 	}
 	api := &lkhttp.Server{Keys: store, Permissions: store, Audit: store, Accounts: store, Verifier: verifier, Users: store, Auth: authn, Logger: logger}
 	api.Surfaces = []lkhttp.Surface{

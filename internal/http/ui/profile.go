@@ -25,7 +25,7 @@ func (u *UI) changePassword(w http.ResponseWriter, r *http.Request, p *page) {
 		err = latchkey.FieldError("confirm", "the two new passwords differ")
 	}
 	if err == nil {
-		err = u.changeOwnPassword(r, p.User, current, next)
+		err = u.Auth.ChangePassword(r.Context(), principal(r), current, next)
 	}
 	if err != nil {
 		if p.refuse(err) {
@@ -45,27 +45,4 @@ func (u *UI) changePassword(w http.ResponseWriter, r *http.Request, p *page) {
 		return
 	}
 	seeOther(w, r, "/admin/profile", "password")
-}
-
-// changeOwnPassword checks the user's current password and stores the new
-// one's hash; the store ends the user's sessions.
-func (u *UI) changeOwnPassword(r *http.Request, usr *latchkey.User, current, next string) error {
-	ctx := r.Context()
-	_, hash, err := u.Users.FindUserByEmail(ctx, usr.Email)
-	if err != nil {
-		return err
-	}
-	ok, err := u.Auth.Passwords.Verify(hash, current)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return latchkey.FieldError("current", "is not your current password")
-	}
-	newHash, err := u.Auth.HashPassword(ctx, next)
-	if err != nil {
-		return err
-	}
-	_, err = u.Users.UpdateUser(ctx, usr.ID, &latchkey.UserUpdate{PasswordHash: &newHash})
-	return err
 }

@@ -58,17 +58,7 @@ func (u *UI) setupSubmit(w http.ResponseWriter, r *http.Request) {
 		u.render(w, r, http.StatusBadRequest, "setup", p)
 		return
 	}
-	usr := &latchkey.User{Email: latchkey.NormalizeEmail(d.Email), Name: d.Name}
-	err := usr.Validate()
-	if err == nil {
-		err = latchkey.ValidatePassword(password)
-	}
-	if err == nil {
-		var hash string
-		if hash, err = u.Auth.HashPassword(r.Context(), password); err == nil {
-			_, err = u.Setup.CompleteSetup(r.Context(), d.Token, usr, hash)
-		}
-	}
+	usr, err := u.Auth.CompleteSetup(r.Context(), d.Token, d.Email, d.Name, password)
 	if latchkey.ErrorCode(err) == latchkey.EUNAUTHORIZED { // the token: the form's fault too
 		p.Error = latchkey.ErrorMessage(err)
 		u.render(w, r, http.StatusBadRequest, "setup", p)

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/http/auth"
 )
 
 // usersData is the page's state.
@@ -158,7 +159,7 @@ func (u *UI) setDisabled(w http.ResponseWriter, r *http.Request, p *page, off bo
 		if err := notYourself(p, m, "deactivate"); err != nil {
 			return err
 		}
-		_, err := u.Users.UpdateUser(r.Context(), m.ID, &latchkey.UserUpdate{Disabled: &off})
+		_, err := u.Auth.UpdateUser(r.Context(), principal(r), m.ID, auth.UserChange{Disabled: &off})
 		return err
 	})
 }
@@ -169,15 +170,7 @@ func (u *UI) resetPassword(w http.ResponseWriter, r *http.Request, p *page) {
 		if err := notYourself(p, m, "reset the password of"); err != nil {
 			return err
 		}
-		pw := r.PostForm.Get("password")
-		if err := latchkey.ValidatePassword(pw); err != nil {
-			return err
-		}
-		hash, err := u.Auth.HashPassword(r.Context(), pw)
-		if err != nil {
-			return err
-		}
-		_, err = u.Users.UpdateUser(r.Context(), m.ID, &latchkey.UserUpdate{PasswordHash: &hash})
+		_, err := u.Auth.ResetPassword(r.Context(), principal(r), m.ID, r.PostForm.Get("password"))
 		return err
 	})
 }
