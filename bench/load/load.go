@@ -18,12 +18,43 @@ import (
 type target struct {
 	name   string
 	pid    int    // the server process, for its CPU time
-	url    string // the verify URL
-	root   string // Authorization: Bearer value (sent to all, so the requests are the same bytes)
+	base   string // the server's address, http://host:port
+	root   string // the root key (sent to all, so the requests are the same bytes)
 	client *http.Client
-	meters []cpuMeter          // other processes its requests cost CPU in
-	bodies map[string][][]byte // scenario name → the request bodies to pick from
-	sample [][]byte            // the cold sweep's bodies (every sampled seeded key)
+	meters []cpuMeter       // other processes its requests cost CPU in
+	loads  map[string]*load // scenario name → what to send
+	sample *load            // the cold sweep's verifications (every sampled seeded key)
+}
+
+// load is what one scenario sends one target: requests picked from n
+// secrets, each a POST /v1/keys/verify with the secret in the body, or a
+// GET /v1/authorize (the gateway endpoint) with the root key in
+// X-Latchkey-Root-Key and the secret as the bearer.
+type load struct {
+	authorize bool
+	bodies    [][]byte   // verify: the JSON bodies
+	bearers   [][]string // authorize: the Authorization headers
+}
+
+// newLoad is the load of secrets, verified or authorized.
+func newLoad(secrets []string, authorize bool) *load {
+	l := &load{authorize: authorize}
+	for _, s := range secrets {
+		if authorize {
+			l.bearers = append(l.bearers, []string{"Bearer " + s})
+		} else {
+			l.bodies = append(l.bodies, verifyBody(s))
+		}
+	}
+	return l
+}
+
+// n is how many secrets l picks from.
+func (l *load) n() int { return len(l.bodies) + len(l.bearers) }
+
+// prefix is l for its first n secrets.
+func (l *load) prefix(n int) *load {
+	return &load{authorize: l.authorize, bodies: l.bodies[:min(n, len(l.bodies))], bearers: l.bearers[:min(n, len(l.bearers))]}
 }
 
 // cpuMeter reads the CPU time of processes that serve a target's requests
@@ -97,27 +128,36 @@ var validMark = []byte(`"valid":true`)
 
 // worker keeps one connection's request buffers.
 type worker struct {
-	t    *target
-	resp bytes.Buffer
-	hdr  http.Header
+	t                         *target
+	resp                      bytes.Buffer
+	verifyURL, gwURL          string
+	contentType, root, gwRoot []string // header values: JSON, the root key as bearer and bare
 }
 
-// newWorker is a worker for t, with its request headers set once.
+// newWorker is a worker for t, with its URLs and headers made once.
 func newWorker(t *target) *worker {
-	return &worker{t: t, hdr: http.Header{
-		"Content-Type":  {"application/json"},
-		"Authorization": {"Bearer " + t.root},
-	}}
+	return &worker{t: t, verifyURL: t.base + "/v1/keys/verify", gwURL: t.base + "/v1/authorize",
+		contentType: []string{"application/json"}, root: []string{"Bearer " + t.root}, gwRoot: []string{t.root}}
 }
 
-// do sends one verification and reports whether it answered 200 VALID.
-func (w *worker) do(ctx context.Context, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.t.url, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	for k, v := range w.hdr {
-		req.Header[k] = v
+// do sends l's i-th request and reports whether it answered VALID: 200
+// with "valid":true from verify, 200 with X-Latchkey-Code VALID from
+// authorize.
+func (w *worker) do(ctx context.Context, l *load, i int) error {
+	var req *http.Request
+	var err error
+	if l.authorize {
+		if req, err = http.NewRequestWithContext(ctx, http.MethodGet, w.gwURL, nil); err != nil {
+			return err
+		}
+		req.Header["X-Latchkey-Root-Key"] = w.gwRoot
+		req.Header["Authorization"] = l.bearers[i]
+	} else {
+		if req, err = http.NewRequestWithContext(ctx, http.MethodPost, w.verifyURL, bytes.NewReader(l.bodies[i])); err != nil {
+			return err
+		}
+		req.Header["Content-Type"] = w.contentType
+		req.Header["Authorization"] = w.root
 	}
 	res, err := w.t.client.Do(req)
 	if err != nil {
@@ -129,8 +169,12 @@ func (w *worker) do(ctx context.Context, body []byte) error {
 	if err != nil {
 		return err
 	}
-	if res.StatusCode != http.StatusOK || !bytes.Contains(w.resp.Bytes(), validMark) {
-		return fmt.Errorf("%s: status %d: %.200s", w.t.name, res.StatusCode, w.resp.Bytes())
+	ok := res.StatusCode == http.StatusOK && bytes.Contains(w.resp.Bytes(), validMark)
+	if l.authorize {
+		ok = res.StatusCode == http.StatusOK && res.Header.Get("X-Latchkey-Code") == "VALID"
+	}
+	if !ok {
+		return fmt.Errorf("%s: status %d %s: %.200s", w.t.name, res.StatusCode, res.Header.Get("X-Latchkey-Code"), w.resp.Bytes())
 	}
 	return nil
 }
@@ -178,9 +222,9 @@ func (r *result) rate() float64 { return float64(r.requests) / r.elapsed.Seconds
 // error (the first one kept). An error after ctx is done is the run
 // stopping, not the server failing: it is not counted, and record reports
 // false so the worker stops.
-func (r *result) record(ctx context.Context, w *worker, body []byte) bool {
+func (r *result) record(ctx context.Context, w *worker, l *load, i int) bool {
 	t0 := time.Now()
-	if err := w.do(ctx, body); err != nil {
+	if err := w.do(ctx, l, i); err != nil {
 		if ctx.Err() != nil {
 			return false
 		}
@@ -238,10 +282,10 @@ func merge(rs []*result) *result {
 	return m
 }
 
-// drive runs conns workers against t for d, each request with bodies[0],
-// or with one of bodies picked uniformly at random. Requests in flight at
-// the deadline finish and count.
-func drive(ctx context.Context, t *target, conns int, d time.Duration, bodies [][]byte, random bool, seed uint64) *result {
+// drive runs conns workers against t for d, each request l's first, or
+// one of l's picked uniformly at random. Requests in flight at the
+// deadline finish and count.
+func drive(ctx context.Context, t *target, conns int, d time.Duration, l *load, random bool, seed uint64) *result {
 	var stop atomic.Bool
 	timer := time.AfterFunc(d, func() { stop.Store(true) })
 	defer timer.Stop()
@@ -258,11 +302,11 @@ func drive(ctx context.Context, t *target, conns int, d time.Duration, bodies []
 			p.lat = make([]time.Duration, 0, 1<<14)
 			rng := rand.New(rand.NewPCG(seed, uint64(i)))
 			for !stop.Load() && ctx.Err() == nil {
-				body := bodies[0]
+				i := 0
 				if random {
-					body = bodies[rng.IntN(len(bodies))]
+					i = rng.IntN(l.n())
 				}
-				if !p.record(ctx, w, body) {
+				if !p.record(ctx, w, l, i) {
 					return
 				}
 			}
@@ -278,9 +322,10 @@ func drive(ctx context.Context, t *target, conns int, d time.Duration, bodies []
 	return r
 }
 
-// sweep verifies every body once, spread over conns workers: the first
-// verification of each key, which the server must read from its store.
-func sweep(ctx context.Context, t *target, conns int, bodies [][]byte) *result {
+// sweep sends each of l's requests once, spread over conns workers: the
+// first verification of each key, which the server must read from its
+// store.
+func sweep(ctx context.Context, t *target, conns int, l *load) *result {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -292,10 +337,10 @@ func sweep(ctx context.Context, t *target, conns int, bodies [][]byte) *result {
 		go func() {
 			defer wg.Done()
 			w := newWorker(t)
-			part := &result{lat: make([]time.Duration, 0, len(bodies)/conns+1)}
+			part := &result{lat: make([]time.Duration, 0, l.n()/conns+1)}
 			for ctx.Err() == nil {
 				i := next.Add(1) - 1
-				if i >= int64(len(bodies)) || !part.record(ctx, w, bodies[i]) {
+				if i >= int64(l.n()) || !part.record(ctx, w, l, int(i)) {
 					break
 				}
 			}
@@ -311,9 +356,9 @@ func sweep(ctx context.Context, t *target, conns int, bodies [][]byte) *result {
 	return r
 }
 
-// verifyOnce checks that t answers VALID for body.
-func verifyOnce(ctx context.Context, t *target, body []byte) error {
-	return newWorker(t).do(ctx, body)
+// checkOnce checks that t answers VALID to l's first request.
+func checkOnce(ctx context.Context, t *target, l *load) error {
+	return newWorker(t).do(ctx, l, 0)
 }
 
 // createKey creates a key through latchkey's API from the JSON body and

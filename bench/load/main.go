@@ -1,7 +1,9 @@
-// Command load measures latchkey's POST /v1/keys/verify against a bare
+// Command load measures latchkey's POST /v1/keys/verify, and with
+// -authorize its gateway endpoint GET /v1/authorize, against a bare
 // net/http yardstick (bench/baseline) on this machine, over loopback only.
 //
 //	go run ./bench/load -duration 10s -conns 32
+//	go run ./bench/load -duration 10s -conns 32 -authorize
 //	go run ./bench/load -duration 10s -conns 32 -keys 1000000
 //	go run ./bench/load -duration 10s -conns 32 -keys 1000 -samples 1000 \
 //	  -stores sqlite,postgres+redis \
@@ -33,6 +35,12 @@
 // rounds run on a warm cache. The sampled secrets are spread evenly over
 // the ids; a smaller sample is a prefix of the larger one. The baseline
 // runs every scenario too, on the same bodies, with its one map lookup.
+// With -authorize every scenario runs a second time as "authorize/…": the
+// same keys, sent to latchkey as a gateway would (GET /v1/authorize, the
+// root key in X-Latchkey-Root-Key, the key as Authorization: Bearer, VALID
+// read from X-Latchkey-Code), while the yardstick, which has no such
+// endpoint, answers them as verifications, so both endpoints stand beside
+// the same yardstick in the same run.
 //
 // -duration is the measured time per target and scenario, split over
 // -rounds rounds; each (target, scenario) also gets -warmup first, not
@@ -84,6 +92,7 @@ type config struct {
 	seed                      uint64
 	stores                    []storeSpec
 	postgresURL, redisURL     string
+	authorize                 bool
 }
 
 // main parses the flags, checks them and runs the measurement.
@@ -103,6 +112,7 @@ func main() {
 	stores := flag.String("stores", "sqlite", "comma-separated latchkey stores to measure beside the yardstick: sqlite, postgres, sqlite+redis, postgres+redis")
 	flag.StringVar(&c.postgresURL, "postgres-url", "", "for postgres stores: a loopback PostgreSQL URL like postgres://postgres@127.0.0.1:5432/test?sslmode=disable; each store gets a fresh schema there, dropped at the end")
 	flag.StringVar(&c.redisURL, "redis-url", "", "for +redis stores: a loopback Redis URL like redis://127.0.0.1:6379/0")
+	flag.BoolVar(&c.authorize, "authorize", false, "also run every scenario through latchkey's gateway endpoint, GET /v1/authorize (root key in X-Latchkey-Root-Key, the key as the bearer), in the same rounds")
 	flag.Parse()
 	for _, f := range strings.Split(*samples, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -256,27 +266,36 @@ func run(ctx context.Context, c config) error {
 	}
 	logf("baseline listening after %s at %s", base.startup.Round(time.Microsecond), base.addr)
 
-	scenarios := []scenario{{name: "hot"}, {name: "limited"}}
+	scenarios := []scenario{{name: "hot", key: "hot"}, {name: "limited", key: "limited"}}
 	for _, n := range c.samples {
 		scenarios = append(scenarios, scenario{name: fmt.Sprintf("random/%d", n), random: true, size: n})
 	}
-	newTarget := func(name string, pid int, addr string, in *instance) *target {
-		t := &target{name: name, pid: pid, url: addr + "/v1/keys/verify", root: in.rootKey, client: newClient(c.conns),
-			meters: in.meters, bodies: map[string][][]byte{}}
-		if in.seeded != nil {
-			for _, s := range in.seeded.sample {
-				t.sample = append(t.sample, verifyBody(s))
-			}
+	if c.authorize {
+		for _, sc := range slices.Clone(scenarios) {
+			sc.name, sc.authorize = "authorize/"+sc.name, true
+			scenarios = append(scenarios, sc)
 		}
+	}
+	// newTarget is a server with the loads of every scenario: latchkey's
+	// authorize scenarios call the gateway endpoint; the yardstick, which
+	// has none, answers them as verifications.
+	newTarget := func(name string, pid int, addr string, in *instance, yardstick bool) *target {
+		t := &target{name: name, pid: pid, base: addr, root: in.rootKey, client: newClient(c.conns),
+			meters: in.meters, loads: map[string]*load{}}
+		var sample []string
+		if in.seeded != nil {
+			sample = in.seeded.sample
+		}
+		t.sample = newLoad(sample, false)
 		for _, sc := range scenarios {
-			switch {
-			case sc.name == "hot":
-				t.bodies[sc.name] = [][]byte{verifyBody(in.hot)}
-			case sc.name == "limited":
-				t.bodies[sc.name] = [][]byte{verifyBody(in.limited)}
-			default:
-				t.bodies[sc.name] = t.sample[:sc.size]
+			secrets := sample
+			switch sc.key {
+			case "hot":
+				secrets = []string{in.hot}
+			case "limited":
+				secrets = []string{in.limited}
 			}
+			t.loads[sc.name] = newLoad(secrets, sc.authorize && !yardstick).prefix(max(sc.size, 1))
 		}
 		return t
 	}
@@ -285,13 +304,16 @@ func run(ctx context.Context, c config) error {
 	// but its own process to measure.
 	yard := *first
 	yard.meters = nil
-	targets := []*target{newTarget("baseline", base.cmd.Process.Pid, base.addr, &yard)}
+	targets := []*target{newTarget("baseline", base.cmd.Process.Pid, base.addr, &yard, true)}
 	for _, in := range insts {
-		targets = append(targets, newTarget(in.spec.name, in.lk.cmd.Process.Pid, in.lk.addr, in))
+		targets = append(targets, newTarget(in.spec.name, in.lk.cmd.Process.Pid, in.lk.addr, in, false))
 	}
 	for _, t := range targets {
-		for _, sc := range []string{"hot", "limited"} {
-			if err := verifyOnce(ctx, t, t.bodies[sc][0]); err != nil {
+		for _, sc := range scenarios {
+			if sc.key == "" {
+				continue
+			}
+			if err := checkOnce(ctx, t, t.loads[sc.name]); err != nil {
 				return fmt.Errorf("sanity check: %w", err)
 			}
 		}
@@ -309,7 +331,7 @@ func run(ctx context.Context, c config) error {
 					return err
 				}
 				logf("cold sweep %-14s %d keys once each: %.0f req/s, p50 %s, p99 %s, cpu/req server %s%s client %s, errors %d%s",
-					t.name, len(t.sample), r.rate(), fmtDur(r.pct(0.50)), fmtDur(r.pct(0.99)), fmtDur(r.srvPerReq()), meterNote(t, r), fmtDur(r.cliPerReq()), r.errors, errNote(r))
+					t.name, t.sample.n(), r.rate(), fmtDur(r.pct(0.50)), fmtDur(r.pct(0.99)), fmtDur(r.srvPerReq()), meterNote(t, r), fmtDur(r.cliPerReq()), r.errors, errNote(r))
 				if r.errors > 0 {
 					return fmt.Errorf("cold sweep of %s failed", t.name)
 				}
@@ -389,11 +411,15 @@ func run(ctx context.Context, c config) error {
 
 // scenario is one kind of traffic, the same for every target: "hot"
 // verifies one key without limits, "limited" one key with a rate limit
-// (limitedKey), "random/N" one of N seeded keys picked at random.
+// (limitedKey), "random/N" one of N seeded keys picked at random; with
+// -authorize, "authorize/…" sends the same keys to latchkey's gateway
+// endpoint instead (GET /v1/authorize, the key as the bearer).
 type scenario struct {
-	name   string
-	random bool
-	size   int // random: how many of the sample to pick from
+	name      string
+	key       string // "hot" or "limited": the one key; "" for random
+	random    bool
+	size      int // random: how many of the sample to pick from
+	authorize bool
 }
 
 // runScenario warms each target up, then runs c.rounds measured rounds of
@@ -401,7 +427,7 @@ type scenario struct {
 func runScenario(ctx context.Context, c config, targets []*target, sc scenario, salt uint64, results map[string][]*result) error {
 	for _, t := range targets {
 		if c.warmup > 0 {
-			drive(ctx, t, c.conns, c.warmup, t.bodies[sc.name], sc.random, c.seed^salt)
+			drive(ctx, t, c.conns, c.warmup, t.loads[sc.name], sc.random, c.seed^salt)
 		}
 	}
 	per := c.duration / time.Duration(c.rounds)
@@ -411,7 +437,7 @@ func runScenario(ctx context.Context, c config, targets []*target, sc scenario, 
 			slices.Reverse(order)
 		}
 		for _, t := range order {
-			r := drive(ctx, t, c.conns, per, t.bodies[sc.name], sc.random, c.seed^salt+uint64(round+1))
+			r := drive(ctx, t, c.conns, per, t.loads[sc.name], sc.random, c.seed^salt+uint64(round+1))
 			if err := ctx.Err(); err != nil {
 				return err
 			}

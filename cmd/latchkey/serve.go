@@ -227,6 +227,7 @@ func newHandler(cfg Config, store *sqldb.Store, d *deps, verifier *inmem.Verifie
 		Accounts:       store,
 		Users:          store,
 		Sessions:       store,
+		Setup:          store,
 		Passwords:      password.New(),
 		LoginLimiter:   d.loginLimiter,
 		SecretKey:      d.secretKey,
