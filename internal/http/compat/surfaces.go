@@ -256,8 +256,14 @@ func callerAndBody[T any](sf *surface, w http.ResponseWriter, r *http.Request, w
 }
 
 // failure is the answer to an unexpected service error: 503 when the
-// store cannot be reached, else a logged 500.
+// store cannot be reached, else a logged 500. A call that failed because
+// its request's client went away (a write queued when it left) is logged
+// at debug, as the native API does: nobody reads that answer.
 func (s *Surfaces) failure(sf *surface, err error) replier {
+	if errors.Is(err, context.Canceled) {
+		s.logger().Debug("seed surface request abandoned by its client", "surface", sf.name, "err", err)
+		return sf.internal()
+	}
 	if secs, ok := s.unavailable(sf.name, err); ok {
 		return sf.unavailable(secs)
 	}

@@ -81,3 +81,21 @@ func TestUnavailable(t *testing.T) {
 		})
 	}
 }
+
+// TestClientGone: a service call that failed because the client went away
+// (its request's context canceled) is logged at debug, not as an error,
+// on every surface.
+func TestClientGone(t *testing.T) {
+	f := MustFixture(t)
+	gone := fmt.Errorf("update key: %w", context.Canceled)
+	f.keys.UpdateKeyFn = func(ctx context.Context, accountID, id int64, u *latchkey.KeyUpdate) (*latchkey.Key, error) {
+		return nil, gone
+	}
+	for _, req := range updateRequests(f, f.keySecret, "", "", "", "") {
+		f.do(t, req.method, req.path, req.body, req.headers...)
+	}
+	logs := f.logs.String()
+	if strings.Contains(logs, "level=ERROR") || !strings.Contains(logs, "abandoned by its client") {
+		t.Errorf("logs: got %q, want the abandoned requests at debug and no error", logs)
+	}
+}
