@@ -9,8 +9,9 @@ import (
 const module = "github.com/latchkey/latchkey"
 
 // TestLayout keeps the shape ARCHITECTURE.md describes: the seed surfaces
-// do not import the native API, and the two leaf packages they share with
-// it (auth, httpx) import only the root package and the standard library.
+// do not import the native API, the admin UI imports only the root, auth
+// and httpx, and the two leaf packages they share with the API (auth,
+// httpx) import only the root package and the standard library.
 // Test files do not count: their imports are not in .Imports.
 func TestLayout(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
@@ -42,6 +43,20 @@ func TestLayout(t *testing.T) {
 	}
 	if has(compat, module+"/internal/http") {
 		t.Errorf("%s imports %s/internal/http; it must reach the caller through internal/http/auth and the helpers through internal/http/httpx", compat, module)
+	}
+
+	// The admin UI works only through the root services and auth: it
+	// imports no store, no verifier and neither the native API nor compat.
+	ui := module + "/internal/http/ui"
+	if _, ok := imports[ui]; !ok {
+		t.Errorf("go list did not list %s", ui)
+	}
+	for _, imp := range imports[ui] {
+		first, _, _ := strings.Cut(imp, "/")
+		allowed := !strings.Contains(first, ".") || imp == module || imp == module+"/internal/http/auth" || imp == module+"/internal/http/httpx"
+		if !allowed {
+			t.Errorf("%s imports %s; it may import only the root package, auth, httpx and the standard library", ui, imp)
+		}
 	}
 
 	for _, leaf := range []string{module + "/internal/http/auth", module + "/internal/http/httpx"} {
