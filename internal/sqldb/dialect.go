@@ -51,12 +51,16 @@ type dialect struct {
 	// verifyKeyQuery is FindVerifyKey's one query (verify.go): the two
 	// engines aggregate JSON arrays differently.
 	verifyKeyQuery string
+	// permissionsOfK is the permissions of the key of alias k as a JSON
+	// array (verify.go), for findKey.
+	permissionsOfK string
 }
 
 var (
-	sqliteDialect   = &dialect{name: "sqlite", verifyKeyQuery: sqliteVerifyKeyQuery}
+	sqliteDialect = &dialect{name: "sqlite",
+		verifyKeyQuery: sqliteVerifyKeyQuery, permissionsOfK: sqlitePermissionsOfK}
 	postgresDialect = &dialect{name: "postgres", dollar: true, forUpdate: " FOR UPDATE", updateFrom: true,
-		verifyKeyQuery: postgresVerifyKeyQuery}
+		verifyKeyQuery: postgresVerifyKeyQuery, permissionsOfK: postgresPermissionsOfK}
 )
 
 // isPostgresDSN reports whether dsn names a PostgreSQL database.

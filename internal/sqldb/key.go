@@ -294,12 +294,26 @@ func insertSecret(ctx context.Context, tx *Tx, keyID int64, hash latchkey.Secret
 
 // findKey returns a key of the account with its permissions and status.
 // lock (in a write transaction) locks its row until the transaction ends.
+//
+// One statement reads the row and its permissions (as a JSON array).
 func findKey(ctx context.Context, tx *Tx, accountID, id int64, lock bool) (*latchkey.Key, error) {
-	q := `SELECT ` + keyColumns + ` FROM keys k WHERE k.id = ? AND k.account_id = ?`
+	d := tx.store.dialect
+	q := `SELECT ` + keyColumns + `, ` + d.permissionsOfK + ` FROM keys k WHERE k.id = ? AND k.account_id = ?`
 	if lock {
-		q += tx.store.dialect.forUpdate
+		q += d.forUpdate
 	}
-	return keyOf(ctx, tx, tx.queryRow(ctx, q, id, accountID), "find key", "key %d not found", id)
+	var perms string
+	k, err := scanKey(scanAlso{tx.queryRow(ctx, q, id, accountID), []any{&perms}})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, latchkey.Errorf(latchkey.ENOTFOUND, "key %d not found", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("find key: %w", err)
+	}
+	if k.Permissions, err = permissionsFromJSON(perms); err != nil {
+		return nil, fmt.Errorf("find key: permissions: %w", err)
+	}
+	k.Status = k.StatusAt(tx.now)
+	return k, nil
 }
 
 // keyOf reads the key a one-row query selects (keyColumns) and adds its
@@ -529,3 +543,11 @@ func truncTime(t *time.Time) *time.Time {
 	u := t.UTC().Truncate(time.Microsecond)
 	return &u
 }
+
+// scanAlso scans a row into a key's columns plus extra destinations.
+type scanAlso struct {
+	row   row
+	extra []any
+}
+
+func (s scanAlso) Scan(dest ...any) error { return s.row.Scan(append(dest, s.extra...)...) }

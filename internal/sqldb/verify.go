@@ -69,20 +69,17 @@ func (s *Store) FindVerifyKey(ctx context.Context, hash latchkey.SecretHash) (*l
 			}
 		}
 		vk.Meta = json.RawMessage(meta)
-		vk.Permissions, vk.Devices = []string{}, []string{}
-		if err := json.Unmarshal([]byte(perms), &vk.Permissions); err != nil {
-			return nil, fmt.Errorf("find verify key: permissions: %w", err)
+		var err2 error
+		if vk.Permissions, err2 = permissionsFromJSON(perms); err2 != nil {
+			return nil, fmt.Errorf("find verify key: permissions: %w", err2)
 		}
+		vk.Devices = []string{}
 		if err := json.Unmarshal([]byte(devices), &vk.Devices); err != nil {
 			return nil, fmt.Errorf("find verify key: devices: %w", err)
-		}
-		if vk.Permissions == nil {
-			vk.Permissions = []string{}
 		}
 		if vk.Devices == nil {
 			vk.Devices = []string{}
 		}
-		sort.Strings(vk.Permissions)
 		return &vk, nil
 	}
 }
@@ -118,18 +115,36 @@ const verifyKeyColumns = `k.id, k.account_id, k.kind, k.name, k.owner_email, k.e
 // the key's permissions (of either kind) and its devices, oldest first, as
 // two JSON arrays of strings, by the secret's hash.
 const (
-	sqliteVerifyKeyQuery = `SELECT ` + verifyKeyColumns + `,
-	(SELECT json_group_array(name) FROM (SELECT name FROM key_permissions WHERE key_id = k.id
-		UNION ALL SELECT name FROM key_root_permissions WHERE key_id = k.id)),
+	sqliteVerifyKeyQuery = `SELECT ` + verifyKeyColumns + `, ` + sqlitePermissionsOfK + `,
 	(SELECT json_group_array(device_id) FROM (SELECT device_id FROM devices WHERE key_id = k.id
 		ORDER BY created_at, device_id))
 	FROM key_secrets s JOIN keys k ON k.id = s.key_id
 	WHERE s.hash = ?`
-	postgresVerifyKeyQuery = `SELECT ` + verifyKeyColumns + `,
-	(SELECT coalesce(json_agg(p.name), '[]')::text FROM (SELECT name FROM key_permissions WHERE key_id = k.id
-		UNION ALL SELECT name FROM key_root_permissions WHERE key_id = k.id) p),
+	postgresVerifyKeyQuery = `SELECT ` + verifyKeyColumns + `, ` + postgresPermissionsOfK + `,
 	(SELECT coalesce(json_agg(d.device_id ORDER BY d.created_at, d.device_id), '[]')::text FROM devices d
 		WHERE d.key_id = k.id)
 	FROM key_secrets s JOIN keys k ON k.id = s.key_id
 	WHERE s.hash = ?`
 )
+
+// sqlitePermissionsOfK and postgresPermissionsOfK are the permissions of
+// either kind of the key of alias k, as a JSON array of strings, unordered.
+const (
+	sqlitePermissionsOfK = `(SELECT json_group_array(name) FROM (SELECT name FROM key_permissions WHERE key_id = k.id
+		UNION ALL SELECT name FROM key_root_permissions WHERE key_id = k.id))`
+	postgresPermissionsOfK = `(SELECT coalesce(json_agg(p.name), '[]')::text FROM (SELECT name FROM key_permissions WHERE key_id = k.id
+		UNION ALL SELECT name FROM key_root_permissions WHERE key_id = k.id) p)`
+)
+
+// permissionsFromJSON decodes a JSON array of permission names, sorted.
+func permissionsFromJSON(b string) ([]string, error) {
+	perms := []string{}
+	if err := json.Unmarshal([]byte(b), &perms); err != nil {
+		return nil, err
+	}
+	if perms == nil {
+		perms = []string{}
+	}
+	sort.Strings(perms)
+	return perms, nil
+}
