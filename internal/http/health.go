@@ -73,7 +73,18 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// handleIndex answers the server's root: a browser (it accepts HTML) is
+// sent to the web UI when one is served (UIPath), anything else gets a
+// plain page naming the API's entry points.
 func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
+	if s.UIPath != "" && strings.Contains(r.Header.Get("Accept"), "text/html") {
+		http.Redirect(w, r, s.UIPath, http.StatusSeeOther)
+		return
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	fmt.Fprintf(w, "Latchkey %s\n\nAPI description: /openapi.json\nHealth: /healthz  Readiness: /readyz  Metrics: /metrics\n", latchkey.Version)
+	ui := ""
+	if s.UIPath != "" {
+		ui = "Web UI: " + s.UIPath + "\n"
+	}
+	fmt.Fprintf(w, "Latchkey %s\n\n%sAPI description: /openapi.json\nHealth: /healthz  Readiness: /readyz  Metrics: /metrics\n", latchkey.Version, ui)
 }

@@ -44,8 +44,12 @@ type Server struct {
 	Clock   latchkey.Clock
 
 	// Surfaces are extra route sets served beside the native API (the seed
-	// surfaces of internal/http/compat), each rendering its own envelope.
+	// surfaces of internal/http/compat, the web UI of internal/http/ui),
+	// each rendering its own envelope.
 	Surfaces []Surface
+	// UIPath, when set, is where a browser opening the server's root is
+	// sent (the web UI's first page).
+	UIPath string
 
 	logger  *slog.Logger
 	clock   latchkey.Clock

@@ -64,7 +64,7 @@ func newSite(t *testing.T) *site {
 		AdminSecret:  operatorSecret,
 		Setup:        store,
 	}
-	api := &lkhttp.Server{Keys: store, Permissions: store, Audit: store, Accounts: store, Verifier: verifier, Users: store, Auth: authn, Logger: logger}
+	api := &lkhttp.Server{Keys: store, Permissions: store, Audit: store, Accounts: store, Verifier: verifier, Users: store, Auth: authn, Logger: logger, UIPath: "/admin"}
 	api.Surfaces = []lkhttp.Surface{
 		&compat.Surfaces{Auth: authn, Keys: store, Logger: logger},
 		&ui.UI{Auth: authn, Keys: store, Permissions: store, Audit: store, Accounts: store, Users: store, Setup: store, Logger: logger},

@@ -237,3 +237,29 @@ func TestSecurityHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRootSendsBrowsersToTheUI: the printed address opened in a browser
+// lands on the UI (the sign-in page, without a session); curl still gets
+// the plain index.
+func TestRootSendsBrowsersToTheUI(t *testing.T) {
+	s := newSite(t)
+	b := s.newBrowser(t)
+	req, _ := http.NewRequest(http.MethodGet, s.URL+"/", nil)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml")
+	res, err := b.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin" {
+		t.Errorf("a browser at /: %d %q, want 303 to /admin", res.StatusCode, res.Header.Get("Location"))
+	}
+	if next := b.get("/admin"); next.Status != http.StatusSeeOther {
+		t.Errorf("/admin: %d", next.Status)
+	} else if keys := b.get(next.Location); keys.Status != http.StatusSeeOther || !strings.HasPrefix(keys.Location, "/login") {
+		t.Errorf("%s without a session: %d %q, want the sign-in page", next.Location, keys.Status, keys.Location)
+	}
+	if plain := b.get("/"); plain.Status != http.StatusOK || !strings.Contains(plain.Body, "Web UI: /admin") {
+		t.Errorf("curl at /: %d %q", plain.Status, plain.Body)
+	}
+}
