@@ -107,9 +107,13 @@ func TestFirstStartToAFile(t *testing.T) {
 			t.Errorf("%s holds the root key or the setup token:\n%s", name, out)
 		}
 	}
-	// The link opens the web UI's setup page.
+	// The link opens the web UI's setup page, and a browser opening the
+	// server's root lands in the UI.
 	if r := (testenv.HTTP{URL: ts.URL}).Do(t, "GET", "/setup?token="+token, nil); r.Status != http.StatusOK {
 		t.Errorf("GET the setup link: got %d, want 200", r.Status)
+	}
+	if r := (testenv.HTTP{URL: ts.URL}).Do(t, "GET", "/", nil, "Accept", "text/html"); r.Status != http.StatusOK || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("GET / from a browser: got %d %s, want the web UI's page", r.Status, r.Header.Get("Content-Type"))
 	}
 
 	ts.Stop()

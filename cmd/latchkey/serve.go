@@ -246,6 +246,7 @@ func newHandler(cfg Config, store *sqldb.Store, d *deps, verifier *inmem.Verifie
 		Checks:      d.checks,
 		Logger:      logger,
 		Clock:       clock,
+		UIPath:      "/admin",
 	}
 	if d.redis != nil {
 		api.RedisUp = d.redis.Up
