@@ -77,16 +77,10 @@ func (u *UI) createAccount(w http.ResponseWriter, r *http.Request, p *page) {
 	if err = u.Accounts.CreateAccount(ctx, a); err == nil {
 		err = u.Users.SetMembership(ctx, a.ID, p.User.ID, latchkey.RoleAdmin)
 	}
-	if err != nil {
-		if p.refuse(err) {
-			u.showAccounts(w, r, p, http.StatusBadRequest, d)
-			return
-		}
-		u.errorPage(w, r, p, err)
-		return
+	if err == nil {
+		setAccount(w, a.ID)
 	}
-	http.SetCookie(w, &http.Cookie{Name: accountCookie, Value: strconv.FormatInt(a.ID, 10), Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
-	seeOther(w, r, "/admin/keys", "account")
+	u.done(w, r, p, err, func(status int) { u.showAccounts(w, r, p, status, d) }, "/admin/keys", "account")
 }
 
 // switchAccount makes another of the user's accounts the one the UI acts on.
@@ -103,10 +97,15 @@ func (u *UI) switchAccount(w http.ResponseWriter, r *http.Request, p *page) {
 	}
 	for _, m := range ms {
 		if m.AccountID == id {
-			http.SetCookie(w, &http.Cookie{Name: accountCookie, Value: strconv.FormatInt(id, 10), Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+			setAccount(w, id)
 			seeOther(w, r, "/admin/keys", "switched")
 			return
 		}
 	}
 	u.errorPage(w, r, p, latchkey.Errorf(latchkey.ENOTFOUND, "you are not a member of account %d", id))
+}
+
+// setAccount makes the account the one the UI acts on from now on.
+func setAccount(w http.ResponseWriter, id int64) {
+	http.SetCookie(w, &http.Cookie{Name: accountCookie, Value: strconv.FormatInt(id, 10), Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 }

@@ -5,7 +5,6 @@ package ui
 
 import (
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -58,17 +57,7 @@ func (u *UI) auditPage(w http.ResponseWriter, r *http.Request, p *page) {
 		u.errorPage(w, r, p, err)
 		return
 	}
-	d.Events = events
-	if next != "" {
-		nq := url.Values{}
-		for _, k := range []string{"key_id", "actor", "action"} {
-			if v := q.Get(k); v != "" {
-				nq.Set(k, v)
-			}
-		}
-		nq.Set("cursor", next)
-		d.Next = nq.Encode()
-	}
+	d.Events, d.Next = events, nextPage(q, next, "key_id", "actor", "action")
 	p.Title, p.Nav, p.Data = "Audit log", "audit", d
 	u.render(w, r, http.StatusOK, "audit", p)
 }

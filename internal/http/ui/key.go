@@ -38,19 +38,9 @@ type grace struct {
 // graces are the rotation choices the page offers.
 var graces = []grace{{0, "no grace: the old secret stops at once"}, {3600, "1 hour"}, {86400, "1 day"}, {7 * 86400, "7 days"}}
 
-// keyID parses the page's key id; a bad one is a 404 page.
-func (u *UI) keyID(w http.ResponseWriter, r *http.Request, p *page) (int64, bool) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		u.errorPage(w, r, p, latchkey.Errorf(latchkey.ENOTFOUND, "no key %q", r.PathValue("id")))
-		return 0, false
-	}
-	return id, true
-}
-
 // keyPage shows a key.
 func (u *UI) keyPage(w http.ResponseWriter, r *http.Request, p *page) {
-	id, ok := u.keyID(w, r, p)
+	id, ok := u.pathID(w, r, p, "key")
 	if !ok {
 		return
 	}
@@ -74,11 +64,7 @@ func (u *UI) showKey(w http.ResponseWriter, r *http.Request, p *page, status int
 		u.errorPage(w, r, p, err)
 		return
 	}
-	if k.Kind == latchkey.KindRoot {
-		for _, name := range latchkey.RootPermissions {
-			d.Permissions = append(d.Permissions, &latchkey.Permission{Name: name})
-		}
-	} else if d.Permissions, err = u.Permissions.FindPermissions(ctx, acc); err != nil {
+	if d.Permissions, err = u.permissionChoices(r, k.Kind); err != nil {
 		u.errorPage(w, r, p, err)
 		return
 	}
@@ -104,7 +90,7 @@ func (u *UI) showKey(w http.ResponseWriter, r *http.Request, p *page, status int
 // (changing a root key needs account:admin). It redirects back to the
 // key's page with a notice, or shows the page again with the error.
 func (u *UI) keyAction(w http.ResponseWriter, r *http.Request, p *page, notice string, do func(k *latchkey.Key) error) {
-	id, ok := u.keyID(w, r, p)
+	id, ok := u.pathID(w, r, p, "key")
 	if !ok {
 		return
 	}

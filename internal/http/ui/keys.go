@@ -6,7 +6,6 @@ package ui
 
 import (
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -70,17 +69,7 @@ func (u *UI) listKeys(w http.ResponseWriter, r *http.Request, p *page, root bool
 		u.errorPage(w, r, p, err)
 		return
 	}
-	d.Keys = keys
-	if next != "" {
-		nq := url.Values{}
-		for _, k := range []string{"q", "status", "kind"} {
-			if v := q.Get(k); v != "" {
-				nq.Set(k, v)
-			}
-		}
-		nq.Set("cursor", next)
-		d.Next = nq.Encode()
-	}
+	d.Keys, d.Next = keys, nextPage(q, next, "q", "status", "kind")
 	p.Title, p.Nav, p.Data = "Keys", "keys", d
 	if root {
 		p.Title, p.Nav = "Root keys", "root"
@@ -114,17 +103,10 @@ func (u *UI) newKeyPage(w http.ResponseWriter, r *http.Request, p *page) {
 // showNewKey renders the create form with the permissions to choose from.
 func (u *UI) showNewKey(w http.ResponseWriter, r *http.Request, p *page, status int, form keyForm) {
 	d := &newKeyData{Form: form, Intervals: intervals}
-	if form.Kind == string(latchkey.KindRoot) {
-		for _, name := range latchkey.RootPermissions {
-			d.Permissions = append(d.Permissions, &latchkey.Permission{Name: name})
-		}
-	} else {
-		perms, err := u.Permissions.FindPermissions(r.Context(), principal(r).AccountID)
-		if err != nil {
-			u.errorPage(w, r, p, err)
-			return
-		}
-		d.Permissions = perms
+	var err error
+	if d.Permissions, err = u.permissionChoices(r, latchkey.KeyKind(form.Kind)); err != nil {
+		u.errorPage(w, r, p, err)
+		return
 	}
 	p.Title, p.Nav, p.Data = "New key", "keys", d
 	if form.Kind == string(latchkey.KindRoot) {

@@ -22,14 +22,27 @@ func (u *UI) permissionsPage(w http.ResponseWriter, r *http.Request, p *page) {
 
 // showPermissions renders the catalogue with the add form as given.
 func (u *UI) showPermissions(w http.ResponseWriter, r *http.Request, p *page, status int, d *permissionsData) {
-	perms, err := u.Permissions.FindPermissions(r.Context(), principal(r).AccountID)
-	if err != nil {
+	var err error
+	if d.Permissions, err = u.permissionChoices(r, latchkey.KindAPI); err != nil {
 		u.errorPage(w, r, p, err)
 		return
 	}
-	d.Permissions = perms
 	p.Title, p.Nav, p.Data = "Permissions", "permissions", d
 	u.render(w, r, status, "permissions", p)
+}
+
+// permissionChoices are the permissions a key of the kind may hold: the
+// account's catalogue for an api key, the fixed root permissions for a
+// root key.
+func (u *UI) permissionChoices(r *http.Request, kind latchkey.KeyKind) ([]*latchkey.Permission, error) {
+	if kind != latchkey.KindRoot {
+		return u.Permissions.FindPermissions(r.Context(), principal(r).AccountID)
+	}
+	var out []*latchkey.Permission
+	for _, name := range latchkey.RootPermissions {
+		out = append(out, &latchkey.Permission{Name: name})
+	}
+	return out, nil
 }
 
 // requireAdmin refuses a change that needs account:admin.
@@ -47,15 +60,7 @@ func (u *UI) createPermission(w http.ResponseWriter, r *http.Request, p *page) {
 	if err == nil {
 		err = u.Permissions.CreatePermission(r.Context(), &latchkey.Permission{AccountID: principal(r).AccountID, Name: d.Name, Description: d.Description})
 	}
-	if err != nil {
-		if p.refuse(err) {
-			u.showPermissions(w, r, p, http.StatusBadRequest, d)
-			return
-		}
-		u.errorPage(w, r, p, err)
-		return
-	}
-	seeOther(w, r, "/admin/permissions", "permission")
+	u.done(w, r, p, err, func(status int) { u.showPermissions(w, r, p, status, d) }, "/admin/permissions", "permission")
 }
 
 // deletePermission removes a name from the catalogue and every key.
@@ -64,9 +69,5 @@ func (u *UI) deletePermission(w http.ResponseWriter, r *http.Request, p *page) {
 	if err == nil {
 		err = u.Permissions.DeletePermission(r.Context(), principal(r).AccountID, r.PostForm.Get("name"))
 	}
-	if err != nil {
-		u.errorPage(w, r, p, err)
-		return
-	}
-	seeOther(w, r, "/admin/permissions", "unpermitted")
+	u.done(w, r, p, err, nil, "/admin/permissions", "unpermitted")
 }

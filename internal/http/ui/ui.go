@@ -318,6 +318,46 @@ func formName(field string) string {
 	return field
 }
 
+// done ends a form post: on success, a redirect to path with the notice;
+// a refused form (invalid, conflict) is shown again by show, when there is
+// one, with its errors; any other error is an error page.
+func (u *UI) done(w http.ResponseWriter, r *http.Request, p *page, err error, show func(status int), path, notice string) {
+	switch {
+	case err == nil:
+		seeOther(w, r, path, notice)
+	case show != nil && p.refuse(err):
+		show(http.StatusBadRequest)
+	default:
+		u.errorPage(w, r, p, err)
+	}
+}
+
+// pathID parses the page's {id}; a bad one is a 404 page naming what.
+func (u *UI) pathID(w http.ResponseWriter, r *http.Request, p *page, what string) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		u.errorPage(w, r, p, latchkey.Errorf(latchkey.ENOTFOUND, "no %s %q", what, r.PathValue("id")))
+		return 0, false
+	}
+	return id, true
+}
+
+// nextPage is the query of a list's next page: the filters named in keep,
+// as the request had them, and the cursor.
+func nextPage(q url.Values, cursor string, keep ...string) string {
+	if cursor == "" {
+		return ""
+	}
+	next := url.Values{}
+	for _, k := range keep {
+		if v := q.Get(k); v != "" {
+			next.Set(k, v)
+		}
+	}
+	next.Set("cursor", cursor)
+	return next.Encode()
+}
+
 // seeOther redirects after a successful form post, with a short notice
 // (never a secret) for the next page.
 func seeOther(w http.ResponseWriter, r *http.Request, path, notice string) {

@@ -6,7 +6,6 @@ package ui
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/latchkey/latchkey"
@@ -62,24 +61,15 @@ func (u *UI) createUser(w http.ResponseWriter, r *http.Request, p *page) {
 			err = u.Users.CreateMember(r.Context(), principal(r).AccountID, usr, hash, role)
 		}
 	}
-	if err != nil {
-		if p.refuse(err) {
-			u.showUsers(w, r, p, http.StatusBadRequest, d)
-			return
-		}
-		u.errorPage(w, r, p, err)
-		return
-	}
-	seeOther(w, r, "/admin/users", "user")
+	u.done(w, r, p, err, func(status int) { u.showUsers(w, r, p, status, d) }, "/admin/users", "user")
 }
 
 // memberAction runs an admin's change to another member of the account,
 // after checking the role and that the target is a member here (another
 // account's user is a 404, as in the API).
 func (u *UI) memberAction(w http.ResponseWriter, r *http.Request, p *page, notice string, do func(target *latchkey.Member) error) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		u.errorPage(w, r, p, latchkey.Errorf(latchkey.ENOTFOUND, "no user %q", r.PathValue("id")))
+	id, ok := u.pathID(w, r, p, "user")
+	if !ok {
 		return
 	}
 	if err := requireAdmin(p); err != nil {
@@ -101,15 +91,7 @@ func (u *UI) memberAction(w http.ResponseWriter, r *http.Request, p *page, notic
 		u.errorPage(w, r, p, latchkey.Errorf(latchkey.ENOTFOUND, "no user %d in this account", id))
 		return
 	}
-	if err := do(target); err != nil {
-		if p.refuse(err) {
-			u.showUsers(w, r, p, http.StatusBadRequest, &usersData{Role: string(latchkey.RoleMember)})
-			return
-		}
-		u.errorPage(w, r, p, err)
-		return
-	}
-	seeOther(w, r, "/admin/users", notice)
+	u.done(w, r, p, do(target), func(status int) { u.showUsers(w, r, p, status, &usersData{Role: string(latchkey.RoleMember)}) }, "/admin/users", notice)
 }
 
 // notYourself refuses an action an admin may not take on their own user
