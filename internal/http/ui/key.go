@@ -145,21 +145,15 @@ func (u *UI) revokeKey(w http.ResponseWriter, r *http.Request, p *page) {
 	})
 }
 
-// enableKey and disableKey switch verification of the key on and off.
-func (u *UI) enableKey(w http.ResponseWriter, r *http.Request, p *page) {
-	u.setEnabled(w, r, p, true, "enabled")
-}
-
-func (u *UI) disableKey(w http.ResponseWriter, r *http.Request, p *page) {
-	u.setEnabled(w, r, p, false, "disabled")
-}
-
-// setEnabled is enableKey and disableKey.
-func (u *UI) setEnabled(w http.ResponseWriter, r *http.Request, p *page, on bool, notice string) {
-	u.keyAction(w, r, p, notice, func(k *latchkey.Key) error {
-		_, err := u.Keys.UpdateKey(r.Context(), k.AccountID, k.ID, &latchkey.KeyUpdate{Enabled: &on})
-		return err
-	})
+// setEnabled is the enable or the disable button: it switches verification
+// of the key on or off.
+func (u *UI) setEnabled(on bool, notice string) handler {
+	return func(w http.ResponseWriter, r *http.Request, p *page) {
+		u.keyAction(w, r, p, notice, func(k *latchkey.Key) error {
+			_, err := u.Keys.UpdateKey(r.Context(), k.AccountID, k.ID, &latchkey.KeyUpdate{Enabled: &on})
+			return err
+		})
+	}
 }
 
 // rotateKey issues a new secret, shown once on the key's page; the old one

@@ -125,25 +125,18 @@ func (u *UI) removeUser(w http.ResponseWriter, r *http.Request, p *page) {
 	})
 }
 
-// disableUser deactivates a member, ending their sessions.
-func (u *UI) disableUser(w http.ResponseWriter, r *http.Request, p *page) {
-	u.setDisabled(w, r, p, true, "deactivated")
-}
-
-// enableUser reactivates a member.
-func (u *UI) enableUser(w http.ResponseWriter, r *http.Request, p *page) {
-	u.setDisabled(w, r, p, false, "activated")
-}
-
-// setDisabled is disableUser and enableUser.
-func (u *UI) setDisabled(w http.ResponseWriter, r *http.Request, p *page, off bool, notice string) {
-	u.memberAction(w, r, p, notice, func(m *latchkey.Member) error {
-		if err := notYourself(p, m, "deactivate"); err != nil {
+// setDisabled is the deactivate or the reactivate button: deactivating a
+// member ends their sessions.
+func (u *UI) setDisabled(off bool, notice string) handler {
+	return func(w http.ResponseWriter, r *http.Request, p *page) {
+		u.memberAction(w, r, p, notice, func(m *latchkey.Member) error {
+			if err := notYourself(p, m, "deactivate"); err != nil {
+				return err
+			}
+			_, err := u.Auth.UpdateUser(r.Context(), principal(r), m.ID, auth.UserChange{Disabled: &off})
 			return err
-		}
-		_, err := u.Auth.UpdateUser(r.Context(), principal(r), m.ID, auth.UserChange{Disabled: &off})
-		return err
-	})
+		})
+	}
 }
 
 // resetPassword sets another member's password, ending their sessions.
