@@ -2,15 +2,12 @@ package http_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,14 +17,12 @@ import (
 
 	"github.com/latchkey/latchkey"
 	lkhttp "github.com/latchkey/latchkey/internal/http"
-	"github.com/latchkey/latchkey/internal/http/auth"
 	"github.com/latchkey/latchkey/internal/http/compat"
 	"github.com/latchkey/latchkey/internal/http/httpx"
 	"github.com/latchkey/latchkey/internal/inmem"
-	"github.com/latchkey/latchkey/internal/password"
-	"github.com/latchkey/latchkey/internal/sqldb"
 
 	"github.com/latchkey/latchkey/internal/testenv"
+	"github.com/latchkey/latchkey/internal/testenv/httpstack"
 )
 
 // These tests send NUL bytes and invalid UTF-8 in every place a request
@@ -58,22 +53,10 @@ type stack struct {
 	permission string // a name in the account's catalogue
 }
 
-// sqliteDSN returns a fresh SQLite file for one test.
-func sqliteDSN(tb testing.TB) string { return filepath.Join(tb.TempDir(), "latchkey.db") }
-
-// postgresDSN is a fresh schema of the PostgreSQL at
-// LATCHKEY_TEST_POSTGRES_URL (testenv.PostgresDSN): skipped without it,
-// failing under CI=true.
-func postgresDSN(tb testing.TB) string { tb.Helper(); return testenv.PostgresDSN(tb) }
-
-// forEachStore runs fn on SQLite and on PostgreSQL (see postgresDSN).
+// forEachStore runs fn on SQLite and on PostgreSQL (see
+// httpstack.EachStore).
 func forEachStore(t *testing.T, fn func(t *testing.T, st *stack)) {
-	for _, b := range []struct {
-		name string
-		dsn  func(testing.TB) string
-	}{{"sqlite", sqliteDSN}, {"postgres", postgresDSN}} {
-		t.Run(b.name, func(t *testing.T) { fn(t, MustStack(t, b.dsn(t))) })
-	}
+	httpstack.EachStore(t, func(t *testing.T, dsn string) { fn(t, MustStack(t, dsn)) })
 }
 
 // MustStack serves the native API and the seed surfaces on the store at
@@ -81,35 +64,9 @@ func forEachStore(t *testing.T, fn func(t *testing.T, st *stack)) {
 // a permission and a signed-in admin user.
 func MustStack(tb testing.TB, dsn string) *stack {
 	tb.Helper()
-	ctx := context.Background()
-	st := &stack{logs: &testenv.Buffer{}, permission: "read"}
-	logger := slog.New(slog.NewTextHandler(st.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	store, err := sqldb.Open(ctx, dsn, latchkey.SystemClock)
-	if err != nil {
-		tb.Fatalf("open store: %v", err)
-	}
-	tb.Cleanup(func() { store.Close() })
-	if err := store.Migrate(ctx); err != nil {
-		tb.Fatalf("migrate: %v", err)
-	}
-	boot, err := store.Bootstrap(ctx)
-	if err != nil || boot == nil {
-		tb.Fatalf("bootstrap: got %v, %v, want a root key", boot, err)
-	}
-	st.root, st.accountID = boot.Secret, boot.Account.ID
-	secretKey, err := store.SecretKey(ctx)
-	if err != nil {
-		tb.Fatalf("secret key: %v", err)
-	}
-	verifier := inmem.NewVerifier(store, inmem.NewRateLimiter(), latchkey.SystemClock, logger)
-	tb.Cleanup(func() { verifier.Close(context.Background()) })
-	authn := &auth.Authenticator{Verifier: verifier, Accounts: store, Users: store, Sessions: store,
-		Passwords: password.New(), LoginLimiter: inmem.NewRateLimiter(), SecretKey: secretKey, AdminSecret: stackAdminSecret}
-	api := &lkhttp.Server{Keys: store, Permissions: store, Audit: store, Accounts: store, Verifier: verifier,
-		Users: store, Auth: authn, Logger: logger}
-	api.Surfaces = []lkhttp.Surface{&compat.Surfaces{Auth: authn, Keys: store, Logger: logger}}
-	st.h = api.Handler()
-	st.http = testenv.HTTP{Handler: st.h}
+	hs := httpstack.New(tb, dsn, httpstack.Options{AdminSecret: stackAdminSecret, LoginLimiter: inmem.NewRateLimiter()})
+	st := &stack{h: hs.Handler, http: testenv.HTTP{Handler: hs.Handler}, logs: hs.Logs, permission: "read"}
+	st.root, st.accountID = hs.Boot.Secret, hs.Boot.Account.ID
 
 	operator := []string{"X-Admin-Secret", stackAdminSecret}
 	st.mustDo(tb, 201, "POST", "/v1/permissions", `{"name":"`+st.permission+`"}`, operator...)
@@ -493,9 +450,9 @@ func TestBadHeaders(t *testing.T) {
 // LATCHKEY_TEST_POSTGRES_URL is set, else on SQLite: every answer is a 400
 // naming the field, in the route's envelope.
 func FuzzBadStringsEveryRoute(f *testing.F) {
-	dsn := sqliteDSN(f)
+	dsn := httpstack.SQLiteDSN(f)
 	if os.Getenv("LATCHKEY_TEST_POSTGRES_URL") != "" {
-		dsn = postgresDSN(f)
+		dsn = testenv.PostgresDSN(f)
 	}
 	st := MustStack(f, dsn)
 	routes := allRoutes(f)

@@ -1,22 +1,14 @@
 package compat_test
 
 import (
-	"context"
-	"log/slog"
 	"net/http"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"testing"
 
 	"github.com/latchkey/latchkey"
-	lkhttp "github.com/latchkey/latchkey/internal/http"
-	"github.com/latchkey/latchkey/internal/http/auth"
-	"github.com/latchkey/latchkey/internal/http/compat"
-	"github.com/latchkey/latchkey/internal/inmem"
-	argon2 "github.com/latchkey/latchkey/internal/password"
-	"github.com/latchkey/latchkey/internal/sqldb"
 	"github.com/latchkey/latchkey/internal/testenv"
+	"github.com/latchkey/latchkey/internal/testenv/httpstack"
 )
 
 // stack is the whole server (native API and seed surfaces) on a real
@@ -35,52 +27,20 @@ type stack struct {
 // stackPassword is admin@acme.test's password.
 const stackPassword = "correct horse battery staple"
 
-// forEachStore runs fn on a stack over SQLite and over PostgreSQL (a
-// fresh schema of LATCHKEY_TEST_POSTGRES_URL: skipped without it, failing
-// under CI=true).
+// forEachStore runs fn on a stack over SQLite and over PostgreSQL (see
+// httpstack.EachStore).
 func forEachStore(t *testing.T, fn func(t *testing.T, st *stack)) {
-	t.Run("sqlite", func(t *testing.T) { fn(t, MustStack(t, filepath.Join(t.TempDir(), "latchkey.db"))) })
-	t.Run("postgres", func(t *testing.T) { fn(t, MustStack(t, testenv.PostgresDSN(t))) })
+	httpstack.EachStore(t, func(t *testing.T, dsn string) { fn(t, MustStack(t, dsn)) })
 }
 
 // MustStack serves everything on a fresh store at dsn with the bootstrap
 // root key and an admin user.
 func MustStack(tb testing.TB, dsn string) *stack {
 	tb.Helper()
-	ctx := context.Background()
-	st := &stack{logs: &testenv.Buffer{}, operator: []string{"X-Admin-Secret", adminSecret}}
-	logger := slog.New(slog.NewTextHandler(st.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	tb.Cleanup(func() {
-		if tb.Failed() {
-			tb.Logf("server log:\n%s", st.logs)
-		}
-	})
-	store, err := sqldb.Open(ctx, dsn, latchkey.SystemClock)
-	if err != nil {
-		tb.Fatalf("open store: %v", err)
-	}
-	tb.Cleanup(func() { store.Close() })
-	if err := store.Migrate(ctx); err != nil {
-		tb.Fatalf("migrate: %v", err)
-	}
-	boot, err := store.Bootstrap(ctx)
-	if err != nil || boot == nil {
-		tb.Fatalf("bootstrap: got %v, %v, want a root key", boot, err)
-	}
-	st.root, st.rootID, st.accountID = boot.Secret, boot.Key.ID, boot.Account.ID
-	secretKey, err := store.SecretKey(ctx)
-	if err != nil {
-		tb.Fatalf("secret key: %v", err)
-	}
-	verifier := inmem.NewVerifier(store, inmem.NewRateLimiter(), latchkey.SystemClock, logger)
-	tb.Cleanup(func() { verifier.Close(context.Background()) })
-	tb.Cleanup(store.Subscribe(verifier.Invalidate)) // a change is heard at once, as serve wires it
-	authn := &auth.Authenticator{Verifier: verifier, Accounts: store, Users: store, Sessions: store,
-		Passwords: argon2.New(), SecretKey: secretKey, AdminSecret: adminSecret}
-	api := &lkhttp.Server{Keys: store, Permissions: store, Audit: store, Accounts: store, Verifier: verifier,
-		Users: store, Auth: authn, Logger: logger}
-	api.Surfaces = []lkhttp.Surface{&compat.Surfaces{Auth: authn, Keys: store, Logger: logger}}
-	st.HTTP = testenv.HTTP{Handler: api.Handler(), RemoteAddr: "127.0.0.1:1234", Header: http.Header{"User-Agent": {userAgent}}}
+	hs := httpstack.New(tb, dsn, httpstack.Options{AdminSecret: adminSecret})
+	st := &stack{logs: hs.Logs, operator: []string{"X-Admin-Secret", adminSecret}}
+	st.root, st.rootID, st.accountID = hs.Boot.Secret, hs.Boot.Key.ID, hs.Boot.Account.ID
+	st.HTTP = testenv.HTTP{Handler: hs.Handler, RemoteAddr: "127.0.0.1:1234", Header: http.Header{"User-Agent": {userAgent}}}
 	var user struct {
 		ID int64 `json:"id"`
 	}
