@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -117,52 +116,38 @@ http://127.0.0.1:%[2]s {
 			base := "http://127.0.0.1:" + port
 			waitListening(t, "127.0.0.1:"+port, &logs)
 
-			get := func(key string) (int, string) {
+			// get sends GET /api/hello through the gateway, with key as the
+			// bearer when it is not empty.
+			get := func(key string) *testenv.Response {
 				t.Helper()
-				req, _ := http.NewRequest("GET", base+"/api/hello", nil)
+				var hdr []string
 				if key != "" {
-					req.Header.Set("Authorization", "Bearer "+key)
+					hdr = []string{"Authorization", "Bearer " + key}
 				}
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Fatalf("through %s: %v\n%s", g.name, err, logs.String())
+				r := testenv.HTTP{URL: base}.Do(t, "GET", "/api/hello", nil, hdr...)
+				if r.Status == 0 {
+					t.Fatalf("through %s: no answer\n%s", g.name, logs.String())
 				}
-				defer resp.Body.Close()
-				b, _ := io.ReadAll(resp.Body)
-				return resp.StatusCode, string(b)
+				return r
 			}
-			if st, body := get(valid.Secret); st != 200 || body != fmt.Sprintf("hello key %d", valid.ID) {
-				t.Errorf("a valid key: got %d %q, want 200 and the API seeing key %d\n%s", st, body, valid.ID, logs.String())
+			if r := get(valid.Secret); r.Status != 200 || r.String() != fmt.Sprintf("hello key %d", valid.ID) {
+				t.Errorf("a valid key: got %d %q, want 200 and the API seeing key %d\n%s", r.Status, r.Body, valid.ID, logs.String())
 			}
-			if st, _ := get(""); st != 401 {
-				t.Errorf("no key: got %d, want 401", st)
+			if r := get(""); r.Status != 401 {
+				t.Errorf("no key: got %d, want 401", r.Status)
 			}
-			if st, _ := get(mustNewSecret()); st != 401 {
-				t.Errorf("an unknown key: got %d, want 401", st)
+			if r := get(mustNewSecret()); r.Status != 401 {
+				t.Errorf("an unknown key: got %d, want 401", r.Status)
 			}
-			if st, _ := get(revoked.Secret); st != 403 {
-				t.Errorf("a revoked key: got %d, want 403", st)
+			if r := get(revoked.Secret); r.Status != 403 {
+				t.Errorf("a revoked key: got %d, want 403", r.Status)
 			}
 			get(limited.Secret) // the one verification the window allows, on either gateway
-			if st, ra := getRetry(t, base, limited.Secret); st != g.limited || (st == http.StatusTooManyRequests && ra == "") {
-				t.Errorf("a rate-limited key: got %d (Retry-After %q), want %d (with Retry-After on a 429)", st, ra, g.limited)
+			if r := get(limited.Secret); r.Status != g.limited || (r.Status == http.StatusTooManyRequests && r.Header.Get("Retry-After") == "") {
+				t.Errorf("a rate-limited key: got %d (Retry-After %q), want %d (with Retry-After on a 429)", r.Status, r.Header.Get("Retry-After"), g.limited)
 			}
 		})
 	}
-}
-
-// getRetry sends GET /api/hello with the key and returns the status and
-// the Retry-After header.
-func getRetry(t *testing.T, base, key string) (int, string) {
-	t.Helper()
-	req, _ := http.NewRequest("GET", base+"/api/hello", nil)
-	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode, resp.Header.Get("Retry-After")
 }
 
 // freePort returns a port nothing listens on, for a server the test starts.
