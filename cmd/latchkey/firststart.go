@@ -29,14 +29,16 @@ const (
 )
 
 // isTerminal reports whether w is a terminal a person reads, rather than a
-// pipe, a file or a journal that keeps what it is given.
+// pipe, a file or a journal that keeps what it is given, or /dev/null,
+// which would lose it: a character device whose terminal settings can be
+// read (isTTY).
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
 	}
 	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return err == nil && st.Mode()&os.ModeCharDevice != 0 && isTTY(f)
 }
 
 // showSecret shows text, which holds secrets, once: on stdout when it is a

@@ -145,6 +145,22 @@ func TestFirstStartOnATerminal(t *testing.T) {
 	}
 }
 
+// TestDevNullIsNotATerminal keeps the first start's secrets out of
+// /dev/null, a character device that is no terminal: they would be lost.
+func TestDevNullIsNotATerminal(t *testing.T) {
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer null.Close()
+	if isTerminal(null) {
+		t.Errorf("%s counts as a terminal", os.DevNull)
+	}
+	if _, tty := mustPTY(t); !isTerminal(tty) {
+		t.Errorf("a pseudo-terminal does not count as a terminal")
+	}
+}
+
 // TestConcurrentFirstStarts starts several instances on one empty store
 // together: exactly one bootstraps, and the others say it was done.
 func TestConcurrentFirstStarts(t *testing.T) {

@@ -28,6 +28,13 @@ func echoOff(f *os.File) (restore func(), ok bool) {
 	return func() { _ = termios(fd, ioctlSetTermios, &old) }, true
 }
 
+// isTTY reports whether f is a terminal: its settings can be read (so
+// /dev/null, a character device too, is not one).
+func isTTY(f *os.File) bool {
+	var t syscall.Termios
+	return termios(f.Fd(), ioctlGetTermios, &t) == nil
+}
+
 // termios gets or sets (req) the terminal settings of fd.
 func termios(fd, req uintptr, t *syscall.Termios) error {
 	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, fd, req, uintptr(unsafe.Pointer(t))); e != 0 {
