@@ -32,7 +32,10 @@ sign-in and their other accounts, and lose this one. The account's last
 admin cannot be removed: make another user admin first.`,
 		Args: cobra.ExactArgs(2),
 		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-			if len(args) == 1 {
+			switch len(args) {
+			case 0:
+				return completeAccounts(f)(cmd, args, toComplete)
+			case 1:
 				return completeUserIDs(f)(cmd, nil, toComplete)
 			}
 			return nil, cobra.ShellCompDirectiveNoFileComp
@@ -54,6 +57,14 @@ admin cannot be removed: make another user admin first.`,
 	})
 	cmd.AddCommand(remove)
 	return cmd
+}
+
+// completeAccounts completes an account name from the accounts the caller
+// reaches.
+func completeAccounts(f *apiFlags) completeFunc {
+	return completeFrom(f, (*client.Client).ListAccounts, func(a *latchkey.Account) (string, string) {
+		return a.Name, "account " + itoa(a.ID)
+	})
 }
 
 // accountColumns is the table of accounts.

@@ -572,6 +572,12 @@ func TestCLICompletion(t *testing.T) {
 	if got := complete("users", "update", ""); len(got) != 1 || !strings.HasSuffix(got[0], "\tada@acme.test (member)") {
 		t.Errorf("users update <TAB>: got %q", got)
 	}
+	if got := complete("accounts", "members", "remove", ""); !equalStrings(got, "default\taccount 1") {
+		t.Errorf("accounts members remove <TAB>: got %q", got)
+	}
+	if got := complete("accounts", "members", "remove", "default", ""); len(got) != 1 || !strings.HasSuffix(got[0], "\tada@acme.test (member)") {
+		t.Errorf("accounts members remove default <TAB>: got %q", got)
+	}
 	if got := complete("keys", "get", ids[0], ""); len(got) != 0 {
 		t.Errorf("keys get ID <TAB>: got %q, want nothing after the one id", got)
 	}
