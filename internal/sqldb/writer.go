@@ -43,8 +43,10 @@ import (
 // mutation is not run.
 
 // maxBatch bounds the mutations of one group commit, so the first of them
-// does not wait long for the last.
-const maxBatch = 64
+// does not wait long for the last. It also stays below the 64
+// subtransactions PostgreSQL caches per backend: past them, every other
+// backend's snapshots get slower (a "suboverflowed" transaction).
+const maxBatch = 48
 
 // writer is the goroutine that runs SQLite's write transactions.
 type writer struct {
@@ -169,6 +171,7 @@ func (w *writer) run(batch []*mutation) {
 		return
 	}
 	savepoints := len(batch) > 1
+	open := false        // savepoint m is open, from the mutation before
 	var done []*mutation // ran without error, in order
 	for _, m := range batch {
 		if m.err != nil {
@@ -179,7 +182,7 @@ func (w *writer) run(batch []*mutation) {
 			continue
 		}
 		m.tx = &Tx{tx: sqltx, ctx: ctx, cancel: func() {}, pool: s.db, store: s, now: s.now()}
-		if err := w.runOne(m, savepoints); err != nil {
+		if err := w.runOne(m, savepoints, &open); err != nil {
 			// The transaction itself is lost: nothing of the batch stays.
 			sqltx.Rollback()
 			fail(err)
@@ -221,20 +224,25 @@ func (w *writer) run(batch []*mutation) {
 // runOne runs m, under its savepoint if savepoint. m.err (or m.pan) is
 // m's own failure, rolled back to the savepoint; the error returned means
 // the transaction cannot go on (without a savepoint, any failure of m).
-func (w *writer) runOne(m *mutation, savepoint bool) error {
+//
+// The savepoint of the mutation before is released in the same round trip
+// that opens m's ("RELEASE m; SAVEPOINT m", one simple-protocol exchange on
+// PostgreSQL), and the last one is left to the commit: a savepoint costs
+// one statement a mutation. *open says whether one is open.
+func (w *writer) runOne(m *mutation, savepoint bool, open *bool) error {
 	tx := m.tx
 	if savepoint {
-		if _, err := tx.exec(tx.ctx, `SAVEPOINT m`); err != nil {
+		q := `SAVEPOINT m`
+		if *open {
+			q = `RELEASE m; SAVEPOINT m`
+		}
+		if _, err := tx.exec(tx.ctx, q); err != nil {
 			return fmt.Errorf("savepoint: %w", err)
 		}
+		*open = true
 	}
 	m.err, m.pan = callMutation(m.fn, tx)
 	if m.err == nil && m.pan == nil {
-		if savepoint {
-			if _, err := tx.exec(tx.ctx, `RELEASE m`); err != nil {
-				return fmt.Errorf("release savepoint: %w", err)
-			}
-		}
 		return nil
 	}
 	tx.changes = nil
@@ -246,9 +254,6 @@ func (w *writer) runOne(m *mutation, savepoint bool) error {
 	}
 	if _, err := tx.exec(tx.ctx, `ROLLBACK TO m`); err != nil {
 		return fmt.Errorf("roll back to savepoint: %w", err)
-	}
-	if _, err := tx.exec(tx.ctx, `RELEASE m`); err != nil {
-		return fmt.Errorf("release savepoint: %w", err)
 	}
 	return nil
 }
