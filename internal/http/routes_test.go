@@ -82,16 +82,24 @@ func TestUsageQuery(t *testing.T) {
 		}
 	})
 
-	checkBadInput(t, f, []badInput{
-		{"unknown bucket", "GET", "/v1/keys/5/usage?bucket=week", "", "bucket"},
-		{"since not a time", "GET", "/v1/keys/5/usage?since=yesterday", "", "since"},
-		{"until not a time", "GET", "/v1/keys/5/usage?until=2026-13-01", "", "until"},
-		{"until before since", "GET", "/v1/keys/5/usage?since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z", "", "since"},
-		{"empty range", "GET", "/v1/keys/5/usage?since=2026-01-01T00:00:00Z&until=2026-01-01T00:00:00Z", "", "since"},
-		{"too many buckets", "GET", "/v1/keys/5/usage?bucket=minute&since=2026-01-01T00:00:00Z&until=2026-03-01T00:00:00Z", "", "bucket"},
-		{"unknown parameter", "GET", "/v1/keys/5/usage?bucktes=day", "", "bucktes"},
-		{"bad key id", "GET", "/v1/keys/abc/usage", "", "id"},
-	})
+	checkBadInput(t, f, append(badTimeRanges("/v1/keys/5/usage"),
+		badInput{"unknown bucket", "GET", "/v1/keys/5/usage?bucket=week", "", "bucket"},
+		badInput{"too many buckets", "GET", "/v1/keys/5/usage?bucket=minute&since=2026-01-01T00:00:00Z&until=2026-03-01T00:00:00Z", "", "bucket"},
+		badInput{"unknown parameter", "GET", "/v1/keys/5/usage?bucktes=day", "", "bucktes"},
+		badInput{"bad key id", "GET", "/v1/keys/abc/usage", "", "id"},
+	))
+}
+
+// badTimeRanges are the since and until every GET route taking a time
+// range refuses (queryTime's format, then since before until), on path.
+func badTimeRanges(path string) []badInput {
+	return []badInput{
+		{"since not a time", "GET", path + "?since=yesterday", "", "since"},
+		{"until not a date", "GET", path + "?until=2026-13-01", "", "until"},
+		{"until a date without a time", "GET", path + "?until=2026-01-01", "", "until"},
+		{"until before since", "GET", path + "?since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z", "", "since"},
+		{"empty range", "GET", path + "?since=2026-01-01T00:00:00Z&until=2026-01-01T00:00:00Z", "", "since"},
+	}
 }
 
 // GET /v1/audit: every filter reaches the store, and each bad parameter
@@ -114,17 +122,14 @@ func TestAuditQuery(t *testing.T) {
 		t.Fatalf("filter: got %+v", got)
 	}
 
-	checkBadInput(t, f, []badInput{
-		{"since after until", "GET", "/v1/audit?since=2027-01-02T00:00:00Z&until=2027-01-01T00:00:00Z", "", "since"},
-		{"key_id not a number", "GET", "/v1/audit?key_id=abc", "", "key_id"},
-		{"key_id zero", "GET", "/v1/audit?key_id=0", "", "key_id"},
-		{"unknown actor kind", "GET", "/v1/audit?actor_kind=robot", "", "actor_kind"},
-		{"negative actor id", "GET", "/v1/audit?actor_id=-1", "", "actor_id"},
-		{"since not a time", "GET", "/v1/audit?since=tomorrow", "", "since"},
-		{"until not a time", "GET", "/v1/audit?until=2026-01-01", "", "until"},
-		{"limit too large", "GET", "/v1/audit?limit=1001", "", "limit"},
-		{"unknown parameter", "GET", "/v1/audit?actor=root", "", "actor"},
-	})
+	checkBadInput(t, f, append(badTimeRanges("/v1/audit"),
+		badInput{"key_id not a number", "GET", "/v1/audit?key_id=abc", "", "key_id"},
+		badInput{"key_id zero", "GET", "/v1/audit?key_id=0", "", "key_id"},
+		badInput{"unknown actor kind", "GET", "/v1/audit?actor_kind=robot", "", "actor_kind"},
+		badInput{"negative actor id", "GET", "/v1/audit?actor_id=-1", "", "actor_id"},
+		badInput{"limit too large", "GET", "/v1/audit?limit=1001", "", "limit"},
+		badInput{"unknown parameter", "GET", "/v1/audit?actor=root", "", "actor"},
+	))
 }
 
 // POST /v1/permissions: created in the caller's account; conflicts, a
