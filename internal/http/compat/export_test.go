@@ -10,6 +10,16 @@ import (
 // Decoders of the seed surfaces, exported for the fuzz targets. Each
 // returns the update and, on bad input, the HTTP status it answers.
 
+// withStatus is a decoder's result as the fuzz targets compare it: the value
+// and 200, or the zero value and the status its refusal answers.
+func withStatus[T any](v T, err replier) (T, int) {
+	if err != nil {
+		var zero T
+		return zero, err.head().Status
+	}
+	return v, http.StatusOK
+}
+
 // DecodeMailForwardPatch is seed 000's decoder: the body, the DTO checks and
 // the checks after the lookup.
 func DecodeMailForwardPatch(b []byte, now time.Time) (*latchkey.KeyUpdate, int) {
@@ -18,71 +28,42 @@ func DecodeMailForwardPatch(b []byte, now time.Time) (*latchkey.KeyUpdate, int) 
 		err = checkMailForwardDTO(m)
 	}
 	if err != nil {
-		return nil, err.head().Status
+		return withStatus[*latchkey.KeyUpdate](nil, err)
 	}
-	u, err := decodeMailForwardPatch(m, now)
-	if err != nil {
-		return nil, err.head().Status
-	}
-	return u, http.StatusOK
+	return withStatus(decodeMailForwardPatch(m, now))
 }
 
 // DecodeWhatsAppPatch is seed 001's decoder.
 func DecodeWhatsAppPatch(b []byte) (*latchkey.KeyUpdate, int) {
-	u, err := decodeWhatsAppPatch(b)
-	if err != nil {
-		return nil, err.head().Status
-	}
-	return u, http.StatusOK
+	return withStatus(decodeWhatsAppPatch(b))
 }
 
 // DecodePulseCRMInput is seed 002's decoder.
 func DecodePulseCRMInput(b []byte) (*latchkey.KeyUpdate, int) {
-	u, err := decodePulseCRMInput(b)
-	if err != nil {
-		return nil, err.head().Status
-	}
-	return u, http.StatusOK
+	return withStatus(decodePulseCRMInput(b))
 }
 
 // DecodeUnleashExpiry is seed 003's decoder.
-func DecodeUnleashExpiry(b []byte) (time.Time, int) {
-	t, err := decodeUnleashExpiry(b)
-	if err != nil {
-		return time.Time{}, err.head().Status
-	}
-	return t, http.StatusOK
-}
+func DecodeUnleashExpiry(b []byte) (time.Time, int) { return withStatus(decodeUnleashExpiry(b)) }
 
 // DecodeUnleashCreate is seed 003's create decoder.
 func DecodeUnleashCreate(b []byte) (*latchkey.KeyCreate, int) {
-	c, err := decodeUnleashCreate(b)
-	if err != nil {
-		return nil, err.head().Status
-	}
-	return c, http.StatusOK
+	return withStatus(decodeUnleashCreate(b))
 }
 
 // DecodeWhatsAppCreate is seed 001's create decoder.
 func DecodeWhatsAppCreate(b []byte) (*latchkey.KeyCreate, int) {
-	c, err := decodeWhatsAppCreate(b)
-	if err != nil {
-		return nil, err.head().Status
-	}
-	return c, http.StatusOK
+	return withStatus(decodeWhatsAppCreate(b))
 }
 
 // DecodeMailForwardCreate is seed 000's create decoder, as of now.
 func DecodeMailForwardCreate(b []byte, now time.Time) (*latchkey.KeyCreate, int) {
 	m, err := parseMailForwardBody(b)
 	if err != nil {
-		return nil, err.head().Status
+		return withStatus[*latchkey.KeyCreate](nil, err)
 	}
 	c, _, err := decodeMailForwardCreate(m, now)
-	if err != nil {
-		return nil, err.head().Status
-	}
-	return c, http.StatusOK
+	return withStatus(c, err)
 }
 
 // FormToJSON is the form reader of seeds 000 and 001, with seed 001's kinds.
