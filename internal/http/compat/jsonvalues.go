@@ -46,6 +46,22 @@ func parseObject(b []byte) (map[string]json.RawMessage, error) {
 	return m, nil
 }
 
+// requireObject reads a body that must be one JSON object (seeds 001 and
+// 002): an empty body or another JSON value is refused with bad(notObject),
+// malformed JSON with bad(malformed), in the product's words.
+func requireObject[E replier](b []byte, bad func(string) E, notObject, malformed string) (map[string]json.RawMessage, replier) {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, bad(notObject)
+	}
+	m, err := parseObject(b)
+	if errors.Is(err, errNotObject) {
+		return nil, bad(notObject)
+	} else if err != nil {
+		return nil, bad(malformed)
+	}
+	return m, nil
+}
+
 // isNull reports whether a member's value is JSON null.
 func isNull(raw json.RawMessage) bool {
 	return string(bytes.TrimSpace(raw)) == "null"

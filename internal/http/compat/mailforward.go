@@ -86,13 +86,9 @@ func badMailForwardPatch(reason string) *mailForwardError {
 // string holding a NUL byte or invalid UTF-8 is answered as the product
 // answers a bad field.
 var mailForward = &surface{
-	name:     "seed000",
-	internal: func() replier { return mailForwardFail(http.StatusInternalServerError, "internal_error") },
-	unavailable: func(secs int) replier {
-		e := mailForwardFail(http.StatusServiceUnavailable, "service_unavailable")
-		e.RetryAfter = secs
-		return e
-	},
+	name:        "seed000",
+	internal:    func() replier { return mailForwardFail(http.StatusInternalServerError, "internal_error") },
+	unavailable: func(int) replier { return mailForwardFail(http.StatusServiceUnavailable, "service_unavailable") },
 	badMedia: func(*http.Request) replier {
 		return mailForwardFail(http.StatusUnsupportedMediaType, "unsupported_media_type")
 	},
@@ -101,6 +97,7 @@ var mailForward = &surface{
 	form:       map[string]formKind{"days": formInt},
 	tooLarge:   func() replier { return mailForwardFail(http.StatusRequestEntityTooLarge, "payload_too_large") },
 	unreadable: func() replier { return badMailForwardField("body") },
+	badID:      func() replier { return badMailForwardField("id") },
 }
 
 // mailForwardToken is a token as the product shows it. status is the token's
@@ -160,13 +157,9 @@ func nonEmpty(s string) *string {
 // handleMailForwardPatch is PATCH /api/admin/api-tokens/{id}: the checks
 // in the order the comment at the top of this file lists, then the update.
 func (s *Surfaces) handleMailForwardPatch(w http.ResponseWriter, r *http.Request) replier {
-	p, e := s.mailForwardPrincipal(r)
+	p, id, e := callerAndID(mailForward, r, s.mailForwardPrincipal)
 	if e != nil {
 		return e
-	}
-	id, ok := parseID(r.PathValue("id"))
-	if !ok {
-		return badMailForwardField("id")
 	}
 	m, e := decodeJSON(mailForward, w, r, parseMailForwardBody)
 	if e != nil {

@@ -112,13 +112,9 @@ func ptrTo[T any](v T) *T { return &v }
 // mailForwardTarget authenticates an admin and finds the token {id} names
 // in the account.
 func (s *Surfaces) mailForwardTarget(r *http.Request) (*auth.Principal, *latchkey.Key, replier) {
-	p, e := s.mailForwardPrincipal(r)
+	p, id, e := callerAndID(mailForward, r, s.mailForwardPrincipal)
 	if e != nil {
 		return nil, nil, e
-	}
-	id, ok := parseID(r.PathValue("id"))
-	if !ok {
-		return nil, nil, badMailForwardField("id")
 	}
 	k, err := s.Keys.FindKeyByID(actorContext(r, p), p.AccountID, id)
 	if e := s.outcome(mailForward, err, mailForwardNotFound(id), nil); e != nil {

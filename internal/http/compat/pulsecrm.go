@@ -2,7 +2,6 @@ package compat
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -62,11 +61,9 @@ func badPulseCRM(msg string) *pulseCRMError {
 var pulseCRM = &surface{
 	name:     "seed002",
 	internal: func() replier { return pulseCRMFail(http.StatusInternalServerError, "Internal server error", "") },
-	unavailable: func(secs int) replier {
-		e := pulseCRMFail(http.StatusServiceUnavailable, "Service Unavailable",
+	unavailable: func(int) replier {
+		return pulseCRMFail(http.StatusServiceUnavailable, "Service Unavailable",
 			"the service is temporarily unavailable; retry after the number of seconds in Retry-After")
-		e.RetryAfter = secs
-		return e
 	},
 	badMedia:  func(*http.Request) replier { return badPulseCRM("Content-Type must be application/json") },
 	badString: func(field, msg string) replier { return badPulseCRM(field + ": " + msg) },
@@ -74,6 +71,7 @@ var pulseCRM = &surface{
 		return pulseCRMFail(http.StatusRequestEntityTooLarge, "Payload Too Large", "the request body must be at most 64 KiB")
 	},
 	unreadable: func() replier { return badPulseCRM("could not read the request body") },
+	badID:      func() replier { return errPulseCRMNotFound }, // as the product: no such key
 }
 
 var errPulseCRMNotFound = pulseCRMFail(http.StatusNotFound, "API key not found", "")
@@ -81,13 +79,9 @@ var errPulseCRMNotFound = pulseCRMFail(http.StatusNotFound, "API key not found",
 // handlePulseCRMPatch is PATCH /apikeys/{id}: the checks in the order the
 // comment at the top of this file lists, then the update.
 func (s *Surfaces) handlePulseCRMPatch(w http.ResponseWriter, r *http.Request) replier {
-	p, e := s.pulseCRMPrincipal(r)
+	p, id, e := callerAndID(pulseCRM, r, s.pulseCRMPrincipal)
 	if e != nil {
 		return e
-	}
-	id, ok := parseID(r.PathValue("id"))
-	if !ok {
-		return errPulseCRMNotFound
 	}
 	u, e := decodeJSON(pulseCRM, w, r, decodePulseCRMInput)
 	if e != nil {
@@ -146,14 +140,10 @@ func pulseCRMInvalid(err error) replier {
 // decodePulseCRMInput turns a seed 002 body (ApiKeyInput) into a key update.
 // Unknown fields are ignored.
 func decodePulseCRMInput(b []byte) (*latchkey.KeyUpdate, replier) {
-	if strings.TrimSpace(string(b)) == "" {
-		return nil, badPulseCRM("the request body must be a JSON object with description and flatPermissionsList")
-	}
-	m, err := parseObject(b)
-	if errors.Is(err, errNotObject) {
-		return nil, badPulseCRM("the request body must be a JSON object with description and flatPermissionsList")
-	} else if err != nil {
-		return nil, badPulseCRM("the request body is not valid JSON")
+	m, e := requireObject(b, badPulseCRM, "the request body must be a JSON object with description and flatPermissionsList",
+		"the request body is not valid JSON")
+	if e != nil {
+		return nil, e
 	}
 	u := &latchkey.KeyUpdate{}
 	desc, e := pulseCRMRequired(m, "description", "a string", asString)

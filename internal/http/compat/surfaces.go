@@ -156,13 +156,14 @@ type handler func(w http.ResponseWriter, r *http.Request) replier
 type surface struct {
 	name        string                          // for the logs: "seed000" … "seed003"
 	internal    func() replier                  // 500
-	unavailable func(secs int) replier          // 503 with Retry-After
+	unavailable func(secs int) replier          // 503; failure sets Retry-After to secs
 	mediaOK     func(r *http.Request) bool      // nil: no Content-Type, a JSON one, or a form when form is set
 	badMedia    func(r *http.Request) replier   // a Content-Type mediaOK refuses
 	form        map[string]formKind             // nil: no form bodies; else each field's JSON kind
 	badString   func(field, msg string) replier // a NUL byte or invalid UTF-8
 	tooLarge    func() replier                  // a body over httpx.MaxBodyBytes
 	unreadable  func() replier                  // a body that could not be read
+	badID       func() replier                  // an {id} that is not a key id; nil where no route takes one
 }
 
 // guard returns a surface's route handler: it recovers a panic in h and
@@ -255,6 +256,21 @@ func callerAndBody[T any](sf *surface, w http.ResponseWriter, r *http.Request, w
 	return p, v, nil
 }
 
+// callerAndID authenticates the caller with who, then reads the key id in
+// the {id} path value (sf.badID when it is not one): the first steps of a
+// route on one key.
+func callerAndID(sf *surface, r *http.Request, who func(*http.Request) (*auth.Principal, replier)) (*auth.Principal, int64, replier) {
+	p, e := who(r)
+	if e != nil {
+		return nil, 0, e
+	}
+	id, ok := parseID(r.PathValue("id"))
+	if !ok {
+		return nil, 0, sf.badID()
+	}
+	return p, id, nil
+}
+
 // failure is the answer to an unexpected service error: 503 when the
 // store cannot be reached, else a logged 500. A call that failed because
 // its request's client went away (a write queued when it left) is logged
@@ -265,10 +281,25 @@ func (s *Surfaces) failure(sf *surface, err error) replier {
 		return sf.internal()
 	}
 	if secs, ok := s.unavailable(sf.name, err); ok {
-		return sf.unavailable(secs)
+		return retryAfter{sf.unavailable(secs), secs}
 	}
 	s.logInternal(sf.name, err)
 	return sf.internal()
+}
+
+// retryAfter is a surface's 503 with Retry-After set to the seconds
+// failure computed, so each product words its 503 and none can leave the
+// header out.
+type retryAfter struct {
+	replier
+	secs int
+}
+
+// head is the product's head with Retry-After set.
+func (a retryAfter) head() reply {
+	h := a.replier.head()
+	h.RetryAfter = a.secs
+	return h
 }
 
 // outcome maps a service call's error: nil for none, notFound for

@@ -2,6 +2,7 @@ package compat
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,20 +49,14 @@ func (s *Surfaces) handleUnleashExpiryPut(w http.ResponseWriter, r *http.Request
 	if f != nil {
 		return f
 	}
-	done := unleashStatus(http.StatusOK)
-	k, f := s.unleashFindToken(r, p, r.PathValue("token"), done,
-		"A root key cannot change its own expiry. Use another root key or the operator.")
-	if f != nil || k == nil {
-		return f
-	}
-	_, err := s.Keys.UpdateKey(actorContext(r, p), p.AccountID, k.ID, &latchkey.KeyUpdate{ExpiresAt: latchkey.Some(expiresAt)})
-	f = s.outcome(unleash, err, done, func(err error) replier { // not found: deleted meanwhile, as unknown
-		return unleashBadData(unleashDetail{Path: "expiresAt", Message: latchkey.ErrorMessage(err)})
-	})
-	if f == nil {
-		f = done
-	}
-	return f
+	return s.unleashChangeToken(r, p, r.PathValue("token"), "A root key cannot change its own expiry. Use another root key or the operator.",
+		func(ctx context.Context, k *latchkey.Key) error {
+			_, err := s.Keys.UpdateKey(ctx, p.AccountID, k.ID, &latchkey.KeyUpdate{ExpiresAt: latchkey.Some(expiresAt)})
+			return err
+		},
+		func(err error) replier {
+			return unleashBadData(unleashDetail{Path: "expiresAt", Message: latchkey.ErrorMessage(err)})
+		})
 }
 
 // unleashRootKeyGuard refuses what the native API refuses (see

@@ -129,10 +129,8 @@ var unleash = &surface{
 	name:     "seed003",
 	internal: func() replier { return unleashInternal() },
 	unavailable: func(secs int) replier {
-		f := newUnleashError(http.StatusServiceUnavailable, "ServiceUnavailableError",
+		return newUnleashError(http.StatusServiceUnavailable, "ServiceUnavailableError",
 			"Latchkey cannot complete the request right now. Try again in "+strconv.Itoa(secs)+" seconds.")
-		f.RetryAfter = secs
-		return f
 	},
 	// As Unleash: a request with a body must say it is JSON (no
 	// Content-Type is refused too); a request without a body is not

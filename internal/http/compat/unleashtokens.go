@@ -1,6 +1,7 @@
 package compat
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -214,32 +215,32 @@ func (s *Surfaces) handleUnleashDelete(w http.ResponseWriter, r *http.Request) r
 	if f != nil {
 		return f
 	}
+	return s.unleashChangeToken(r, p, r.PathValue("id"), "A root key cannot delete itself. Use another root key or the operator.",
+		func(ctx context.Context, k *latchkey.Key) error { return s.Keys.DeleteKey(ctx, p.AccountID, k.ID) }, nil)
+}
+
+// unleashChangeToken is the rest of every change to one token, in
+// Unleash's order: the token looked up by its secret in the caller's
+// account, the root-key guard (self is its answer to a root key acting on
+// itself), then change; invalid (nil: none) words an invalid-input error
+// of change. Every outcome but a refusal is 200 with no body, as Unleash
+// answers: an unknown token, or one deleted meanwhile, changes nothing.
+func (s *Surfaces) unleashChangeToken(r *http.Request, p *auth.Principal, token, self string,
+	change func(ctx context.Context, k *latchkey.Key) error, invalid func(error) replier) replier {
 	done := unleashStatus(http.StatusOK)
-	k, f := s.unleashFindToken(r, p, r.PathValue("id"), done,
-		"A root key cannot delete itself. Use another root key or the operator.")
-	if f != nil || k == nil {
-		return f
+	if !latchkey.CheckSecret(token) {
+		return done // not a secret: no such token
 	}
-	err := s.Keys.DeleteKey(actorContext(r, p), p.AccountID, k.ID)
+	ctx := actorContext(r, p)
+	k, err := s.Keys.FindKeyBySecret(ctx, p.AccountID, latchkey.HashSecret(token))
 	if f := s.outcome(unleash, err, done, nil); f != nil {
 		return f
 	}
-	return done
-}
-
-// unleashFindToken looks a token up by its secret in the caller's account
-// and applies the root-key guard (self is its answer to a root key acting
-// on itself). An unknown token is (nil, unknown).
-func (s *Surfaces) unleashFindToken(r *http.Request, p *auth.Principal, token string, unknown replier, self string) (*latchkey.Key, replier) {
-	if !latchkey.CheckSecret(token) {
-		return nil, unknown // not a secret: no such token
-	}
-	k, err := s.Keys.FindKeyBySecret(actorContext(r, p), p.AccountID, latchkey.HashSecret(token))
-	if f := s.outcome(unleash, err, unknown, nil); f != nil {
-		return nil, f
-	}
 	if f := unleashRootKeyGuard(p, k, self); f != nil {
-		return nil, f
+		return f
 	}
-	return k, nil
+	if f := s.outcome(unleash, change(ctx, k), done, invalid); f != nil {
+		return f
+	}
+	return done
 }

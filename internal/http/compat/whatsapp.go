@@ -2,7 +2,6 @@ package compat
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strings"
 
@@ -71,10 +70,8 @@ func badWhatsApp(detail string) *whatsAppError { return whatsAppFail(http.Status
 var whatsApp = &surface{
 	name:     "seed001",
 	internal: func() replier { return whatsAppFail(http.StatusInternalServerError, "Failed to update API key") },
-	unavailable: func(secs int) replier {
-		e := whatsAppFail(http.StatusServiceUnavailable, "Service temporarily unavailable; retry after the number of seconds in Retry-After")
-		e.RetryAfter = secs
-		return e
+	unavailable: func(int) replier {
+		return whatsAppFail(http.StatusServiceUnavailable, "Service temporarily unavailable; retry after the number of seconds in Retry-After")
 	},
 	badMedia: func(*http.Request) replier {
 		return badWhatsApp("Invalid request body: Content-Type must be application/json")
@@ -86,18 +83,15 @@ var whatsApp = &surface{
 		return whatsAppFail(http.StatusRequestEntityTooLarge, "Request body must be at most 64 KiB")
 	},
 	unreadable: func() replier { return badWhatsApp("Invalid request body") },
+	badID:      func() replier { return badWhatsApp("Invalid API key ID") },
 }
 
 // handleWhatsAppPatch is PATCH /admin/api-keys/{id}: the checks in the
 // order the comment at the top of this file lists, then the update.
 func (s *Surfaces) handleWhatsAppPatch(w http.ResponseWriter, r *http.Request) replier {
-	p, e := s.whatsAppPrincipal(r)
+	p, id, e := callerAndID(whatsApp, r, s.whatsAppPrincipal)
 	if e != nil {
 		return e
-	}
-	id, ok := parseID(r.PathValue("id"))
-	if !ok {
-		return badWhatsApp("Invalid API key ID")
 	}
 	ctx := actorContext(r, p)
 	notFound := whatsAppFail(http.StatusNotFound, "API key not found")
@@ -159,16 +153,7 @@ func whatsAppFieldError(err error) string {
 
 // whatsAppObject reads a body that must be one JSON object.
 func whatsAppObject(b []byte) (map[string]json.RawMessage, replier) {
-	if strings.TrimSpace(string(b)) == "" {
-		return nil, badWhatsApp("Invalid request body: expected a JSON object")
-	}
-	m, err := parseObject(b)
-	if errors.Is(err, errNotObject) {
-		return nil, badWhatsApp("Invalid request body: expected a JSON object")
-	} else if err != nil {
-		return nil, badWhatsApp("Invalid request body: malformed JSON")
-	}
-	return m, nil
+	return requireObject(b, badWhatsApp, "Invalid request body: expected a JSON object", "Invalid request body: malformed JSON")
 }
 
 // decodeWhatsAppPatch turns a seed 001 body into a key update. Unknown

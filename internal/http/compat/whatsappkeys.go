@@ -149,13 +149,9 @@ func (s *Surfaces) handleWhatsAppList(w http.ResponseWriter, r *http.Request) re
 
 // whatsAppTarget authenticates the operator and finds the key {id} names.
 func (s *Surfaces) whatsAppTarget(r *http.Request) (*auth.Principal, *latchkey.Key, replier) {
-	p, e := s.whatsAppPrincipal(r)
+	p, id, e := callerAndID(whatsApp, r, s.whatsAppPrincipal)
 	if e != nil {
 		return nil, nil, e
-	}
-	id, ok := parseID(r.PathValue("id"))
-	if !ok {
-		return nil, nil, badWhatsApp("Invalid API key ID")
 	}
 	notFound := whatsAppFail(http.StatusNotFound, "API key not found")
 	k, err := s.Keys.FindKeyByID(actorContext(r, p), p.AccountID, id)
