@@ -136,8 +136,21 @@ func setupLinkText(base, token string, until time.Time) string {
 		until.UTC().Format(time.RFC3339), setupLink(base, token))
 }
 
-// checkDataDir makes sure the first start's file can be written before
-// the store is bootstrapped: a root key created and never shown is lost.
+// checkFirstStartFile makes sure, before an empty store is bootstrapped,
+// that the first start's file can be written when stdout is not a
+// terminal: a root key created and never shown is lost. A store that has
+// an account is not bootstrapped, so nothing is checked.
+func checkFirstStartFile(ctx context.Context, stdout io.Writer, cfg Config, store *sqldb.Store) error {
+	if isTerminal(stdout) {
+		return nil
+	}
+	if accounts, err := store.FindAccounts(ctx); err == nil && len(accounts) > 0 {
+		return nil
+	}
+	return checkDataDir(cfg.dataDir())
+}
+
+// checkDataDir makes sure a file can be created in dir.
 func checkDataDir(dir string) error {
 	f, err := os.CreateTemp(dir, ".latchkey-check-*")
 	if err != nil {

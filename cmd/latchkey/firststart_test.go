@@ -124,6 +124,24 @@ func TestFirstStartToAFile(t *testing.T) {
 	}
 }
 
+// TestFirstStartNeedsItsFile refuses to bootstrap an empty store when the
+// first start's file cannot be written (the root key would be lost), and
+// does not mind the directory on a store set up before.
+func TestFirstStartNeedsItsFile(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "lk.db")
+	cfg := Config{DatabaseURL: db, DataDir: filepath.Join(dir, "missing")}
+	if _, err := startServer(t, cfg); err == nil || !strings.Contains(err.Error(), "LATCHKEY_DATA_DIR") {
+		t.Fatalf("first start with a data directory that does not exist: got %v, want a refusal naming LATCHKEY_DATA_DIR", err)
+	}
+	ts := MustStartServer(t, Config{DatabaseURL: db})
+	if ts.RootKey == "" {
+		t.Fatal("the store was bootstrapped by the refused start: its root key is lost")
+	}
+	ts.Stop()
+	MustStartServer(t, cfg) // set up: the missing directory does not matter
+}
+
 // TestFirstStartOnATerminal starts serve with stdout a terminal: the root
 // key and the link are printed there, and no file is written.
 func TestFirstStartOnATerminal(t *testing.T) {

@@ -93,10 +93,8 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	defer ln.Close()
-	if !isTerminal(stdout) {
-		if err := checkDataDir(cfg.dataDir()); err != nil {
-			return err
-		}
+	if err := checkFirstStartFile(ctx, stdout, cfg, store); err != nil {
+		return err
 	}
 	started := time.Now()
 	boot, err := store.Bootstrap(ctx)
