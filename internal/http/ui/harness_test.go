@@ -1,34 +1,27 @@
 package ui_test
 
 import (
-	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
-	"github.com/latchkey/latchkey"
-	lkhttp "github.com/latchkey/latchkey/internal/http"
-	"github.com/latchkey/latchkey/internal/http/auth"
-	"github.com/latchkey/latchkey/internal/http/compat"
-	"github.com/latchkey/latchkey/internal/http/ui"
 	"github.com/latchkey/latchkey/internal/inmem"
 	"github.com/latchkey/latchkey/internal/password"
 	"github.com/latchkey/latchkey/internal/sqldb"
+	"github.com/latchkey/latchkey/internal/testenv/httpstack"
 )
 
 // operatorSecret is the test server's LATCHKEY_ADMIN_SECRET.
 const operatorSecret = "operator secret for the ui tests"
 
-// site is a whole server, composed as serve composes it (SQLite store,
-// in-memory verifier, native API, seed surfaces and the UI), on a fresh
-// store whose setup link has not been used.
+// site is a whole server (httpstack: the native API, the seed surfaces
+// and the UI, wired as serve wires them) on a fresh SQLite store whose
+// setup link has not been used.
 type site struct {
 	URL        string
 	Store      *sqldb.Store
@@ -40,38 +33,14 @@ type site struct {
 // newSite starts a site for one test.
 func newSite(t *testing.T) *site {
 	t.Helper()
-	ctx := context.Background()
-	store, err := sqldb.Open(ctx, filepath.Join(t.TempDir(), "ui.db"), latchkey.SystemClock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if err := store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	boot, err := store.Bootstrap(ctx)
-	if err != nil || boot == nil {
-		t.Fatalf("bootstrap: %v, %v", boot, err)
-	}
-	logger := slog.New(slog.DiscardHandler)
-	verifier := inmem.NewVerifier(store, inmem.NewRateLimiter(), latchkey.SystemClock, logger)
-	t.Cleanup(store.Subscribe(verifier.Invalidate))
-	authn := &auth.Authenticator{
-		Verifier: verifier, Accounts: store, Users: store, Sessions: store,
-		Passwords:    &password.Hasher{Time: 1, MemoryKiB: 64, Threads: 1},
-		LoginLimiter: inmem.NewRateLimiter(),
-		SecretKey:    []byte("0123456789abcdef0123456789abcdef"),
+	st := httpstack.New(t, httpstack.SQLiteDSN(t), httpstack.Options{
 		AdminSecret:  operatorSecret,
-		Setup:        store,
-	}
-	api := &lkhttp.Server{Keys: store, Permissions: store, Audit: store, Accounts: store, Verifier: verifier, Users: store, Auth: authn, Logger: logger, UIPath: "/admin"}
-	api.Surfaces = []lkhttp.Surface{
-		&compat.Surfaces{Auth: authn, Keys: store, Logger: logger},
-		&ui.UI{Auth: authn, Keys: store, Permissions: store, Audit: store, Accounts: store, Users: store, Setup: store, Logger: logger},
-	}
-	srv := httptest.NewServer(api.Handler())
+		LoginLimiter: inmem.NewRateLimiter(),
+		Passwords:    &password.Hasher{Time: 1, MemoryKiB: 64, Threads: 1},
+	})
+	srv := httptest.NewServer(st.Handler)
 	t.Cleanup(srv.Close)
-	return &site{URL: srv.URL, Store: store, SetupToken: boot.SetupToken, RootKey: boot.Secret, Verifier: verifier}
+	return &site{URL: srv.URL, Store: st.Store, SetupToken: st.Boot.SetupToken, RootKey: st.Boot.Secret, Verifier: st.Verifier}
 }
 
 // browser is a cookie-keeping HTTP client that does not follow redirects,

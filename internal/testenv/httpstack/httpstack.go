@@ -1,9 +1,9 @@
-// Package httpstack serves the whole HTTP surface (the native API and the
-// seed surfaces) on a real store, migrated and bootstrapped, wired as
-// latchkey serve wires it. It is the fixture of the suites that drive
-// every route end to end: internal/http's and internal/http/compat's
-// (from their external test packages, so no import cycle). Only tests
-// import it.
+// Package httpstack serves the whole HTTP surface (the native API, the
+// seed surfaces and the web UI) on a real store, migrated and
+// bootstrapped, wired as latchkey serve wires it. It is the fixture of the
+// suites that drive every route end to end: internal/http's,
+// internal/http/compat's and internal/http/ui's (from their external test
+// packages, so no import cycle). Only tests import it.
 package httpstack
 
 import (
@@ -17,6 +17,7 @@ import (
 	lkhttp "github.com/latchkey/latchkey/internal/http"
 	"github.com/latchkey/latchkey/internal/http/auth"
 	"github.com/latchkey/latchkey/internal/http/compat"
+	"github.com/latchkey/latchkey/internal/http/ui"
 	"github.com/latchkey/latchkey/internal/inmem"
 	"github.com/latchkey/latchkey/internal/password"
 	"github.com/latchkey/latchkey/internal/sqldb"
@@ -29,13 +30,17 @@ type Options struct {
 	AdminSecret string
 	// LoginLimiter throttles sign-in; nil does not throttle it.
 	LoginLimiter latchkey.RateLimiter
+	// Passwords hashes passwords; nil is argon2id with production costs.
+	Passwords latchkey.PasswordHasher
 }
 
 // Stack is one server on one fresh store.
 type Stack struct {
-	Handler http.Handler
-	Logs    *testenv.Buffer // all the server logged, debug and up
-	Boot    *sqldb.Bootstrap
+	Handler  http.Handler
+	Logs     *testenv.Buffer // all the server logged, debug and up
+	Boot     *sqldb.Bootstrap
+	Store    *sqldb.Store
+	Verifier *inmem.Verifier // Flush writes its usage behind at once
 }
 
 // New serves everything on the store at dsn, which it migrates and
@@ -69,12 +74,18 @@ func New(tb testing.TB, dsn string, opts Options) *Stack {
 	verifier := inmem.NewVerifier(store, inmem.NewRateLimiter(), latchkey.SystemClock, logger)
 	tb.Cleanup(func() { verifier.Close(context.Background()) })
 	tb.Cleanup(store.Subscribe(verifier.Invalidate)) // a change is heard at once, as serve wires it
-	authn := &auth.Authenticator{Verifier: verifier, Accounts: store, Users: store, Sessions: store,
-		Passwords: password.New(), LoginLimiter: opts.LoginLimiter, SecretKey: secretKey, AdminSecret: opts.AdminSecret}
+	if opts.Passwords == nil {
+		opts.Passwords = password.New()
+	}
+	authn := &auth.Authenticator{Verifier: verifier, Accounts: store, Users: store, Sessions: store, Setup: store,
+		Passwords: opts.Passwords, LoginLimiter: opts.LoginLimiter, SecretKey: secretKey, AdminSecret: opts.AdminSecret}
 	api := &lkhttp.Server{Keys: store, Permissions: store, Audit: store, Accounts: store, Verifier: verifier,
-		Users: store, Auth: authn, Logger: logger}
-	api.Surfaces = []lkhttp.Surface{&compat.Surfaces{Auth: authn, Keys: store, Logger: logger}}
-	st.Handler = api.Handler()
+		Users: store, Auth: authn, Logger: logger, UIPath: "/admin"}
+	api.Surfaces = []lkhttp.Surface{
+		&compat.Surfaces{Auth: authn, Keys: store, Logger: logger},
+		&ui.UI{Auth: authn, Keys: store, Permissions: store, Audit: store, Accounts: store, Users: store, Setup: store, Logger: logger},
+	}
+	st.Handler, st.Store, st.Verifier = api.Handler(), store, verifier
 	return st
 }
 
