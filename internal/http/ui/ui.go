@@ -246,34 +246,36 @@ func cacheAssets(h http.Handler) http.Handler {
 	})
 }
 
+// errorStatus is the page status of each error the caller can act on;
+// any other error is an internal one.
+var errorStatus = map[string]int{
+	latchkey.ENOTFOUND:     http.StatusNotFound,
+	latchkey.EFORBIDDEN:    http.StatusForbidden,
+	latchkey.EINVALID:      http.StatusBadRequest,
+	latchkey.ECONFLICT:     http.StatusBadRequest,
+	latchkey.EUNAUTHORIZED: http.StatusUnauthorized,
+	latchkey.ERATELIMITED:  http.StatusTooManyRequests,
+	latchkey.EUNAVAILABLE:  http.StatusServiceUnavailable,
+}
+
 // errorPage answers a refused action or a failed lookup: a not-found or
 // forbidden error gets its status and a page saying so; an outage 503
 // with Retry-After; anything else that is not the caller's fault is an
 // internal error.
 func (u *UI) errorPage(w http.ResponseWriter, r *http.Request, p *page, err error) {
-	status := http.StatusInternalServerError
-	var le *latchkey.Error
-	switch latchkey.ErrorCode(err) {
-	case latchkey.ENOTFOUND:
-		status = http.StatusNotFound
-	case latchkey.EFORBIDDEN:
-		status = http.StatusForbidden
-	case latchkey.EINVALID, latchkey.ECONFLICT:
-		status = http.StatusBadRequest
-	case latchkey.EUNAUTHORIZED:
-		status = http.StatusUnauthorized
-	case latchkey.ERATELIMITED:
-		status = http.StatusTooManyRequests
-	case latchkey.EUNAVAILABLE:
-		status = http.StatusServiceUnavailable
+	code := latchkey.ErrorCode(err)
+	status, ok := errorStatus[code]
+	if !ok {
+		u.fail(w, r, err)
+		return
+	}
+	if code == latchkey.EUNAVAILABLE {
 		retry := 2
+		var le *latchkey.Error
 		if errors.As(err, &le) && le.RetryAfter > 0 {
 			retry = int((le.RetryAfter + time.Second - 1) / time.Second)
 		}
 		w.Header().Set("Retry-After", strconv.Itoa(retry))
-	default:
-		u.fail(w, r, err)
-		return
 	}
 	if p == nil {
 		p = &page{}
