@@ -254,7 +254,7 @@ func newHandler(cfg Config, store *sqldb.Store, d *deps, verifier *inmem.Verifie
 	}
 	api.Surfaces = []lkhttp.Surface{
 		&compat.Surfaces{Auth: authn, Keys: store, Logger: logger, Clock: clock},
-		&ui.UI{Auth: authn, Keys: store, Permissions: store, Audit: store, Accounts: store, Users: store, Setup: store, Logger: logger, Clock: clock},
+		&ui.UI{Auth: authn, Keys: store, Permissions: store, Audit: store, Accounts: store, Users: store, Logger: logger, Clock: clock},
 	}
 	return api.Handler()
 }

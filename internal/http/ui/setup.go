@@ -23,7 +23,7 @@ func (u *UI) setupPage(w http.ResponseWriter, r *http.Request) {
 	if n, err := u.Users.CountUsers(r.Context()); err != nil {
 		u.errorPage(w, r, nil, err)
 		return
-	} else if n > 0 || u.Setup == nil {
+	} else if n > 0 || u.Auth.Setup == nil {
 		d.Done = true
 		u.render(w, r, http.StatusOK, "setup", p)
 		return
@@ -47,7 +47,7 @@ func (u *UI) setupSubmit(w http.ResponseWriter, r *http.Request) {
 		u.render(w, r, http.StatusForbidden, "setup", p)
 		return
 	}
-	if u.Setup == nil {
+	if u.Auth.Setup == nil {
 		d.Done = true
 		u.render(w, r, http.StatusConflict, "setup", p)
 		return

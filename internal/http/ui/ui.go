@@ -47,16 +47,14 @@ var staticFS embed.FS
 // server's Surfaces (internal/http.Server.Surfaces).
 type UI struct {
 	// Auth signs users in and resolves their sessions; its SecretKey also
-	// seals the one-time secret shown after a create or a rotation.
+	// seals the one-time secret shown after a create or a rotation, and its
+	// Setup spends the setup link (nil: /setup says setup is done elsewhere).
 	Auth        *auth.Authenticator
 	Keys        latchkey.KeyService
 	Permissions latchkey.PermissionService
 	Audit       latchkey.AuditService
 	Accounts    latchkey.AccountService
 	Users       latchkey.UserService
-	// Setup spends the one-time setup link; nil answers /setup with a page
-	// saying setup is done elsewhere.
-	Setup latchkey.SetupService
 	// Logger receives internal errors; nil discards them.
 	Logger *slog.Logger
 	// Clock is "now" for statuses and the usage chart; nil is the wall clock.

@@ -83,7 +83,7 @@ func New(tb testing.TB, dsn string, opts Options) *Stack {
 		Users: store, Auth: authn, Logger: logger, UIPath: "/admin"}
 	api.Surfaces = []lkhttp.Surface{
 		&compat.Surfaces{Auth: authn, Keys: store, Logger: logger},
-		&ui.UI{Auth: authn, Keys: store, Permissions: store, Audit: store, Accounts: store, Users: store, Setup: store, Logger: logger},
+		&ui.UI{Auth: authn, Keys: store, Permissions: store, Audit: store, Accounts: store, Users: store, Logger: logger},
 	}
 	st.Handler, st.Store, st.Verifier = api.Handler(), store, verifier
 	return st
