@@ -27,8 +27,14 @@ import (
 // a variable number of placeholders would otherwise grow it without end);
 // past that, new texts run unprepared, as they did before.
 
-// maxStmts bounds the texts the cache prepares, per store.
-const maxStmts = 512
+// maxStmts bounds the texts the cache prepares, per store; texts longer
+// than maxStmtLen (the multi-row statements of a usage flush, whose row
+// count varies) are not cached at all, so neither the cache nor the
+// prepared statements on each connection grow large.
+const (
+	maxStmts   = 512
+	maxStmtLen = 4096
+)
 
 // stmtCache is the store's prepared statements and the texts waiting for
 // the preparer.
@@ -72,14 +78,14 @@ func (tx *Tx) lookup(q string) *sql.Stmt {
 // note records one more sighting of k; the second asks the preparer for
 // it. The caller holds c.mu.
 func (c *stmtCache) note(k stmtKey) {
-	if c.wake == nil || len(c.stmts)+len(c.want) >= maxStmts {
+	if c.wake == nil || len(k.q) > maxStmtLen || len(c.stmts)+len(c.want) >= maxStmts {
 		return
 	}
 	if !c.seen[k] {
 		if c.seen == nil {
 			c.seen = make(map[stmtKey]bool)
 		}
-		if len(c.seen) < 4*maxStmts {
+		if len(c.seen) < 2*maxStmts {
 			c.seen[k] = true
 		}
 		return
