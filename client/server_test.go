@@ -1,15 +1,11 @@
 package client_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -19,6 +15,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/client"
+	"github.com/latchkey/latchkey/internal/testenv/binary"
 )
 
 const operatorSecret = "operator-secret-for-tests"
@@ -33,40 +30,17 @@ func MustRealServer(tb testing.TB) string {
 		tb.Skip("starts the real server: not with -short")
 	}
 	dir := tb.TempDir()
-	bin := filepath.Join(dir, "latchkey")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/latchkey").CombinedOutput(); err != nil {
-		tb.Skipf("cmd/latchkey does not build, so the real-server test cannot run: %v\n%s", err, out)
+	bin, err := binary.Build(dir)
+	if err != nil {
+		tb.Skipf("cmd/latchkey does not build, so the real-server test cannot run: %v", err)
 	}
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), "LATCHKEY_LISTEN=127.0.0.1:0", "LATCHKEY_DATABASE_URL="+filepath.Join(dir, "lk.db"),
-		"LATCHKEY_ADMIN_SECRET="+operatorSecret, "LATCHKEY_REDIS_URL=", "LATCHKEY_TRUSTED_PROXIES=")
-	cmd.Dir = dir
-	stdout, err := cmd.StdoutPipe()
+	p, err := binary.Start(context.Background(), binary.Options{Bin: bin, Dir: dir, StartTimeout: 30 * time.Second,
+		Env: []string{"LATCHKEY_LISTEN=127.0.0.1:0", "LATCHKEY_DATABASE_URL=" + filepath.Join(dir, "lk.db"), "LATCHKEY_ADMIN_SECRET=" + operatorSecret}})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cmd.Stderr = io.Discard
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if _, rest, ok := strings.Cut(sc.Text(), "listening on "); ok {
-				found <- strings.Fields(rest)[0]
-			}
-		}
-		io.Copy(io.Discard, stdout)
-	}()
-	select {
-	case u := <-found:
-		return u
-	case <-time.After(30 * time.Second):
-		tb.Fatal("latchkey serve did not say where it listens within 30 s")
-	}
-	return ""
+	tb.Cleanup(p.Kill)
+	return p.URL
 }
 
 // result is a call's value and error, for must(call()).ok(t).

@@ -71,7 +71,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -80,6 +79,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/testenv/binary"
 )
 
 type config struct {
@@ -211,20 +212,17 @@ func run(ctx context.Context, c config) error {
 		defer os.RemoveAll(tmp)
 	}
 
-	root, err := moduleRoot(ctx)
-	if err != nil {
-		return err
-	}
 	logf("go %s, GOMAXPROCS %d, %d CPUs; conns %d, duration %s per target and scenario in %d rounds, warmup %s",
 		runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU(), c.conns, c.duration, c.rounds, c.warmup)
 	logf("load average at start: %s (the machine is shared: other processes compete for the same cores)", loadavg())
 	defer func() { logf("load average at end: %s", loadavg()) }()
-	lkBin, baseBin := filepath.Join(tmp, "latchkey"), filepath.Join(tmp, "baseline")
 	t0 := time.Now()
-	if err := runCmd(ctx, root, nil, "go", "build", "-o", lkBin, "./cmd/latchkey"); err != nil {
+	lkBin, err := binary.BuildPackage(ctx, tmp, "./cmd/latchkey")
+	if err != nil {
 		return err
 	}
-	if err := runCmd(ctx, root, nil, "go", "build", "-o", baseBin, "./bench/baseline"); err != nil {
+	baseBin, err := binary.BuildPackage(ctx, tmp, "./bench/baseline")
+	if err != nil {
 		return err
 	}
 	logf("built latchkey and baseline in %s", time.Since(t0).Round(time.Millisecond))
@@ -261,10 +259,10 @@ func run(ctx context.Context, c config) error {
 	if err != nil {
 		return err
 	}
-	if err := checkLoopback(base.addr); err != nil {
+	if err := checkLoopback(base.URL); err != nil {
 		return err
 	}
-	logf("baseline listening after %s at %s", base.startup.Round(time.Microsecond), base.addr)
+	logf("baseline listening after %s at %s", base.Startup.Round(time.Microsecond), base.URL)
 
 	scenarios := []scenario{{name: "hot", key: "hot"}, {name: "limited", key: "limited"}}
 	for _, n := range c.samples {
@@ -304,9 +302,9 @@ func run(ctx context.Context, c config) error {
 	// but its own process to measure.
 	yard := *first
 	yard.meters = nil
-	targets := []*target{newTarget("baseline", base.cmd.Process.Pid, base.addr, &yard, true)}
+	targets := []*target{newTarget("baseline", base.Pid(), base.URL, &yard, true)}
 	for _, in := range insts {
-		targets = append(targets, newTarget(in.spec.name, in.lk.cmd.Process.Pid, in.lk.addr, in, false))
+		targets = append(targets, newTarget(in.spec.name, in.lk.Pid(), in.lk.URL, in, false))
 	}
 	for _, t := range targets {
 		for _, sc := range scenarios {
@@ -345,11 +343,11 @@ func run(ctx context.Context, c config) error {
 
 	memAfter := make([]memory, len(insts))
 	for i, in := range insts {
-		if memAfter[i], err = readMemory(in.lk.cmd.Process.Pid); err != nil {
+		if memAfter[i], err = readMemory(in.lk.Pid()); err != nil {
 			return err
 		}
 	}
-	baseMem, _ := readMemory(base.cmd.Process.Pid)
+	baseMem, _ := readMemory(base.Pid())
 
 	fmt.Println()
 	fmt.Printf("== summary: conns %d, %s per target and scenario, %d rounds ==\n", c.conns, c.duration, c.rounds)
@@ -389,7 +387,7 @@ func run(ctx context.Context, c config) error {
 			fmt.Printf("%s: store of %d seeded keys (+ root, hot and limited keys), seeded in %s\n", in.spec.name, c.keys, in.seeded.elapsed.Round(time.Millisecond))
 		}
 		fmt.Printf("%s: latchkey start → listening line: %s (first start on an empty store: %s)\n",
-			in.spec.name, in.lk.startup.Round(time.Microsecond), in.firstStart.Round(time.Microsecond))
+			in.spec.name, in.lk.Startup.Round(time.Microsecond), in.firstStart.Round(time.Microsecond))
 		fmt.Printf("%s: latchkey memory after start: %s\n", in.spec.name, in.memStart)
 		fmt.Printf("%s: latchkey memory after load:  %s\n", in.spec.name, memAfter[i])
 	}
@@ -566,24 +564,4 @@ func checkLoopback(base string) error {
 		return fmt.Errorf("refusing to load %s: not a loopback address", base)
 	}
 	return nil
-}
-
-// moduleRoot is the directory of the latchkey module's go.mod.
-func moduleRoot(ctx context.Context) (string, error) {
-	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", fmt.Errorf("run this from inside the latchkey module")
-	}
-	b, err := os.ReadFile(gomod)
-	if err != nil {
-		return "", err
-	}
-	if !strings.Contains(string(b), "module github.com/latchkey/latchkey\n") {
-		return "", fmt.Errorf("%s is not the latchkey module", gomod)
-	}
-	return filepath.Dir(gomod), nil
 }

@@ -1,36 +1,28 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/testenv/binary"
 )
 
 // child is a server process started by the orchestrator. Every child is
 // registered in children and stopped by stopAll, which main defers; each
-// also gets SIGKILL from the kernel if the orchestrator dies (Pdeathsig).
+// also gets SIGKILL from the kernel if the orchestrator dies (see
+// internal/testenv/binary).
 type child struct {
-	name    string
-	cmd     *exec.Cmd
-	done    chan struct{} // closed when the process has exited
-	waitErr error
-
-	addr     string        // http://host:port from its listening line
-	startup  time.Duration // process start → listening line
-	rootKey  string        // latchkey's first-start root key, if printed
-	logPath  string        // its stderr
-	stopOnce sync.Once
+	name string
+	*binary.Proc
+	logPath string // its stderr
 }
 
 var (
@@ -38,150 +30,38 @@ var (
 	children   []*child
 )
 
-var listenRE = regexp.MustCompile(`listening on (http://\S+)`)
-
-// startChild runs bin with args and env (see childEnv), stderr to logPath,
-// and waits (up to 60s) for the line announcing its address. For latchkey
-// it also reads the root key of a first start (from the file whose path it
-// prints) and waits for the "Stop with Ctrl-C" line.
+// startChild runs bin with args and env (added to this process's
+// environment without its LATCHKEY_* settings), stderr to logPath, and
+// waits (up to 60s) for the line announcing its address; for latchkey
+// (latchkeyOutput) for its whole welcome, with a first start's root key.
 func startChild(ctx context.Context, name, bin string, args, env []string, logPath string, latchkeyOutput bool) (*child, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stderr = logf
-	cmd.Env = childEnv(env...)
-	// Own process group (a terminal's Ctrl-C reaches only the orchestrator,
-	// which then stops the child itself) and SIGKILL if we die first.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	stdout, err := cmd.StdoutPipe()
+	p, err := binary.Start(ctx, binary.Options{Bin: bin, Args: args, Env: env, Stderr: logf, AddressOnly: !latchkeyOutput})
 	if err != nil {
 		logf.Close()
-		return nil, err
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%s: %w; its log:\n%s", name, err, tail(logPath, 2000))
 	}
-	c := &child{name: name, cmd: cmd, done: make(chan struct{}), logPath: logPath}
-	t0 := time.Now()
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
+	go func() { <-p.Done(); logf.Close() }()
+	c := &child{name: name, Proc: p, logPath: logPath}
 	childrenMu.Lock()
 	children = append(children, c)
 	childrenMu.Unlock()
-
-	type ready struct {
-		addr, root string
-		at         time.Duration
-		err        error
-	}
-	readyc := make(chan ready, 1)
-	go func() {
-		br := bufio.NewReader(stdout)
-		var r ready
-		sent := false
-		for {
-			line, err := br.ReadString('\n')
-			if line != "" && !sent {
-				if r.addr == "" {
-					if m := listenRE.FindStringSubmatch(line); m != nil {
-						r.addr, r.at = m[1], time.Since(t0)
-						if !latchkeyOutput {
-							readyc <- r
-							sent = true
-						}
-					}
-				} else if t := strings.TrimSpace(line); strings.HasSuffix(t, string(filepath.Separator)+firstStartFile) {
-					// Stdout is a pipe: the root key is in the file it names.
-					if b, err := os.ReadFile(t); err == nil {
-						r.root = rootKeyIn(string(b))
-					}
-				} else if k := rootKeyIn(line); k != "" {
-					r.root = k
-				} else if strings.HasPrefix(line, "Stop with Ctrl-C") {
-					readyc <- r
-					sent = true
-				}
-			}
-			if err != nil {
-				if !sent {
-					r.err = fmt.Errorf("%s closed its output before it was ready", name)
-					readyc <- r
-				}
-				return
-			}
-		}
-	}()
-	go func() {
-		c.waitErr = cmd.Wait()
-		logf.Close()
-		close(c.done)
-	}()
-
-	timer := time.NewTimer(60 * time.Second)
-	defer timer.Stop()
-	select {
-	case r := <-readyc:
-		if r.err != nil {
-			c.stop()
-			return nil, fmt.Errorf("%w; its log:\n%s", r.err, tail(logPath, 2000))
-		}
-		c.addr, c.rootKey, c.startup = r.addr, r.root, r.at
-		return c, nil
-	case <-c.done:
-		return nil, fmt.Errorf("%s exited before it was ready (%v); its log:\n%s", name, c.waitErr, tail(logPath, 2000))
-	case <-timer.C:
-		c.stop()
-		return nil, fmt.Errorf("%s did not print its address within 60s", name)
-	case <-ctx.Done():
-		c.stop()
-		return nil, ctx.Err()
-	}
-}
-
-// firstStartFile is the file latchkey's first start writes its root key
-// to when its stdout is not a terminal (cmd/latchkey).
-const firstStartFile = "latchkey-first-start.txt"
-
-// rootKeyIn returns the root key in text: a line that holds only an lk_
-// secret.
-func rootKeyIn(text string) string {
-	for _, line := range strings.Split(text, "\n") {
-		if t := strings.TrimSpace(line); strings.HasPrefix(t, "lk_") && !strings.ContainsAny(t, " \t") {
-			return t
-		}
-	}
-	return ""
+	return c, nil
 }
 
 // stop sends SIGTERM (latchkey drains and flushes usage), waits up to 15s,
 // then kills the process group. It reports how the process ended.
 func (c *child) stop() error {
-	var err error
-	c.stopOnce.Do(func() {
-		pid := c.cmd.Process.Pid
-		select {
-		case <-c.done:
-		default:
-			_ = syscall.Kill(pid, syscall.SIGTERM)
-			select {
-			case <-c.done:
-			case <-time.After(15 * time.Second):
-				_ = syscall.Kill(-pid, syscall.SIGKILL)
-				<-c.done
-				err = fmt.Errorf("%s did not stop within 15s of SIGTERM; killed", c.name)
-			}
-		}
-		// The group too, in case the child left anything behind.
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		if err == nil && c.waitErr != nil {
-			var ee *exec.ExitError
-			if !errors.As(c.waitErr, &ee) || ee.ExitCode() != 0 {
-				err = fmt.Errorf("%s: %v", c.name, c.waitErr)
-			}
-		}
-	})
-	return err
+	if err := c.Proc.Stop(); err != nil {
+		return fmt.Errorf("%s: %w", c.name, err)
+	}
+	return nil
 }
 
 // stopAll stops every child still running.
@@ -226,20 +106,6 @@ func readMemory(pid int) (memory, error) {
 		}
 	}
 	return m, nil
-}
-
-// childEnv is this process's environment without any LATCHKEY_* setting
-// of the shell it runs in, plus extra ("NAME=value"): a server under test
-// gets only the settings the tool chose. Database and Redis URLs travel
-// this way rather than as flags, which show in ps.
-func childEnv(extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "LATCHKEY_") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, extra...)
 }
 
 // runCmd runs a short command (a build, a migration) and returns its error

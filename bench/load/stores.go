@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/testenv/binary"
 )
 
 // storeSpec is one latchkey configuration under test, named as in -stores:
@@ -134,7 +136,7 @@ func (h *harness) start(ctx context.Context, c config, spec storeSpec) (*instanc
 			}
 		}
 	})
-	if err := runCmd(ctx, h.tmp, childEnv(in.env...), h.lkBin, "migrate"); err != nil {
+	if err := runCmd(ctx, h.tmp, binary.Environ(in.env...), h.lkBin, "migrate"); err != nil {
 		return nil, err
 	}
 	args := []string{"serve", "--listen", h.listen}
@@ -144,15 +146,15 @@ func (h *harness) start(ctx context.Context, c config, spec storeSpec) (*instanc
 	if err != nil {
 		return nil, err
 	}
-	if lk.rootKey == "" {
+	if lk.RootKey == "" {
 		return nil, fmt.Errorf("%s: latchkey printed no root key on its first start", spec.name)
 	}
-	in.rootKey, in.firstStart = lk.rootKey, lk.startup
-	logf("%s: latchkey first start (empty store): listening after %s at %s", spec.name, lk.startup.Round(time.Microsecond), lk.addr)
-	if in.hot, err = createKey(ctx, lk.addr, in.rootKey, map[string]string{"name": "bench"}); err != nil {
+	in.rootKey, in.firstStart = lk.RootKey, lk.Startup
+	logf("%s: latchkey first start (empty store): listening after %s at %s", spec.name, lk.Startup.Round(time.Microsecond), lk.URL)
+	if in.hot, err = createKey(ctx, lk.URL, in.rootKey, map[string]string{"name": "bench"}); err != nil {
 		return nil, err
 	}
-	if in.limited, err = createKey(ctx, lk.addr, in.rootKey, limitedKey); err != nil {
+	if in.limited, err = createKey(ctx, lk.URL, in.rootKey, limitedKey); err != nil {
 		return nil, err
 	}
 
@@ -173,10 +175,10 @@ func (h *harness) start(ctx context.Context, c config, spec storeSpec) (*instanc
 		if lk, err = h.startLatchkey(ctx, in, args, file+"-2.log"); err != nil {
 			return nil, err
 		}
-		logf("%s: latchkey restart on %d+3 keys: listening after %s at %s", spec.name, c.keys, lk.startup.Round(time.Microsecond), lk.addr)
+		logf("%s: latchkey restart on %d+3 keys: listening after %s at %s", spec.name, c.keys, lk.Startup.Round(time.Microsecond), lk.URL)
 	}
 	time.Sleep(200 * time.Millisecond) // let start-up garbage settle before reading RSS
-	if in.memStart, err = readMemory(lk.cmd.Process.Pid); err != nil {
+	if in.memStart, err = readMemory(lk.Pid()); err != nil {
 		return nil, err
 	}
 	logf("%s: latchkey after start: %s", spec.name, in.memStart)
@@ -190,7 +192,7 @@ func (h *harness) startLatchkey(ctx context.Context, in *instance, args []string
 		return nil, err
 	}
 	in.lk = lk
-	if err := checkLoopback(lk.addr); err != nil {
+	if err := checkLoopback(lk.URL); err != nil {
 		return nil, err
 	}
 	return lk, nil

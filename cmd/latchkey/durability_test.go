@@ -1,104 +1,39 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
+	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/testenv/binary"
 )
 
 // MustBuildBinary builds cmd/latchkey into a temp dir and returns its path.
 func MustBuildBinary(tb testing.TB) string {
 	tb.Helper()
-	bin := filepath.Join(tb.TempDir(), "latchkey")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	bin, err := binary.Build(tb.TempDir())
 	if err != nil {
-		tb.Fatalf("go build: %v\n%s", err, out)
+		tb.Fatal(err)
 	}
 	return bin
 }
 
-// proc is a running latchkey binary.
-type proc struct {
-	cmd  *exec.Cmd
-	url  string
-	root string
-}
-
-// startBinary runs `latchkey serve` on port 0 and reads its welcome.
-func startBinary(tb testing.TB, bin, db string) *proc {
+// startBinary runs `latchkey serve` on port 0 on db and reads its welcome.
+func startBinary(tb testing.TB, bin, db string) *binary.Proc {
 	tb.Helper()
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--database-url", db, "--log-level", "warn")
-	cmd.Env = append(os.Environ(), "LATCHKEY_ADMIN_SECRET=")
-	stdout, err := cmd.StdoutPipe()
+	p, err := binary.Start(context.Background(), binary.Options{Bin: bin, Stderr: os.Stderr,
+		Args: []string{"serve", "--listen", "127.0.0.1:0", "--database-url", db, "--log-level", "warn"}})
 	if err != nil {
 		tb.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	p := &proc{cmd: cmd}
-	done := make(chan struct{})
-	go func() {
-		w := readWelcome(tb, bufio.NewScanner(stdout))
-		p.url, p.root = w.url, w.rootKey
-		close(done)
-		io.Copy(io.Discard, stdout)
-	}()
-	select {
-	case <-done:
-	case <-time.After(60 * time.Second):
-		cmd.Process.Kill()
-		tb.Fatal("binary did not start")
-	}
-	if p.url == "" {
-		cmd.Process.Kill()
-		tb.Fatal("binary printed no address")
 	}
 	return p
-}
-
-func (p *proc) kill() {
-	p.cmd.Process.Signal(syscall.SIGKILL)
-	p.cmd.Wait()
-}
-
-// request sends one JSON request; ok is false when no answer came back
-// (the process was killed mid-request).
-func request(client *http.Client, method, url, root string, body any, out any) (status int, ok bool) {
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, url, rd)
-	req.Header.Set("Authorization", "Bearer "+root)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, false
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, false
-	}
-	if out != nil {
-		json.Unmarshal(b, out)
-	}
-	return resp.StatusCode, true
 }
 
 // acked is what the server acknowledged for one key.
@@ -124,21 +59,21 @@ func TestDurabilityUnderSIGKILL(t *testing.T) {
 	for round := 0; round < 4; round++ {
 		p := startBinary(t, bin, db)
 		switch {
-		case round == 0 && p.root == "":
-			p.kill()
+		case round == 0 && p.RootKey == "":
+			p.Kill()
 			t.Fatal("first start printed no root key")
 		case round == 0:
-			root = p.root
-		case p.root != "":
-			p.kill()
+			root = p.RootKey
+		case p.RootKey != "":
+			p.Kill()
 			t.Fatalf("start %d printed a root key again; it is shown once, at the first start", round+1)
 		}
 		// ack sends one write and records it with record once the server
 		// acknowledged it with want; false ends the worker: no answer (the
 		// process was killed mid-request) or another status (reported).
 		ack := func(want int, method, path string, body, out any, record func()) bool {
-			st, ok := request(client, method, p.url+path, root, body, out)
-			if !ok {
+			st, _ := binary.Call(client, method, p.URL+path, root, body, out)
+			if st == 0 {
 				return false
 			}
 			if st != want {
@@ -179,13 +114,13 @@ func TestDurabilityUnderSIGKILL(t *testing.T) {
 			}(w)
 		}
 		time.Sleep(time.Duration(300+round*150) * time.Millisecond)
-		p.kill() // mid-write, no warning
+		p.Kill() // mid-write, no warning
 		close(stop)
 		wg.Wait()
 	}
 
 	p := startBinary(t, bin, db)
-	defer p.kill()
+	defer p.Kill()
 	mu.Lock()
 	defer mu.Unlock()
 	if len(state) < 8 {
@@ -196,8 +131,8 @@ func TestDurabilityUnderSIGKILL(t *testing.T) {
 			Name   string `json:"name"`
 			Status string `json:"status"`
 		}
-		st, ok := request(client, "GET", fmt.Sprintf("%s/v1/keys/%d", p.url, id), root, nil, &k)
-		if !ok || st != http.StatusOK {
+		st, _ := binary.Call(client, "GET", fmt.Sprintf("%s/v1/keys/%d", p.URL, id), root, nil, &k)
+		if st != http.StatusOK {
 			t.Errorf("key %d: got status %d after restart, want 200 (acknowledged create lost)", id, st)
 			continue
 		}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/testenv"
+	"github.com/latchkey/latchkey/internal/testenv/binary"
 )
 
 // testServer is a real latchkey server started in-process on port 0 on a
@@ -21,7 +21,7 @@ import (
 type testServer struct {
 	URL     string
 	RootKey string
-	first   *welcome        // what serve showed at its start
+	first   *binary.Welcome // what serve showed at its start
 	welcome []string        // the same lines (first.lines)
 	logs    *testenv.Buffer // the server's log output
 	issued  []string        // secrets the server returned, to look for in logs
@@ -68,15 +68,27 @@ func startServer(tb testing.TB, cfg Config) (*testServer, error) {
 		pw.Close()
 		ts.done <- err
 	}()
-	ready := make(chan struct{})
+	ready := make(chan error, 1)
 	go func() {
-		defer close(ready)
-		ts.first = readWelcome(tb, bufio.NewScanner(pr))
-		ts.URL, ts.RootKey, ts.welcome = ts.first.url, ts.first.rootKey, ts.first.lines
+		w, err := binary.ReadWelcome(pr)
+		ts.first = w
+		ts.URL, ts.RootKey, ts.welcome = w.URL, w.RootKey, w.Lines
 		go io.Copy(io.Discard, pr)
+		ready <- err
 	}()
 	select {
-	case <-ready:
+	case err := <-ready:
+		if err != nil {
+			// The welcome ended early (the server exited, and says why)
+			// or its file could not be read.
+			cancel()
+			select {
+			case exit := <-ts.done:
+				return nil, fmt.Errorf("server exited: %v (its welcome: %v)", exit, err)
+			case <-time.After(30 * time.Second):
+				return nil, fmt.Errorf("server did not stop after its welcome failed: %v", err)
+			}
+		}
 	case err := <-ts.done:
 		cancel()
 		return nil, fmt.Errorf("server exited: %v", err)

@@ -14,69 +14,16 @@ import (
 	"testing"
 
 	"github.com/latchkey/latchkey/internal/testenv"
+	"github.com/latchkey/latchkey/internal/testenv/binary"
 )
 
-// welcome is what one start of serve showed: the lines it printed up to
-// its stop hint and, when it wrote the first start's file, that file's
-// lines after them, with what the tests look for picked out.
-type welcome struct {
-	lines     []string
-	url       string // the listening address
-	rootKey   string // the first start's root key
-	setupLink string // the first start's setup link
-	file      string // the first start's file, when stdout was not a terminal
-}
-
-// readWelcome reads a start's stdout up to its stop hint. A line naming the
-// first start's file is followed by the file's lines.
-func readWelcome(tb testing.TB, sc *bufio.Scanner) *welcome {
-	tb.Helper()
-	w := &welcome{}
-	for sc.Scan() {
-		line := sc.Text()
-		w.add(line)
-		if p := strings.TrimSpace(line); strings.HasSuffix(p, string(filepath.Separator)+firstStartFile) {
-			w.file = p
-			b, err := os.ReadFile(p)
-			if err != nil {
-				tb.Errorf("the first start's file: %v", err)
-			}
-			for _, l := range strings.Split(string(b), "\n") {
-				w.add(l)
-			}
-		}
-		if strings.HasPrefix(line, stopHint) {
-			break
-		}
+// TestWelcomeAsTheHelperReadsIt keeps internal/testenv/binary, which
+// reads serve's welcome for the tests and benchmarks that run the real
+// binary, in step with what serve writes.
+func TestWelcomeAsTheHelperReadsIt(t *testing.T) {
+	if binary.FirstStartFile != firstStartFile || !strings.HasPrefix(stopHint, binary.StopHint) {
+		t.Errorf("binary.FirstStartFile %q and StopHint %q, want %q and a prefix of %q", binary.FirstStartFile, binary.StopHint, firstStartFile, stopHint)
 	}
-	return w
-}
-
-// add keeps one line, and what it names.
-func (w *welcome) add(line string) {
-	w.lines = append(w.lines, line)
-	if i := strings.Index(line, "listening on "); i >= 0 {
-		w.url = strings.Fields(line[i+len("listening on "):])[0]
-	}
-	f := strings.Fields(line)
-	switch {
-	case len(f) == 1 && strings.HasPrefix(f[0], "lk_"):
-		w.rootKey = f[0]
-	case len(f) == 1 && strings.Contains(f[0], "/setup?token="):
-		w.setupLink = f[0]
-	}
-}
-
-// printed is what the start wrote to stdout itself, without the file.
-func (w *welcome) printed() string {
-	var b strings.Builder
-	for _, l := range w.lines {
-		b.WriteString(l + "\n")
-		if strings.TrimSpace(l) == w.file && w.file != "" {
-			break
-		}
-	}
-	return b.String()
 }
 
 // TestFirstStartToAFile starts serve with stdout a pipe, as under a
@@ -88,22 +35,22 @@ func TestFirstStartToAFile(t *testing.T) {
 	dir := t.TempDir()
 	ts := MustStartServer(t, Config{DatabaseURL: filepath.Join(dir, "lk.db")})
 	w := ts.first
-	if w.file != filepath.Join(dir, firstStartFile) {
-		t.Fatalf("first start's file: got %q, want %q (beside the SQLite file)\n%s", w.file, filepath.Join(dir, firstStartFile), strings.Join(w.lines, "\n"))
+	if w.File != filepath.Join(dir, firstStartFile) {
+		t.Fatalf("first start's file: got %q, want %q (beside the SQLite file)\n%s", w.File, filepath.Join(dir, firstStartFile), strings.Join(w.Lines, "\n"))
 	}
-	st, err := os.Stat(w.file)
+	st, err := os.Stat(w.File)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st.Mode().Perm() != 0o600 {
 		t.Errorf("first start's file: got mode %04o, want 0600", st.Mode().Perm())
 	}
-	if w.rootKey == "" || !strings.HasPrefix(w.setupLink, ts.URL+"/setup?token=") {
-		t.Fatalf("the file holds root key %q and link %q, want both", w.rootKey, w.setupLink)
+	if w.RootKey == "" || !strings.HasPrefix(w.SetupLink, ts.URL+"/setup?token=") {
+		t.Fatalf("the file holds root key %q and link %q, want both", w.RootKey, w.SetupLink)
 	}
-	token := strings.TrimPrefix(w.setupLink, ts.URL+"/setup?token=")
-	for name, out := range map[string]string{"stdout": w.printed(), "the log": ts.logs.String()} {
-		if strings.Contains(out, w.rootKey) || strings.Contains(out, token) {
+	token := strings.TrimPrefix(w.SetupLink, ts.URL+"/setup?token=")
+	for name, out := range map[string]string{"stdout": w.Printed(), "the log": ts.logs.String()} {
+		if strings.Contains(out, w.RootKey) || strings.Contains(out, token) {
 			t.Errorf("%s holds the root key or the setup token:\n%s", name, out)
 		}
 	}
@@ -118,8 +65,8 @@ func TestFirstStartToAFile(t *testing.T) {
 
 	ts.Stop()
 	again := MustStartServer(t, Config{DatabaseURL: filepath.Join(dir, "lk.db")})
-	out := strings.Join(again.first.lines, "\n")
-	if again.first.rootKey != "" || again.first.file != "" || !strings.Contains(out, "set up before") || !strings.Contains(out, "latchkey setup-link") {
+	out := strings.Join(again.first.Lines, "\n")
+	if again.first.RootKey != "" || again.first.File != "" || !strings.Contains(out, "set up before") || !strings.Contains(out, "latchkey setup-link") {
 		t.Errorf("second start: got\n%s\nwant no secret, that the store was set up before, and how to get a new link", out)
 	}
 }
@@ -153,10 +100,13 @@ func TestFirstStartOnATerminal(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, cfg, tty, io.Discard) }()
 	defer func() { cancel(); <-done }()
-	w := readWelcome(t, bufio.NewScanner(master))
+	w, err := binary.ReadWelcome(master)
+	if err != nil {
+		t.Error(err)
+	}
 	go io.Copy(io.Discard, master)
-	if w.rootKey == "" || !strings.Contains(w.setupLink, "/setup?token=") || w.file != "" {
-		t.Fatalf("on a terminal: got root key %q, link %q, file %q, want the first two printed and no file\n%s", w.rootKey, w.setupLink, w.file, strings.Join(w.lines, "\n"))
+	if w.RootKey == "" || !strings.Contains(w.SetupLink, "/setup?token=") || w.File != "" {
+		t.Fatalf("on a terminal: got root key %q, link %q, file %q, want the first two printed and no file\n%s", w.RootKey, w.SetupLink, w.File, strings.Join(w.Lines, "\n"))
 	}
 	if _, err := os.Stat(filepath.Join(dir, firstStartFile)); !os.IsNotExist(err) {
 		t.Errorf("a file was written beside the terminal's output: %v", err)
@@ -206,8 +156,8 @@ func TestConcurrentFirstStarts(t *testing.T) {
 			}
 			booted := 0
 			for _, ts := range starts {
-				switch out := strings.Join(ts.first.lines, "\n"); {
-				case ts.first.file != "":
+				switch out := strings.Join(ts.first.Lines, "\n"); {
+				case ts.first.File != "":
 					booted++
 				case !strings.Contains(out, "set up before"):
 					t.Errorf("a start that did not bootstrap printed\n%s\nwant that the store was set up before", out)
@@ -240,14 +190,14 @@ func TestSetupLinkCommand(t *testing.T) {
 		t.Errorf("setup link's file: got mode %04o, want 0600", st.Mode().Perm())
 	}
 	b, _ := os.ReadFile(path)
-	w := &welcome{}
+	w := &binary.Welcome{}
 	for _, l := range strings.Split(string(b), "\n") {
-		w.add(l)
+		w.Add(l)
 	}
-	if !strings.HasPrefix(w.setupLink, ts.URL+"/setup?token=") {
+	if !strings.HasPrefix(w.SetupLink, ts.URL+"/setup?token=") {
 		t.Fatalf("setup link's file holds\n%s\nwant a link to %s/setup", b, ts.URL)
 	}
-	if r := (testenv.HTTP{URL: ts.URL}).Do(t, "GET", strings.TrimPrefix(w.setupLink, ts.URL), nil); r.Status != http.StatusOK {
+	if r := (testenv.HTTP{URL: ts.URL}).Do(t, "GET", strings.TrimPrefix(w.SetupLink, ts.URL), nil); r.Status != http.StatusOK {
 		t.Errorf("GET the new link: got %d, want 200", r.Status)
 	}
 

@@ -1,26 +1,25 @@
 package faults
 
 import (
-	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/testenv"
+	"github.com/latchkey/latchkey/internal/testenv/binary"
 )
 
 // The suite's harness: the latchkey binary built once, a fresh PostgreSQL
@@ -28,9 +27,9 @@ import (
 // reaching PostgreSQL and Redis through its own Proxy), HTTP helpers, and
 // a ledger that counts wrong VALID answers and acknowledged writes lost.
 
-// binary is the latchkey binary TestMain built ("" when the suite's
+// bin is the latchkey binary TestMain built ("" when the suite's
 // services are not configured, so every cluster test skips or fails).
-var binary string
+var bin string
 
 // Tallies over the whole run, printed by TestMain.
 var (
@@ -65,9 +64,9 @@ func TestMain(m *testing.M) {
 		if b := os.Getenv("LATCHKEY_FAULTS_BINARY"); b != "" {
 			// A binary built elsewhere, e.g. from an older commit, to see
 			// what the suite finds in it.
-			binary = b
+			bin = b
 		} else {
-			binary, err = buildBinary(tmp)
+			bin, err = binary.Build(tmp)
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "faults: build latchkey:", err)
@@ -76,7 +75,7 @@ func TestMain(m *testing.M) {
 		}
 	}
 	code := m.Run()
-	if binary != "" {
+	if bin != "" {
 		fmt.Printf("faults: %d verifications, %d acknowledged writes checked; wrong VALID answers: %d, acknowledged writes lost: %d\n",
 			totalVerifies.Load(), totalWrites.Load(), totalWrongValid.Load(), totalLost.Load())
 	}
@@ -86,31 +85,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// buildBinary runs go build ./cmd/latchkey from the module root into dir.
-func buildBinary(dir string) (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", fmt.Errorf("not inside a module")
-	}
-	bin := filepath.Join(dir, "latchkey")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/latchkey")
-	cmd.Dir = filepath.Dir(gomod)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("%w\n%s", err, out)
-	}
-	return bin, nil
-}
-
 // MustServices returns the PostgreSQL and Redis URLs of the suite. It
 // skips the test when either is unset, and fails it under CI=true.
 func MustServices(tb testing.TB) (pgURL, redisURL string) {
 	tb.Helper()
 	pgURL, redisURL = testenv.PostgresURL(tb), testenv.RedisURL(tb)
-	if binary == "" {
+	if bin == "" {
 		tb.Fatal("the latchkey binary was not built")
 	}
 	return pgURL, redisURL
@@ -145,39 +125,31 @@ func viaProxy(tb testing.TB, raw, addr string) string {
 type instance struct {
 	n      int // 1, 2 or 3
 	URL    string
-	cmd    *exec.Cmd
+	proc   *binary.Proc
 	stderr *testenv.Buffer
 	client *http.Client
-	exited chan struct{}
 }
 
 // MustStart starts `latchkey serve` on 127.0.0.1:0 with env (LATCHKEY_*
-// variables of the test process are not passed on) and waits for the
-// line that says where it listens. The process is stopped when the test
-// ends, and its log is shown if the test failed.
+// variables of the test process are not passed on) and waits for its
+// welcome. The process is stopped when the test ends, and its log is
+// shown if the test failed.
 func MustStart(tb testing.TB, n int, env map[string]string) *instance {
 	tb.Helper()
-	cmd := exec.Command(binary, "serve")
-	cmd.Dir = tb.TempDir() // whatever the server writes next to itself stays out of the repo
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "LATCHKEY_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
 	env["LATCHKEY_LISTEN"] = "127.0.0.1:0"
+	var kvs []string
 	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
+		kvs = append(kvs, k+"="+v)
 	}
-	in := &instance{n: n, cmd: cmd, stderr: &testenv.Buffer{}, exited: make(chan struct{})}
-	cmd.Stderr = in.stderr
-	stdout, err := cmd.StdoutPipe()
+	in := &instance{n: n, stderr: &testenv.Buffer{}}
+	// Dir: whatever the server writes next to itself (the first start's
+	// file with its root key) stays out of the repo.
+	p, err := binary.Start(context.Background(), binary.Options{Bin: bin, Env: kvs, Dir: tb.TempDir(), Stderr: in.stderr,
+		StartTimeout: 30 * time.Second, StopTimeout: 3 * time.Second})
 	if err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("instance %d: %v:\n%s", n, err, in.stderr.String())
 	}
-	if err := cmd.Start(); err != nil {
-		tb.Fatalf("start instance %d: %v", n, err)
-	}
-	go func() { cmd.Wait(); close(in.exited) }()
+	in.proc, in.URL = p, p.URL
 	tb.Cleanup(func() {
 		if d, killed := in.stop(); killed {
 			tb.Logf("instance %d did not stop %v after SIGTERM: killed; its log ends:\n%s", n, d.Round(time.Millisecond), tail(in.stderr.String(), 2<<10))
@@ -186,29 +158,6 @@ func MustStart(tb testing.TB, n int, env map[string]string) *instance {
 			tb.Logf("--- instance %d log ---\n%s", n, tail(in.stderr.String(), 16<<10))
 		}
 	})
-	addr := make(chan string, 1)
-	go func() {
-		// The welcome text holds the first start's root key: it is read
-		// for the address only, and thrown away.
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			line := sc.Text()
-			if i := strings.Index(line, "listening on "); i >= 0 {
-				if f := strings.Fields(line[i+len("listening on "):]); len(f) > 0 {
-					addr <- f[0]
-					break
-				}
-			}
-		}
-		io.Copy(io.Discard, stdout)
-	}()
-	select {
-	case in.URL = <-addr:
-	case <-in.exited:
-		tb.Fatalf("instance %d exited before listening:\n%s", n, in.stderr.String())
-	case <-time.After(30 * time.Second):
-		tb.Fatalf("instance %d printed no address in 30 s:\n%s", n, in.stderr.String())
-	}
 	in.client = &http.Client{
 		Timeout:   clientTimeout,
 		Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true},
@@ -220,14 +169,7 @@ func MustStart(tb testing.TB, n int, env map[string]string) *instance {
 // it; it reports how long it waited and whether it killed.
 func (in *instance) stop() (waited time.Duration, killed bool) {
 	start := time.Now()
-	in.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-in.exited:
-	case <-time.After(3 * time.Second):
-		in.cmd.Process.Kill()
-		<-in.exited
-		killed = true
-	}
+	killed = errors.Is(in.proc.Stop(), binary.ErrKilled)
 	if in.client != nil {
 		in.client.CloseIdleConnections()
 	}
