@@ -117,6 +117,20 @@ func auditHome(ctx context.Context, tx *Tx, action, targetType string, target an
 // context's actor. keyID (0 for none) links the event to a key for
 // AuditFilter.KeyID. The caller must keep secrets and hashes out of Changes.
 func insertAuditEvent(ctx context.Context, tx *Tx, e *latchkey.AuditEvent, keyID int64) error {
+	q, args, err := auditInsert(ctx, tx, e, keyID)
+	if err != nil {
+		return err
+	}
+	if err := tx.queryRow(ctx, q+` RETURNING id`, args...).Scan(&e.ID); err != nil {
+		return fmt.Errorf("insert audit event: %w", err)
+	}
+	return nil
+}
+
+// auditInsert stamps e as insertAuditEvent does and returns the INSERT
+// that appends it (without RETURNING) and its arguments, for a caller
+// that sends it in one statement with another (updateKey on PostgreSQL).
+func auditInsert(ctx context.Context, tx *Tx, e *latchkey.AuditEvent, keyID int64) (string, []any, error) {
 	actor := latchkey.ActorFromContext(ctx)
 	e.Time, e.ActorKind, e.ActorID, e.IP, e.UserAgent = tx.now, actor.Kind, actor.ID, actor.IP, actor.UserAgent
 	if e.Changes == nil {
@@ -124,23 +138,20 @@ func insertAuditEvent(ctx context.Context, tx *Tx, e *latchkey.AuditEvent, keyID
 	}
 	changes, err := json.Marshal(e.Changes)
 	if err != nil {
-		return fmt.Errorf("encode audit changes: %w", err)
+		return "", nil, fmt.Errorf("encode audit changes: %w", err)
 	}
 	var key any
 	if keyID != 0 {
 		key = keyID
 	}
-	err = tx.queryRow(ctx, `
-		INSERT INTO audit_events (account_id, time, actor_kind, actor_id, action, target_type, target_id, key_id, changes, ip, user_agent)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		RETURNING id`,
-		e.AccountID, micros(e.Time), string(e.ActorKind), e.ActorID, e.Action, e.TargetType, e.TargetID, key,
-		string(changes), e.IP, e.UserAgent).Scan(&e.ID)
-	if err != nil {
-		return fmt.Errorf("insert audit event: %w", err)
-	}
-	return nil
+	return auditInsertQuery, []any{e.AccountID, micros(e.Time), string(e.ActorKind), e.ActorID, e.Action, e.TargetType,
+		e.TargetID, key, string(changes), e.IP, e.UserAgent}, nil
 }
+
+// auditInsertQuery appends one audit event.
+const auditInsertQuery = `
+		INSERT INTO audit_events (account_id, time, actor_kind, actor_id, action, target_type, target_id, key_id, changes, ip, user_agent)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // diffFields returns the before → after change of every field whose JSON
 // differs. A nil map stands for "did not exist".

@@ -177,23 +177,36 @@ func updateKey(ctx context.Context, tx *Tx, accountID, id int64, u *latchkey.Key
 		return before, nil
 	}
 	after.UpdatedAt = now
-	args := append(keyMutableArgs(&after), micros(after.UpdatedAt), id, accountID)
-	if _, err := tx.exec(ctx, `UPDATE keys SET `+keyMutableSet+`, updated_at = ? WHERE id = ? AND account_id = ?`, args...); err != nil {
-		return nil, fmt.Errorf("update key: %w", err)
-	}
 	if _, ok := changes["permissions"]; ok {
 		if err := setKeyPermissions(ctx, tx, &after, after.Permissions); err != nil {
 			return nil, err
 		}
 	}
-	if err := insertAuditEvent(ctx, tx, &latchkey.AuditEvent{
+	update := `UPDATE keys SET ` + keyMutableSet + `, updated_at = ? WHERE id = ? AND account_id = ?`
+	args := append(keyMutableArgs(&after), micros(after.UpdatedAt), id, accountID)
+	event := &latchkey.AuditEvent{
 		AccountID:  accountID,
 		Action:     action,
 		TargetType: "key",
 		TargetID:   strconv.FormatInt(id, 10),
 		Changes:    changes,
-	}, id); err != nil {
-		return nil, err
+	}
+	if tx.store.dialect == postgresDialect {
+		// The update and its audit row in one statement: one round trip.
+		audit, auditArgs, err := auditInsert(ctx, tx, event, id)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := tx.exec(ctx, `WITH u AS (`+update+`)`+audit, append(args, auditArgs...)...); err != nil {
+			return nil, fmt.Errorf("update key: %w", err)
+		}
+	} else {
+		if _, err := tx.exec(ctx, update, args...); err != nil {
+			return nil, fmt.Errorf("update key: %w", err)
+		}
+		if err := insertAuditEvent(ctx, tx, event, id); err != nil {
+			return nil, err
+		}
 	}
 	if err := tx.keyChanged(ctx, accountID, id); err != nil {
 		return nil, err
