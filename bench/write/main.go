@@ -27,15 +27,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -48,10 +45,11 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/latchkey/latchkey/internal/testenv/binary"
 )
 
 type config struct {
@@ -90,11 +88,8 @@ func main() {
 	check(err)
 	defer os.RemoveAll(tmp)
 	if bins == "" {
-		bin := filepath.Join(tmp, "latchkey")
-		out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/latchkey/latchkey/cmd/latchkey").CombinedOutput()
-		if err != nil {
-			fatalf("go build: %v\n%s", err, out)
-		}
+		bin, err := binary.BuildPackage(ctx, tmp, "./cmd/latchkey")
+		check(err)
 		c.bins = []target{{"this", bin}}
 	} else {
 		for _, b := range strings.Split(bins, ",") {
@@ -201,17 +196,27 @@ func runOne(ctx context.Context, c config, b target, store, tmp string, pg *sql.
 	default:
 		return result{}, fmt.Errorf("unknown store %q", store)
 	}
-	srv, err := startServe(ctx, c, b.path, dsn, filepath.Join(tmp, b.label+"-"+store+".log"))
+	logPath := filepath.Join(tmp, b.label+"-"+store+".log")
+	logf, err := os.Create(logPath)
 	if err != nil {
 		return result{}, err
 	}
-	defer srv.stop()
+	defer logf.Close()
+	srv, err := binary.Start(ctx, binary.Options{Bin: b.path, Env: c.env, Stderr: logf,
+		Args: []string{"serve", "--listen", "127.0.0.1:0", "--database-url", dsn, "--log-level", "warn"}})
+	if err != nil {
+		return result{}, err
+	}
+	defer srv.Stop()
+	if srv.RootKey == "" {
+		return result{}, fmt.Errorf("latchkey printed no root key on its first start; see %s", logPath)
+	}
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 		MaxIdleConns: c.conns, MaxIdleConnsPerHost: c.conns, IdleConnTimeout: time.Minute}}
 	ids := make([]int64, c.keys)
 	for i := range ids {
 		var k struct{ ID int64 }
-		st, err := send(client, "POST", srv.url+"/v1/keys", srv.root, fmt.Sprintf(`{"name":"k%d"}`, i), &k)
+		st, err := binary.Call(client, "POST", srv.URL+"/v1/keys", srv.RootKey, map[string]string{"name": fmt.Sprint("k", i)}, &k)
 		if err != nil || st != http.StatusCreated {
 			return result{}, fmt.Errorf("create key: %d %v", st, err)
 		}
@@ -233,8 +238,8 @@ func runOne(ctx context.Context, c config, b target, store, tmp string, pg *sql.
 					n := seq.Add(1)
 					id := ids[int(n)%len(ids)]
 					t0 := time.Now()
-					st, err := send(client, "PATCH", fmt.Sprintf("%s/v1/keys/%d", srv.url, id), srv.root,
-						fmt.Sprintf(`{"name":"n%d"}`, n), nil)
+					st, err := binary.Call(client, "PATCH", fmt.Sprintf("%s/v1/keys/%d", srv.URL, id), srv.RootKey,
+						map[string]string{"name": fmt.Sprint("n", n)}, nil)
 					if err != nil || st != http.StatusOK {
 						errs.Add(1)
 						continue
@@ -250,15 +255,15 @@ func runOne(ctx context.Context, c config, b target, store, tmp string, pg *sql.
 		return all, errs.Load()
 	}
 	load(c.warmup)
-	lk0 := procCPU(srv.pid)
+	lk0 := procCPU(srv.Pid())
 	pg0 := pgCPU(ctx, pg, schema)
 	t0 := time.Now()
 	lat, errs := load(c.duration)
 	el := time.Since(t0)
-	lk1 := procCPU(srv.pid)
+	lk1 := procCPU(srv.Pid())
 	pg1 := pgCPU(ctx, pg, schema)
 	if len(lat) == 0 {
-		return result{}, fmt.Errorf("no request succeeded (%d errors); see %s", errs, srv.log)
+		return result{}, fmt.Errorf("no request succeeded (%d errors); see %s", errs, logPath)
 	}
 	slices.Sort(lat)
 	n := float64(len(lat))
@@ -270,128 +275,6 @@ func runOne(ctx context.Context, c config, b target, store, tmp string, pg *sql.
 		cpuLK:  float64((lk1 - lk0).Microseconds()) / n,
 		cpuPG:  float64((pg1 - pg0).Microseconds()) / n,
 	}, nil
-}
-
-// server is a running `latchkey serve`.
-type server struct {
-	cmd            *exec.Cmd
-	pid            int
-	url, root, log string
-	done           chan struct{}
-}
-
-var listenRE = regexp.MustCompile(`listening on (http://\S+)`)
-
-func startServe(ctx context.Context, c config, bin, dsn, logPath string) (*server, error) {
-	logf, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--database-url", dsn, "--log-level", "warn")
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "LATCHKEY_") {
-			env = append(env, kv)
-		}
-	}
-	cmd.Env = append(env, c.env...)
-	cmd.Stderr = logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	s := &server{cmd: cmd, pid: cmd.Process.Pid, log: logPath, done: make(chan struct{})}
-	ready := make(chan struct{})
-	go func() {
-		br := bufio.NewScanner(stdout)
-		sent := false
-		for br.Scan() {
-			line := br.Text()
-			if m := listenRE.FindStringSubmatch(line); m != nil {
-				s.url = m[1]
-			} else if t := strings.TrimSpace(line); strings.HasPrefix(t, "lk_") && !strings.ContainsAny(t, " \t") {
-				s.root = t
-			} else if strings.HasSuffix(t, "first-start.txt") && !strings.ContainsAny(t, " \t") {
-				s.root = rootKeyFromFile(t) // newer binaries write it to a file
-			} else if strings.HasPrefix(line, "Stop with Ctrl-C") && !sent {
-				close(ready)
-				sent = true
-			}
-		}
-		if !sent {
-			close(ready)
-		}
-	}()
-	go func() { cmd.Wait(); logf.Close(); close(s.done) }()
-	select {
-	case <-ready:
-	case <-time.After(60 * time.Second):
-	case <-ctx.Done():
-	}
-	if s.url == "" || s.root == "" {
-		s.stop()
-		return nil, fmt.Errorf("latchkey did not start (no address or root key); see %s", logPath)
-	}
-	return s, nil
-}
-
-func (s *server) stop() {
-	select {
-	case <-s.done:
-		return
-	default:
-	}
-	syscall.Kill(s.pid, syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(15 * time.Second):
-		syscall.Kill(-s.pid, syscall.SIGKILL)
-		<-s.done
-	}
-}
-
-func send(client *http.Client, method, u, root, body string, out any) (int, error) {
-	req, err := http.NewRequest(method, u, strings.NewReader(body))
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Authorization", "Bearer "+root)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, err
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			return resp.StatusCode, err
-		}
-	}
-	return resp.StatusCode, nil
-}
-
-// rootKeyFromFile reads the root key from the file a first start writes it
-// to, and removes the file.
-func rootKeyFromFile(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	os.Remove(path)
-	for _, line := range strings.Split(string(b), "\n") {
-		if t := strings.TrimSpace(line); strings.HasPrefix(t, "lk_") && !strings.ContainsAny(t, " \t") {
-			return t
-		}
-	}
-	return ""
 }
 
 // procCPU is a process's user + system time, from /proc/PID/stat.

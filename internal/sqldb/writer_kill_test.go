@@ -1,22 +1,17 @@
 package sqldb
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/testenv/binary"
 )
 
 // TestGroupCommitSurvivesSIGKILL drives the real binary with 32 concurrent
@@ -28,9 +23,9 @@ func TestGroupCommitSurvivesSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills the real binary; skipped with -short")
 	}
-	bin := filepath.Join(t.TempDir(), "latchkey")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/latchkey/latchkey/cmd/latchkey").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	bin, err := binary.Build(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
 	}
 	db := filepath.Join(t.TempDir(), "kill.db")
 	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
@@ -39,17 +34,22 @@ func TestGroupCommitSurvivesSIGKILL(t *testing.T) {
 	acked := map[int64]int{} // key id → highest acknowledged version
 	root := ""
 	for round := 0; round < 3; round++ {
-		url, r, kill := startServe(t, bin, db)
+		p, err := binary.Start(context.Background(), binary.Options{Bin: bin,
+			Args: []string{"serve", "--listen", "127.0.0.1:0", "--database-url", db, "--log-level", "warn"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		url, kill := p.URL, p.Kill
 		if round == 0 {
-			root = r
+			root = p.RootKey
 		}
 		// Keys to patch this round, created before the load.
 		var ids []int64
 		for i := 0; i < 32; i++ {
 			var k struct{ ID int64 }
-			if st, ok := call(client, "POST", url+"/v1/keys", root, map[string]any{"name": "v0"}, &k); !ok || st != http.StatusCreated {
+			if st, err := binary.Call(client, "POST", url+"/v1/keys", root, map[string]any{"name": "v0"}, &k); err != nil || st != http.StatusCreated {
 				kill()
-				t.Fatalf("create: %d %v", st, ok)
+				t.Fatalf("create: %d %v", st, err)
 			}
 			mu.Lock()
 			acked[k.ID] = 0
@@ -62,9 +62,12 @@ func TestGroupCommitSurvivesSIGKILL(t *testing.T) {
 			go func(id int64) {
 				defer wg.Done()
 				for v := 1; ; v++ {
-					st, ok := call(client, "PATCH", fmt.Sprintf("%s/v1/keys/%d", url, id), root, map[string]any{"name": "v" + strconv.Itoa(v)}, nil)
-					if !ok {
+					st, err := binary.Call(client, "PATCH", fmt.Sprintf("%s/v1/keys/%d", url, id), root, map[string]any{"name": "v" + strconv.Itoa(v)}, nil)
+					if st == 0 {
 						return // killed
+					} else if err != nil {
+						t.Errorf("patch: %d %v", st, err)
+						return
 					}
 					if st != http.StatusOK {
 						t.Errorf("patch: got %d, want 200", st)
@@ -114,90 +117,4 @@ func TestGroupCommitSurvivesSIGKILL(t *testing.T) {
 		t.Errorf("change log: %d rows numbered %d..%d, want gapless", n, lo, hi)
 	}
 	t.Logf("%d acknowledged patches of %d keys all present after 3 SIGKILLs; change log %d..%d gapless", total, len(acked), lo, hi)
-}
-
-// startServe starts `latchkey serve` on db and returns its URL, the root key
-// of a first start ("" later) and a function killing it with SIGKILL.
-func startServe(t *testing.T, bin, db string) (url, root string, kill func()) {
-	t.Helper()
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--database-url", db, "--log-level", "warn")
-	cmd.Env = append(os.Environ(), "LATCHKEY_ADMIN_SECRET=")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	kill = func() { cmd.Process.Signal(syscall.SIGKILL); cmd.Wait() }
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			line := sc.Text()
-			if i := strings.Index(line, "listening on "); i >= 0 {
-				url = strings.Fields(line[i+len("listening on "):])[0]
-			}
-			if f := strings.Fields(line); len(f) == 1 && strings.HasPrefix(f[0], "lk_") {
-				root = f[0]
-			} else if len(f) == 1 && strings.HasSuffix(f[0], "first-start.txt") {
-				root = rootKeyFromFile(f[0])
-			}
-			if strings.HasPrefix(line, "Stop with Ctrl-C") {
-				break
-			}
-		}
-		close(ready)
-		io.Copy(io.Discard, stdout)
-	}()
-	select {
-	case <-ready:
-	case <-time.After(60 * time.Second):
-		kill()
-		t.Fatal("binary did not start")
-	}
-	if url == "" {
-		kill()
-		t.Fatal("binary printed no address")
-	}
-	return url, root, kill
-}
-
-// call sends one JSON request; ok is false when no answer came back.
-func call(client *http.Client, method, url, root string, body, out any) (status int, ok bool) {
-	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest(method, url, bytes.NewReader(b))
-	req.Header.Set("Authorization", "Bearer "+root)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, false
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, false
-	}
-	if out != nil {
-		json.Unmarshal(data, out)
-	}
-	return resp.StatusCode, true
-}
-
-// rootKeyFromFile reads the root key from the file a first start writes it
-// to (instead of printing it), and removes the file.
-func rootKeyFromFile(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	os.Remove(path)
-	for _, line := range strings.Split(string(b), "\n") {
-		if t := strings.TrimSpace(line); strings.HasPrefix(t, "lk_") && !strings.ContainsAny(t, " \t") {
-			return t
-		}
-	}
-	return ""
 }
