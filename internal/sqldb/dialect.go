@@ -75,6 +75,28 @@ func isPostgresDSN(dsn string) bool {
 // SQLITE_BUSY at the first write of a deferred transaction.
 const sqliteBusyTimeoutMS = 10000
 
+// pingSQLite opens a pool's first connection. Switching a new file to WAL
+// needs an exclusive lock, and SQLite answers SQLITE_BUSY at once, without
+// the busy timeout, when another process or pool is opening the same new
+// file at that moment (several instances started together on one empty
+// store): that is retried, with a short growing pause, for as long as the
+// busy timeout would have waited.
+func pingSQLite(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(sqliteBusyTimeoutMS * time.Millisecond)
+	for pause := 5 * time.Millisecond; ; pause = min(2*pause, 200*time.Millisecond) {
+		err := db.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+	}
+}
+
 // openSQLite opens a file database as two pools: one connection for every
 // write transaction, so writers of this process queue in database/sql instead
 // of contending for SQLite's lock, and several query-only connections for
@@ -107,7 +129,7 @@ func openSQLite(ctx context.Context, path string) (db, rdb *sql.DB, err error) {
 	db.SetConnMaxIdleTime(0)
 	// Connect the writer first: it switches the file to WAL, which needs
 	// the write lock, before any reader opens.
-	if err := db.PingContext(ctx); err != nil {
+	if err := pingSQLite(ctx, db); err != nil {
 		db.Close()
 		return nil, nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -124,7 +146,7 @@ func openSQLite(ctx context.Context, path string) (db, rdb *sql.DB, err error) {
 	rdb.SetMaxIdleConns(n)
 	rdb.SetConnMaxLifetime(0)
 	rdb.SetConnMaxIdleTime(0)
-	if err := rdb.PingContext(ctx); err != nil {
+	if err := pingSQLite(ctx, rdb); err != nil {
 		db.Close()
 		rdb.Close()
 		return nil, nil, fmt.Errorf("open sqlite %s: %w", path, err)
