@@ -484,21 +484,31 @@ func scanKey(row scanner) (*latchkey.Key, error) {
 	k.Kind = latchkey.KeyKind(kind)
 	k.OwnerEmail, k.OwnerName, k.OwnerPhone = stringPtr(ownerEmail), stringPtr(ownerName), stringPtr(ownerPhone)
 	k.ExpiresAt, k.RevokedAt, k.RevokedReason = timePtr(expiresAt), timePtr(revokedAt), stringPtr(reason)
+	k.RateLimit, k.Credits = limitsOf(rlLimit, rlWindow, remaining, refillAmount, refillInterval, refilledAt)
+	k.Meta = json.RawMessage(meta)
+	k.CreatedAt, k.UpdatedAt, k.LastUsedAt = fromMicros(createdAt), fromMicros(updatedAt), timePtr(lastUsedAt)
+	k.Permissions = []string{}
+	return &k, nil
+}
+
+// limitsOf is the rate limit and the credits a key's nullable columns
+// hold: nil for none.
+func limitsOf(rlLimit, rlWindow, remaining, refillAmount sql.NullInt64, refillInterval sql.NullString,
+	refilledAt sql.NullInt64) (*latchkey.RateLimit, *latchkey.Credits) {
+	var rl *latchkey.RateLimit
+	var c *latchkey.Credits
 	if rlLimit.Valid && rlWindow.Valid {
-		k.RateLimit = &latchkey.RateLimit{Limit: rlLimit.Int64, WindowSeconds: rlWindow.Int64}
+		rl = &latchkey.RateLimit{Limit: rlLimit.Int64, WindowSeconds: rlWindow.Int64}
 	}
 	if remaining.Valid {
-		k.Credits = &latchkey.Credits{
+		c = &latchkey.Credits{
 			Remaining:      remaining.Int64,
 			RefillAmount:   intPtr(refillAmount),
 			RefillInterval: latchkey.RefillInterval(refillInterval.String),
 			RefilledAt:     timePtr(refilledAt),
 		}
 	}
-	k.Meta = json.RawMessage(meta)
-	k.CreatedAt, k.UpdatedAt, k.LastUsedAt = fromMicros(createdAt), fromMicros(updatedAt), timePtr(lastUsedAt)
-	k.Permissions = []string{}
-	return &k, nil
+	return rl, c
 }
 
 // auditFields returns the fields of a key the audit log records changes

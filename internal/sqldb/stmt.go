@@ -61,18 +61,22 @@ type stmtKey struct {
 // bound to the transaction, or nil if q is not prepared (yet): the caller
 // then runs the text itself.
 func (tx *Tx) lookup(q string) *sql.Stmt {
-	c := &tx.store.stmts
-	k := stmtKey{tx.pool, q}
-	c.mu.Lock()
-	st, ok := c.stmts[k]
-	if !ok {
-		c.note(k)
-	}
-	c.mu.Unlock()
+	st := tx.store.stmts.get(stmtKey{tx.pool, q})
 	if st == nil {
 		return nil
 	}
 	return tx.tx.StmtContext(tx.ctx, st)
+}
+
+// get returns the statement prepared for k, or nil, noting the sighting.
+func (c *stmtCache) get(k stmtKey) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st, ok := c.stmts[k]
+	if !ok {
+		c.note(k)
+	}
+	return st
 }
 
 // note records one more sighting of k; the second asks the preparer for

@@ -57,17 +57,7 @@ func (s *Store) FindVerifyKey(ctx context.Context, hash latchkey.SecretHash) (*l
 		}
 		vk.Kind, vk.OwnerEmail = latchkey.KeyKind(kind), stringPtr(ownerEmail)
 		vk.ExpiresAt, vk.RevokedAt, vk.SecretExpiresAt = timePtr(expiresAt), timePtr(revokedAt), timePtr(secretExpiresAt)
-		if rlLimit.Valid && rlWindow.Valid {
-			vk.RateLimit = &latchkey.RateLimit{Limit: rlLimit.Int64, WindowSeconds: rlWindow.Int64}
-		}
-		if remaining.Valid {
-			vk.Credits = &latchkey.Credits{
-				Remaining:      remaining.Int64,
-				RefillAmount:   intPtr(refillAmount),
-				RefillInterval: latchkey.RefillInterval(refillInterval.String),
-				RefilledAt:     timePtr(refilledAt),
-			}
-		}
+		vk.RateLimit, vk.Credits = limitsOf(rlLimit, rlWindow, remaining, refillAmount, refillInterval, refilledAt)
 		vk.Meta = json.RawMessage(meta)
 		var err2 error
 		if vk.Permissions, err2 = permissionsFromJSON(perms); err2 != nil {
@@ -91,15 +81,7 @@ func (s *Store) FindVerifyKey(ctx context.Context, hash latchkey.SecretHash) (*l
 func (s *Store) readRow(ctx context.Context, q string, args []any, dest ...any) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	c := &s.stmts
-	k := stmtKey{s.rdb, q}
-	c.mu.Lock()
-	st, ok := c.stmts[k]
-	if !ok {
-		c.note(k)
-	}
-	c.mu.Unlock()
-	if st != nil {
+	if st := s.stmts.get(stmtKey{s.rdb, q}); st != nil {
 		return unavailable(st.QueryRowContext(ctx, args...).Scan(dest...))
 	}
 	return unavailable(s.rdb.QueryRowContext(ctx, s.dialect.rebind(q), args...).Scan(dest...))

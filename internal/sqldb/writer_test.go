@@ -198,33 +198,12 @@ func TestGroupCommitOrder(t *testing.T) {
 	if len(logged) != writers*each {
 		t.Fatalf("change log: got %d rows after seq %d, want %d", len(logged), first, writers*each)
 	}
-	var seqs []int64
-	rows, err := s.rdb.Query(`SELECT seq FROM change_log WHERE seq > ? ORDER BY seq`, first)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var n int64
-		rows.Scan(&n)
-		seqs = append(seqs, n)
-	}
-	rows.Close()
-	for i, n := range seqs {
+	for i, n := range ints(t, s, `SELECT seq FROM change_log WHERE seq > ? ORDER BY seq`, first) {
 		if n != first+int64(i)+1 {
 			t.Fatalf("change log numbers: got %d at position %d, want %d (gapless)", n, i, first+int64(i)+1)
 		}
 	}
-	var audited []int64
-	rows, err = s.rdb.Query(`SELECT key_id FROM audit_events WHERE id > ? AND action = ? ORDER BY id`, auditFrom, latchkey.ActionKeyUpdate)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var n int64
-		rows.Scan(&n)
-		audited = append(audited, n)
-	}
-	rows.Close()
+	audited := ints(t, s, `SELECT key_id FROM audit_events WHERE id > ? AND action = ? ORDER BY id`, auditFrom, latchkey.ActionKeyUpdate)
 	if fmt.Sprint(audited) != fmt.Sprint(logged) {
 		t.Errorf("audit log order differs from change log order:\naudit  %v\nchange %v", audited, logged)
 	}
@@ -239,27 +218,22 @@ func TestGroupCommitOrder(t *testing.T) {
 func ptrTo[T any](v T) *T { return &v }
 
 func countRows(t *testing.T, s *Store, table string) int {
-	t.Helper()
-	var n int
-	if err := s.rdb.QueryRow(`SELECT count(*) FROM ` + table).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return int(scalar(t, s, `SELECT count(*) FROM `+table))
 }
 
 func maxID(t *testing.T, s *Store, table string) int64 {
-	t.Helper()
-	var n int64
-	if err := s.rdb.QueryRow(`SELECT coalesce(max(id), 0) FROM ` + table).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return scalar(t, s, `SELECT coalesce(max(id), 0) FROM `+table)
 }
 
 func maxSeq(t *testing.T, s *Store) int64 {
+	return scalar(t, s, `SELECT coalesce(max(seq), 0) FROM change_log`)
+}
+
+// scalar runs a query of one integer on the read pool.
+func scalar(t *testing.T, s *Store, q string) int64 {
 	t.Helper()
 	var n int64
-	if err := s.rdb.QueryRow(`SELECT coalesce(max(seq), 0) FROM change_log`).Scan(&n); err != nil {
+	if err := s.rdb.QueryRow(q).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -267,19 +241,27 @@ func maxSeq(t *testing.T, s *Store) int64 {
 
 // changeLogKeys returns the key ids of the change log after seq, in order.
 func changeLogKeys(t *testing.T, s *Store, after int64) []int64 {
+	return ints(t, s, `SELECT key_id FROM change_log WHERE seq > ? ORDER BY seq`, after)
+}
+
+// ints runs a query of one integer column on the read pool.
+func ints(t *testing.T, s *Store, q string, args ...any) []int64 {
 	t.Helper()
-	rows, err := s.rdb.Query(`SELECT key_id FROM change_log WHERE seq > ? ORDER BY seq`, after)
+	rows, err := s.rdb.Query(q, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	var ids []int64
+	var list []int64
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var n int64
+		if err := rows.Scan(&n); err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, id)
+		list = append(list, n)
 	}
-	return ids
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return list
 }
