@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/latchkey/latchkey/internal/inmem"
 )
 
 // Config is every setting of latchkey serve: defaults, then LATCHKEY_*
@@ -42,6 +44,9 @@ type Config struct {
 	// DataDir is where the first start writes its root key and setup link
 	// when stdout is not a terminal (empty: see Config.dataDir).
 	DataDir string
+	// WarmKeys is how many of the most recently used keys the cache loads
+	// in the background at start (0: none), so a deploy does not start cold.
+	WarmKeys string
 }
 
 // DefaultConfig returns the defaults the README's Settings table lists.
@@ -70,6 +75,7 @@ func (c *Config) settings() []setting {
 		{"LATCHKEY_LOG_FORMAT", "log-format", "text or json", &c.LogFormat, false},
 		{"LATCHKEY_SECRET_KEY", "secret-key", "session-signing and CSRF key, hex or base64 of 32+ random bytes (unset: generated at first start and kept in the store)", &c.SecretKey, true},
 		{"LATCHKEY_CACHE_MAX_AGE", "cache-max-age", "longest a cached key is trusted without a fresh read from the store", &c.CacheMaxAge, false},
+		{"LATCHKEY_WARM_KEYS", "warm-keys", "how many recently used keys to load into the cache in the background at start (0: none)", &c.WarmKeys, false},
 		{"LATCHKEY_STORE_TIMEOUT", "store-timeout", "deadline of each request's store and Redis work; past it the request answers 503", &c.StoreTimeout, false},
 		{"LATCHKEY_TRUSTED_PROXIES", "trusted-proxies", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed", &c.TrustedProxies, false},
 		{"LATCHKEY_REDIS_FAIL_CLOSED", "redis-fail-closed", "true: while Redis is down, rate-limited keys answer RATE_LIMITED instead of being limited per instance", &c.RedisFailClosed, false},
@@ -147,6 +153,11 @@ func (c *Config) Validate() error {
 	if _, err := c.trustedProxies(); err != nil {
 		return err
 	}
+	if c.WarmKeys != "" {
+		if n, err := strconv.Atoi(c.WarmKeys); err != nil || n < 0 || n > 10_000_000 {
+			return fmt.Errorf("LATCHKEY_WARM_KEYS / --warm-keys: must be a whole number from 0 to 10000000")
+		}
+	}
 	if c.RedisFailClosed != "" {
 		if _, err := strconv.ParseBool(c.RedisFailClosed); err != nil {
 			return fmt.Errorf("LATCHKEY_REDIS_FAIL_CLOSED / --redis-fail-closed: must be true or false")
@@ -168,6 +179,15 @@ func (c *Config) cacheMaxAge() time.Duration {
 		return d
 	}
 	return defaultCacheMaxAge
+}
+
+// warmKeys returns WarmKeys (empty: inmem.DefaultWarmKeys), once Validate
+// has passed.
+func (c *Config) warmKeys() int {
+	if n, err := strconv.Atoi(c.WarmKeys); err == nil {
+		return n
+	}
+	return inmem.DefaultWarmKeys
 }
 
 // storeTimeout returns StoreTimeout (empty: the default), once Validate

@@ -47,6 +47,10 @@ func TestConfigPrecedenceAndValidate(t *testing.T) {
 		{"trusted proxies", func(c *Config) { c.TrustedProxies = "10.0.0.0/8, 192.0.2.1 ::1" }, ""},
 		{"trusted proxies bad", func(c *Config) { c.TrustedProxies = "10.0.0.0/33" }, "LATCHKEY_TRUSTED_PROXIES"},
 		{"fail closed", func(c *Config) { c.RedisFailClosed = "maybe" }, "LATCHKEY_REDIS_FAIL_CLOSED"},
+		{"warm keys", func(c *Config) { c.WarmKeys = "500" }, ""},
+		{"warm keys off", func(c *Config) { c.WarmKeys = "0" }, ""},
+		{"warm keys negative", func(c *Config) { c.WarmKeys = "-1" }, "LATCHKEY_WARM_KEYS"},
+		{"warm keys garbage", func(c *Config) { c.WarmKeys = "lots" }, "LATCHKEY_WARM_KEYS"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := DefaultConfig()

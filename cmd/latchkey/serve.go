@@ -202,6 +202,7 @@ func startVerifier(cfg Config, store *sqldb.Store, d *deps, logger *slog.Logger)
 	runDone := make(chan struct{})
 	go func() { defer close(runDone); v.Run(runCtx) }()
 	go maintain(runCtx, store, logger)
+	go warm(runCtx, store, v, cfg.warmKeys(), logger)
 	return v, func() error {
 		defer cancelFeed()
 		stopRun()
@@ -214,6 +215,22 @@ func startVerifier(cfg Config, store *sqldb.Store, d *deps, logger *slog.Logger)
 		}
 		return nil
 	}
+}
+
+// warm loads the n most recently used keys into the cache in the
+// background, beside the first requests (readiness does not wait for it),
+// so a restarted or newly deployed instance does not answer its busiest
+// keys cold.
+func warm(ctx context.Context, store *sqldb.Store, v *inmem.Verifier, n int, logger *slog.Logger) {
+	if n <= 0 {
+		return
+	}
+	hashes, err := store.RecentSecretHashes(ctx, n)
+	if err != nil {
+		logger.Warn("cache warm-up skipped", "err", err)
+		return
+	}
+	logger.Info("cache warmed", "keys", v.Warm(ctx, hashes), "of", len(hashes))
 }
 
 // newHandler builds the native API, the seed surfaces and the web UI on
