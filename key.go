@@ -179,6 +179,7 @@ type Key struct {
 	CreatedIP     string          `json:"created_ip"`
 	UserAgent     string          `json:"user_agent"`
 	LastUsedAt    *time.Time      `json:"last_used_at"`
+	LastRequest   *string         `json:"last_request"` // "METHOD /path" a gateway last let through with the key
 }
 
 // StatusAt derives the key's status at now.

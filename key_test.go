@@ -2,8 +2,10 @@ package latchkey
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // TestKeyUpdateApply checks the merge rules the store and the test doubles
@@ -47,5 +49,20 @@ func TestKeyUpdateApply(t *testing.T) {
 	(&KeyUpdate{Meta: Some(json.RawMessage(nil)), Credits: Null[Credits]()}).Apply(k, t0)
 	if string(k.Meta) != "{}" || k.Credits != nil {
 		t.Errorf("clearing: got meta %s credits %+v, want {} and none", k.Meta, k.Credits)
+	}
+}
+
+// TestLastRequest: a key's recorded last request is "METHOD /path", cut to
+// MaxRequestLen bytes of valid UTF-8, and nothing without a method.
+func TestLastRequest(t *testing.T) {
+	if got := LastRequest("GET", "/orders/42"); got != "GET /orders/42" {
+		t.Errorf("got %q", got)
+	}
+	if got := LastRequest("", "/x"); got != "" {
+		t.Errorf("no method: got %q, want none", got)
+	}
+	long := LastRequest("GET", "/"+strings.Repeat("é", MaxRequestLen))
+	if len(long) > MaxRequestLen+2 || !utf8.ValidString(long) {
+		t.Errorf("a long path: %d bytes, valid UTF-8 %v", len(long), utf8.ValidString(long))
 	}
 }

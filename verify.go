@@ -3,6 +3,7 @@ package latchkey
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -40,6 +41,28 @@ type VerifyRequest struct {
 	Permissions []string `json:"permissions"`
 	DeviceID    string   `json:"device_id"`
 	Cost        *int64   `json:"cost"` // credits to spend; nil means 1, 0 peeks
+
+	// Method and Path are the request a gateway holds (its query left
+	// out), set by the gateway endpoint, never by a verify body: a valid
+	// verification records them as the key's last request.
+	Method, Path string `json:"-"`
+}
+
+// MaxRequestLen bounds a key's recorded last request ("METHOD /path"), in
+// bytes; a longer path is cut.
+const MaxRequestLen = 512
+
+// LastRequest is how a key's last request is recorded: "METHOD /path",
+// at most MaxRequestLen bytes, valid UTF-8; "" without a method.
+func LastRequest(method, path string) string {
+	if method == "" {
+		return ""
+	}
+	s := method + " " + path
+	if len(s) > MaxRequestLen {
+		s = s[:MaxRequestLen]
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
 // Validate names the bad field of a verification request.
@@ -135,6 +158,7 @@ func (k *VerifyKey) StatusAt(now time.Time) Status {
 type KeyUsage struct {
 	KeyID        int64
 	LastUsedAt   time.Time
+	LastRequest  string // of the use at LastUsedAt, when a gateway told it
 	CreditsSpent int64
 	RefilledAt   *time.Time
 	CreditsBase  *time.Time

@@ -58,6 +58,11 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	req := latchkey.VerifyRequest{Key: authorizeKey(r, q.Get("header"))}
+	// The request the gateway holds is recorded as the key's last request
+	// (its query left out: a caller may have put a secret there).
+	method, uri := originalRequest(r)
+	req.Method = method
+	req.Path, _, _ = strings.Cut(uri, "?")
 	if perms := q.Get("permissions"); perms != "" {
 		for _, p := range strings.Split(perms, ",") {
 			if p = strings.TrimSpace(p); p != "" {

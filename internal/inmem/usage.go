@@ -44,6 +44,8 @@ func codeIndex(c latchkey.VerifyCode) int {
 // the current minute and, in older, of earlier minutes.
 type pending struct {
 	lastUsed   time.Time
+	method     string // of the last use a gateway told, with path
+	path       string
 	spent      int64
 	refilledAt *time.Time
 	base       *time.Time // with shared counters: the baseline spent is counted against
@@ -95,6 +97,9 @@ func (p *pending) merge(old *pending) {
 	if old.lastUsed.After(p.lastUsed) {
 		p.lastUsed = old.lastUsed
 	}
+	if p.method == "" {
+		p.method, p.path = old.method, old.path
+	}
 	switch {
 	case p.refilledAt == nil && p.base == nil:
 		p.spent += old.spent
@@ -142,10 +147,13 @@ func (v *Verifier) markDirty(ks *keyState) {
 
 // record counts the outcome of a verification at now in the key's usage p
 // and lists the key for the next flush. The caller holds ks.mu.
-func (v *Verifier) record(ks *keyState, p *pending, code latchkey.VerifyCode, now time.Time) {
+func (v *Verifier) record(ks *keyState, p *pending, code latchkey.VerifyCode, now time.Time, b *resultBox) {
 	p.count(code, now)
 	if code == latchkey.CodeValid && now.After(p.lastUsed) {
 		p.lastUsed = now
+		if b.method != "" { // a gateway's request; a plain verify keeps the last one
+			p.method, p.path = b.method, b.path
+		}
 	}
 	if !ks.dirty {
 		ks.dirty = true
@@ -271,7 +279,8 @@ func batch(items []flushItem) *latchkey.UsageBatch {
 	for _, it := range items {
 		p, id := it.p, it.ks.id
 		if !p.lastUsed.IsZero() || p.spent != 0 || p.refilledAt != nil {
-			b.Keys = append(b.Keys, latchkey.KeyUsage{KeyID: id, LastUsedAt: p.lastUsed, CreditsSpent: p.spent, RefilledAt: p.refilledAt, CreditsBase: p.base})
+			b.Keys = append(b.Keys, latchkey.KeyUsage{KeyID: id, LastUsedAt: p.lastUsed, LastRequest: latchkey.LastRequest(p.method, p.path),
+				CreditsSpent: p.spent, RefilledAt: p.refilledAt, CreditsBase: p.base})
 		}
 		for i, n := range p.counts {
 			if n != 0 {

@@ -147,6 +147,9 @@ type resultBox struct {
 	res     latchkey.VerifyResult
 	rl      latchkey.RateLimitState
 	credits int64
+	// method and path are the gateway's original request, recorded as the
+	// key's last request when the verification is valid.
+	method, path string
 }
 
 func notFound() *latchkey.VerifyResult {
@@ -191,7 +194,7 @@ func (v *Verifier) Verify(ctx context.Context, accountID int64, req *latchkey.Ve
 		Permissions: vk.Permissions,
 		ExpiresAt:   vk.ExpiresAt,
 		Meta:        vk.Meta,
-	}}
+	}, method: req.Method, path: req.Path}
 
 	code := latchkey.CodeValid
 	switch vk.StatusAt(now) {
@@ -295,7 +298,7 @@ func (v *Verifier) settle(ks *keyState, code latchkey.VerifyCode, cost int64, no
 		b.credits = rem
 		b.res.CreditsRemaining = &b.credits
 	}
-	v.record(ks, p, code, now)
+	v.record(ks, p, code, now, b)
 	ks.mu.Unlock()
 	return code
 }
@@ -378,7 +381,7 @@ func (v *Verifier) spendShared(ctx context.Context, e *entry, code latchkey.Veri
 			}
 		}
 	}
-	v.record(ks, p, code, now)
+	v.record(ks, p, code, now, b)
 	ks.mu.Unlock()
 	b.res.Code = code
 	b.res.Valid = code == latchkey.CodeValid

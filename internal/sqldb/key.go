@@ -431,7 +431,7 @@ func escapeLike(s string) string {
 const keyColumns = `k.id, k.account_id, k.kind, k.name, k.description, k.owner_email, k.owner_name, k.owner_phone,
 	k.enabled, k.expires_at, k.revoked_at, k.revoked_reason, k.rate_limit_limit, k.rate_limit_window, k.max_devices,
 	k.credits_remaining, k.credits_refill_amount, k.credits_refill_interval, k.credits_refilled_at, k.meta,
-	k.start, k.created_at, k.updated_at, k.created_ip, k.user_agent, k.last_used_at`
+	k.start, k.created_at, k.updated_at, k.created_ip, k.user_agent, k.last_used_at, k.last_request`
 
 // keyMutableColumns are the columns an update may change, in the order of
 // keyMutableArgs.
@@ -471,6 +471,7 @@ func scanKey(row scanner) (*latchkey.Key, error) {
 		k                                                         latchkey.Key
 		kind, meta                                                string
 		ownerEmail, ownerName, ownerPhone, reason, refillInterval sql.NullString
+		lastRequest                                               sql.NullString
 		expiresAt, revokedAt, lastUsedAt, refilledAt              sql.NullInt64
 		rlLimit, rlWindow, remaining, refillAmount                sql.NullInt64
 		createdAt, updatedAt                                      int64
@@ -478,7 +479,7 @@ func scanKey(row scanner) (*latchkey.Key, error) {
 	if err := row.Scan(&k.ID, &k.AccountID, &kind, &k.Name, &k.Description, &ownerEmail, &ownerName, &ownerPhone,
 		&k.Enabled, &expiresAt, &revokedAt, &reason, &rlLimit, &rlWindow, &k.MaxDevices,
 		&remaining, &refillAmount, &refillInterval, &refilledAt, &meta,
-		&k.Start, &createdAt, &updatedAt, &k.CreatedIP, &k.UserAgent, &lastUsedAt); err != nil {
+		&k.Start, &createdAt, &updatedAt, &k.CreatedIP, &k.UserAgent, &lastUsedAt, &lastRequest); err != nil {
 		return nil, err
 	}
 	k.Kind = latchkey.KeyKind(kind)
@@ -487,6 +488,7 @@ func scanKey(row scanner) (*latchkey.Key, error) {
 	k.RateLimit, k.Credits = limitsOf(rlLimit, rlWindow, remaining, refillAmount, refillInterval, refilledAt)
 	k.Meta = json.RawMessage(meta)
 	k.CreatedAt, k.UpdatedAt, k.LastUsedAt = fromMicros(createdAt), fromMicros(updatedAt), timePtr(lastUsedAt)
+	k.LastRequest = stringPtr(lastRequest)
 	k.Permissions = []string{}
 	return &k, nil
 }

@@ -149,39 +149,39 @@ func (s *Store) flushUsageOnce(ctx context.Context, b *latchkey.UsageBatch, ids 
 
 // flushRows is how many rows one statement of a flush writes: a second of
 // verifications over many distinct keys costs a few statements, not two
-// per key, and 4 values a row stay far below either database's limit on
+// per key, and 5 values a row stay far below either database's limit on
 // bound parameters.
 const flushRows = 500
 
-// writeUsageStates stores last_used_at and credits of the keys in ids, in
-// id order.
+// writeUsageStates stores last_used_at, the last request (when a newer one
+// came) and credits of the keys in ids, in id order.
 func writeUsageStates(ctx context.Context, tx *Tx, keys map[int64]*usageState, ids []int64) error {
 	if len(ids) == 0 {
 		return nil
 	}
 	if !tx.store.dialect.updateFrom {
-		stmt, err := tx.prepare(ctx, `UPDATE keys SET last_used_at = ?, credits_remaining = ?, credits_refilled_at = ? WHERE id = ?`)
+		stmt, err := tx.prepare(ctx, `UPDATE keys SET last_used_at = ?, last_request = COALESCE(?, last_request), credits_remaining = ?, credits_refilled_at = ? WHERE id = ?`)
 		if err != nil {
 			return fmt.Errorf("flush usage: %w", err)
 		}
 		defer stmt.Close()
 		for _, id := range ids {
 			k := keys[id]
-			if _, err := stmt.ExecContext(ctx, nullInt(intPtr(k.lastUsed)), nullInt(intPtr(k.remaining)), nullInt(intPtr(k.refilledAt)), id); err != nil {
+			if _, err := stmt.ExecContext(ctx, nullInt(intPtr(k.lastUsed)), k.lastRequest, nullInt(intPtr(k.remaining)), nullInt(intPtr(k.refilledAt)), id); err != nil {
 				return fmt.Errorf("flush usage of key %d: %w", id, err)
 			}
 		}
 		return nil
 	}
 	err := execRows(ctx, tx,
-		`WITH v (id, last_used_at, credits_remaining, credits_refilled_at) AS (VALUES `,
-		`(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT))`,
-		`) UPDATE keys SET last_used_at = v.last_used_at, credits_remaining = v.credits_remaining,
-			credits_refilled_at = v.credits_refilled_at
+		`WITH v (id, last_used_at, last_request, credits_remaining, credits_refilled_at) AS (VALUES `,
+		`(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT))`,
+		`) UPDATE keys SET last_used_at = v.last_used_at, last_request = COALESCE(v.last_request, keys.last_request),
+			credits_remaining = v.credits_remaining, credits_refilled_at = v.credits_refilled_at
 		FROM v WHERE keys.id = v.id`,
 		len(ids), func(args []any, i int) []any {
 			k := keys[ids[i]]
-			return append(args, ids[i], nullInt(intPtr(k.lastUsed)), nullInt(intPtr(k.remaining)), nullInt(intPtr(k.refilledAt)))
+			return append(args, ids[i], nullInt(intPtr(k.lastUsed)), k.lastRequest, nullInt(intPtr(k.remaining)), nullInt(intPtr(k.refilledAt)))
 		})
 	if err != nil {
 		return fmt.Errorf("flush usage: %w", err)
@@ -277,6 +277,7 @@ func (a usageKey) less(b usageKey) bool {
 // usageState is the write-behind state of one key as stored.
 type usageState struct {
 	lastUsed, remaining, refillAmount, refilledAt sql.NullInt64
+	lastRequest                                   sql.NullString // set only to write a newer one
 	dirty                                         bool
 }
 
@@ -285,6 +286,9 @@ func (k *usageState) apply(u latchkey.KeyUsage) {
 	if !u.LastUsedAt.IsZero() {
 		if t := micros(u.LastUsedAt); !k.lastUsed.Valid || t > k.lastUsed.Int64 {
 			k.lastUsed, k.dirty = sql.NullInt64{Int64: t, Valid: true}, true
+			if u.LastRequest != "" {
+				k.lastRequest = sql.NullString{String: u.LastRequest, Valid: true}
+			}
 		}
 	}
 	if !k.remaining.Valid { // no credits configured
