@@ -122,3 +122,35 @@ func wantProblem(tb testing.TB, res *testenv.Response, status int, about string)
 	}
 	return p
 }
+
+// TestAdminOfOneAccountCannotTakeOverAnother: a user is one person across
+// accounts, so an admin of one account may not reset the password of,
+// deactivate or rename a user who is also in an account they do not
+// administer; inside their own account they still may.
+func TestAdminOfOneAccountCannotTakeOverAnother(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st *stack) {
+		h := st.http
+		op := []string{"X-Admin-Secret", stackAdminSecret}
+		var two latchkey.Account
+		h.MustDo(t, 201, "POST", "/v1/accounts", map[string]string{"name": "two"}, op...).Decode(t, &two)
+		inTwo := append([]string{"X-Account-ID", "two"}, op...)
+		h.MustDo(t, 200, "PUT", "/v1/accounts/"+strconv.FormatInt(two.ID, 10)+"/members/"+strconv.FormatInt(st.userID, 10),
+			map[string]string{"role": "admin"}, op...)
+		const pw = "carol's long password"
+		h.MustDo(t, 201, "POST", "/v1/users", map[string]string{"email": "carol@two.test", "password": pw, "role": "admin"}, inTwo...)
+		var dave latchkey.Member
+		h.MustDo(t, 201, "POST", "/v1/users", map[string]string{"email": "dave@two.test", "password": pw, "role": "member"}, inTwo...).Decode(t, &dave)
+		carol := h.MustLogin(t, "carol@two.test", pw)
+
+		victim := "/v1/users/" + strconv.FormatInt(st.userID, 10)
+		for _, change := range []string{`{"password":"a takeover password"}`, `{"disabled":true}`, `{"name":"owned"}`} {
+			wantProblem(t, h.Do(t, "PATCH", victim, change, carol.Bearer()...), 403, "do not administer")
+		}
+		var u latchkey.User
+		h.MustDo(t, 200, "PATCH", "/v1/users/"+strconv.FormatInt(dave.ID, 10), `{"name":"Dave"}`, carol.Bearer()...).Decode(t, &u)
+		if u.Name != "Dave" {
+			t.Errorf("an admin renaming a member of only their account: got %+v", u)
+		}
+		h.MustDo(t, 200, "PATCH", victim, `{"name":"still mine"}`, op...)
+	})
+}

@@ -147,6 +147,37 @@ func (a *Authenticator) mayChangeUser(ctx context.Context, p *Principal, id int6
 		}
 		return latchkey.Errorf(latchkey.EFORBIDDEN, "this credential lacks the %s permission", latchkey.PermAccountAdmin)
 	}
+	return a.adminOfEveryAccount(ctx, p, id)
+}
+
+// adminOfEveryAccount refuses a change to a user who also belongs to an
+// account p does not administer: a user is one person across accounts, so
+// renaming, deactivating or resetting them reaches every account they are
+// in, and an admin of one account must not take over an admin of another.
+// A user signed in is checked against their own memberships; a root key
+// administers only its own account. Errors: forbidden.
+func (a *Authenticator) adminOfEveryAccount(ctx context.Context, p *Principal, id int64) error {
+	theirs, err := a.Users.FindMemberships(ctx, id)
+	if err != nil {
+		return err
+	}
+	admin := map[int64]bool{p.AccountID: true}
+	if p.Actor.Kind == latchkey.ActorUser {
+		mine, err := a.Users.FindMemberships(ctx, p.Actor.ID)
+		if err != nil {
+			return err
+		}
+		for _, m := range mine {
+			if m.Role == latchkey.RoleAdmin {
+				admin[m.AccountID] = true
+			}
+		}
+	}
+	for _, m := range theirs {
+		if !admin[m.AccountID] {
+			return latchkey.Errorf(latchkey.EFORBIDDEN, "this user also belongs to an account you do not administer; only the operator or an admin of every account they are in may change them")
+		}
+	}
 	return nil
 }
 
