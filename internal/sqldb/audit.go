@@ -121,6 +121,17 @@ func insertAuditEvent(ctx context.Context, tx *Tx, e *latchkey.AuditEvent, keyID
 	if err != nil {
 		return err
 	}
+	if tx.store.dialect == sqliteDialect {
+		// SQLite's rowid of the row just inserted, without RETURNING's rows.
+		res, err := tx.exec(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("insert audit event: %w", err)
+		}
+		if e.ID, err = res.LastInsertId(); err != nil {
+			return fmt.Errorf("insert audit event: %w", err)
+		}
+		return nil
+	}
 	if err := tx.queryRow(ctx, q+` RETURNING id`, args...).Scan(&e.ID); err != nil {
 		return fmt.Errorf("insert audit event: %w", err)
 	}

@@ -182,8 +182,9 @@ func updateKey(ctx context.Context, tx *Tx, accountID, id int64, u *latchkey.Key
 			return nil, err
 		}
 	}
-	update := `UPDATE keys SET ` + keyMutableSet + `, updated_at = ? WHERE id = ? AND account_id = ?`
-	args := append(keyMutableArgs(&after), micros(after.UpdatedAt), id, accountID)
+	set, args := keyChangedSet(before, &after)
+	update := `UPDATE keys SET ` + set + `updated_at = ? WHERE id = ? AND account_id = ?`
+	args = append(args, micros(after.UpdatedAt), id, accountID)
 	event := &latchkey.AuditEvent{
 		AccountID:  accountID,
 		Action:     action,
@@ -439,14 +440,34 @@ const keyMutableColumns = `name, description, owner_email, owner_name, owner_pho
 	revoked_at, revoked_reason, rate_limit_limit, rate_limit_window, max_devices, credits_remaining,
 	credits_refill_amount, credits_refill_interval, credits_refilled_at, meta`
 
-// keyMutableSet is keyMutableColumns as "name = ?, …".
-var keyMutableSet = func() string {
+// keyMutableNames is keyMutableColumns, one name each.
+var keyMutableNames = func() []string {
 	cols := strings.Split(keyMutableColumns, ",")
 	for i, c := range cols {
-		cols[i] = strings.TrimSpace(c) + " = ?"
+		cols[i] = strings.TrimSpace(c)
 	}
-	return strings.Join(cols, ", ")
+	return cols
 }()
+
+// keyChangedSet is "col = ?, " for each of keyMutableColumns whose value
+// differs between before (the row as read, locked) and after, with the
+// values: the update writes only those. The others already hold what
+// after has, and an UPDATE that names a column rewrites every index on it
+// (keys_owner_email on a rename) whether or not its value changed.
+func keyChangedSet(before, after *latchkey.Key) (string, []any) {
+	b, a := keyMutableArgs(before), keyMutableArgs(after)
+	var set strings.Builder
+	args := a[:0]
+	for i := range a {
+		// The values are strings, integers, booleans or nil: comparable.
+		if a[i] != b[i] {
+			set.WriteString(keyMutableNames[i])
+			set.WriteString(" = ?, ")
+			args = append(args, a[i])
+		}
+	}
+	return set.String(), args
+}
 
 // keyMutableArgs are the values of keyMutableColumns of k, in order.
 func keyMutableArgs(k *latchkey.Key) []any {

@@ -170,6 +170,26 @@ func (w *writer) run(batch []*mutation) {
 		fail(unavailable(fmt.Errorf("begin transaction: %w", err)))
 		return
 	}
+	// On SQLite the statements inside the batch run under a context that
+	// never ends, and the batch's deadline is checked before each mutation
+	// and before the commit instead. The driver starts a goroutine to
+	// watch the context of every statement that has one (to interrupt it),
+	// four a PATCH; and once BEGIN IMMEDIATE holds the write lock, which it
+	// waits for under the deadline, nothing inside the transaction waits
+	// for another process: a statement is CPU and disk only. PostgreSQL's
+	// statements wait on the network, so they keep the deadline.
+	stmtCtx := ctx
+	if s.dialect == sqliteDialect {
+		stmtCtx = context.WithoutCancel(ctx)
+	}
+	lost := func() bool {
+		if err := ctx.Err(); err != nil {
+			sqltx.Rollback()
+			fail(unavailable(fmt.Errorf("write transaction: %w", err)))
+			return true
+		}
+		return false
+	}
 	savepoints := len(batch) > 1
 	open := false        // savepoint m is open, from the mutation before
 	var done []*mutation // ran without error, in order
@@ -181,7 +201,10 @@ func (w *writer) run(batch []*mutation) {
 			m.err = unavailable(fmt.Errorf("begin transaction: %w", err))
 			continue
 		}
-		m.tx = &Tx{tx: sqltx, ctx: ctx, cancel: func() {}, pool: s.db, store: s, now: s.now()}
+		if lost() {
+			return
+		}
+		m.tx = &Tx{tx: sqltx, ctx: stmtCtx, cancel: func() {}, pool: s.db, store: s, now: s.now()}
 		if err := w.runOne(m, savepoints, &open); err != nil {
 			// The transaction itself is lost: nothing of the batch stays.
 			sqltx.Rollback()
@@ -199,7 +222,10 @@ func (w *writer) run(batch []*mutation) {
 	// The key changes of the batch are numbered and logged in one
 	// statement, in the order the mutations ran, as the last step before
 	// the commit (see logChanges).
-	log := &Tx{tx: sqltx, ctx: ctx, cancel: func() {}, pool: s.db, store: s, now: s.now()}
+	if lost() {
+		return
+	}
+	log := &Tx{tx: sqltx, ctx: stmtCtx, cancel: func() {}, pool: s.db, store: s, now: s.now()}
 	for _, m := range done {
 		log.changes = append(log.changes, m.tx.changes...)
 	}
@@ -234,7 +260,15 @@ func (w *writer) runOne(m *mutation, savepoint bool, open *bool) error {
 	if savepoint {
 		q := `SAVEPOINT m`
 		if *open {
-			q = `RELEASE m; SAVEPOINT m`
+			if tx.store.dialect == sqliteDialect {
+				// Two statements the cache prepares, where the script would
+				// be parsed afresh every time (no round trip to save).
+				if _, err := tx.exec(tx.ctx, `RELEASE m`); err != nil {
+					return fmt.Errorf("savepoint: %w", err)
+				}
+			} else {
+				q = `RELEASE m; SAVEPOINT m`
+			}
 		}
 		if _, err := tx.exec(tx.ctx, q); err != nil {
 			return fmt.Errorf("savepoint: %w", err)
