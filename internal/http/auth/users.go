@@ -253,6 +253,13 @@ func (a *Authenticator) CompleteSetup(ctx context.Context, token, email, name, p
 	if token == "" || len(token) > maxSetupTokenLen {
 		return nil, errSetupLink()
 	}
+	// Once someone has set up, no setup form is worth a password hash:
+	// refusing first keeps made-up tokens from buying argon2 time.
+	if n, err := a.Users.CountUsers(ctx); err != nil {
+		return nil, err
+	} else if n > 0 {
+		return nil, latchkey.Errorf(latchkey.ECONFLICT, "Latchkey is set up already: sign in instead")
+	}
 	hash, err := a.HashPassword(ctx, password)
 	if err != nil {
 		return nil, err

@@ -228,6 +228,8 @@ func TestCompleteSetup(t *testing.T) {
 		token, hash string
 		u           latchkey.User
 	}
+	var users int64
+	a.Users.(*mock.UserService).CountUsersFn = func(ctx context.Context) (int64, error) { return users, nil }
 	a.Setup = &mock.SetupService{CompleteSetupFn: func(ctx context.Context, token string, u *latchkey.User, hash string) (*latchkey.User, error) {
 		got.token, got.hash, got.u = token, hash, *u
 		u.ID = 1
@@ -240,6 +242,11 @@ func TestCompleteSetup(t *testing.T) {
 	if got.token != "tok" || got.hash != "h:correct horse battery" || got.u.Email != "ada@acme.test" || got.u.Name != "Ada" {
 		t.Fatalf("store got %+v, want the token, the hash and ada@acme.test", got)
 	}
+	users, got.hash = 1, ""
+	if _, err := a.CompleteSetup(ctx, "tok", "eve@acme.test", "", "correct horse battery"); latchkey.ErrorCode(err) != latchkey.ECONFLICT || got.hash != "" {
+		t.Fatalf("once a user exists: got %v (store saw hash %q), want conflict before any hashing", err, got.hash)
+	}
+	users = 0
 	for _, tt := range []struct {
 		name, token, email, password, code string
 	}{

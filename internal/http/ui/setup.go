@@ -5,6 +5,7 @@ package ui
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/latchkey/latchkey"
 )
@@ -59,6 +60,11 @@ func (u *UI) setupSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	usr, err := u.Auth.CompleteSetup(r.Context(), d.Token, d.Email, d.Name, password)
+	if latchkey.ErrorCode(err) == latchkey.ECONFLICT && strings.Contains(latchkey.ErrorMessage(err), "set up already") {
+		d.Done = true
+		u.render(w, r, http.StatusConflict, "setup", p)
+		return
+	}
 	if latchkey.ErrorCode(err) == latchkey.EUNAUTHORIZED { // the token: the form's fault too
 		p.Error = latchkey.ErrorMessage(err)
 		u.render(w, r, http.StatusBadRequest, "setup", p)
