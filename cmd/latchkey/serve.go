@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"time"
 
 	"github.com/latchkey/latchkey"
@@ -368,6 +369,18 @@ func printWelcome(w io.Writer, base string, cfg Config) {
 	}
 	fmt.Fprintf(w, "Latchkey %s listening on %s (store: %s; rate limits and credits: %s)\n", latchkey.Version, base, redactDSN(cfg.DatabaseURL), limits)
 	fmt.Fprintf(w, "  web UI: %s/admin   API description: %s/openapi.json   health: %s/healthz   metrics: %s/metrics\n", base, base, base, base)
+	if u, err := url.Parse(base); err == nil && !isLoopbackHost(u.Hostname()) {
+		fmt.Fprintln(w, "  note: browsers keep the web UI's cookies only over HTTPS or on localhost; put TLS in front (README, Deploying) before signing in from another machine.")
+	}
+}
+
+// isLoopbackHost reports whether a listen host is this machine only.
+func isLoopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(h)
+	return err == nil && ip.IsLoopback()
 }
 
 // stopHint ends the welcome text.

@@ -28,7 +28,7 @@ func (u *UI) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	email, next := r.PostForm.Get("email"), safeNext(r.PostForm.Get("next"))
 	p := &page{Title: "Sign in", Data: loginData{Email: email, Next: next, Token: formToken(w, r)}}
 	if !checkFormToken(r) {
-		p.Error = "This form has expired. Please sign in again."
+		p.Error = formTokenProblem(r, "This form has expired. Please sign in again.")
 		u.render(w, r, http.StatusForbidden, "login", p)
 		return
 	}

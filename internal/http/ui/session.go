@@ -15,7 +15,9 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -184,6 +186,31 @@ func formToken(w http.ResponseWriter, r *http.Request) string {
 	v := base64.RawURLEncoding.EncodeToString(b)
 	http.SetCookie(w, &http.Cookie{Name: formCookie, Value: v, Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	return v
+}
+
+// formTokenProblem says why a sign-in or setup form's token did not match:
+// most often a browser that dropped the UI's Secure cookies because the page
+// came over plain HTTP from an address that is not localhost, which no
+// retry fixes; else an expired or tampered form.
+func formTokenProblem(r *http.Request, expired string) string {
+	if _, err := r.Cookie(formCookie); err != nil && r.TLS == nil && r.Header.Get("X-Forwarded-Proto") != "https" && !loopback(r.Host) {
+		return "Your browser did not keep this page's cookie: the web UI needs HTTPS, or an address on this machine (localhost, 127.0.0.1). Put TLS in front of Latchkey (README, Deploying) or open it through an SSH tunnel to localhost."
+	}
+	return expired
+}
+
+// loopback reports whether a Host header names this machine.
+func loopback(host string) bool {
+	h, _, err := net.SplitHostPort(host)
+	if err != nil {
+		h = host
+	}
+	h = strings.Trim(h, "[]")
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(h)
+	return err == nil && ip.IsLoopback()
 }
 
 // checkFormToken reports whether a posted sign-in or setup form carries

@@ -44,7 +44,7 @@ func (u *UI) setupSubmit(w http.ResponseWriter, r *http.Request) {
 	d := setupData{Token: f.Get("token"), Email: f.Get("email"), Name: f.Get("name"), Form: formToken(w, r)}
 	p := &page{Title: "Set up Latchkey", Data: &d, Fields: map[string]string{}}
 	if !checkFormToken(r) {
-		p.Error = "This form has expired. Open the setup link again."
+		p.Error = formTokenProblem(r, "This form has expired. Open the setup link again.")
 		u.render(w, r, http.StatusForbidden, "setup", p)
 		return
 	}

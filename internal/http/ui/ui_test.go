@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"context"
+	"io"
 	"encoding/json"
 	"io/fs"
 	"net/http"
@@ -261,5 +262,27 @@ func TestRootSendsBrowsersToTheUI(t *testing.T) {
 	}
 	if plain := b.get("/"); plain.Status != http.StatusOK || !strings.Contains(plain.Body, "Web UI: /admin") {
 		t.Errorf("curl at /: %d %q", plain.Status, plain.Body)
+	}
+}
+
+// TestPlainHTTPElsewhereSaysWhy: a browser on plain HTTP to an address that
+// is not this machine drops the UI's Secure cookies; the sign-in form then
+// says the UI needs HTTPS or localhost, not that the form expired.
+func TestPlainHTTPElsewhereSaysWhy(t *testing.T) {
+	s := newSite(t)
+	form := url.Values{"email": {adminEmail}, "password": {adminPW}, "csrf_token": {"whatever"}}
+	for host, want := range map[string]string{"keys.example.com": "needs HTTPS", "127.0.0.1:8080": "expired", "localhost:8080": "expired"} {
+		req, _ := http.NewRequest(http.MethodPost, s.URL+"/login", strings.NewReader(form.Encode()))
+		req.Host = host
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusForbidden || !strings.Contains(string(body), want) {
+			t.Errorf("Host %s without the form cookie: %d, want 403 saying %q", host, res.StatusCode, want)
+		}
 	}
 }
