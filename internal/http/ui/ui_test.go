@@ -2,8 +2,8 @@ package ui_test
 
 import (
 	"context"
-	"io"
 	"encoding/json"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/url"
