@@ -239,3 +239,28 @@ func TestCreateAccount(t *testing.T) {
 		t.Errorf("the new account's keys: %v %v", keys, err)
 	}
 }
+
+// TestFormsRefuseBadStrings: a form field with invalid UTF-8 or a NUL, or
+// meta holding \u0000, is refused naming it, as every API route refuses
+// them, and creates nothing.
+func TestFormsRefuseBadStrings(t *testing.T) {
+	s := newSite(t)
+	b := s.setUp(t, adminEmail, adminPW)
+	page := b.get("/admin/keys/new")
+	for name, form := range map[string]url.Values{
+		"invalid UTF-8": {"name": {"\xff\xfe"}, "enabled": {"on"}},
+		"NUL":           {"description": {"a\x00b"}, "enabled": {"on"}},
+		"meta NUL":      {"name": {"k"}, "meta": {`{"a":"\u0000"}`}, "enabled": {"on"}},
+	} {
+		form.Set("csrf_token", b.token(page))
+		if res := b.post("/admin/keys", form); res.Status != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", name, res.Status)
+		}
+	}
+	keys, _, err := s.Store.FindKeys(context.Background(), latchkey.KeyFilter{AccountID: 1, Kind: ptrKind(latchkey.KindAPI)})
+	if err != nil || len(keys) != 0 {
+		t.Errorf("refused forms created keys: %v %v", keys, err)
+	}
+}
+
+func ptrKind(k latchkey.KeyKind) *latchkey.KeyKind { return &k }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/http/httpx"
 )
 
 // keyForm is a key's fields as the form shows them: what was posted, or
@@ -132,6 +133,9 @@ func (f keyForm) parse() (settings, error) {
 	if v := strings.TrimSpace(f.Meta); v != "" {
 		if !json.Valid([]byte(v)) {
 			return s, latchkey.FieldError("meta", "must be a JSON object like {\"plan\": \"pro\"}")
+		}
+		if err := httpx.CheckJSONStrings([]byte(v)); err != nil { // a \u0000 inside, as the API refuses
+			return s, latchkey.FieldError("meta", "%s", latchkey.ErrorMessage(err))
 		}
 		s.meta = json.RawMessage(v)
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/http/auth"
+	"github.com/latchkey/latchkey/internal/http/httpx"
 )
 
 // Cookies of the UI besides the API's session cookies.
@@ -96,6 +97,12 @@ func (u *UI) parseForm(w http.ResponseWriter, r *http.Request) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		u.render(w, r, http.StatusBadRequest, "error", &page{Title: "Bad request", Error: "The form could not be read: " + err.Error()})
+		return false
+	}
+	// The rule every surface keeps: no NUL byte or invalid UTF-8 reaches
+	// the store, from a form either.
+	if err := httpx.CheckValues(r.PostForm, "form field", "form"); err != nil {
+		u.render(w, r, http.StatusBadRequest, "error", &page{Title: "Bad request", Error: latchkey.ErrorMessage(err)})
 		return false
 	}
 	return true
