@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/latchkey/latchkey"
 )
@@ -264,3 +265,34 @@ func TestFormsRefuseBadStrings(t *testing.T) {
 }
 
 func ptrKind(k latchkey.KeyKind) *latchkey.KeyKind { return &k }
+
+// TestSaveKeepsExpirySeconds: the expiry field shows minutes only, so a
+// save that does not touch it keeps the stored seconds; the audit log
+// names the user who saved by their email.
+func TestSaveKeepsExpirySeconds(t *testing.T) {
+	s := newSite(t)
+	b := s.setUp(t, adminEmail, adminPW)
+	at := time.Date(2027, 1, 1, 0, 0, 30, 500000000, time.UTC)
+	k, _, err := s.Store.CreateKey(context.Background(), 1, &latchkey.KeyCreate{Name: "k", ExpiresAt: &at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "/admin/keys/" + itoa(k.ID)
+	page := b.get(path)
+	form := keyFormOf(b, page, map[string]string{"name": "renamed"})
+	if m := strings.SplitN(page.Body, `name="expires_at_was" value="`, 2); len(m) == 2 {
+		was := m[1][:strings.Index(m[1], `"`)]
+		form.Set("expires_at_was", was)
+		form.Set("expires_at", was)
+	}
+	if res := b.post(path, form); res.Status != http.StatusSeeOther {
+		t.Fatalf("save: %d\n%s", res.Status, res.Body)
+	}
+	got, err := s.Store.FindKeyByID(context.Background(), 1, k.ID)
+	if err != nil || got.Name != "renamed" || got.ExpiresAt == nil || !got.ExpiresAt.Equal(at) {
+		t.Errorf("after a save that left the expiry: %+v %v, want the name changed and %v kept", got, err, at)
+	}
+	if audit := b.get("/admin/audit?action=key.update"); !strings.Contains(audit.Body, adminEmail) {
+		t.Errorf("the audit log does not name the user by email")
+	}
+}

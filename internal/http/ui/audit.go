@@ -14,6 +14,7 @@ import (
 // auditData is the page's state.
 type auditData struct {
 	Events                 []*latchkey.AuditEvent
+	Emails                 map[int64]string // the account's users, by id, to name a user actor
 	KeyID, Actor, Action   string
 	Next                   string
 	Actors                 []latchkey.ActorKind
@@ -58,6 +59,12 @@ func (u *UI) auditPage(w http.ResponseWriter, r *http.Request, p *page) {
 		return
 	}
 	d.Events, d.Next = events, nextPage(q, next, "key_id", "actor", "action")
+	if ms, err := u.Users.FindMembers(r.Context(), principal(r).AccountID); err == nil {
+		d.Emails = make(map[int64]string, len(ms))
+		for _, m := range ms {
+			d.Emails[m.ID] = m.Email
+		}
+	}
 	p.Title, p.Nav, p.Data = "Audit log", "audit", d
 	u.render(w, r, http.StatusOK, "audit", p)
 }

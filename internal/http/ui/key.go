@@ -159,7 +159,7 @@ func (u *UI) setEnabled(on bool, notice string) handler {
 // rotateKey issues a new secret, shown once on the key's page; the old one
 // lives out the chosen grace.
 func (u *UI) rotateKey(w http.ResponseWriter, r *http.Request, p *page) {
-	u.keyAction(w, r, p, "", func(k *latchkey.Key) error {
+	u.keyAction(w, r, p, "rotated", func(k *latchkey.Key) error {
 		secs, err := strconv.Atoi(r.PostForm.Get("grace_seconds"))
 		if err != nil || secs < 0 {
 			return latchkey.FieldError("grace_seconds", "must be a whole number of seconds, 0 or more")

@@ -158,9 +158,10 @@ func (f keyForm) create() (*latchkey.KeyCreate, error) {
 }
 
 // update is the form as a KeyUpdate that sets every field: an empty input
-// clears its field. Credits are set only when the user changed them from
-// the values the page showed (the form's *_was fields), so saving the page
-// does not reset a balance that verifications have spent since.
+// clears its field. Credits and the expiry are set only when the user
+// changed them from the values the page showed (the form's *_was fields),
+// so saving the page neither resets a balance that verifications have
+// spent since nor cuts an expiry's seconds, which the field does not show.
 func (f keyForm) update(v url.Values) (*latchkey.KeyUpdate, error) {
 	s, err := f.parse()
 	if err != nil {
@@ -170,7 +171,11 @@ func (f keyForm) update(v url.Values) (*latchkey.KeyUpdate, error) {
 	u := &latchkey.KeyUpdate{
 		Name: &name, Description: &desc, Enabled: &enabled, Permissions: &perms, MaxDevices: &devices,
 		OwnerEmail: nullable(opt(f.OwnerEmail)), OwnerName: nullable(opt(f.OwnerName)), OwnerPhone: nullable(opt(f.OwnerPhone)),
-		ExpiresAt: nullable(s.expires), RateLimit: nullable(s.rateLimit),
+		RateLimit: nullable(s.rateLimit),
+	}
+	// The field shows minutes only: an untouched expiry keeps its seconds.
+	if v.Get("expires_at_was") != f.ExpiresAt {
+		u.ExpiresAt = nullable(s.expires)
 	}
 	if s.meta != nil {
 		u.Meta = latchkey.Some(s.meta)

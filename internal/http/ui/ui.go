@@ -375,6 +375,7 @@ var notices = map[string]string{
 	"enabled":     "Key enabled.",
 	"disabled":    "Key disabled. Verifications now answer DISABLED.",
 	"deleted":     "Key deleted.",
+	"rotated":     "Secret rotated. The old secret keeps working for the grace you chose, then verifies EXPIRED.",
 	"device":      "Device removed.",
 	"permission":  "Permission added.",
 	"unpermitted": "Permission removed.",
