@@ -59,6 +59,10 @@ func (u *UI) showAccounts(w http.ResponseWriter, r *http.Request, p *page, statu
 // the operator as the actor.
 func (u *UI) createAccount(w http.ResponseWriter, r *http.Request, p *page) {
 	d := &accountsData{Name: strings.TrimSpace(r.PostForm.Get("name"))}
+	if err := requireAdmin(p); err != nil { // the form is an admin's; the secret is checked too
+		u.errorPage(w, r, p, err)
+		return
+	}
 	op := r.Clone(r.Context())
 	op.Header.Set("X-Admin-Secret", r.PostForm.Get("admin_secret"))
 	op.Header.Del("X-Account-ID")

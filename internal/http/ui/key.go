@@ -168,7 +168,7 @@ func (u *UI) rotateKey(w http.ResponseWriter, r *http.Request, p *page) {
 		if err != nil {
 			return err
 		}
-		return u.sealSecret(w, k.ID, secret)
+		return u.sealSecret(w, r, k.ID, secret)
 	})
 }
 

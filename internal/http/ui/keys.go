@@ -141,7 +141,7 @@ func (u *UI) createKey(w http.ResponseWriter, r *http.Request, p *page) {
 		u.errorPage(w, r, p, err)
 		return
 	}
-	if err := u.sealSecret(w, k.ID, secret); err != nil {
+	if err := u.sealSecret(w, r, k.ID, secret); err != nil {
 		u.fail(w, r, err)
 		return
 	}

@@ -67,7 +67,7 @@ func (u *UI) signedIn(h handler) http.Handler {
 					http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 					return
 				}
-				u.render(w, r, http.StatusUnauthorized, "error", &page{Title: "Signed out", Error: "Your session has ended. Sign in again, then repeat what you were doing."})
+				u.render(w, r, http.StatusUnauthorized, "error", &page{Title: "Signed out", Data: "Your session has ended. Sign in again, then repeat what you were doing."})
 				return
 			}
 			u.errorPage(w, r, nil, err)
@@ -75,7 +75,7 @@ func (u *UI) signedIn(h handler) http.Handler {
 		}
 		if r.Method == http.MethodPost {
 			if err := u.Auth.CheckCSRF(r, pr); err != nil {
-				u.render(w, r, http.StatusForbidden, "error", &page{Title: "Refused", Error: "This form was not sent from your session (its CSRF token is missing or wrong). Reload the page and try again."})
+				u.render(w, r, http.StatusForbidden, "error", &page{Title: "Refused", Data: "This form was not sent from your session (its CSRF token is missing or wrong). Reload the page and try again."})
 				return
 			}
 		}
@@ -96,13 +96,13 @@ func (u *UI) signedIn(h handler) http.Handler {
 func (u *UI) parseForm(w http.ResponseWriter, r *http.Request) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		u.render(w, r, http.StatusBadRequest, "error", &page{Title: "Bad request", Error: "The form could not be read: " + err.Error()})
+		u.render(w, r, http.StatusBadRequest, "error", &page{Title: "Bad request", Data: "The form could not be read: " + err.Error()})
 		return false
 	}
 	// The rule every surface keeps: no NUL byte or invalid UTF-8 reaches
 	// the store, from a form either.
 	if err := httpx.CheckValues(r.PostForm, "form field", "form"); err != nil {
-		u.render(w, r, http.StatusBadRequest, "error", &page{Title: "Bad request", Error: latchkey.ErrorMessage(err)})
+		u.render(w, r, http.StatusBadRequest, "error", &page{Title: "Bad request", Data: latchkey.ErrorMessage(err)})
 		return false
 	}
 	return true
@@ -237,7 +237,7 @@ const revealTTL = 2 * time.Minute
 // derived from the server's secret key, bound to the key id) into a
 // short-lived cookie (bound to the key: only that key's page opens it),
 // which shows it and clears the cookie. Any instance of the same store can open it.
-func (u *UI) sealSecret(w http.ResponseWriter, keyID int64, secret string) error {
+func (u *UI) sealSecret(w http.ResponseWriter, r *http.Request, keyID int64, secret string) error {
 	aead, err := u.revealAEAD()
 	if err != nil {
 		return err
@@ -245,7 +245,7 @@ func (u *UI) sealSecret(w http.ResponseWriter, keyID int64, secret string) error
 	nonce := make([]byte, aead.NonceSize())
 	rand.Read(nonce)
 	exp := strconv.FormatInt(time.Now().Add(revealTTL).Unix(), 10)
-	sealed := aead.Seal(nonce, nonce, []byte(exp+"|"+secret), []byte(strconv.FormatInt(keyID, 10)))
+	sealed := aead.Seal(nonce, nonce, []byte(exp+"|"+secret), revealBinding(r, keyID))
 	http.SetCookie(w, &http.Cookie{
 		Name: revealCookie, Value: base64.RawURLEncoding.EncodeToString(sealed),
 		Path: "/", MaxAge: int(revealTTL / time.Second), Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode,
@@ -265,7 +265,7 @@ func (u *UI) openSecret(w http.ResponseWriter, r *http.Request, keyID int64) str
 	if err != nil || aerr != nil || len(sealed) < aead.NonceSize() {
 		return ""
 	}
-	plain, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], []byte(strconv.FormatInt(keyID, 10)))
+	plain, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], revealBinding(r, keyID))
 	if err != nil {
 		return "" // another key's secret waits for its own page
 	}
@@ -275,6 +275,17 @@ func (u *UI) openSecret(w http.ResponseWriter, r *http.Request, keyID int64) str
 		return ""
 	}
 	return secret
+}
+
+// revealBinding is what a sealed secret is bound to: the key it belongs to
+// and the session that created it, so another key's page, or another user
+// signing in on the same browser, cannot open it.
+func revealBinding(r *http.Request, keyID int64) []byte {
+	family := ""
+	if p := principal(r); p != nil {
+		family = p.FamilyID
+	}
+	return []byte(strconv.FormatInt(keyID, 10) + "|" + family)
 }
 
 // revealAEAD derives the sealing cipher from the server's secret key.

@@ -108,6 +108,7 @@ func (u *UI) Routes() []httpx.Route {
 		{"POST", "/admin/accounts/switch", u.signedIn(u.switchAccount)},
 		{"GET", "/admin/audit", u.signedIn(u.auditPage)},
 		{"GET", "/admin/profile", u.signedIn(u.profilePage)},
+		{"GET", "/admin/", u.signedIn(u.notFoundPage)},
 		{"POST", "/admin/profile/password", u.signedIn(u.changePassword)},
 	}
 	out := make([]httpx.Route, len(routes))
@@ -244,6 +245,11 @@ func cacheAssets(h http.Handler) http.Handler {
 	})
 }
 
+// notFoundPage answers an /admin page that does not exist.
+func (u *UI) notFoundPage(w http.ResponseWriter, r *http.Request, p *page) {
+	u.errorPage(w, r, p, latchkey.Errorf(latchkey.ENOTFOUND, "there is no page %s", r.URL.Path))
+}
+
 // errorStatus is the page status of each error the caller can act on;
 // any other error is an internal one.
 var errorStatus = map[string]int{
@@ -279,7 +285,8 @@ func (u *UI) errorPage(w http.ResponseWriter, r *http.Request, p *page, err erro
 		p = &page{}
 	}
 	p.Title = http.StatusText(status)
-	p.Error = latchkey.ErrorMessage(err)
+	p.Data = latchkey.ErrorMessage(err) // under the page's heading, not above it
+	p.Error, p.Notice = "", ""
 	u.render(w, r, status, "error", p)
 }
 
