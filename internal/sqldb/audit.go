@@ -8,7 +8,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey"
 )
@@ -168,21 +170,63 @@ const auditInsertQuery = `
 // differs. A nil map stands for "did not exist".
 func diffFields(before, after map[string]any) map[string]latchkey.Change {
 	changes := map[string]latchkey.Change{}
-	names := make(map[string]bool, len(before)+len(after))
-	for n := range before {
-		names[n] = true
+	diff := func(n string, b, a any) {
+		if sameJSON(b, a) {
+			return
+		}
+		bj, _ := json.Marshal(b)
+		aj, _ := json.Marshal(a)
+		if !bytes.Equal(bj, aj) {
+			changes[n] = latchkey.Change{Before: bj, After: aj}
+		}
 	}
-	for n := range after {
-		names[n] = true
+	for n, b := range before {
+		diff(n, b, after[n])
 	}
-	for n := range names {
-		b, _ := json.Marshal(before[n])
-		a, _ := json.Marshal(after[n])
-		if !bytes.Equal(b, a) {
-			changes[n] = latchkey.Change{Before: b, After: a}
+	for n, a := range after {
+		if _, ok := before[n]; !ok {
+			diff(n, nil, a)
 		}
 	}
 	return changes
+}
+
+// sameJSON reports, for the kinds of value audit fields hold, that b and a
+// are the same value, so their JSON is the same and need not be encoded to
+// be compared: equal strings, booleans and integers, the same pointer,
+// string slices with equal elements, equal raw JSON. Any other pair is
+// not known to be the same (false), and diffFields compares its JSON.
+func sameJSON(b, a any) bool {
+	switch b := b.(type) {
+	case string:
+		a, ok := a.(string)
+		return ok && a == b
+	case bool:
+		a, ok := a.(bool)
+		return ok && a == b
+	case int64:
+		a, ok := a.(int64)
+		return ok && a == b
+	case *string:
+		a, ok := a.(*string)
+		return ok && a == b
+	case *time.Time:
+		a, ok := a.(*time.Time)
+		return ok && a == b
+	case *latchkey.RateLimit:
+		a, ok := a.(*latchkey.RateLimit)
+		return ok && a == b
+	case *latchkey.Credits:
+		a, ok := a.(*latchkey.Credits)
+		return ok && a == b
+	case []string:
+		a, ok := a.([]string)
+		return ok && (a == nil) == (b == nil) && slices.Equal(a, b)
+	case json.RawMessage:
+		a, ok := a.(json.RawMessage)
+		return ok && (a == nil) == (b == nil) && bytes.Equal(a, b)
+	}
+	return false
 }
 
 // created is the change of a field that did not exist before.
