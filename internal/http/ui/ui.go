@@ -113,7 +113,7 @@ func (u *UI) Routes() []httpx.Route {
 	}
 	out := make([]httpx.Route, len(routes))
 	for i, rt := range routes {
-		out[i] = httpx.Route{Method: rt.method, Pattern: rt.pattern, Handler: u.secure(rt.h)}
+		out[i] = httpx.Route{Method: rt.method, Pattern: rt.pattern, Handler: pageHandler{u, rt.h}}
 	}
 	return out
 }
@@ -217,6 +217,23 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name str
 func (u *UI) fail(w http.ResponseWriter, r *http.Request, err error) {
 	u.Logger.Error("ui: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	http.Error(w, "Something went wrong on our side; the error is logged.", http.StatusInternalServerError)
+}
+
+// pageHandler is a UI route's handler: the headers every page carries, and bad
+// request strings (a NUL or invalid UTF-8 in the path or query, which the
+// server refuses before any handler) answered as an HTML page.
+type pageHandler struct {
+	u *UI
+	h http.Handler
+}
+
+func (ph pageHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) { ph.u.secure(ph.h).ServeHTTP(w, r) }
+
+// RenderBadInput answers a refused request string with the UI's error page.
+func (ph pageHandler) RenderBadInput(w http.ResponseWriter, r *http.Request, err error) {
+	ph.u.secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ph.u.render(w, r, http.StatusBadRequest, "error", &page{Title: "Bad request", Data: latchkey.ErrorMessage(err)})
+	})).ServeHTTP(w, r)
 }
 
 // secure sets the headers every UI answer carries: a strict

@@ -286,3 +286,14 @@ func TestPlainHTTPElsewhereSaysWhy(t *testing.T) {
 		}
 	}
 }
+
+// TestBadQueryIsAPage: a NUL in a query, refused before any handler, is
+// answered as the UI's HTML error page, not the API's problem+json.
+func TestBadQueryIsAPage(t *testing.T) {
+	s := newSite(t)
+	b := s.setUp(t, adminEmail, adminPW)
+	res := b.get("/admin/keys?cursor=%00")
+	if res.Status != http.StatusBadRequest || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") || res.Header.Get("Content-Security-Policy") == "" {
+		t.Errorf("a NUL in the query: %d %q", res.Status, res.Header.Get("Content-Type"))
+	}
+}
