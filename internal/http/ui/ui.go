@@ -227,7 +227,9 @@ type pageHandler struct {
 	h http.Handler
 }
 
-func (ph pageHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) { ph.u.secure(ph.h).ServeHTTP(w, r) }
+func (ph pageHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ph.u.secure(ph.h).ServeHTTP(w, r)
+}
 
 // RenderBadInput answers a refused request string with the UI's error page.
 func (ph pageHandler) RenderBadInput(w http.ResponseWriter, r *http.Request, err error) {
