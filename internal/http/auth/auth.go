@@ -200,7 +200,13 @@ func (a *Authenticator) Operator(r *http.Request) (*Principal, error) {
 	if a.AdminSecret == "" {
 		return nil, latchkey.Errorf(latchkey.EUNAUTHORIZED, "X-Admin-Secret is not enabled on this server (set LATCHKEY_ADMIN_SECRET)")
 	}
+	if err := a.operatorGuesses(r, 0); err != nil {
+		return nil, err
+	}
 	if len(secret) != 1 || subtle.ConstantTimeCompare([]byte(secret[0]), []byte(a.AdminSecret)) != 1 {
+		if err := a.operatorGuesses(r, 1); err != nil {
+			return nil, err
+		}
 		return nil, latchkey.Errorf(latchkey.EUNAUTHORIZED, "invalid admin secret")
 	}
 	accountID, err := a.accountFromHeader(r.Context(), r.Header.Get("X-Account-ID"))
@@ -208,6 +214,31 @@ func (a *Authenticator) Operator(r *http.Request) (*Principal, error) {
 		return nil, err
 	}
 	return &Principal{Actor: a.requestActor(r, latchkey.ActorOperator, 0), AccountID: accountID}, nil
+}
+
+// operatorWrong bounds wrong operator secrets per client network: past it,
+// every attempt from there, right or wrong, waits out the window, so the
+// secret cannot be guessed at the speed of the network.
+var operatorWrong = latchkey.RateLimit{Limit: 20, WindowSeconds: 60}
+
+// operatorGuesses counts cost wrong operator secrets from the request's
+// client network (0 only checks) and refuses once the bound is reached.
+// Without a limiter nothing is counted.
+func (a *Authenticator) operatorGuesses(r *http.Request, cost int64) error {
+	if a.LoginLimiter == nil {
+		return nil
+	}
+	now := a.now()
+	st, _, err := a.LoginLimiter.Take(r.Context(), throttleKey("operator", throttleNet(a.ClientIP(r))), operatorWrong, cost, now)
+	if err != nil {
+		return err
+	}
+	if st.Remaining < 1 {
+		wait := max((st.ResetAt.Sub(now) + time.Second - 1).Truncate(time.Second), time.Second)
+		return &latchkey.Error{Code: latchkey.ERATELIMITED, Message: "too many wrong operator secrets from this network; try again in " +
+			strconv.Itoa(int(wait/time.Second)) + " s", RetryAfter: wait}
+	}
+	return nil
 }
 
 // OperatorEnabled reports whether X-Admin-Secret is accepted at all.

@@ -128,6 +128,10 @@ func (s *Surfaces) whatsAppPrincipal(r *http.Request) (*auth.Principal, replier)
 		return nil, whatsAppFail(http.StatusUnauthorized, "Invalid admin secret")
 	case latchkey.EINVALID: // X-Account-ID names no account
 		return nil, badWhatsApp("X-Account-ID names no account (give an account id or name)")
+	case latchkey.ERATELIMITED: // too many wrong secrets from this network
+		e := whatsAppFail(http.StatusTooManyRequests, "Too many invalid admin secrets; retry after the number of seconds in Retry-After")
+		e.RetryAfter = retrySeconds(err)
+		return nil, e
 	default:
 		return nil, s.failure(whatsApp, err)
 	}

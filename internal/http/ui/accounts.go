@@ -72,6 +72,8 @@ func (u *UI) createAccount(w http.ResponseWriter, r *http.Request, p *page) {
 		p.Error = "Creating an account needs the operator's secret (LATCHKEY_ADMIN_SECRET)."
 		if !u.Auth.OperatorEnabled() {
 			p.Error = "This server has no operator secret: set LATCHKEY_ADMIN_SECRET to create accounts."
+		} else if latchkey.ErrorCode(err) == latchkey.ERATELIMITED {
+			p.Error = latchkey.ErrorMessage(err)
 		}
 		u.showAccounts(w, r, p, http.StatusForbidden, d)
 		return
