@@ -86,3 +86,14 @@ func ErrorFields(err error) map[string]string {
 	}
 	return nil
 }
+
+// RetryAfterSeconds is err's RetryAfter in whole seconds, rounded up, as a
+// Retry-After header says it; 0 when err carries none. Each surface picks
+// its own answer for 0.
+func RetryAfterSeconds(err error) int {
+	var e *Error
+	if errors.As(err, &e) && e.RetryAfter > 0 {
+		return int((e.RetryAfter + time.Second - 1) / time.Second)
+	}
+	return 0
+}

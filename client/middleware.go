@@ -194,11 +194,7 @@ func (m *middleware) failed(w http.ResponseWriter, r *http.Request, err error) {
 		deny(w, http.StatusInternalServerError, "MISCONFIGURED")
 	case latchkey.EUNAVAILABLE, latchkey.ERATELIMITED:
 		m.outage(err)
-		ra := int64(1)
-		if le.RetryAfter > 0 {
-			ra = int64((le.RetryAfter + time.Second - 1) / time.Second)
-		}
-		w.Header().Set("Retry-After", strconv.FormatInt(ra, 10))
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, latchkey.RetryAfterSeconds(err))))
 		deny(w, http.StatusServiceUnavailable, "VERIFY_UNAVAILABLE")
 	default:
 		m.misconfig("the server refuses the middleware's verify request", err)

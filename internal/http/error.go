@@ -80,9 +80,8 @@ func renderProblem(w http.ResponseWriter, r *http.Request, err error) {
 // up: its own RetryAfter, else 1 for an outage (503 always says when to try
 // again), else 0 for none.
 func retryAfter(err error) int {
-	var le *latchkey.Error
-	if errors.As(err, &le) && le.RetryAfter > 0 {
-		return int((le.RetryAfter + time.Second - 1) / time.Second)
+	if n := latchkey.RetryAfterSeconds(err); n > 0 {
+		return n
 	}
 	if ErrorStatus(err) == http.StatusServiceUnavailable {
 		return 1

@@ -234,9 +234,7 @@ func (a *Authenticator) operatorGuesses(r *http.Request, cost int64) error {
 		return err
 	}
 	if st.Remaining < 1 {
-		wait := max((st.ResetAt.Sub(now) + time.Second - 1).Truncate(time.Second), time.Second)
-		return &latchkey.Error{Code: latchkey.ERATELIMITED, Message: "too many wrong operator secrets from this network; try again in " +
-			strconv.Itoa(int(wait/time.Second)) + " s", RetryAfter: wait}
+		return throttled("too many wrong operator secrets from this network", st, now)
 	}
 	return nil
 }

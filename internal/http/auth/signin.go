@@ -182,6 +182,15 @@ func throttleNet(ip string) string {
 	return p.String()
 }
 
+// throttled is the rate_limited error of a throttle whose window is spent:
+// what was refused, and the wait to the window's end in whole seconds,
+// rounded up, as Retry-After says them.
+func throttled(what string, st latchkey.RateLimitState, now time.Time) *latchkey.Error {
+	wait := max((st.ResetAt.Sub(now) + time.Second - 1).Truncate(time.Second), time.Second)
+	return &latchkey.Error{Code: latchkey.ERATELIMITED, Message: what + "; try again in " +
+		strconv.Itoa(int(wait/time.Second)) + " s", RetryAfter: wait}
+}
+
 // throttleLogin spends one attempt of the IP's and the email's budgets.
 func (a *Authenticator) throttleLogin(ctx context.Context, ip, email string) error {
 	if a.LoginLimiter == nil {
@@ -197,10 +206,7 @@ func (a *Authenticator) throttleLogin(ctx context.Context, ip, email string) err
 			return err
 		}
 		if !ok {
-			// Whole seconds, rounded up, as Retry-After says them.
-			wait := max((st.ResetAt.Sub(now) + time.Second - 1).Truncate(time.Second), time.Second)
-			return &latchkey.Error{Code: latchkey.ERATELIMITED, Message: "too many sign-in attempts; try again in " +
-				strconv.Itoa(int(wait/time.Second)) + " s", RetryAfter: wait}
+			return throttled("too many sign-in attempts", st, now)
 		}
 	}
 	return nil

@@ -162,7 +162,7 @@ func (s *Surfaces) handleMailForwardSignIn(w http.ResponseWriter, r *http.Reques
 		return mailForwardFail(http.StatusUnauthorized, "invalid_credentials")
 	case latchkey.ERATELIMITED:
 		e := mailForwardFail(http.StatusTooManyRequests, "rate_limited")
-		e.Where, e.RetryAfter = "sign_in", retrySeconds(err)
+		e.Where, e.RetryAfter = "sign_in", max(1, latchkey.RetryAfterSeconds(err))
 		return e
 	default:
 		return s.failure(mailForward, err)
@@ -172,15 +172,6 @@ func (s *Surfaces) handleMailForwardSignIn(w http.ResponseWriter, r *http.Reques
 		return e
 	}
 	return jsonAnswer(http.StatusOK, mailForwardSignedIn{OK: true, Action: "sign_in", Authenticated: true, User: user, Session: session})
-}
-
-// retrySeconds is a rate-limit error's wait in whole seconds, at least 1.
-func retrySeconds(err error) int {
-	var le *latchkey.Error
-	if errors.As(err, &le) {
-		return max(1, int((le.RetryAfter+time.Second-1)/time.Second))
-	}
-	return 1
 }
 
 // handleMailForwardSession is GET /api/auth/session.

@@ -349,7 +349,7 @@ func (s *Surfaces) unavailable(surface string, err error) (retryAfter int, ok bo
 		s.outageMu.Unlock()
 		s.logger().Warn("seed surface answered 503", "surface", surface, "err", err, "similar_not_logged", n)
 	}
-	return max(1, int((le.RetryAfter+time.Second-1)/time.Second)), true
+	return max(1, latchkey.RetryAfterSeconds(err)), true
 }
 
 // actorContext returns the request's context carrying the principal as the

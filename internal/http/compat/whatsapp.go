@@ -130,7 +130,7 @@ func (s *Surfaces) whatsAppPrincipal(r *http.Request) (*auth.Principal, replier)
 		return nil, badWhatsApp("X-Account-ID names no account (give an account id or name)")
 	case latchkey.ERATELIMITED: // too many wrong secrets from this network
 		e := whatsAppFail(http.StatusTooManyRequests, "Too many invalid admin secrets; retry after the number of seconds in Retry-After")
-		e.RetryAfter = retrySeconds(err)
+		e.RetryAfter = max(1, latchkey.RetryAfterSeconds(err))
 		return nil, e
 	default:
 		return nil, s.failure(whatsApp, err)

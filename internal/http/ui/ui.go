@@ -21,7 +21,6 @@ package ui
 import (
 	"bytes"
 	"embed"
-	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -294,9 +293,8 @@ func (u *UI) errorPage(w http.ResponseWriter, r *http.Request, p *page, err erro
 	}
 	if code == latchkey.EUNAVAILABLE {
 		retry := 2
-		var le *latchkey.Error
-		if errors.As(err, &le) && le.RetryAfter > 0 {
-			retry = int((le.RetryAfter + time.Second - 1) / time.Second)
+		if n := latchkey.RetryAfterSeconds(err); n > 0 {
+			retry = n
 		}
 		w.Header().Set("Retry-After", strconv.Itoa(retry))
 	}
