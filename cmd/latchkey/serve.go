@@ -19,6 +19,7 @@ import (
 	lkhttp "github.com/latchkey/latchkey/internal/http"
 	"github.com/latchkey/latchkey/internal/http/auth"
 	"github.com/latchkey/latchkey/internal/http/compat"
+	"github.com/latchkey/latchkey/internal/http/httpx"
 	"github.com/latchkey/latchkey/internal/http/ui"
 	"github.com/latchkey/latchkey/internal/inmem"
 	"github.com/latchkey/latchkey/internal/password"
@@ -369,18 +370,9 @@ func printWelcome(w io.Writer, base string, cfg Config) {
 	}
 	fmt.Fprintf(w, "Latchkey %s listening on %s (store: %s; rate limits and credits: %s)\n", latchkey.Version, base, redactDSN(cfg.DatabaseURL), limits)
 	fmt.Fprintf(w, "  web UI: %s/admin   API description: %s/openapi.json   health: %s/healthz   metrics: %s/metrics\n", base, base, base, base)
-	if u, err := url.Parse(base); err == nil && !isLoopbackHost(u.Hostname()) {
+	if u, err := url.Parse(base); err == nil && !httpx.IsLoopback(u.Host) {
 		fmt.Fprintln(w, "  note: browsers keep the web UI's cookies only over HTTPS or on localhost; put TLS in front (README, Deploying) before signing in from another machine.")
 	}
-}
-
-// isLoopbackHost reports whether a listen host is this machine only.
-func isLoopbackHost(h string) bool {
-	if h == "localhost" {
-		return true
-	}
-	ip, err := netip.ParseAddr(h)
-	return err == nil && ip.IsLoopback()
 }
 
 // stopHint ends the welcome text.

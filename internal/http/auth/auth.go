@@ -154,6 +154,8 @@ var (
 
 // Failures other surfaces tell apart to render their own codes.
 var (
+	// ErrSetupDone refuses a setup form once a user exists (conflict).
+	ErrSetupDone    = &latchkey.Error{Code: latchkey.ECONFLICT, Message: "Latchkey is set up already: sign in instead"}
 	ErrCSRFRequired = &latchkey.Error{Code: latchkey.EFORBIDDEN, Message: "X-CSRF-Token header is required with cookie authentication"}
 	ErrCSRFInvalid  = &latchkey.Error{Code: latchkey.EFORBIDDEN, Message: "invalid CSRF token"}
 	// ErrAPIKeyRefused answers an api key presented to a management route.

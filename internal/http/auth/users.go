@@ -258,7 +258,7 @@ func (a *Authenticator) CompleteSetup(ctx context.Context, token, email, name, p
 	if n, err := a.Users.CountUsers(ctx); err != nil {
 		return nil, err
 	} else if n > 0 {
-		return nil, latchkey.Errorf(latchkey.ECONFLICT, "Latchkey is set up already: sign in instead")
+		return nil, ErrSetupDone
 	}
 	hash, err := a.HashPassword(ctx, password)
 	if err != nil {

@@ -15,9 +15,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
-	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -132,30 +130,20 @@ func (u *UI) session(w http.ResponseWriter, r *http.Request) (*auth.Principal, e
 		if rerr != nil {
 			return nil, rerr
 		}
-		p, err = u.Auth.UserSession(rr, s.AccessToken)
+		token = s.AccessToken
+		p, err = u.Auth.UserSession(rr, token)
 	}
 	if latchkey.ErrorCode(err) == latchkey.EFORBIDDEN && rr.Header.Get("X-Account-ID") != "" {
 		// The account cookie names an account they left: fall back to their first.
 		http.SetCookie(w, &http.Cookie{Name: accountCookie, Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 		rr.Header.Del("X-Account-ID")
-		p, err = u.Auth.UserSession(rr, tokenOf(w, r))
+		p, err = u.Auth.UserSession(rr, token)
 	}
 	if err != nil {
 		return nil, err
 	}
 	p.Cookie = true
 	return p, nil
-}
-
-// tokenOf returns the access token the request carried or a refresh just set.
-func tokenOf(w http.ResponseWriter, r *http.Request) string {
-	for _, sc := range w.Header().Values("Set-Cookie") {
-		if c, err := http.ParseSetCookie(sc); err == nil && c.Name == auth.AccessCookie && c.Value != "" {
-			return c.Value
-		}
-	}
-	t, _ := auth.AccessCookieValue(r)
-	return t
 }
 
 // frame loads what every signed-in page shows: the user, the account and
@@ -200,24 +188,10 @@ func formToken(w http.ResponseWriter, r *http.Request) string {
 // came over plain HTTP from an address that is not localhost, which no
 // retry fixes; else an expired or tampered form.
 func formTokenProblem(r *http.Request, expired string) string {
-	if _, err := r.Cookie(formCookie); err != nil && r.TLS == nil && r.Header.Get("X-Forwarded-Proto") != "https" && !loopback(r.Host) {
+	if _, err := r.Cookie(formCookie); err != nil && r.TLS == nil && r.Header.Get("X-Forwarded-Proto") != "https" && !httpx.IsLoopback(r.Host) {
 		return "Your browser did not keep this page's cookie: the web UI needs HTTPS, or an address on this machine (localhost, 127.0.0.1). Put TLS in front of Latchkey (README, Deploying) or open it through an SSH tunnel to localhost."
 	}
 	return expired
-}
-
-// loopback reports whether a Host header names this machine.
-func loopback(host string) bool {
-	h, _, err := net.SplitHostPort(host)
-	if err != nil {
-		h = host
-	}
-	h = strings.Trim(h, "[]")
-	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(h)
-	return err == nil && ip.IsLoopback()
 }
 
 // checkFormToken reports whether a posted sign-in or setup form carries

@@ -4,10 +4,11 @@
 package ui
 
 import (
+	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/http/auth"
 )
 
 // setupData is the setup form's state.
@@ -60,7 +61,7 @@ func (u *UI) setupSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	usr, err := u.Auth.CompleteSetup(r.Context(), d.Token, d.Email, d.Name, password)
-	if latchkey.ErrorCode(err) == latchkey.ECONFLICT && strings.Contains(latchkey.ErrorMessage(err), "set up already") {
+	if errors.Is(err, auth.ErrSetupDone) {
 		d.Done = true
 		u.render(w, r, http.StatusConflict, "setup", p)
 		return

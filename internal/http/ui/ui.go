@@ -227,32 +227,29 @@ type pageHandler struct {
 }
 
 func (ph pageHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ph.u.secure(ph.h).ServeHTTP(w, r)
+	secure(w, r)
+	ph.h.ServeHTTP(w, r)
 }
 
 // RenderBadInput answers a refused request string with the UI's error page.
 func (ph pageHandler) RenderBadInput(w http.ResponseWriter, r *http.Request, err error) {
-	ph.u.secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ph.u.render(w, r, http.StatusBadRequest, "error", &page{Title: "Bad request", Data: latchkey.ErrorMessage(err)})
-	})).ServeHTTP(w, r)
+	secure(w, r)
+	ph.u.render(w, r, http.StatusBadRequest, "error", &page{Title: "Bad request", Data: latchkey.ErrorMessage(err)})
 }
 
 // secure sets the headers every UI answer carries: a strict
 // Content-Security-Policy with no inline script, no framing, no referrer
 // (the setup link holds its token), and no caching of pages that may show
 // a secret.
-func (u *UI) secure(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hd := w.Header()
-		hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-		hd.Set("X-Frame-Options", "DENY")
-		hd.Set("X-Content-Type-Options", "nosniff")
-		hd.Set("Referrer-Policy", "no-referrer")
-		if !strings.HasPrefix(r.URL.Path, "/assets/") {
-			hd.Set("Cache-Control", "no-store")
-		}
-		h.ServeHTTP(w, r)
-	})
+func secure(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "no-referrer")
+	if !strings.HasPrefix(r.URL.Path, "/assets/") {
+		hd.Set("Cache-Control", "no-store")
+	}
 }
 
 // cacheAssets lets browsers keep the embedded assets for an hour.
