@@ -90,7 +90,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	if req.Key == "" {
-		s.logAuthorize(r, 0, "MISSING_KEY")
+		s.logAuthorize(r, &req, 0, "MISSING_KEY")
 		w.Header().Set("WWW-Authenticate", `Bearer realm="latchkey"`)
 		return denyGateway(w, http.StatusUnauthorized, "MISSING_KEY", "no API key was sent")
 	}
@@ -108,7 +108,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.metrics.observeVerify(res.Code, time.Since(start))
-	s.logAuthorize(r, res.KeyID, string(res.Code))
+	s.logAuthorize(r, &req, res.KeyID, string(res.Code))
 	now := s.now()
 	if rl := res.RateLimit; rl != nil {
 		writeRateLimitHeaders(w.Header(), rl, now)
@@ -176,12 +176,11 @@ const maxLoggedPath = 256
 // request's method and path (never its query, where a caller may have put
 // a secret), the key and the outcome. The work is skipped unless debug is
 // on, so the answer costs what a verify costs.
-func (s *Server) logAuthorize(r *http.Request, keyID int64, code string) {
+func (s *Server) logAuthorize(r *http.Request, req *latchkey.VerifyRequest, keyID int64, code string) {
 	if !s.logger.Enabled(r.Context(), slog.LevelDebug) {
 		return
 	}
-	method, uri := originalRequest(r)
-	path, _, _ := strings.Cut(uri, "?")
+	method, path := req.Method, req.Path // the original request, its query already left out
 	if len(path) > maxLoggedPath {
 		path = path[:maxLoggedPath] + "…"
 	}
