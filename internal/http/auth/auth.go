@@ -80,9 +80,11 @@ type Principal struct {
 	AccountID int64
 	// Permissions are the root key's; the operator holds every one.
 	Permissions []string
-	// Role is a user's role in AccountID; FamilyID their session family.
+	// Role is a user's role in AccountID; FamilyID their session family;
+	// User the signed-in user, as UserSession loaded them.
 	Role     latchkey.Role
 	FamilyID string
+	User     *latchkey.User
 	// Cookie is true when a user authenticated with the __Host-access cookie.
 	Cookie bool
 }
@@ -277,7 +279,7 @@ func (a *Authenticator) UserSession(r *http.Request, token string) (*Principal, 
 	if err != nil {
 		return nil, err
 	}
-	p := &Principal{Actor: a.requestActor(r, latchkey.ActorUser, u.ID), FamilyID: fam.ID}
+	p := &Principal{Actor: a.requestActor(r, latchkey.ActorUser, u.ID), FamilyID: fam.ID, User: u}
 	h := r.Header.Get("X-Account-ID")
 	for _, m := range ms {
 		if h == "" || a.isOwnAccount(r.Context(), h, m.AccountID) {

@@ -149,10 +149,7 @@ func (u *UI) session(w http.ResponseWriter, r *http.Request) (*auth.Principal, e
 // frame loads what every signed-in page shows: the user, the account and
 // what their role lets them do.
 func (u *UI) frame(ctx context.Context, pr *auth.Principal) (*page, error) {
-	usr, err := u.Users.FindUserByID(ctx, pr.Actor.ID)
-	if err != nil {
-		return nil, err
-	}
+	usr := pr.User // loaded by the session check
 	acc, err := u.Accounts.FindAccountByID(ctx, pr.AccountID)
 	if err != nil {
 		return nil, err
